@@ -1,0 +1,14 @@
+"""The Python API that the CLI wraps: one function per command.
+
+Example::
+
+    from bgsub import api
+    api.synth("demo", frames=60)
+    result = api.evaluate("masks/", "demo")   # CDnet scoring, detected from the layout
+    result["scores"]["f_measure"]
+"""
+
+from bgsub.pipelines.evaluate import evaluate
+from bgsub.synth import synth
+
+__all__ = ["evaluate", "synth"]

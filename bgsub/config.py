@@ -1,0 +1,237 @@
+"""All defaults in one place.
+
+A :class:`Config` is a tree of dataclasses, one section per concern. Presets in ``configs/*.yaml`` override only
+the keys that differ; ``--set section.key=value`` overrides single keys on the command line. Unknown sections,
+unknown keys and values of the wrong type are errors (:class:`~bgsub.errors.BgsubError`), never silently ignored.
+The resolved config is saved beside every output (``config.yaml``) and inside every checkpoint.
+
+Example::
+
+    cfg = load_config("configs/paper.yaml", overrides=["train.lr=1e-3"])
+    cfg.train.lr  # 0.001
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from bgsub.errors import BgsubError
+
+
+@dataclass
+class InputConfig:
+    """How frames are read (see :func:`bgsub.io.frames.iter_frames`)."""
+
+    start: Optional[int] = None  # first frame number to read (inclusive); None = from the first
+    end: Optional[int] = None  # last frame number to read (inclusive); None = to the last
+    stride: int = 1  # read every k-th frame
+    grayscale: bool = True  # the paper's preprocessing: one channel in [0, 1]
+    scale: float = 1.0  # resize factor applied to every frame (0.5 = half resolution)
+    chunk: int = 64  # frames held in memory at once by streaming commands
+
+
+@dataclass
+class ThresholdConfig:
+    """How |S| becomes a mask (see :mod:`bgsub.threshold`)."""
+
+    scope: str = "frame"  # "frame": one Otsu threshold per frame; "clip": one for the whole clip/window
+    median: int = 0  # odd size of a median filter applied to each mask; 0 = off
+
+
+@dataclass
+class RPCAConfig:
+    """Robust PCA solvers (``bgsub rpca``)."""
+
+    solver: str = "ialm"  # ialm | apg | pfb
+    window: int = 50  # frames per window (the paper's 50)
+    lam: Optional[float] = None  # lambda_1; None = 1/sqrt(max(m, n))
+    lam_star: float = 1.0  # lambda_* (pfb/apg)
+    alpha: float = 0.5  # step size of pfb/apg (<= 1/2)
+    tol: float = 1e-7  # relative residual ||D - L - S||_F / ||D||_F at which to stop
+    max_iter: int = 1000
+    device: str = "auto"  # auto | cpu | cuda
+    dtype: str = "float32"  # float32 | float64
+
+
+@dataclass
+class ModelConfig:
+    """The U-Net architecture."""
+
+    in_channels: int = 1
+    base_channels: int = 16  # channels of the first level; doubled at each level down
+    depth: int = 3  # number of poolings
+
+
+@dataclass
+class TrainConfig:
+    """Training the U-Net with the low-rank + sparse loss (Eq. 6)."""
+
+    frames: int = 50  # N frames stacked into D (pixels x N)
+    epochs: int = 300  # full-batch steps
+    lr: float = 3e-4
+    lam_star: float = 1.0
+    lam_1: Optional[float] = None  # None = 1/sqrt(max(m, n))
+    seed: int = 0
+    crop: int = 0  # side of the random crop taken at one position in all N frames; 0 = whole frames
+    bf16: bool = True  # bf16 autocast on the CPU
+    channels_last: bool = True
+    device: str = "auto"
+
+
+@dataclass
+class PolishConfig:
+    """The proximal refinement (Eq. 7)."""
+
+    steps: int = 0
+    lr: float = 3e-8
+    alpha: float = 0.5
+
+
+@dataclass
+class SegmentConfig:
+    """Running a model over a video."""
+
+    batch: int = 16
+    device: str = "auto"
+
+
+@dataclass
+class Config:
+    input: InputConfig = field(default_factory=InputConfig)
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    rpca: RPCAConfig = field(default_factory=RPCAConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    polish: PolishConfig = field(default_factory=PolishConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _check_value(where: str, value: Any, typ: Any) -> Any:
+    """Return ``value`` converted to ``typ`` where that is lossless (int -> float), else raise."""
+    origin = typing.get_origin(typ)
+    if origin is typing.Union or (hasattr(types, "UnionType") and isinstance(typ, types.UnionType)):
+        args = typing.get_args(typ)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_value(where, value, inner[0])
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BgsubError(f"config {where}: expected a number, got {value!r}")
+        return float(value)
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BgsubError(f"config {where}: expected an integer, got {value!r}")
+        return value
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise BgsubError(f"config {where}: expected true or false, got {value!r}")
+        return value
+    if typ is str:
+        if not isinstance(value, str):
+            raise BgsubError(f"config {where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def apply_dict(cfg: Config, data: dict[str, Any], *, source: str = "config") -> Config:
+    """Return a copy of ``cfg`` with the nested mapping ``data`` applied; unknown keys are errors."""
+    if data is None:
+        return cfg
+    if not isinstance(data, dict):
+        raise BgsubError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+    out = dataclasses.replace(cfg)
+    sections = {f.name for f in dataclasses.fields(Config)}
+    for sec_name, values in data.items():
+        if sec_name not in sections:
+            raise BgsubError(f"{source}: unknown section {sec_name!r} (valid: {', '.join(sorted(sections))})")
+        section = getattr(out, sec_name)
+        if not isinstance(values, dict):
+            raise BgsubError(f"{source}: section {sec_name!r} must be a mapping")
+        hints = _field_types(type(section))
+        changes = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise BgsubError(
+                    f"{source}: unknown key {sec_name}.{key} (valid: {', '.join(sorted(hints))})"
+                )
+            changes[key] = _check_value(f"{sec_name}.{key}", value, hints[key])
+        setattr(out, sec_name, dataclasses.replace(section, **changes))
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"train.lr=1e-3"`` -> ``{"train": {"lr": 0.001}}`` (the value is parsed as YAML)."""
+    if "=" not in text:
+        raise BgsubError(f"--set {text!r}: expected section.key=value")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise BgsubError(f"--set {text!r}: expected section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() != "" else None
+    except yaml.YAMLError as exc:
+        raise BgsubError(f"--set {text!r}: cannot parse value: {exc}") from None
+    # YAML 1.1 reads "1e-3" as a string; accept it as a number.
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            pass
+    return {parts[0]: {parts[1]: value}}
+
+
+def load_config(
+    path: Optional[os.PathLike | str] = None, overrides: Optional[list[str]] = None, base: Optional[Config] = None
+) -> Config:
+    """Defaults, then the YAML preset at ``path`` (if any), then each ``section.key=value`` override."""
+    cfg = base if base is not None else Config()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            # a bare preset name such as "paper" refers to configs/paper.yaml
+            candidate = _preset_dir() / f"{p.name}.yaml"
+            if p.suffix == "" and candidate.is_file():
+                p = candidate
+            else:
+                raise BgsubError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as exc:
+            raise BgsubError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        cfg = apply_dict(cfg, data or {}, source=str(p))
+    for text in overrides or []:
+        cfg = apply_dict(cfg, parse_override(text), source=f"--set {text}")
+    return cfg
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a :class:`Config` from :meth:`Config.to_dict` output (e.g. from a checkpoint)."""
+    return apply_dict(Config(), data, source="saved config")
+
+
+def _preset_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def save_config(cfg: Config, path: os.PathLike | str) -> Path:
+    """Write the resolved config as YAML, atomically."""
+    from bgsub.io.atomic import atomic_write_bytes
+
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    return atomic_write_bytes(path, text.encode())

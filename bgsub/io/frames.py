@@ -1,0 +1,255 @@
+"""Turning a path into frames.
+
+A *source* is either a video file (anything OpenCV decodes: mp4, avi, mpg, ...) or a folder of images
+(bmp, png, jpg, jpeg, tif, tiff). Every frame keeps its *number* so outputs can be named after it:
+
+- folder: the last integer in the file name (``frame_2.jpg`` -> 2, ``in000123.jpg`` -> 123,
+  ``airport1656.bmp`` -> 1656); files are ordered by that number, so ``frame_2`` comes before ``frame_10``.
+  Files without a number are an error (the user must know which frame is which).
+- video: 1-based position in the stream (the first frame is number 1, as in CDnet's ``in000001.jpg``).
+
+Frames are float32 arrays in [0, 1], shape (C, H, W): C = 1 with ``grayscale=True`` (the paper's preprocessing,
+OpenCV's luminance conversion), C = 3 (RGB order) otherwise. ``scale`` resizes every frame (area interpolation
+when shrinking, linear when enlarging).
+
+Streaming: :func:`iter_frames` yields one frame at a time and :func:`iter_chunks` at most ``chunk`` frames at a
+time, so memory does not grow with the length of the video. :func:`read_clip` loads a whole selection at once,
+for methods that need it (a training set, an RPCA window).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from bgsub.errors import BgsubError
+
+IMAGE_EXTENSIONS = {".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+_NUMBER = re.compile(r"(\d+)")
+
+
+def frame_number(name: str | os.PathLike) -> Optional[int]:
+    """The last integer in a file name's stem, or None. ``"gt_new_airport1656.bmp"`` -> 1656."""
+    found = _NUMBER.findall(Path(name).stem)
+    return int(found[-1]) if found else None
+
+
+def numbered_files(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> dict[int, Path]:
+    """Map frame number -> image file in ``folder`` (hidden files skipped). Raises on duplicate numbers."""
+    exts = {e.lower() for e in extensions}
+    out: dict[int, Path] = {}
+    for entry in os.scandir(folder):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        p = Path(entry.path)
+        if p.suffix.lower() not in exts:
+            continue
+        n = frame_number(p.name)
+        if n is None:
+            continue
+        if n in out:
+            raise BgsubError(f"{folder}: two files have frame number {n}: {out[n].name} and {p.name}")
+        out[n] = p
+    return dict(sorted(out.items()))
+
+
+@dataclass
+class SourceInfo:
+    """What :func:`probe` learns about a source without decoding it all."""
+
+    path: Path
+    kind: str  # "folder" | "video"
+    count: int  # number of frames (for a video: as reported by the container, may be approximate)
+    height: int
+    width: int
+    numbers: Optional[list[int]] = None  # folder: frame numbers in order
+
+
+@dataclass
+class Chunk:
+    """Consecutive frames of a source. ``frames``: (T, C, H, W) float32 in [0, 1]; ``numbers``: T frame numbers."""
+
+    numbers: list[int]
+    frames: torch.Tensor
+
+
+def _resolve_input_folder(path: Path) -> Path:
+    """A CDnet/UCSD sequence folder given as input means its ``input/`` or ``in/`` subfolder."""
+    if path.is_dir() and not numbered_files(path):
+        for sub in ("input", "in"):
+            if (path / sub).is_dir():
+                return path / sub
+    return path
+
+
+def probe(path: str | os.PathLike) -> SourceInfo:
+    """Inspect a source. Raises :class:`BgsubError` with the path in the message if it is missing or empty."""
+    p = Path(path)
+    if not p.exists():
+        raise BgsubError(f"{p}: no such file or folder")
+    if p.is_dir():
+        p = _resolve_input_folder(p)
+        files = numbered_files(p)
+        if not files:
+            raise BgsubError(f"{p}: no numbered image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        first = _read_image(next(iter(files.values())), grayscale=True, scale=1.0)
+        return SourceInfo(p, "folder", len(files), first.shape[1], first.shape[2], list(files))
+    cap = cv2.VideoCapture(str(p))
+    try:
+        if not cap.isOpened():
+            raise BgsubError(f"{p}: not a video OpenCV can decode (nor a folder of images)")
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        if h <= 0 or w <= 0:
+            ok, frame = cap.read()
+            if not ok:
+                raise BgsubError(f"{p}: video has no decodable frames")
+            h, w = frame.shape[:2]
+        return SourceInfo(p, "video", count, h, w, None)
+    finally:
+        cap.release()
+
+
+def _convert(img: np.ndarray, *, grayscale: bool, scale: float, where: str) -> np.ndarray:
+    """uint8/uint16 image as read by OpenCV (H, W) or (H, W, 3|4) BGR -> float32 (C, H, W) in [0, 1]."""
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    if grayscale:
+        if img.ndim == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    else:
+        if img.ndim == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+        else:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if scale != 1.0:
+        h, w = img.shape[:2]
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        img = cv2.resize(img, (nw, nh), interpolation=interp)
+    if img.dtype == np.uint8:
+        out = img.astype(np.float32) / 255.0
+    elif img.dtype == np.uint16:
+        out = img.astype(np.float32) / 65535.0
+    else:
+        raise BgsubError(f"{where}: unsupported pixel type {img.dtype}")
+    if out.ndim == 2:
+        return out[None]
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+
+def _read_image(path: Path, *, grayscale: bool, scale: float) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise BgsubError(f"{path}: unreadable image")
+    return _convert(img, grayscale=grayscale, scale=scale, where=str(path))
+
+
+def _check_options(start: Optional[int], end: Optional[int], stride: int, scale: float) -> None:
+    if stride < 1:
+        raise BgsubError(f"stride must be >= 1, got {stride}")
+    if not scale > 0:
+        raise BgsubError(f"scale must be > 0, got {scale}")
+    if start is not None and end is not None and end < start:
+        raise BgsubError(f"frame range is empty: start {start} > end {end}")
+
+
+def list_frames(
+    path: str | os.PathLike, *, start: Optional[int] = None, end: Optional[int] = None, stride: int = 1
+) -> list[int]:
+    """Frame numbers that :func:`iter_frames` would yield (for a video, from the container's frame count)."""
+    _check_options(start, end, stride, 1.0)
+    info = probe(path)
+    numbers = info.numbers if info.numbers is not None else list(range(1, info.count + 1))
+    numbers = [n for n in numbers if (start is None or n >= start) and (end is None or n <= end)]
+    return numbers[::stride]
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    *,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+    stride: int = 1,
+    grayscale: bool = True,
+    scale: float = 1.0,
+    numbers: Optional[Iterable[int]] = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(number, frame)`` one at a time, frame: float32 (C, H, W) in [0, 1].
+
+    ``start``/``end`` are inclusive frame numbers; ``stride`` keeps every k-th frame of that range;
+    ``numbers`` (optional) keeps only those frame numbers. Only one decoded frame is held at a time: for a video,
+    skipped frames are grabbed without being decoded.
+    """
+    _check_options(start, end, stride, scale)
+    wanted = set(numbers) if numbers is not None else None
+    info = probe(path)
+    if info.kind == "folder":
+        files = numbered_files(info.path)
+        keys = [n for n in files if (start is None or n >= start) and (end is None or n <= end)][::stride]
+        for n in keys:
+            if wanted is not None and n not in wanted:
+                continue
+            yield n, _read_image(files[n], grayscale=grayscale, scale=scale)
+        return
+    cap = cv2.VideoCapture(str(info.path))
+    try:
+        n = 0
+        kept = 0
+        while True:
+            n += 1
+            if end is not None and n > end:
+                break
+            in_range = start is None or n >= start
+            take = in_range and (kept % stride == 0) and (wanted is None or n in wanted)
+            if in_range:
+                kept += 1
+            if not take:
+                if not cap.grab():
+                    break
+                continue
+            ok, img = cap.read()
+            if not ok:
+                break
+            yield n, _convert(img, grayscale=grayscale, scale=scale, where=f"{info.path} frame {n}")
+    finally:
+        cap.release()
+
+
+def iter_chunks(path: str | os.PathLike, *, chunk: int = 64, **options) -> Iterator[Chunk]:
+    """Yield :class:`Chunk` s of at most ``chunk`` consecutive frames (options as in :func:`iter_frames`)."""
+    if chunk < 1:
+        raise BgsubError(f"chunk must be >= 1, got {chunk}")
+    nums: list[int] = []
+    arrs: list[np.ndarray] = []
+    for n, frame in iter_frames(path, **options):
+        nums.append(n)
+        arrs.append(frame)
+        if len(arrs) == chunk:
+            yield Chunk(nums, torch.from_numpy(np.stack(arrs)))
+            nums, arrs = [], []
+    if arrs:
+        yield Chunk(nums, torch.from_numpy(np.stack(arrs)))
+
+
+def read_clip(path: str | os.PathLike, **options) -> Chunk:
+    """All selected frames at once (options as in :func:`iter_frames`). Raises if nothing is selected."""
+    nums: list[int] = []
+    arrs: list[np.ndarray] = []
+    for n, frame in iter_frames(path, **options):
+        if arrs and frame.shape != arrs[0].shape:
+            raise BgsubError(f"{path}: frame {n} is {frame.shape[2]}x{frame.shape[1]}, "
+                             f"frame {nums[0]} is {arrs[0].shape[2]}x{arrs[0].shape[1]}")
+        nums.append(n)
+        arrs.append(frame)
+    if not arrs:
+        raise BgsubError(f"{path}: no frames selected")
+    return Chunk(nums, torch.from_numpy(np.stack(arrs)))

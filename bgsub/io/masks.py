@@ -1,0 +1,76 @@
+"""Writing masks and images, one file per frame, atomically.
+
+Naming (what ``bgsub evaluate`` pairs by): the mask of input frame number *k* is ``bin%06d.png`` % k, the CDnet
+results convention: ``in000123.jpg`` -> ``bin000123.png``, UCSD ``frame_7.jpg`` -> ``bin000007.png`` (paired with
+``gt0007.png`` by the integer, not the text). Optional images: ``fg%06d.png`` (|S| scaled to 0..255) and
+``bg%06d.png`` (the background L).
+Masks are 8-bit single-channel PNGs holding 0 (background) and 255 (foreground).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+
+from bgsub.errors import BgsubError
+from bgsub.io.atomic import atomic_write_bytes
+
+
+def mask_name(number: int, prefix: str = "bin") -> str:
+    return f"{prefix}{number:06d}.png"
+
+
+def _to_numpy(a) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _encode_png(img: np.ndarray, path: Path) -> bytes:
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:
+        raise BgsubError(f"{path}: could not encode PNG")
+    return buf.tobytes()
+
+
+def write_mask(
+    out_dir: str | os.PathLike, number: int, mask, *, size: Optional[tuple[int, int]] = None, prefix: str = "bin"
+) -> Path:
+    """Write one mask as ``out_dir/bin%06d.png``.
+
+    mask: bool or 0/1 array, (H, W) or (1, H, W). ``size=(H, W)`` resizes it (nearest neighbour) to the input's
+    native resolution, e.g. after processing at ``scale=0.5``.
+    """
+    m = _to_numpy(mask)
+    if m.ndim == 3:
+        m = m[0]
+    img = (m > 0).astype(np.uint8) * 255
+    if size is not None and tuple(img.shape) != tuple(size):
+        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    path = Path(out_dir) / mask_name(number, prefix)
+    return atomic_write_bytes(path, _encode_png(img, path))
+
+
+def write_image(path: str | os.PathLike, image, *, normalize: bool = False) -> Path:
+    """Write a float image (C, H, W) or (H, W) in [0, 1] as 8-bit PNG (RGB order for C = 3).
+
+    ``normalize=True`` scales by the image's maximum first (for |S|, whose range is not [0, 1]).
+    """
+    a = _to_numpy(image).astype(np.float32)
+    if a.ndim == 3:
+        a = a.transpose(1, 2, 0)
+        if a.shape[2] == 1:
+            a = a[:, :, 0]
+        else:
+            a = cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
+    if normalize:
+        peak = float(a.max()) if a.size else 0.0
+        a = a / peak if peak > 0 else a * 0
+    img = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    path = Path(path)
+    return atomic_write_bytes(path, _encode_png(img, path))

@@ -1,0 +1,98 @@
+"""The one method interface and its registry.
+
+Every method answers two questions about a *clip* (T, C, H, W) float32 in [0, 1]:
+
+- ``fit(clip)``: learn what there is to learn (the U-Net trains; RPCA and MOG2 do nothing) and return self;
+- ``decompose(clip) -> Decomposition``: background L and foreground S, same shape as the clip, L + S = clip.
+
+Whole clips, not single frames, cross this interface because RPCA needs the whole window; a per-frame method loops
+inside. Methods that produce masks directly (OpenCV's MOG2) also set ``Decomposition.masks``, and thresholding is
+skipped for them. Methods with state across calls (MOG2's background model) keep it between ``decompose`` calls
+on consecutive windows; ``reset()`` forgets it.
+
+Methods register under a short kebab-case name::
+
+    @register("rpca-ialm")
+    class IALM(Method): ...
+
+    method = create("rpca-ialm", cfg)   # an unknown name lists the valid ones
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Optional
+
+import torch
+
+from bgsub.errors import BgsubError
+
+
+@dataclass
+class Decomposition:
+    """background: (T, C, H, W) L; foreground: (T, C, H, W) S (signed; pixels with large |S| are foreground);
+    masks: optional (T, 1, H, W) bool, set only by methods that decide foreground themselves."""
+
+    background: torch.Tensor
+    foreground: torch.Tensor
+    masks: Optional[torch.Tensor] = None
+
+
+class Method(ABC):
+    """Base class of every method. Subclasses set ``name`` through :func:`register`."""
+
+    name: ClassVar[str] = ""
+
+    def fit(self, clip: torch.Tensor) -> "Method":
+        """Learn from ``clip`` (T, C, H, W). A no-op for methods that learn nothing."""
+        return self
+
+    @abstractmethod
+    def decompose(self, clip: torch.Tensor) -> Decomposition:
+        """Split ``clip`` (T, C, H, W) into background and foreground of the same shape."""
+
+    def reset(self) -> None:
+        """Forget state carried between consecutive ``decompose`` calls (none by default)."""
+
+
+_REGISTRY: dict[str, Callable[..., Method]] = {}
+
+
+def register(name: str):
+    """Class decorator: make the method creatable as ``create(name, ...)``."""
+
+    def deco(cls):
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} registered twice")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_builtin() -> None:
+    # Importing the method modules registers them. Kept lazy so `import bgsub` stays cheap.
+    import importlib
+
+    for mod in ("bgsub.methods.rpca", "bgsub.methods.unet", "bgsub.methods.classical"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def available() -> list[str]:
+    """Registered method names, sorted."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def create(name: str, *args, **kwargs) -> Method:
+    """Instantiate a registered method by name; an unknown name is an error listing the valid ones."""
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise BgsubError(f"unknown method {name!r} (valid: {', '.join(sorted(_REGISTRY)) or 'none'})")
+    return _REGISTRY[name](*args, **kwargs)

@@ -1,0 +1,1 @@
+"""The work behind each command, as plain functions (re-exported by :mod:`bgsub.api`)."""

@@ -1,0 +1,96 @@
+"""From the foreground S to masks: Otsu's threshold on |S| (scikit-image does the histogram search).
+
+Policy for degenerate input (on purpose, not a crash): a constant |S| map has no threshold to find, and nothing
+in it is foreground. Pixels are foreground where |S| is strictly above the threshold.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from skimage.filters import threshold_otsu
+
+from bgsub.errors import BgsubError
+
+SCOPES = ("frame", "clip")
+
+
+def magnitude(foreground: torch.Tensor) -> torch.Tensor:
+    """|S| reduced over channels by the maximum: (T, C, H, W) -> (T, 1, H, W) float32 on the CPU."""
+    if foreground.ndim != 4:
+        raise ValueError(f"expected (T, C, H, W), got shape {tuple(foreground.shape)}")
+    return foreground.detach().abs().amax(dim=1, keepdim=True).float().cpu()
+
+
+def otsu_threshold(values: np.ndarray | torch.Tensor, *, nbins: int = 256) -> float:
+    """Otsu's threshold of ``values`` (any shape); ``inf`` if they are all equal (nothing is foreground)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().float().cpu().numpy()
+    v = np.asarray(values, dtype=np.float32).ravel()
+    if v.size == 0:
+        raise ValueError("otsu_threshold of an empty array")
+    lo, hi = float(v.min()), float(v.max())
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        raise BgsubError("foreground contains NaN or infinite values")
+    if hi <= lo:
+        return float("inf")
+    return float(threshold_otsu(v, nbins=nbins))
+
+
+class HistogramOtsu:
+    """Otsu over a whole video seen in pieces (``scope="clip"`` on a streamed run): accumulate a histogram of |S|
+    on a fixed range, then :meth:`threshold`. Values above ``vmax`` fall in the last bin."""
+
+    def __init__(self, *, vmax: float = 1.0, nbins: int = 1024):
+        self.edges = np.linspace(0.0, vmax, nbins + 1)
+        self.counts = np.zeros(nbins, dtype=np.int64)
+
+    def update(self, mag: np.ndarray | torch.Tensor) -> None:
+        if isinstance(mag, torch.Tensor):
+            mag = mag.detach().float().cpu().numpy()
+        v = np.clip(np.asarray(mag, dtype=np.float64).ravel(), self.edges[0], self.edges[-1])
+        self.counts += np.histogram(v, bins=self.edges)[0]
+
+    def threshold(self) -> float:
+        nz = np.nonzero(self.counts)[0]
+        if nz.size < 2:
+            return float("inf")
+        centers = (self.edges[:-1] + self.edges[1:]) / 2
+        return float(threshold_otsu(hist=(self.counts, centers)))
+
+
+def median_filter(masks: torch.Tensor, size: int) -> torch.Tensor:
+    """Median filter each (T, 1, H, W) bool mask with an odd ``size`` x ``size`` window (0 or 1 = off)."""
+    if size in (0, 1):
+        return masks
+    if size < 0 or size % 2 == 0:
+        raise BgsubError(f"median filter size must be odd, got {size}")
+    import cv2
+
+    out = []
+    for m in masks[:, 0].numpy().astype(np.uint8) * 255:
+        out.append(cv2.medianBlur(m, size) > 0)
+    return torch.from_numpy(np.stack(out))[:, None]
+
+
+def masks_from_foreground(
+    foreground: torch.Tensor, *, scope: str = "frame", median: int = 0, threshold: Optional[float] = None
+) -> torch.Tensor:
+    """Binary masks from S.
+
+    foreground: (T, C, H, W) signed S. scope: ``"frame"`` (one Otsu threshold per frame, the default) or
+    ``"clip"`` (one for all T frames). ``threshold`` (optional) skips Otsu and uses that value.
+    Returns (T, 1, H, W) bool; True = foreground (|S| > threshold).
+    """
+    if scope not in SCOPES:
+        raise BgsubError(f"threshold scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    mag = magnitude(foreground)
+    if threshold is not None:
+        masks = mag > threshold
+    elif scope == "clip":
+        masks = mag > otsu_threshold(mag)
+    else:
+        masks = torch.stack([m > otsu_threshold(m) for m in mag])
+    return median_filter(masks, median)

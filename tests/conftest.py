@@ -1,0 +1,60 @@
+"""Shared fixtures: small synthetic clips made by the tests themselves, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+# Oversubscribed BLAS/torch threads are slow on small CI machines; tests are sized for one thread each.
+torch.set_num_threads(max(1, int(os.environ.get("BGSUB_TEST_THREADS", "1"))))
+
+from bgsub.synth import synth  # noqa: E402
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> CliResult:
+    """Run ``bgsub ARGS`` in-process; returns exit code, stdout and stderr."""
+    from bgsub.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def small_clip(tmp_path_factory) -> Path:
+    """A 64x48, 40-frame synthetic clip in the CDnet layout (read-only: copy before modifying)."""
+    out = tmp_path_factory.mktemp("clip") / "seq"
+    synth(out, height=48, width=64, frames=40, seed=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def medium_clip(tmp_path_factory) -> Path:
+    """A 96x128, 80-frame synthetic clip for end-to-end method tests (read-only)."""
+    out = tmp_path_factory.mktemp("clip") / "seq"
+    synth(out, height=96, width=128, frames=80, seed=2)
+    return out
