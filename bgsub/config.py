@@ -42,7 +42,7 @@ class InputConfig:
 class ThresholdConfig:
     """How |S| becomes a mask (see :mod:`bgsub.threshold`)."""
 
-    scope: str = "frame"  # "frame": one Otsu threshold per frame; "clip": one for the whole clip/window
+    scope: str = "frame"  # "frame": one Otsu threshold per frame; "clip": one per window; "video": one overall
     median: int = 0  # odd size of a median filter applied to each mask; 0 = off
 
 

@@ -41,12 +41,17 @@ def frame_number(name: str | os.PathLike) -> Optional[int]:
     return int(found[-1]) if found else None
 
 
-def numbered_files(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> dict[int, Path]:
-    """Map frame number -> image file in ``folder`` (hidden files skipped). Raises on duplicate numbers."""
+def numbered_files(
+    folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS, *, prefix: Optional[str] = None
+) -> dict[int, Path]:
+    """Map frame number -> image file in ``folder`` (hidden files skipped; only names starting with ``prefix``
+    if given). Raises on duplicate numbers."""
     exts = {e.lower() for e in extensions}
     out: dict[int, Path] = {}
     for entry in os.scandir(folder):
         if entry.name.startswith(".") or not entry.is_file():
+            continue
+        if prefix is not None and not entry.name.startswith(prefix):
             continue
         p = Path(entry.path)
         if p.suffix.lower() not in exts:

@@ -16,6 +16,9 @@ Methods register under a short kebab-case name::
     class IALM(Method): ...
 
     method = create("rpca-ialm", cfg)   # an unknown name lists the valid ones
+
+Constructor contract: every method is created as ``cls(cfg)`` with the full :class:`bgsub.config.Config`
+(``None`` = defaults) and reads the sections it needs.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ class Method(ABC):
     """Base class of every method. Subclasses set ``name`` through :func:`register`."""
 
     name: ClassVar[str] = ""
+    decides_masks: ClassVar[bool] = False  # True for methods that set Decomposition.masks themselves
+
+    def __init__(self, cfg=None):
+        from bgsub.config import Config
+
+        self.cfg = cfg if cfg is not None else Config()
+
+    def fit_frames(self) -> int:
+        """How many frames, sampled at random from the video, :meth:`fit` wants (0: fit learns nothing)."""
+        return 0
 
     def fit(self, clip: torch.Tensor) -> "Method":
         """Learn from ``clip`` (T, C, H, W). A no-op for methods that learn nothing."""

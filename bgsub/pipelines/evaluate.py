@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,7 +29,7 @@ def evaluate(
     policy: Optional[str] = None,
     per_frame: bool = False,
 ) -> dict[str, Any]:
-    """Score the masks in ``pred`` (> 127 = foreground) against ground truth (see
+    """Score the masks in ``pred`` (> 127 = foreground; only the ``bin*`` files if there are any) against ground truth (see
     :func:`bgsub.io.layout.find_ground_truth` for ``gt``/``cdnet``/``policy``).
 
     Returns a dict: ``frames`` scored, ``counts`` (TP/FP/FN/TN summed over frames: micro, the CDnet convention),
@@ -40,7 +41,9 @@ def evaluate(
         raise BgsubError(f"{pred}: no such folder")
     if not pred.is_dir():
         raise BgsubError(f"{pred}: not a folder of masks")
-    pred_files = numbered_files(pred)
+    # A run folder may also hold fg/bg images: the masks are the bin* files when there are any.
+    has_bin = any(e.name.startswith("bin") for e in os.scandir(pred))
+    pred_files = numbered_files(pred, prefix="bin" if has_bin else None)
     if not pred_files:
         raise BgsubError(f"{pred}: no numbered image files")
     truth = find_ground_truth(Path(gt) if gt is not None else None, Path(cdnet) if cdnet is not None else None, policy)

@@ -1,0 +1,164 @@
+"""Running any registered method over a whole video, window by window, and writing masks.
+
+This is the one code path that ``bgsub rpca``, ``bgsub segment`` and ``bgsub benchmark`` share.
+
+Windows are *tiled*: consecutive, non-overlapping runs of ``window`` frames, each decomposed on its own. A short
+last window (fewer than ``window`` frames) is topped up with the tail of the previous window, so every window a
+method sees has the full length where the video allows it; only the new frames' outputs are written. Memory is
+bounded by two windows, not by the video length.
+
+Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu threshold per frame;
+``"clip"`` one per window; ``"video"`` one for the whole video, from a histogram of |S| gathered in a first pass
+(the method then runs twice, so it must be deterministic; methods that decide masks themselves ignore it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import torch
+from tqdm import tqdm
+
+from bgsub.config import Config, save_config
+from bgsub.errors import BgsubError
+from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
+from bgsub.io.masks import mask_name, write_image, write_mask
+from bgsub.methods.base import Decomposition, Method
+from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
+
+log = logging.getLogger("bgsub")
+
+SCOPES = ("frame", "clip", "video")
+
+
+def iter_windows(source: str | Path, *, window: int, cfg: Config) -> Iterator[tuple[Chunk, int]]:
+    """Yield ``(chunk, new)``: a window of frames and how many of its *last* frames are new (to be written)."""
+    ic = cfg.input
+    prev: Optional[Chunk] = None
+    for chunk in iter_chunks(source, chunk=window, start=ic.start, end=ic.end, stride=ic.stride,
+                             grayscale=ic.grayscale, scale=ic.scale):
+        t = len(chunk.numbers)
+        if t < window and prev is not None:
+            k = window - t
+            merged = Chunk(prev.numbers[-k:] + chunk.numbers, torch.cat([prev.frames[-k:], chunk.frames]))
+            yield merged, t
+        else:
+            yield chunk, t
+        prev = chunk
+
+
+def sample_numbers(source: str | Path, k: int, *, cfg: Config, seed: int) -> list[int]:
+    """``k`` frame numbers drawn at random without replacement (seeded) from the selected frames, sorted."""
+    numbers = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
+    if not numbers:
+        raise BgsubError(f"{source}: no frames selected")
+    if k >= len(numbers):
+        return numbers
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(numbers), generator=g)[:k]
+    return sorted(numbers[i] for i in idx.tolist())
+
+
+def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int = 0) -> dict[str, Any]:
+    """Call ``method.fit`` on ``method.fit_frames()`` frames sampled at random from ``source`` (no-op for 0).
+    Returns the frame numbers used and the seconds spent fitting."""
+    k = method.fit_frames()
+    if k <= 0:
+        return {"fit_frames": [], "fit_seconds": 0.0}
+    numbers = sample_numbers(source, k, cfg=cfg, seed=seed)
+    ic = cfg.input
+    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+    t0 = time.perf_counter()
+    method.fit(clip.frames)
+    return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0}
+
+
+def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]) -> torch.Tensor:
+    if dec.masks is not None:
+        return median_filter(dec.masks.bool().cpu(), median)
+    return masks_from_foreground(dec.foreground, scope="clip" if scope == "clip" else "frame",
+                                 median=median, threshold=threshold)
+
+
+def decompose_video(
+    method: Method,
+    source: str | Path,
+    out: str | Path,
+    *,
+    cfg: Config,
+    window: int,
+    save_foreground: bool = False,
+    save_background: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run ``method.decompose`` over ``source`` in windows of ``window`` frames and write, for each frame number
+    k, ``out/bin%06d.png`` (masks at the input's native size), and on request ``fg%06d.png`` (|S|, scaled by
+    its window's maximum) and ``bg%06d.png`` (L). Writes ``out/config.yaml``. Returns a summary (frames,
+    seconds spent in the method, total seconds, frames per second).
+    """
+    if window < 1:
+        raise BgsubError(f"window must be >= 1, got {window}")
+    scope, median = cfg.threshold.scope, cfg.threshold.median
+    if scope not in SCOPES:
+        raise BgsubError(f"threshold scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    info = probe(source)
+    native = (info.height, info.width)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BgsubError(f"{out}: exists and is not a folder")
+    total = len(list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
+    if total == 0:
+        raise BgsubError(f"{source}: no frames selected")
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+
+    threshold: Optional[float] = None
+    method_seconds = 0.0
+    t_start = time.perf_counter()
+    if scope == "video" and not getattr(method, "decides_masks", False):
+        hist = HistogramOtsu()
+        method.reset()
+        with tqdm(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress, leave=False) as bar:
+            for chunk, new in iter_windows(source, window=window, cfg=cfg):
+                t0 = time.perf_counter()
+                dec = method.decompose(chunk.frames)
+                method_seconds += time.perf_counter() - t0
+                hist.update(magnitude(dec.foreground[-new:]))
+                bar.update(new)
+        threshold = hist.threshold()
+        log.info("video-wide Otsu threshold on |S|: %.5g", threshold)
+
+    method.reset()
+    frames = 0
+    with tqdm(total=total, desc=method.name, unit="frame", disable=not progress) as bar:
+        for chunk, new in iter_windows(source, window=window, cfg=cfg):
+            t0 = time.perf_counter()
+            dec = method.decompose(chunk.frames)
+            method_seconds += time.perf_counter() - t0
+            masks = _masks(dec, scope, median, threshold)
+            for i in range(len(chunk.numbers) - new, len(chunk.numbers)):
+                n = chunk.numbers[i]
+                write_mask(out, n, masks[i], size=native)
+                if save_foreground:
+                    mag = magnitude(dec.foreground[-new:])
+                    peak = float(mag.max()) or 1.0
+                    write_image(out / mask_name(n, "fg"), magnitude(dec.foreground[i : i + 1])[0] / peak)
+                if save_background:
+                    write_image(out / mask_name(n, "bg"), dec.background[i].clamp(0, 1))
+            frames += new
+            bar.update(new)
+    seconds = time.perf_counter() - t_start
+    return {
+        "method": method.name,
+        "input": str(source),
+        "out": str(out),
+        "frames": frames,
+        "window": window,
+        "threshold_scope": scope,
+        "method_seconds": method_seconds,
+        "seconds": seconds,
+        "fps": frames / seconds if seconds > 0 else float("inf"),
+    }
