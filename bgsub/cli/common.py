@@ -26,8 +26,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-out_console = Console(file=sys.stdout, soft_wrap=True)
-err_console = Console(file=sys.stderr)
+out_console = Console(soft_wrap=True)  # file=None: follows sys.stdout at print time
+err_console = Console(stderr=True)
 log = logging.getLogger("bgsub")
 
 

@@ -1,0 +1,131 @@
+"""Reading frames from folders and videos; writing masks atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bgsub.errors import BgsubError
+from bgsub.io import frame_number, iter_chunks, iter_frames, list_frames, probe, read_clip, write_mask
+from bgsub.io.masks import write_image
+
+
+def _folder(tmp_path: Path, names, shape=(6, 8)) -> Path:
+    d = tmp_path / "frames"
+    d.mkdir()
+    for i, name in enumerate(names):
+        img = np.full(shape + (3,), (10 * i) % 256, np.uint8)
+        img[..., 2] = 200  # red channel in BGR
+        assert cv2.imwrite(str(d / name), img)
+    return d
+
+
+@pytest.mark.parametrize(
+    "name, n",
+    [("frame_2.jpg", 2), ("in000123.jpg", 123), ("gt_new_airport1656.bmp", 1656), ("x.png", None), ("a1b22.tif", 22)],
+)
+def test_frame_number(name, n):
+    assert frame_number(name) == n
+
+
+def test_folder_sorted_by_integer_not_text(tmp_path):
+    d = _folder(tmp_path, ["frame_10.png", "frame_2.png", "frame_1.png", "notes.txt.png"])
+    (d / "readme.txt").write_text("ignored")
+    assert [n for n, _ in iter_frames(d)] == [1, 2, 10]
+
+
+def test_range_stride_and_numbers(tmp_path):
+    d = _folder(tmp_path, [f"in{n:06d}.png" for n in range(1, 11)])
+    assert list_frames(d, start=3, end=9, stride=2) == [3, 5, 7, 9]
+    assert [n for n, _ in iter_frames(d, start=3, end=9, stride=2)] == [3, 5, 7, 9]
+    assert [n for n, _ in iter_frames(d, numbers=[4, 8, 99])] == [4, 8]
+
+
+def test_grayscale_colour_and_scale(tmp_path):
+    d = _folder(tmp_path, ["f1.png"])
+    (_, g), = iter_frames(d)
+    assert g.shape == (1, 6, 8) and g.dtype == np.float32 and 0 <= g.min() <= g.max() <= 1
+    (_, c), = iter_frames(d, grayscale=False)
+    assert c.shape == (3, 6, 8)
+    assert c[0, 0, 0] == pytest.approx(200 / 255)  # RGB order: red first
+    (_, h), = iter_frames(d, scale=0.5)
+    assert h.shape == (1, 3, 4)
+
+
+def test_sequence_folder_resolves_to_input(small_clip):
+    info = probe(small_clip)
+    assert info.path.name == "input" and info.count == 40 and (info.height, info.width) == (48, 64)
+
+
+def test_video_frames_numbered_from_one(tmp_path):
+    path = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for i in range(12):
+        w.write(np.full((24, 32, 3), i * 20, np.uint8))
+    w.release()
+    frames = list(iter_frames(path, start=3, stride=4))
+    assert [n for n, _ in frames] == [3, 7, 11]
+    assert frames[0][1].mean() == pytest.approx(40 / 255, abs=0.03)  # the third frame, not the first
+    chunks = list(iter_chunks(path, chunk=5))
+    assert [len(c.numbers) for c in chunks] == [5, 5, 2]
+    assert tuple(chunks[0].frames.shape) == (5, 1, 24, 32)
+
+
+def test_chunks_cover_all_frames_in_order(small_clip):
+    nums = [n for c in iter_chunks(small_clip, chunk=16) for n in c.numbers]
+    assert nums == list(range(1, 41))
+
+
+def test_read_clip_errors(tmp_path):
+    with pytest.raises(BgsubError, match="no such file or folder"):
+        read_clip(tmp_path / "missing.mp4")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BgsubError, match="no numbered image files"):
+        read_clip(tmp_path / "empty")
+    (tmp_path / "bad.mp4").write_bytes(b"garbage")
+    with pytest.raises(BgsubError, match="not a video OpenCV can decode"):
+        read_clip(tmp_path / "bad.mp4")
+    d = _folder(tmp_path, ["f1.png"])
+    with pytest.raises(BgsubError, match="stride must be >= 1"):
+        read_clip(d, stride=0)
+    with pytest.raises(BgsubError, match="no frames selected"):
+        read_clip(d, start=5)
+
+
+def test_unreadable_frame_named(tmp_path):
+    d = _folder(tmp_path, ["f1.png"])
+    (d / "f2.png").write_bytes(b"broken")
+    with pytest.raises(BgsubError, match="f2.png: unreadable image"):
+        read_clip(d)
+
+
+def test_write_mask_name_values_and_resize(tmp_path):
+    m = np.zeros((3, 4), bool)
+    m[1, 2] = True
+    p = write_mask(tmp_path, 123, m, size=(6, 8))
+    assert p.name == "bin000123.png"
+    a = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    assert a.shape == (6, 8) and a.dtype == np.uint8
+    assert set(np.unique(a)) == {0, 255} and a[2:4, 4:6].min() == 255
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temporary left
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    import bgsub.io.atomic as atomic
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "replace", boom)
+    with pytest.raises(OSError):
+        write_mask(tmp_path, 1, np.ones((2, 2)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_image_normalize(tmp_path):
+    p = write_image(tmp_path / "fg.png", np.array([[0.0, 0.5], [0.25, 0.1]]), normalize=True)
+    a = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    assert a[0, 1] == 255 and a[0, 0] == 0 and a[1, 0] == 128

@@ -1,0 +1,89 @@
+"""The synthetic clip generator and Otsu thresholding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bgsub.io import read_clip
+from bgsub.synth import iter_synth, synth
+from bgsub.threshold import HistogramOtsu, masks_from_foreground, median_filter, otsu_threshold
+
+
+def test_synth_layout_and_determinism(tmp_path):
+    a = synth(tmp_path / "a", height=32, width=48, frames=20, seed=3)
+    b = synth(tmp_path / "b", height=32, width=48, frames=20, seed=3)
+    for sub in ("input/in000007.png", "groundtruth/gt000007.png"):
+        assert (tmp_path / "a" / sub).read_bytes() == (tmp_path / "b" / sub).read_bytes()
+    assert (tmp_path / "a" / "temporalROI.txt").read_text().split() == ["3", "20"]
+    assert (tmp_path / "a" / "ROI.bmp").is_file()
+    assert 0.02 < a["foreground_fraction"] < 0.4
+    c = synth(tmp_path / "c", height=32, width=48, frames=20, seed=4)
+    assert (tmp_path / "c" / "input/in000007.png").read_bytes() != (tmp_path / "a" / "input/in000007.png").read_bytes()
+    assert a["frames"] == b["frames"] == c["frames"] == 20
+
+
+def test_synth_masks_are_exact_and_background_is_low_rank():
+    frames = list(iter_synth(height=48, width=64, frames=30, seed=0, noise=0.0))
+    imgs = np.stack([f[1] for f in frames])
+    masks = np.stack([f[2] for f in frames])
+    # where no object ever is, the background has rank <= 2 (gain and offset drift)
+    never = ~masks.any(0)
+    D = imgs[:, never, 0].T.astype(np.float64)
+    s = np.linalg.svd(D, compute_uv=False)
+    assert s[2] / s[0] < 1e-6
+    # every object pixel differs from the background at that frame
+    assert masks.sum() > 0 and masks.any(axis=(1, 2)).all()
+
+
+def test_synth_has_an_object_that_stops():
+    masks = np.stack([m for _, _, m in iter_synth(height=48, width=64, frames=50, seed=0)])
+    # during the stop the pedestrian's pixels stay put: some pixels are foreground for >= 8 frames in a row
+    run = np.zeros(masks.shape[1:], int)
+    best = np.zeros(masks.shape[1:], int)
+    for m in masks:
+        run = np.where(m, run + 1, 0)
+        best = np.maximum(best, run)
+    assert best.max() >= 8
+
+
+def test_synth_video(tmp_path):
+    synth(tmp_path / "v", height=32, width=48, frames=12, video=True, folder=False)
+    clip = read_clip(tmp_path / "v" / "input.avi")
+    assert clip.numbers == list(range(1, 13)) and tuple(clip.frames.shape) == (12, 1, 32, 48)
+
+
+def test_otsu_constant_map_means_no_foreground():
+    assert otsu_threshold(np.zeros((4, 4))) == float("inf")
+    m = masks_from_foreground(torch.zeros(2, 1, 4, 4))
+    assert m.dtype == torch.bool and not m.any()
+
+
+def test_otsu_separates_two_levels_per_frame_and_clip():
+    S = torch.zeros(2, 1, 8, 8)
+    S[0, 0, :2] = 1.0
+    S[1, 0, 0, :4] = -0.05  # signed: |S| counts
+    per_frame = masks_from_foreground(S)
+    assert per_frame[0, 0, :2].all() and not per_frame[0, 0, 2:].any()
+    assert per_frame[1, 0, 0, :4].all() and per_frame[1].sum() == 4
+    clip = masks_from_foreground(S, scope="clip")
+    assert clip[0, 0, :2].all() and not clip[1].any()  # one threshold: the weak frame falls below it
+
+
+def test_histogram_otsu_matches_direct():
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.normal(0.1, 0.02, 5000), rng.normal(0.6, 0.05, 500)]).clip(0, 1)
+    h = HistogramOtsu()
+    for part in np.array_split(v, 7):
+        h.update(part)
+    assert h.threshold() == pytest.approx(otsu_threshold(v), abs=0.01)
+
+
+def test_median_filter_removes_speckle():
+    m = torch.zeros(1, 1, 9, 9, dtype=torch.bool)
+    m[0, 0, 4, 4] = True
+    m[0, 0, 0:5, 0:5] |= False
+    assert not median_filter(m, 3).any()
+    with pytest.raises(Exception):
+        median_filter(m, 4)
