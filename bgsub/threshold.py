@@ -1,7 +1,9 @@
 """From the foreground S to masks: Otsu's threshold on |S| (scikit-image does the histogram search).
 
 Policy for degenerate input (on purpose, not a crash): a constant |S| map has no threshold to find, and nothing
-in it is foreground. Pixels are foreground where |S| is strictly above the threshold.
+in it is foreground. Pixels are foreground where |S| is strictly above the threshold, which is the upper edge of
+the last histogram bin of Otsu's background class (so a pixel is never on the other side of the split than its
+histogram bin).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ def otsu_threshold(values: np.ndarray | torch.Tensor, *, nbins: int = 256) -> fl
         raise BgsubError("foreground contains NaN or infinite values")
     if hi <= lo:
         return float("inf")
-    return float(threshold_otsu(v, nbins=nbins))
+    # scikit-image returns the centre of the last background bin; values in the upper half of that bin belong to
+    # the background class of the histogram split too, so the threshold is that bin's upper edge.
+    return float(threshold_otsu(v, nbins=nbins)) + (hi - lo) / nbins / 2
 
 
 class HistogramOtsu:
@@ -58,7 +62,8 @@ class HistogramOtsu:
         if nz.size < 2:
             return float("inf")
         centers = (self.edges[:-1] + self.edges[1:]) / 2
-        return float(threshold_otsu(hist=(self.counts, centers)))
+        # upper edge of the last background bin (see otsu_threshold)
+        return float(threshold_otsu(hist=(self.counts, centers))) + (self.edges[1] - self.edges[0]) / 2
 
 
 def median_filter(masks: torch.Tensor, size: int) -> torch.Tensor:
