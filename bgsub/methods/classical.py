@@ -1,0 +1,117 @@
+"""Classical baselines kept for comparison: OpenCV's MOG2 and KNN background subtractors.
+
+Both run with OpenCV's default parameters (history 500, shadow detection on) and are fed the frames in order,
+one at a time, as 8-bit images (the [0, 1] clip converted back to uint8; grey or colour as the clip is given).
+The subtractor's model is *state*: it persists across :meth:`decompose` calls on consecutive windows and
+:meth:`reset` starts a fresh one, so a video must be fed once, from its first frame, in order.
+
+Reproducibility: KNN draws its model-update schedule from OpenCV's random generator (``cv::theRNG()`` of the
+calling thread), so two runs on the same frames differ unless that generator is seeded. Before the first frame
+after a reset, both methods call ``cv2.setRNGSeed(seed)`` (``seed`` = ``cfg.train.seed``) in the thread that
+feeds the frames; the same frames then give the same masks, run after run, whatever ``cv2.setNumThreads`` says
+(the per-pixel work is split by rows, and the random draws happen between frames on the calling thread).
+
+Outputs, per frame t (after the subtractor has seen frame t):
+
+- ``masks[t]``: OpenCV's foreground mask == 255. The shadow value 127 counts as *background* (as in the
+  CDnet scoring of shadows), and so does 0;
+- ``background[t]``: the subtractor's background image (``getBackgroundImage()``) in [0, 1];
+- ``foreground[t]``: ``clip[t] - background[t]`` (signed), so L + S = clip and |S| can be drawn in contact
+  sheets. Thresholding |S| is *not* how the masks are made: these methods decide masks themselves.
+
+Example::
+
+    m = create("mog2")
+    dec = m.decompose(clip)        # clip: (T, C, H, W) float32 in [0, 1]
+    dec.masks.shape                # (T, 1, H, W) bool
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import cv2
+import numpy as np
+import torch
+
+from bgsub.errors import BgsubError
+from bgsub.methods.base import Decomposition, Method, register
+
+FOREGROUND = 255  # OpenCV's label for foreground; 127 is its shadow label, 0 background
+
+
+def to_uint8(frame: torch.Tensor) -> np.ndarray:
+    """(C, H, W) float in [0, 1] -> (H, W) or (H, W, 3) uint8 BGR, rounding (the inverse of reading /255)."""
+    a = frame.detach().cpu().float().numpy()
+    a = np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if a.shape[0] == 1:
+        return np.ascontiguousarray(a[0])
+    if a.shape[0] == 3:
+        return cv2.cvtColor(np.ascontiguousarray(a.transpose(1, 2, 0)), cv2.COLOR_RGB2BGR)
+    raise BgsubError(f"classical methods need 1 or 3 channels, got {a.shape[0]}")
+
+
+def _from_uint8(img: np.ndarray, channels: int) -> torch.Tensor:
+    """OpenCV background image (H, W) or (H, W, 3) BGR uint8 -> (C, H, W) float32 in [0, 1]."""
+    if img.ndim == 2:
+        a = img[None]
+    else:
+        a = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
+    if a.shape[0] != channels:  # never expected; keep shapes consistent anyway
+        a = np.repeat(a[:1], channels, axis=0) if channels > 1 else a.mean(axis=0, keepdims=True)
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32) / 255.0)
+
+
+class _OpenCVSubtractor(Method):
+    """A cv2.BackgroundSubtractor behind the method interface (see the module docstring)."""
+
+    decides_masks: ClassVar[bool] = True
+    streams: ClassVar[bool] = True  # stateful: each frame must be fed exactly once, in order
+
+    def __init__(self, cfg=None):
+        super().__init__(cfg)
+        self._sub = None
+        self.frames_seen = 0
+        self.seed = int(self.cfg.train.seed)
+        self.reset()
+
+    def _make(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        self._sub = self._make()
+        self.frames_seen = 0
+
+    def decompose(self, clip: torch.Tensor) -> Decomposition:
+        """clip: (T, C, H, W) float32 in [0, 1], C = 1 or 3 -> Decomposition with masks (T, 1, H, W) bool."""
+        if clip.ndim != 4:
+            raise BgsubError(f"{self.name}: expected a clip (T, C, H, W), got shape {tuple(clip.shape)}")
+        t, c, h, w = clip.shape
+        masks = torch.zeros((t, 1, h, w), dtype=torch.bool)
+        background = torch.empty((t, c, h, w), dtype=torch.float32)
+        for i in range(t):
+            if self.frames_seen == 0:
+                cv2.setRNGSeed(self.seed)  # KNN's update schedule is random; see the module docstring
+            fg = self._sub.apply(to_uint8(clip[i]))
+            masks[i, 0] = torch.from_numpy(fg == FOREGROUND)
+            bg = self._sub.getBackgroundImage()
+            background[i] = _from_uint8(bg, c) if bg is not None else clip[i].float()
+            self.frames_seen += 1
+        foreground = clip.detach().cpu().float() - background
+        return Decomposition(background=background, foreground=foreground, masks=masks)
+
+
+@register("mog2")
+class MOG2(_OpenCVSubtractor):
+    """OpenCV's Gaussian-mixture subtractor (Zivkovic 2004/2006), default parameters."""
+
+    def _make(self):
+        return cv2.createBackgroundSubtractorMOG2()
+
+
+@register("knn")
+class KNN(_OpenCVSubtractor):
+    """OpenCV's K-nearest-neighbours subtractor (Zivkovic & van der Heijden 2006), default parameters."""
+
+    def _make(self):
+        return cv2.createBackgroundSubtractorKNN()
