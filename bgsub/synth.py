@@ -13,6 +13,7 @@ Layout written (CDnet style, so ``bgsub evaluate --gt OUT`` scores it the CDnet 
     OUT/ROI.bmp                       (all 255)
     OUT/temporalROI.txt               ("first last"; the first tenth of the clip is left out as warm-up,
                                        as in CDnet)
+    OUT/synth.yaml                    (the parameters that made it)
 
 Frames are generated one at a time, so memory stays flat for any length.
 """
@@ -26,6 +27,7 @@ from typing import Iterator
 
 import cv2
 import numpy as np
+import yaml
 
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_save, atomic_write_bytes
@@ -202,6 +204,8 @@ def synth(
         if tmp_video is not None:
             Path(tmp_video).unlink(missing_ok=True)
     atomic_write_bytes(out / "ROI.bmp", _png(np.full((height, width), 255, np.uint8), "bmp"))
+    params = {"frames": frames, "height": height, "width": width, "seed": seed, "ext": ext, "video": video}
+    atomic_write_bytes(out / "synth.yaml", yaml.safe_dump(params, sort_keys=False).encode())
     first = frames // 10 + 1
     atomic_write_bytes(out / "temporalROI.txt", f"{first} {frames}\n".encode())
     return {
