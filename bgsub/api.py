@@ -10,5 +10,6 @@ Example::
 
 from bgsub.pipelines.evaluate import evaluate
 from bgsub.synth import synth
+from bgsub.pipelines.benchmark import benchmark  # noqa: F401  (bgsub benchmark)
 
 __all__ = ["evaluate", "synth"]

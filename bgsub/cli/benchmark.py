@@ -1,0 +1,80 @@
+"""``bgsub benchmark``: every method on every sequence of a data folder, scored the CDnet way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from typing_extensions import Annotated
+
+from bgsub.cli.common import ConfigOpt, JsonOpt, SetOpt, app, emit, err_console, resolve_config
+from bgsub.errors import BgsubError
+
+
+def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
+    t = Table(title="bgsub benchmark", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for h in ("Sequence", "Method", "Status"):
+        t.add_column(h, no_wrap=True)
+    for h in ("P", "R", "F", "PWC", "Train s", "Seg s", "FPS"):
+        t.add_column(h, justify="right", no_wrap=True)
+    for (seq, m), r in rows.items():
+        if r.get("status") == "ok":
+            s = r["scores"]
+            t.add_row(seq, m, r["_shown"], f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f_measure']:.3f}",
+                      f"{s['pwc']:.2f}", f"{r['train_seconds']:.0f}", f"{r['segment_seconds']:.1f}", f"{r['fps']:.0f}")
+        else:
+            t.add_row(seq, m, r["_shown"], *([""] * 7))
+    return t
+
+
+@app.command(
+    help="Benchmark methods on every sequence folder under DATA_DIR (CDnet input/ or UCSD in/ layout, with "
+    "groundtruth/), scored like `bgsub evaluate --cdnet`. Writes OUT/results.json, OUT/results.md, the masks in "
+    "OUT/<sequence>/<method>/ and a contact sheet OUT/<sequence>/contact.png. Pairs already finished under the same "
+    "config are skipped unless --force; a method failing on one sequence is recorded and the run goes on (exit 1 at "
+    "the end). The seed (frames a method fits on; KNN's random schedule) is train.seed. Prints the path of results.md (or the results as --json); progress goes to stderr."
+)
+def benchmark(
+    data_dir: Annotated[Path, typer.Argument(help="Folder holding sequence folders (or one sequence folder).")],
+    methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated method names.")] = "unet,rpca-ialm,mog2,knn",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("benchmark"),
+    force: Annotated[bool, typer.Option("--force", help="Re-run pairs that already finished.")] = False,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="Torch and OpenCV thread count (default: as is).")] = None,
+    contact: Annotated[int, typer.Option("--contact", help="Frames per contact sheet (0: none).")] = 3,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    from bgsub.api import benchmark as run
+
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    if threads is not None:
+        if threads < 1:
+            raise BgsubError(f"--threads must be >= 1, got {threads}")
+        import cv2
+        import torch
+
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+    cfg = resolve_config(config, sets)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    # Not a terminal (a log file, CI): no live redraw, the final table once, wide enough not to be cut.
+    console = err_console if err_console.is_terminal else Console(stderr=True, width=120)
+    with Live(_table(rows), console=console, refresh_per_second=2, transient=False) as live:
+        def on_event(kind: str, rec: dict[str, Any]) -> None:
+            shown = {"start": "running", "skip": "kept", "done": "ok", "failed": "FAILED"}[kind]
+            rows[(rec["sequence"], rec["method"])] = {**rec, "_shown": shown}
+            live.update(_table(rows))
+
+        result = run(data_dir, methods=names, out=out, cfg=cfg, force=force, contact_frames=contact,
+                     on_event=on_event)
+    emit(result, as_json, lambda r: typer.echo(r["results_md"]))
+    if result["failed"]:
+        first = result["failed"][0]
+        raise BgsubError(f"{len(result['failed'])} of {len(result['records'])} runs failed (first: "
+                         f"{first['method']} on {first['sequence']}: {first.get('error')}); see {result['results_md']}")

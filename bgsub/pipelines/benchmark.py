@@ -1,0 +1,412 @@
+"""``bgsub benchmark``: every registered method on every sequence of a data folder, scored the CDnet way.
+
+For each sequence folder found under the data folder (CDnet layout ``input/in%06d.jpg`` or UCSD layout
+``in/frame_K.jpg``, each with ``groundtruth/`` and ``ROI.bmp`` / ``temporalROI.txt``) and each method, one run:
+
+1. ``method = create(name, cfg)``, a fresh instance per sequence (the U-Net is trained per sequence);
+2. :func:`~bgsub.pipelines.run.fit_on_video` on ``method.fit_frames()`` frames sampled with ``seed``
+   (training time; zero for methods that learn nothing);
+3. :func:`~bgsub.pipelines.run.decompose_video` over the whole video from its first frame, writing
+   ``OUT/<sequence>/<method>/bin%06d.png`` (segmentation time), and ``fg%06d.png`` (|S|) for the few frames
+   the contact sheet shows (the others are deleted after scoring);
+4. :func:`~bgsub.pipelines.evaluate.evaluate` with the sequence's ground truth, ROI and temporal ROI (the rules
+   of ``bgsub evaluate --cdnet``).
+
+Windows: ``rpca-*`` methods get ``cfg.rpca.window`` frames at a time; methods with state carried frame to frame
+(``streams = True``: MOG2, KNN) get one frame at a time, so no frame is fed twice (the pipeline tops up a short
+last window with frames of the previous one, which a stateful method must not see again); the rest get
+``cfg.input.chunk``.
+
+Outputs: ``OUT/results.json`` (the environment and one record per (sequence, method), status ``ok`` or
+``failed`` with the error), rewritten after every run, so an interrupted benchmark resumes where it stopped: a
+pair already ``ok`` under the same config is skipped unless ``force``. ``OUT/results.md``: the same as markdown
+tables. ``OUT/<sequence>/contact.png``: a few scored frames, one row per method (see :mod:`bgsub.viz`).
+A method that fails on one sequence is recorded as failed and the benchmark goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from bgsub.config import Config
+from bgsub.errors import BgsubError
+from bgsub.io.atomic import atomic_write_bytes
+from bgsub.io.layout import is_sequence_dir
+
+log = logging.getLogger("bgsub")
+
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+SCHEMA = 1
+SCORES = ("precision", "recall", "f_measure", "pwc")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# finding sequences
+
+
+def _has_frames(seq: Path) -> bool:
+    return any((seq / sub).is_dir() for sub in ("input", "in"))
+
+
+def find_sequences(data_dir: str | os.PathLike) -> list[tuple[str, Path]]:
+    """``(name, folder)`` for every sequence folder under ``data_dir`` (itself included), sorted by name.
+
+    A sequence folder has ground truth (:func:`bgsub.io.layout.is_sequence_dir`) and frames in ``input/`` (CDnet)
+    or ``in/`` (UCSD). ``name`` is the path relative to ``data_dir`` (``data_dir``'s own name when it is one).
+    Hidden folders are skipped and sequence folders are not searched further.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise BgsubError(f"{root}: no such folder")
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):
+        d = Path(dirpath)
+        if is_sequence_dir(d) and _has_frames(d):
+            name = d.relative_to(root).as_posix()
+            found.append((root.resolve().name if name == "." else name, d))
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(x for x in dirnames if not x.startswith("."))
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# environment and config
+
+
+def config_hash(cfg: Config) -> str:
+    """Short fingerprint of the resolved config; a finished run is reused only under the same one."""
+    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def environment(cfg: Config) -> dict[str, Any]:
+    """Where and how the benchmark ran: device, thread counts, versions, date, the resolved config."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from bgsub import __version__
+
+    cuda = torch.cuda.is_available()
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "opencv_threads": cv2.getNumThreads(),
+        "versions": {
+            "bgsub": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "opencv": cv2.__version__,
+            "numpy": np.__version__,
+        },
+        "platform": platform.platform(),
+        "config_hash": config_hash(cfg),
+        "config": cfg.to_dict(),
+    }
+
+
+def window_for(method, cfg: Config) -> int:
+    """Frames per window handed to ``method.decompose`` (see the module docstring)."""
+    if getattr(method, "streams", False):
+        return 1
+    if method.name.startswith("rpca"):
+        return int(cfg.rpca.window)
+    return int(cfg.input.chunk)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# results files
+
+
+def load_results(out: str | os.PathLike) -> dict[str, Any]:
+    """The records of an earlier run in ``out`` (an empty set if there is none)."""
+    path = Path(out) / RESULTS_JSON
+    if not path.is_file():
+        return {"schema": SCHEMA, "environment": None, "records": []}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BgsubError(f"{path}: unreadable results file ({exc.__class__.__name__}); move it away or use a "
+                         "new output folder") from None
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise BgsubError(f"{path}: not a bgsub benchmark results file")
+    return data
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    """``results.md``: per-sequence table, mean over sequences per method, failures, environment."""
+    env = data.get("environment") or {}
+    recs = sorted(data["records"], key=lambda r: (r["sequence"], r["method"]))
+    current = env.get("config_hash")
+    lines = ["# Benchmark results", ""]
+    lines.append("CDnet scoring (positive = 255; 0 and 50 negative; 85, 170 and pixels outside ROI.bmp ignored; "
+                 "frames in temporalROI.txt only; counts summed over frames). Precision, recall and F-measure "
+                 "in [0, 1]; PWC in percent. Train: fitting time (U-Net training on sampled frames; 0 for methods "
+                 "that learn nothing). Segment: the whole video, reading frames and writing masks included; "
+                 "FPS = frames / segment time.")
+    lines.append("")
+    lines.append("| Sequence | Method | Precision | Recall | F-measure | PWC | Train (s) | Segment (s) | FPS | Frames |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    stale = False
+    for r in recs:
+        mark = ""
+        if current and r.get("config_hash") != current:
+            mark, stale = " *", True
+        if r["status"] == "ok":
+            s = r["scores"]
+            lines.append(
+                f"| {r['sequence']} | {r['method']}{mark} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | "
+                f"{_fmt(s['f_measure'])} | {_fmt(s['pwc'], 3)} | {_fmt(r['train_seconds'], 1)} | "
+                f"{_fmt(r['segment_seconds'], 1)} | {_fmt(r['fps'], 1)} | {r['frames']} |"
+            )
+        else:
+            lines.append(f"| {r['sequence']} | {r['method']}{mark} | failed | | | | | | | |")
+    if stale:
+        lines += ["", "\\* run under another config than the environment below (config_hash differs)."]
+    ok = [r for r in recs if r["status"] == "ok"]
+    methods = sorted({r["method"] for r in ok})
+    if ok:
+        lines += ["", "## Mean over sequences", "",
+                  "Unweighted mean of the per-sequence scores (each sequence counts once).", "",
+                  "| Method | Sequences | Precision | Recall | F-measure | PWC | FPS |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for m in methods:
+            rs = [r for r in ok if r["method"] == m]
+            mean = {k: sum(r["scores"][k] for r in rs) / len(rs) for k in SCORES}
+            frames = sum(r["frames"] for r in rs)
+            secs = sum(r["segment_seconds"] for r in rs)
+            fps = frames / secs if secs > 0 else None
+            lines.append(f"| {m} | {len(rs)} | {_fmt(mean['precision'])} | {_fmt(mean['recall'])} | "
+                         f"{_fmt(mean['f_measure'])} | {_fmt(mean['pwc'], 3)} | {_fmt(fps, 1)} |")
+    failed = [r for r in recs if r["status"] != "ok"]
+    if failed:
+        lines += ["", "## Failures", ""]
+        for r in failed:
+            lines.append(f"- {r['sequence']} / {r['method']}: {r.get('error', '?')}")
+    if env:
+        v = env.get("versions", {})
+        lines += ["", "## Environment", "",
+                  f"- date: {env.get('date')}",
+                  f"- device: {env.get('device')} ({env.get('cpu_count')} CPUs visible; torch threads "
+                  f"{env.get('torch_threads')}, OpenCV threads {env.get('opencv_threads')})",
+                  "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+                  f"- platform: {env.get('platform')}",
+                  f"- config {env.get('config_hash')} (resolved; also in each run folder's config.yaml):",
+                  "", "```json", json.dumps(env.get("config"), indent=1), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(out: Path, data: dict[str, Any]) -> tuple[Path, Path]:
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    pj = atomic_write_bytes(out / RESULTS_JSON, text.encode())
+    pm = atomic_write_bytes(out / RESULTS_MD, render_markdown(data).encode())
+    return pj, pm
+
+
+# --------------------------------------------------------------------------------------------------------------
+# one run
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split()) or exc.__class__.__name__
+    return msg if isinstance(exc, BgsubError) else f"{exc.__class__.__name__}: {msg}"
+
+
+def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
+            keep_foreground: Optional[set[int]] = None) -> dict[str, Any]:
+    """Fit, decompose and score ``name`` on ``seq``; the measured part of a benchmark record. Raises on failure.
+
+    ``keep_foreground``: frame numbers whose ``fg%06d.png`` (|S|) stay on disk for the contact sheet (the others
+    are deleted after scoring, so a long video does not leave a second image per frame); ``None`` keeps none and
+    does not write them at all."""
+    from bgsub.methods.base import create
+    from bgsub.pipelines.evaluate import evaluate
+    from bgsub.pipelines.run import decompose_video, fit_on_video
+
+    method = create(name, cfg)
+    fit = fit_on_video(method, seq, cfg=cfg, seed=seed)
+    window = window_for(method, cfg)
+    run = decompose_video(method, seq, out, cfg=cfg, window=window, save_foreground=keep_foreground is not None,
+                          progress=False)
+    ev = evaluate(out, cdnet=seq)
+    if keep_foreground is not None:
+        from bgsub.io.frames import numbered_files
+
+        for n, p in numbered_files(out, prefix="fg").items():
+            if n not in keep_foreground:
+                p.unlink(missing_ok=True)
+    return {
+        "scores": ev["scores"],
+        "counts": ev["counts"],
+        "scored_frames": ev["frames"],
+        "missing": ev["missing"],
+        "frames": run["frames"],
+        "window": window,
+        "fit_frames": len(fit["fit_frames"]),
+        "train_seconds": fit["fit_seconds"],
+        "segment_seconds": run["seconds"],
+        "method_seconds": run["method_seconds"],
+        "fps": run["fps"],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the benchmark
+
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+def benchmark(
+    data_dir: str | os.PathLike,
+    *,
+    methods: list[str],
+    out: str | os.PathLike,
+    cfg: Optional[Config] = None,
+    force: bool = False,
+    seed: Optional[int] = None,
+    contact_frames: int = 3,
+    on_event: Optional[Event] = None,
+) -> dict[str, Any]:
+    """Run ``methods`` on every sequence under ``data_dir``; write ``out/results.json``, ``out/results.md`` and
+    ``out/<sequence>/contact.png`` (``contact_frames`` = 0: no contact sheets).
+
+    ``seed`` (default ``cfg.train.seed``) picks the frames a method fits on. ``on_event(kind, record)`` is called
+    with ``"start"``, ``"skip"``, ``"done"`` or ``"failed"`` for each (sequence, method) pair, for progress
+    display. Returns ``{"results_json", "results_md", "records", "environment", "failed", "ran", "skipped"}``.
+    """
+    from bgsub.methods.base import available
+
+    cfg = cfg if cfg is not None else Config()
+    seed = cfg.train.seed if seed is None else seed
+    if not methods:
+        raise BgsubError("no methods given")
+    if len(set(methods)) != len(methods):
+        raise BgsubError(f"a method is listed twice: {','.join(methods)}")
+    known = available()
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise BgsubError(f"unknown method {unknown[0]!r} (valid: {', '.join(known) or 'none'})")
+    sequences = find_sequences(data_dir)
+    if not sequences:
+        raise BgsubError(f"{data_dir}: no sequence folders (CDnet input/ or UCSD in/, with groundtruth/ and "
+                         "ROI.bmp or temporalROI.txt)")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BgsubError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+    data = load_results(out)
+    env = environment(cfg)
+    env["seed"] = seed
+    data["environment"] = env
+    data["schema"] = SCHEMA
+    records: dict[tuple[str, str], dict[str, Any]] = {(r["sequence"], r["method"]): r for r in data["records"]}
+    notify = on_event or (lambda kind, rec: None)
+    ran = skipped = 0
+
+    def save() -> tuple[Path, Path]:
+        data["records"] = sorted(records.values(), key=lambda r: (r["sequence"], r["method"]))
+        return write_results(out, data)
+
+    for seq_name, seq in sequences:
+        shown = _contact_frames(seq, cfg, contact_frames)
+        for name in methods:
+            run_dir = out / seq_name / name
+            old = records.get((seq_name, name))
+            if (not force and old is not None and old.get("status") == "ok"
+                    and old.get("config_hash") == env["config_hash"] and run_dir.is_dir()):
+                skipped += 1
+                notify("skip", old)
+                continue
+            rec: dict[str, Any] = {"sequence": seq_name, "method": name, "path": str(seq), "out": str(run_dir),
+                                   "status": "running", "config_hash": env["config_hash"], "seed": seed}
+            notify("start", rec)
+            t0 = time.perf_counter()
+            try:
+                rec.update(run_one(name, seq, run_dir, cfg=cfg, seed=seed,
+                                   keep_foreground=set(shown) if shown else None))
+                rec["status"] = "ok"
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # one failing (method, sequence) must not stop the benchmark
+                rec["status"] = "failed"
+                rec["error"] = _one_line(exc)
+                log.warning("%s on %s failed: %s", name, seq_name, rec["error"])
+                log.debug("%s", traceback.format_exc())
+            rec["wall_seconds"] = time.perf_counter() - t0
+            rec["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            records[(seq_name, name)] = rec
+            ran += 1
+            save()
+            notify("done" if rec["status"] == "ok" else "failed", rec)
+        if shown:
+            _contact(seq_name, seq, out, methods, records, shown)
+
+    pj, pm = save()
+    recs = data["records"]
+    return {
+        "results_json": str(pj),
+        "results_md": str(pm),
+        "records": recs,
+        "environment": env,
+        "failed": [r for r in recs if r["status"] != "ok"],
+        "ran": ran,
+        "skipped": skipped,
+    }
+
+
+def _contact_frames(seq: Path, cfg: Config, count: int) -> list[int]:
+    """The frames a contact sheet of ``seq`` will show (chosen from the ground truth alone, before any run, so
+    only their |S| images need to be kept); [] when ``count`` is 0 or on any problem (a warning)."""
+    if count <= 0:
+        return []
+    from bgsub.io.frames import list_frames
+    from bgsub.io.layout import find_ground_truth
+    from bgsub.viz import choose_frames
+
+    try:
+        truth = find_ground_truth(None, seq)
+        have = set(list_frames(seq, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
+        return choose_frames(truth, [n for n in truth.scored_numbers() if n in have], count)
+    except Exception as exc:  # pictures are a convenience; the numbers stand without them
+        log.warning("%s: no contact sheet: %s", seq, _one_line(exc))
+        return []
+
+
+def _contact(seq_name: str, seq: Path, out: Path, methods: list[str], records: dict, frames: list[int]) -> None:
+    """Write ``out/<sequence>/contact.png`` from the methods that finished; a failure here is only a warning."""
+    from bgsub.viz import contact_sheet, write_png
+
+    runs = {m: Path(records[(seq_name, m)]["out"]) for m in methods
+            if records.get((seq_name, m), {}).get("status") == "ok"}
+    if not runs:
+        return
+    try:
+        sheet = contact_sheet(seq, runs, frames=frames)
+        write_png(out / seq_name / "contact.png", sheet)
+    except Exception as exc:  # pictures are a convenience; the numbers stand without them
+        log.warning("%s: no contact sheet: %s", seq_name, _one_line(exc))
+        log.debug("%s", traceback.format_exc())
