@@ -10,6 +10,7 @@ Example::
 
 from bgsub.pipelines.evaluate import evaluate
 from bgsub.synth import synth
+from bgsub.pipelines.unet import polish, segment, train  # noqa: F401  (bgsub train / polish / segment)
 from bgsub.pipelines.benchmark import benchmark  # noqa: F401  (bgsub benchmark)
 
 __all__ = ["evaluate", "synth"]

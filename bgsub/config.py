@@ -63,44 +63,62 @@ class RPCAConfig:
 
 @dataclass
 class ModelConfig:
-    """The U-Net architecture."""
+    """The U-Net architecture (see :mod:`bgsub.models.unet`). The defaults are the fast CPU network (121k
+    parameters); ``configs/paper.yaml`` sets the paper's (518,433 parameters: base 32, depth 2, up_kernel 3,
+    conv_bias true)."""
 
-    in_channels: int = 1
-    base_channels: int = 16  # channels of the first level; doubled at each level down
+    in_channels: int = 1  # 1 for grayscale input (input.grayscale), 3 for RGB
+    base_channels: int = 8  # channels of the first level; doubled at each level down
     depth: int = 3  # number of poolings
+    convs: int = 2  # 3x3 conv + BN + ReLU blocks per level
+    up: str = "transpose"  # transpose (learned transposed convolution) | nearest | bilinear
+    up_kernel: int = 2  # kernel of the transposed convolution (2, 3 or 4)
+    conv_bias: bool = False  # bias in the 3x3 convolutions (redundant before batch norm)
 
 
 @dataclass
 class TrainConfig:
-    """Training the U-Net with the low-rank + sparse loss (Eq. 6)."""
+    """Training the U-Net with the low-rank + sparse loss (Eq. 6), full batch, Adam."""
 
-    frames: int = 50  # N frames stacked into D (pixels x N)
+    frames: int = 50  # N frames stacked into D (pixels x N) at every step
+    pool: int = 0  # frames sampled from the video; each step draws a fresh N-frame stack from them. 0 = N (the
+    #                paper: one fixed stack)
     epochs: int = 300  # full-batch steps
     lr: float = 3e-4
+    schedule: str = "constant"  # constant | cosine (decay to 0 over the epochs)
     lam_star: float = 1.0
-    lam_1: Optional[float] = None  # None = 1/sqrt(max(m, n))
-    seed: int = 0
-    crop: int = 0  # side of the random crop taken at one position in all N frames; 0 = whole frames
-    bf16: bool = True  # bf16 autocast on the CPU
-    channels_last: bool = True
-    device: str = "auto"
+    lam_1: Optional[float] = None  # None = lam_1_scale / sqrt(max(m, n)) for the m x n training matrix
+    lam_1_scale: float = 1.0  # factor on the default lambda_1 (ignored when lam_1 is set)
+    seed: int = 0  # frame sampling, stack and crop draws, weight initialisation
+    crop: int = 0  # side of a random crop taken at one position in all N frames at each step; 0 = whole frames
+    bf16: bool = True  # bf16 autocast for the network (CPU with AMX/AVX512-BF16, or CUDA); losses in float32
+    channels_last: bool = True  # NHWC memory format (faster oneDNN convolutions)
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda
+    save_every: int = 50  # epochs between checkpoint writes (for --resume); the last epoch is always saved
 
 
 @dataclass
 class PolishConfig:
-    """The proximal refinement (Eq. 7)."""
+    """The proximal refinement (Eq. 7), on the N training frames."""
 
-    steps: int = 0
+    steps: int = 100
     lr: float = 3e-8
     alpha: float = 0.5
+    tau_star: Optional[float] = None  # svt threshold; None = alpha * lam_star (the step of Eq. 4)
+    tau_1: Optional[float] = None  # soft threshold; None = alpha * lam_1 (the step of Eq. 5)
+    seed: Optional[int] = None  # which N frames of the input are used; None = train.seed (the training frames
+    #                             when the input is the training video and train.pool is 0)
 
 
 @dataclass
 class SegmentConfig:
-    """Running a model over a video."""
+    """Running a model over a video (frames are read and processed in batches: memory is independent of the
+    video length)."""
 
     batch: int = 16
     device: str = "auto"
+    bf16: bool = True
+    channels_last: bool = True
 
 
 @dataclass

@@ -1,21 +1,99 @@
-"""``bgsub train``, ``bgsub polish``, ``bgsub segment``: the U-Net (lands with the U-Net issue)."""
+"""``bgsub train``, ``bgsub polish``, ``bgsub segment``: the low-rank + sparse U-Net."""
 
 from __future__ import annotations
 
-from bgsub.cli.common import app
-from bgsub.errors import NotImplementedYet
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from bgsub.cli.common import ConfigOpt, JsonOpt, SetOpt, app, emit, out_console, resolve_config
+
+Out = Annotated[Path, typer.Option("--output", "-o", help="Output path.")]
+Device = Annotated[Optional[str], typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
 
 
-@app.command(help="Train the U-Net with the low-rank + sparse loss. (not implemented yet)")
-def train() -> None:
-    raise NotImplementedYet("train is not implemented yet")
+def _paths(keys: tuple[str, ...]):
+    def render(r: dict[str, Any]) -> None:
+        for k in keys:
+            v = r.get(k)
+            if isinstance(v, list):
+                for x in v:
+                    out_console.print(x)
+            elif v is not None:
+                out_console.print(v)
+
+    return render
 
 
-@app.command(help="Proximal refinement of a trained U-Net (Eq. 7). (not implemented yet)")
-def polish() -> None:
-    raise NotImplementedYet("polish is not implemented yet")
+@app.command(help="Train the U-Net on N frames of INPUT with the low-rank + sparse loss (Eq. 6), full batch, Adam.\n\n"
+             "Writes the checkpoint (-o), OUT.history.csv/.png (loss terms per epoch) and OUT.config.yaml. "
+             "--resume continues the run saved in -o.")
+def train(
+    input: Annotated[Path, typer.Argument(help="Video file or folder of frames (a CDnet sequence folder works).")],
+    output: Out,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Full-batch steps (train.epochs).")] = None,
+    frames: Annotated[Optional[int], typer.Option(help="N frames per stack (train.frames).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (train.lr).")] = None,
+    crop: Annotated[Optional[int], typer.Option(help="Random crop side, 0 = whole frames (train.crop).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (train.seed).")] = None,
+    device: Device = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    from bgsub.pipelines.unet import train as run
+
+    cfg = resolve_config(config, sets, train__frames=frames, train__lr=lr, train__crop=crop, train__seed=seed,
+                         train__device=device)
+    result = run(input, output, cfg=cfg, resume=resume, epochs=epochs)
+    emit(result, as_json, _paths(("model", "history", "config")))
 
 
-@app.command(help="Run a trained model over a video and write masks. (not implemented yet)")
-def segment() -> None:
-    raise NotImplementedYet("segment is not implemented yet")
+@app.command(help="Polish a trained U-Net by proximal steps (Eq. 7) on N frames of INPUT and write a new checkpoint.")
+def polish(
+    model: Annotated[Path, typer.Argument(help="Checkpoint from bgsub train.")],
+    input: Annotated[Path, typer.Argument(help="Video file or folder of frames.")],
+    output: Out,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    steps: Annotated[Optional[int], typer.Option(help="Proximal steps (polish.steps).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (polish.lr).")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="Step alpha of Eq. 7 (polish.alpha).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    from bgsub.pipelines.unet import polish as run
+
+    cfg = resolve_config(config, sets, polish__steps=steps, polish__lr=lr, polish__alpha=alpha)
+    result = run(model, input, output, cfg=cfg)
+    emit(result, as_json, _paths(("model", "history")))
+
+
+@app.command(help="Run a trained U-Net over every frame of INPUT and write masks OUT/bin%06d.png (Otsu on |S|).")
+def segment(
+    input: Annotated[Path, typer.Argument(help="Video file or folder of frames.")],
+    model: Annotated[Path, typer.Option("--model", "-m", help="Checkpoint from bgsub train or polish.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for the masks.")],
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    batch: Annotated[Optional[int], typer.Option(help="Frames per forward pass (segment.batch).")] = None,
+    scope: Annotated[Optional[str], typer.Option(help="Otsu threshold per 'frame' (default), 'clip' (batch) or "
+                                                      "'video' (one global threshold).")] = None,
+    median: Annotated[Optional[int], typer.Option(help="Odd median filter size on the masks, 0 = off.")] = None,
+    save_foreground: Annotated[bool, typer.Option("--save-foreground", help="Also write |S| as fg%06d.png.")] = False,
+    save_background: Annotated[bool, typer.Option("--save-background", help="Also write L = D - S as bg%06d.png.")]
+    = False,
+    overlay: Annotated[Optional[Path], typer.Option(help="Also write an overlay video (.avi or .mp4).")] = None,
+    device: Device = None,
+    as_json: JsonOpt = False,
+) -> None:
+    from bgsub.pipelines.unet import segment as run
+
+    cfg = resolve_config(config, sets, segment__batch=batch, segment__device=device, threshold__scope=scope,
+                         threshold__median=median)
+    result = run(input, output, model=model, cfg=cfg, save_foreground=save_foreground,
+                 save_background=save_background, overlay=overlay)
+    emit(result, as_json, lambda r: out_console.print(
+        f"{r['out']}  ({r['frames']} frames, {r['fps']:.1f} frames/s)"))

@@ -1,0 +1,112 @@
+"""The U-Net of the paper's Fig. 1: a plain ``nn.Module``.
+
+Each level holds ``convs`` 3x3 convolutions, each followed by batch norm and ReLU. Going down: 2x2 max pooling,
+channels doubled (``base_channels * 2**level``). Going up: 2x upsampling (``up="transpose"``: a learned 2x2
+transposed convolution that halves the channels, as in Ronneberger et al.; ``up="nearest"`` / ``"bilinear"``:
+parameter-free interpolation), concatenation with the skip connection of the same level, then ``convs`` 3x3
+conv-BN-ReLU blocks. A final 1x1 convolution with no activation gives the signed sparse part S.
+
+Any frame size: the input is padded (replicate) to a multiple of ``2**depth`` inside :meth:`UNet.forward` and the
+output cropped back, so ``S`` has the shape of the input.
+
+The paper's count, 518,433 trainable parameters, is matched exactly by ``PAPER_SPEC``: base 32 channels, depth 2
+(32-64-128), two convolutions per level with bias and batch norm, upsampling by a 3x3 transposed convolution with
+stride 2 (Keras' ``Conv2DTranspose(3, strides=2, padding="same")``). The faster CPU default is smaller
+(see :class:`bgsub.config.ModelConfig`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+UP_MODES = ("transpose", "nearest", "bilinear")
+
+
+@dataclass(frozen=True)
+class UNetSpec:
+    """Everything that determines the parameter shapes (stored in checkpoints and compared on load)."""
+
+    in_channels: int = 1
+    out_channels: int = 1
+    base_channels: int = 16
+    depth: int = 4
+    convs: int = 2
+    up: str = "transpose"
+    up_kernel: int = 2  # kernel of the transposed convolution (2 as in Ronneberger et al., 3 in the paper)
+    conv_bias: bool = False  # bias in the 3x3 convolutions (redundant before batch norm; the paper has it)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PAPER_SPEC = UNetSpec(base_channels=32, depth=2, convs=2, up="transpose", up_kernel=3, conv_bias=True)
+
+
+def _block(cin: int, cout: int, n: int, bias: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(n):
+        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=bias), nn.BatchNorm2d(cout),
+                   nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    """x: (B, C_in, H, W) frames in [0, 1] -> S: (B, C_out, H, W), the signed sparse (foreground) part.
+
+    Example::
+
+        net = UNet(UNetSpec(base_channels=8, depth=3))
+        S = net(torch.rand(2, 1, 240, 320))   # (2, 1, 240, 320)
+    """
+
+    def __init__(self, spec: UNetSpec = UNetSpec()):
+        super().__init__()
+        if spec.up not in UP_MODES:
+            raise ValueError(f"up must be one of {UP_MODES}, got {spec.up!r}")
+        if spec.depth < 0 or spec.base_channels < 1 or spec.convs < 1 or spec.up_kernel not in (2, 3, 4):
+            raise ValueError(f"invalid U-Net spec {spec}")
+        self.spec = spec
+        ch = [spec.base_channels * 2**i for i in range(spec.depth + 1)]
+        self.down = nn.ModuleList([_block(spec.in_channels, ch[0], spec.convs, spec.conv_bias)])
+        for i in range(1, spec.depth + 1):
+            self.down.append(_block(ch[i - 1], ch[i], spec.convs, spec.conv_bias))
+        self.ups = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in range(spec.depth, 0, -1):
+            if spec.up == "transpose":
+                k = spec.up_kernel  # output exactly 2x the input for k = 2, 3, 4
+                self.ups.append(nn.ConvTranspose2d(ch[i], ch[i - 1], k, stride=2, padding=(k - 1) // 2,
+                                                   output_padding=k % 2))
+                self.dec.append(_block(2 * ch[i - 1], ch[i - 1], spec.convs, spec.conv_bias))
+            else:
+                self.ups.append(nn.Upsample(scale_factor=2, mode=spec.up))
+                self.dec.append(_block(ch[i] + ch[i - 1], ch[i - 1], spec.convs, spec.conv_bias))
+        self.head = nn.Conv2d(ch[0], spec.out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        k = 2**self.spec.depth
+        ph, pw = (-h) % k, (-w) % k
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        skips = []
+        for i, block in enumerate(self.down):
+            if i > 0:
+                x = F.max_pool2d(x, 2)
+            x = block(x)
+            skips.append(x)
+        skips.pop()
+        for up, block in zip(self.ups, self.dec):
+            x = block(torch.cat([up(x), skips.pop()], dim=1))
+        s = self.head(x)
+        if ph or pw:
+            s = s[..., :h, :w]
+        return s
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

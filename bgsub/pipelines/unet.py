@@ -1,0 +1,233 @@
+"""The U-Net's commands as Python functions: :func:`train`, :func:`polish`, :func:`segment`.
+
+Example::
+
+    from bgsub.config import load_config
+    from bgsub.pipelines.unet import train, segment
+    cfg = load_config("cpu-fast")
+    train("seq/", "model.pt", cfg=cfg)            # model.pt, model.history.csv/.png, model.config.yaml
+    segment("seq/", "masks/", model="model.pt", cfg=cfg)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from bgsub.config import Config, save_config
+from bgsub.errors import BgsubError
+from bgsub.io.frames import read_clip
+from bgsub.models.unet import count_parameters
+from bgsub.pipelines.run import decompose_video, sample_numbers
+from bgsub.training import (TrainState, build_model, load_checkpoint, polish_model, resolve_device,
+                            save_checkpoint, train_model, write_history)
+
+log = logging.getLogger("bgsub")
+
+
+def _sidecar(out: Path, suffix: str) -> Path:
+    return out.with_name(out.stem + suffix)
+
+
+def _check_channels(cfg: Config, where: str) -> None:
+    want = 1 if cfg.input.grayscale else 3
+    if cfg.model.in_channels != want:
+        raise BgsubError(f"{where}: model.in_channels is {cfg.model.in_channels} but input.grayscale="
+                         f"{str(cfg.input.grayscale).lower()} gives {want}-channel frames")
+
+
+def train(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    cfg: Config,
+    resume: bool = False,
+    epochs: Optional[int] = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a U-Net on frames of ``source`` and write the checkpoint ``out`` (atomically, every
+    ``train.save_every`` epochs and at the end), ``OUT_STEM.history.csv``/``.png`` and ``OUT_STEM.config.yaml``.
+
+    The pool of ``max(train.pool, train.frames)`` frames is drawn at random (seed ``train.seed``).
+    ``resume=True`` continues the run saved in ``out`` with its saved config and frames (``epochs`` may raise the
+    target). Returns a summary dict.
+    """
+    out = Path(out)
+    if resume:
+        model, cfg, state = load_checkpoint(out)
+        if epochs is not None:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+        numbers = state.frames
+        if state.epoch >= cfg.train.epochs:
+            log.info("%s: already trained for %d epochs (target %d)", out, state.epoch, cfg.train.epochs)
+    else:
+        if epochs is not None:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+        _check_channels(cfg, str(source))
+        numbers = sample_numbers(source, max(cfg.train.pool, cfg.train.frames), cfg=cfg, seed=cfg.train.seed)
+        model = build_model(cfg)
+        state = TrainState(frames=numbers)
+    ic = cfg.input
+    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+    if resume and numbers is not None and clip.numbers != list(numbers):
+        raise BgsubError(f"{source}: does not hold the frames this checkpoint was trained on")
+    start_epoch = state.epoch
+    save_config(cfg, _sidecar(out, ".config.yaml"))
+    t0 = time.perf_counter()
+    state = train_model(model, clip.frames, cfg, state=state, checkpoint=out, progress=progress)
+    seconds = time.perf_counter() - t0
+    if state.epoch == start_epoch:  # nothing to do (0 epochs): still leave a loadable checkpoint
+        save_checkpoint(out, model, cfg, state)
+    files = write_history(out.with_suffix(""), state.history, title=f"bgsub train {Path(source).name}")
+    run = state.history[start_epoch:]
+    last = state.history[-1] if state.history else {}
+    per_epoch = sorted(r["seconds"] for r in run)
+    return {
+        "model": str(out),
+        "input": str(source),
+        "frames": len(clip.numbers),
+        "image_size": list(clip.frames.shape[-2:]),
+        "parameters": count_parameters(model),
+        "device": str(resolve_device(cfg.train.device)),
+        "threads": torch.get_num_threads(),
+        "epochs": state.epoch,
+        "epochs_run": state.epoch - start_epoch,
+        "seconds": seconds,
+        "seconds_per_epoch_median": per_epoch[len(per_epoch) // 2] if per_epoch else 0.0,
+        "loss": last.get("loss"),
+        "nuclear": last.get("nuclear"),
+        "l1": last.get("l1"),
+        "history": [str(f) for f in files],
+        "config": str(_sidecar(out, ".config.yaml")),
+    }
+
+
+def polish(
+    model_path: str | os.PathLike,
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    cfg: Optional[Config] = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Polish a trained model with Eq. 7 on N = ``train.frames`` frames of ``source`` and write ``out``.
+
+    The architecture and training settings come from the checkpoint; ``cfg`` (optional) supplies the ``polish``
+    section (steps, lr, alpha, thresholds). The frames are drawn with seed ``polish.seed`` (default: the training
+    seed, i.e. the training frames when ``source`` is the training video). Returns a summary dict.
+    """
+    out = Path(out)
+    model, saved, state = load_checkpoint(model_path)
+    run_cfg = dataclasses.replace(saved, polish=cfg.polish) if cfg is not None else saved
+    pc = run_cfg.polish
+    if pc.steps < 0 or not pc.lr >= 0 or not 0 < pc.alpha <= 1:
+        raise BgsubError("polish: steps must be >= 0, lr >= 0 and 0 < alpha <= 1")
+    seed = pc.seed if pc.seed is not None else run_cfg.train.seed
+    numbers = sample_numbers(source, run_cfg.train.frames, cfg=run_cfg, seed=seed)
+    ic = run_cfg.input
+    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+    t0 = time.perf_counter()
+    history = polish_model(model, clip.frames, run_cfg, progress=progress)
+    seconds = time.perf_counter() - t0
+    done = (state.polish or {}).get("steps", 0) + len(history)
+    state.polish = {"steps": done, "history": (state.polish or {}).get("history", []) + history}
+    model.eval()
+    save_checkpoint(out, model, run_cfg, state)
+    save_config(run_cfg, _sidecar(out, ".config.yaml"))
+    files = write_history(out.with_suffix(""), history, title=f"bgsub polish {Path(model_path).name}")
+    first, last = (history[0], history[-1]) if history else ({}, {})
+    return {
+        "model": str(out),
+        "from": str(model_path),
+        "input": str(source),
+        "frames": len(numbers),
+        "steps": len(history),
+        "seconds": seconds,
+        "loss_first": first.get("loss"),
+        "loss_last": last.get("loss"),
+        "history": [str(f) for f in files],
+    }
+
+
+def run_config(saved: Config, cfg: Optional[Config]) -> Config:
+    """The config for running a trained model: the command's settings, but frames read the way the model was
+    trained (input.grayscale and input.scale come from the checkpoint)."""
+    if cfg is None:
+        return saved
+    inp = dataclasses.replace(cfg.input, grayscale=saved.input.grayscale, scale=saved.input.scale)
+    return dataclasses.replace(cfg, input=inp, model=saved.model, train=saved.train)
+
+
+def segment(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    model: str | os.PathLike,
+    cfg: Optional[Config] = None,
+    save_foreground: bool = False,
+    save_background: bool = False,
+    overlay: Optional[str | os.PathLike] = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run a trained model over every selected frame of ``source`` in batches of ``segment.batch`` (streaming),
+    threshold |S| by Otsu (``threshold.scope``: per frame by default, or ``video`` for one threshold overall) and
+    write ``out/bin%06d.png`` at native size (plus ``fg``/``bg`` images and an ``overlay`` video on request).
+    Returns the summary of :func:`bgsub.pipelines.run.decompose_video` (frames, seconds, fps).
+    """
+    from bgsub.methods.unet import UNetMethod
+
+    method = UNetMethod.load(model)
+    method.cfg = run_config(method.cfg, cfg)
+    sc = method.cfg.segment
+    if sc.batch < 1:
+        raise BgsubError(f"segment.batch must be >= 1, got {sc.batch}")
+    result = decompose_video(method, source, out, cfg=method.cfg, window=sc.batch, save_foreground=save_foreground,
+                             save_background=save_background, progress=progress)
+    result["model"] = str(model)
+    result["device"] = str(resolve_device(sc.device))
+    result["threads"] = torch.get_num_threads()
+    if overlay is not None:
+        result["overlay"] = str(write_overlay(source, out, overlay, cfg=method.cfg))
+    return result
+
+
+def write_overlay(source: str | os.PathLike, masks: str | os.PathLike, path: str | os.PathLike, *, cfg: Config,
+                  fps: float = 25.0) -> Path:
+    """A video of the input frames with the foreground masks tinted red (streams frame by frame; MJPG in .avi,
+    mp4v otherwise), written atomically."""
+    import cv2
+    import numpy as np
+
+    from bgsub.io.atomic import atomic_save
+    from bgsub.io.frames import iter_frames
+    from bgsub.io.masks import mask_name
+
+    path, masks = Path(path), Path(masks)
+    ic = cfg.input
+
+    def writer(tmp: str) -> None:
+        vw = None
+        try:
+            for n, frame in iter_frames(source, start=ic.start, end=ic.end, stride=ic.stride, grayscale=False):
+                img = (frame.transpose(1, 2, 0)[:, :, ::-1] * 255).astype(np.uint8).copy()
+                if vw is None:
+                    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
+                    vw = cv2.VideoWriter(tmp, fourcc, fps, (img.shape[1], img.shape[0]))
+                    if not vw.isOpened():
+                        raise BgsubError(f"{path}: OpenCV cannot write this video format")
+                m = cv2.imread(str(masks / mask_name(n)), cv2.IMREAD_GRAYSCALE)
+                if m is not None:
+                    sel = m > 127
+                    img[sel] = (0.5 * img[sel] + 0.5 * np.array([0, 0, 255])).astype(np.uint8)
+                vw.write(img)
+        finally:
+            if vw is not None:
+                vw.release()
+
+    return atomic_save(path, writer)

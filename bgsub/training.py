@@ -1,0 +1,362 @@
+"""Training and polishing loops, checkpoints and resume: the one place used by ``bgsub train``, ``bgsub polish``
+and :meth:`bgsub.methods.unet.UNetMethod.fit`.
+
+Training (Eq. 6): full batch (one step = one "epoch" over the N-frame stack), Adam. At every step an N-frame stack
+is drawn from a *pool* of frames (pool = N: the paper's single fixed stack) and, with ``train.crop = c``, one
+random c x c window at the same position in all N frames (the low-rank structure over time is kept; each step
+costs less). All random draws come from one seeded ``torch.Generator`` whose state is checkpointed, so an
+interrupted run resumed from its checkpoint ends with the same weights as an uninterrupted one.
+
+Checkpoint (a ``torch.save`` dict, written atomically, loadable with ``weights_only=True``)::
+
+    format: "bgsub-unet", version: 1, spec: UNetSpec dict, model: state_dict, config: Config.to_dict(),
+    epoch: completed steps, optimizer: Adam state, generator: RNG state, history: [{epoch, loss, nuclear, l1,
+    lr, seconds}], frames: frame numbers of the pool (or None), polish: {steps, history} after polishing.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+from tqdm import tqdm
+
+from bgsub.config import Config, ModelConfig, config_from_dict
+from bgsub.errors import BgsubError
+from bgsub.io.atomic import atomic_save, atomic_write_bytes
+from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss
+from bgsub.models.unet import UNet, UNetSpec
+
+log = logging.getLogger("bgsub")
+
+FORMAT = "bgsub-unet"
+VERSION = 1
+
+
+# ---- devices and precision ---------------------------------------------------------------------------------
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BgsubError(f"device {name!r} requested but CUDA is not available")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise BgsubError(f"device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on the CPU and on CUDA GPUs that support bf16 (else a no-op context)."""
+    if device.type == "cuda":
+        enabled = enabled and torch.cuda.is_bf16_supported()
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def memory_format(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def spec_from_config(mc: ModelConfig) -> UNetSpec:
+    return UNetSpec(in_channels=mc.in_channels, out_channels=mc.in_channels, base_channels=mc.base_channels,
+                    depth=mc.depth, convs=mc.convs, up=mc.up, up_kernel=mc.up_kernel, conv_bias=mc.conv_bias)
+
+
+def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:
+    """A fresh U-Net for ``cfg.model`` (weights from ``seed``, default ``cfg.train.seed``)."""
+    try:
+        spec = spec_from_config(cfg.model)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.train.seed if seed is None else seed)
+            return UNet(spec)
+    except ValueError as exc:
+        raise BgsubError(f"model config: {exc}") from None
+
+
+# ---- training state and checkpoints --------------------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    """Everything a run needs to continue: completed epochs, optimiser and RNG state, loss history."""
+
+    epoch: int = 0
+    optimizer: Optional[dict] = None
+    generator: Optional[torch.Tensor] = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    frames: Optional[list[int]] = None
+    polish: Optional[dict] = None
+
+
+def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: TrainState) -> Path:
+    """Write the checkpoint atomically (a crash leaves the previous file intact)."""
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": model.spec.to_dict(),
+        "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        "config": cfg.to_dict(),
+        "epoch": state.epoch,
+        "optimizer": state.optimizer,
+        "generator": state.generator,
+        "history": state.history,
+        "frames": state.frames,
+        "polish": state.polish,
+    }
+    return atomic_save(path, lambda tmp: torch.save(data, tmp))
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:
+    """Load a checkpoint safely (``weights_only=True``: no code runs). Any problem -> one-line BgsubError."""
+    p = Path(path)
+    if not p.is_file():
+        raise BgsubError(f"{p}: no such checkpoint file")
+    try:
+        data = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt zip, truncated file, disallowed pickle globals ...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            reason = "contains objects other than tensors and plain data (refused, not executed)"
+        raise BgsubError(f"{p}: not a readable bgsub checkpoint ({reason[:160]})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BgsubError(f"{p}: not a bgsub U-Net checkpoint (no '{FORMAT}' format tag)")
+    if data.get("version") != VERSION:
+        raise BgsubError(f"{p}: checkpoint version {data.get('version')!r} is not supported (expected {VERSION})")
+    try:
+        spec = UNetSpec(**data["spec"])
+        model = UNet(spec)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise BgsubError(f"{p}: checkpoint has an invalid architecture description ({exc})") from None
+    try:
+        model.load_state_dict(data["model"], strict=True)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else (first[0] if first else "")
+        raise BgsubError(f"{p}: weights do not fit the architecture {spec} ({detail[:160]})") from None
+    cfg = config_from_dict(data.get("config") or {})
+    state = TrainState(
+        epoch=int(data.get("epoch") or 0),
+        optimizer=data.get("optimizer"),
+        generator=data.get("generator"),
+        history=list(data.get("history") or []),
+        frames=data.get("frames"),
+        polish=data.get("polish"),
+    )
+    model.eval()
+    return model, cfg, state
+
+
+def write_history(path_stem: str | os.PathLike, history: list[dict[str, float]], *, title: str = "") -> list[Path]:
+    """Write ``STEM.history.csv`` and a plot ``STEM.history.png`` (loss terms against epochs, log scale)."""
+    if not history:
+        return []
+    stem = Path(path_stem)
+    keys = list(history[0].keys())
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    for row in history:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    csv_path = atomic_write_bytes(stem.with_name(stem.name + ".history.csv"), buf.getvalue().encode())
+    png_path = stem.with_name(stem.name + ".history.png")
+    _plot(png_path, history, title=title)
+    return [csv_path, png_path]
+
+
+def _plot(path: Path, history: list[dict[str, float]], *, title: str) -> None:
+    """A small line plot with OpenCV (no plotting library needed): log10 of each loss term against epoch."""
+    import cv2
+    import numpy as np
+
+    W, H, m = 640, 400, 50
+    img = np.full((H, W, 3), 255, np.uint8)
+    series = {k: np.array([h[k] for h in history], dtype=np.float64) for k in ("loss", "nuclear", "l1")
+              if k in history[0]}
+    x = np.array([h.get("epoch", i + 1) for i, h in enumerate(history)], dtype=np.float64)
+    vals = np.concatenate([np.log10(np.maximum(v, 1e-12)) for v in series.values()])
+    lo, hi = float(vals.min()), float(vals.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    x0, x1 = float(x.min()), float(x.max()) if x.max() > x.min() else float(x.min()) + 1
+    cv2.rectangle(img, (m, m // 2), (W - m // 2, H - m), (0, 0, 0), 1)
+    colors = {"loss": (0, 0, 0), "nuclear": (200, 80, 0), "l1": (0, 0, 200)}
+    for j, (k, v) in enumerate(series.items()):
+        px = m + (x - x0) / (x1 - x0) * (W - 1.5 * m)
+        py = (H - m) - (np.log10(np.maximum(v, 1e-12)) - lo) / (hi - lo) * (H - 1.5 * m)
+        pts = np.stack([px, py], 1).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(img, [pts], False, colors[k], 1, cv2.LINE_AA)
+        cv2.putText(img, k, (W - 140, 40 + 18 * j), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colors[k], 1, cv2.LINE_AA)
+    cv2.putText(img, f"log10 loss: {lo:.2f} .. {hi:.2f}; epochs {int(x0)}..{int(x1)}", (m, H - 15),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    if title:
+        cv2.putText(img, title[:70], (m, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".png", img)
+    if ok:
+        atomic_write_bytes(path, buf.tobytes())
+
+
+# ---- the training loop ---------------------------------------------------------------------------------------
+
+
+def _lr_at(cfg: Config, epoch: int) -> float:
+    tc = cfg.train
+    if tc.schedule == "constant":
+        return tc.lr
+    if tc.schedule == "cosine":
+        return tc.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(1, tc.epochs)))
+    raise BgsubError(f"train.schedule must be constant or cosine, got {tc.schedule!r}")
+
+
+def _draw(pool: torch.Tensor, n: int, crop: int, gen: torch.Generator) -> torch.Tensor:
+    """N frames of the pool (all of them, in order, when the pool holds exactly N) and an optional crop at one
+    random position shared by all frames. pool: (P, C, H, W) -> (N, C, h, w)."""
+    P, _, H, W = pool.shape
+    if P > n:
+        idx = torch.randperm(P, generator=gen)[:n].sort().values
+        batch = pool[idx]
+    else:
+        batch = pool
+    if crop and (crop < H or crop < W):
+        ch, cw = min(crop, H), min(crop, W)
+        y = int(torch.randint(0, H - ch + 1, (1,), generator=gen))
+        x = int(torch.randint(0, W - cw + 1, (1,), generator=gen))
+        batch = batch[:, :, y : y + ch, x : x + cw]
+    return batch
+
+
+def lam_1_for(cfg: Config, m: int, n: int) -> float:
+    tc = cfg.train
+    return tc.lam_1 if tc.lam_1 is not None else tc.lam_1_scale * default_lam_1(m, n)
+
+
+def train_model(
+    model: UNet,
+    pool: torch.Tensor,
+    cfg: Config,
+    *,
+    state: Optional[TrainState] = None,
+    checkpoint: Optional[str | os.PathLike] = None,
+    progress: bool = True,
+    on_step: Optional[Callable[[int, dict], None]] = None,
+) -> TrainState:
+    """Minimise Eq. 6 over ``cfg.train.epochs`` full-batch steps (continuing from ``state.epoch``).
+
+    pool: (P, C, H, W) float32 frames in [0, 1], P >= 1; each step uses min(P, N) of them (see the module
+    docstring). Writes ``checkpoint`` every ``save_every`` epochs and at the end when given. The model is left in
+    the mode it was in. Returns the updated state (history appended).
+    """
+    tc = cfg.train
+    if pool.ndim != 4 or pool.shape[0] < 1:
+        raise BgsubError(f"training frames must be (P, C, H, W) with P >= 1, got {tuple(pool.shape)}")
+    if pool.shape[1] != model.spec.in_channels:
+        raise BgsubError(f"the model takes {model.spec.in_channels} channel(s) but the frames have {pool.shape[1]} "
+                         f"(input.grayscale and model.in_channels disagree)")
+    if tc.frames < 1 or tc.epochs < 0 or tc.crop < 0:
+        raise BgsubError("train.frames must be >= 1, train.epochs >= 0 and train.crop >= 0")
+    device = resolve_device(tc.device)
+    fmt = memory_format(tc.channels_last)
+    state = state if state is not None else TrainState()
+    was_training = model.training
+    model.to(device=device, memory_format=fmt).train()
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    if state.optimizer is not None:
+        opt.load_state_dict(state.optimizer)
+    gen = torch.Generator().manual_seed(tc.seed)
+    if state.generator is not None:
+        gen.set_state(state.generator)
+    n = min(tc.frames, pool.shape[0])
+    remaining = max(0, tc.epochs - state.epoch)
+    bar = tqdm(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
+               dynamic_ncols=True)
+    t_run = time.perf_counter()
+    try:
+        for _ in range(remaining):
+            t0 = time.perf_counter()
+            D = _draw(pool, n, tc.crop, gen).to(device=device).contiguous(memory_format=fmt)
+            lr = _lr_at(cfg, state.epoch)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast(device, tc.bf16):
+                S = model(D)
+            m = D[0].numel()
+            loss, nuc, l1 = lowrank_sparse_loss(D, S.float(), lam_star=tc.lam_star, lam_1=lam_1_for(cfg, m, n))
+            if not torch.isfinite(loss.detach()):
+                raise BgsubError(f"training diverged at epoch {state.epoch + 1} (loss is {loss.item()}); "
+                                 f"lower train.lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            state.epoch += 1
+            row = {"epoch": state.epoch, "loss": loss.item(), "nuclear": nuc.item(), "l1": l1.item(), "lr": lr,
+                   "seconds": time.perf_counter() - t0}
+            state.history.append(row)
+            bar.set_postfix(nuc=f"{row['nuclear']:.4g}", l1=f"{row['l1']:.4g}", refresh=False)
+            bar.update(1)
+            if on_step is not None:
+                on_step(state.epoch, row)
+            last = state.epoch == tc.epochs
+            if checkpoint is not None and (last or (tc.save_every > 0 and state.epoch % tc.save_every == 0)):
+                state.optimizer = opt.state_dict()
+                state.generator = gen.get_state()
+                save_checkpoint(checkpoint, model, cfg, state)
+    finally:
+        bar.close()
+        model.train(was_training)
+    state.optimizer = opt.state_dict()
+    state.generator = gen.get_state()
+    log.debug("trained %d epochs in %.1f s", remaining, time.perf_counter() - t_run)
+    return state
+
+
+# ---- polishing (Eq. 7) ---------------------------------------------------------------------------------------
+
+
+def polish_model(
+    model: UNet, D: torch.Tensor, cfg: Config, *, progress: bool = True
+) -> list[dict[str, float]]:
+    """Repeat ``cfg.polish.steps`` times: copy L <- D - S_theta(D), S <- S_theta(D); one Adam step (lr
+    ``cfg.polish.lr``) on Eq. 7 with the proximal-gradient backward (:func:`bgsub.losses.polish_loss`).
+
+    D: (N, C, H, W) frames. Runs in float32 (the steps are tiny; bf16 rounding would swamp them). Batch norm uses
+    batch statistics as in training. Returns the history (true weighted norms of Eq. 7 at each step).
+    """
+    pc, tc = cfg.polish, cfg.train
+    device = resolve_device(tc.device)
+    fmt = memory_format(tc.channels_last)
+    was_training = model.training
+    model.to(device=device, memory_format=fmt).train()
+    D = D.to(device).contiguous(memory_format=fmt)
+    m, n = D[0].numel(), D.shape[0]
+    lam_1 = lam_1_for(cfg, m, n)
+    opt = torch.optim.Adam(model.parameters(), lr=pc.lr)
+    history: list[dict[str, float]] = []
+    try:
+        for step in tqdm(range(1, pc.steps + 1), desc="polish", unit="step", disable=not progress,
+                         dynamic_ncols=True):
+            t0 = time.perf_counter()
+            S_theta = model(D).float()
+            L = (D - S_theta).detach()
+            S = S_theta.detach()
+            loss, terms = polish_loss(D, S_theta, L, S, alpha=pc.alpha, lam_star=tc.lam_star, lam_1=lam_1,
+                                      tau_star=pc.tau_star, tau_1=pc.tau_1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append({"epoch": step, **terms, "envelope": loss.item(), "seconds": time.perf_counter() - t0})
+    finally:
+        model.train(was_training)
+    return history
+
+
+def config_of(data: dict[str, Any]) -> Config:
+    return config_from_dict(data)
