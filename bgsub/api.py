@@ -10,7 +10,8 @@ Example::
 
 from bgsub.pipelines.evaluate import evaluate
 from bgsub.synth import synth
+from bgsub.pipelines.rpca import rpca  # (bgsub rpca)
 from bgsub.pipelines.unet import polish, segment, train  # noqa: F401  (bgsub train / polish / segment)
 from bgsub.pipelines.benchmark import benchmark  # noqa: F401  (bgsub benchmark)
 
-__all__ = ["evaluate", "synth"]
+__all__ = ["evaluate", "rpca", "synth"]

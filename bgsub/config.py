@@ -48,17 +48,21 @@ class ThresholdConfig:
 
 @dataclass
 class RPCAConfig:
-    """Robust PCA solvers (``bgsub rpca``)."""
+    """Robust PCA solvers (``bgsub rpca``, the ``rpca-*`` methods; see :mod:`bgsub.solvers`)."""
 
-    solver: str = "ialm"  # ialm | apg | pfb
-    window: int = 50  # frames per window (the paper's 50)
-    lam: Optional[float] = None  # lambda_1; None = 1/sqrt(max(m, n))
-    lam_star: float = 1.0  # lambda_* (pfb/apg)
-    alpha: float = 0.5  # step size of pfb/apg (<= 1/2)
-    tol: float = 1e-7  # relative residual ||D - L - S||_F / ||D||_F at which to stop
-    max_iter: int = 1000
-    device: str = "auto"  # auto | cpu | cuda
+    solver: str = "ialm"  # ialm (PCP, fast) | apg (Eq. 1 + FISTA momentum) | pfb (the paper's Eqs. 3-5)
+    window: int = 50  # frames per window (the paper's 50); windows are tiled (see bgsub.pipelines.run)
+    lam: Optional[float] = None  # lambda_1; None = 1/sqrt(max(m, n)) (ialm), lam_star/sqrt(max(m, n)) (apg, pfb)
+    lam_star: float = 1.0  # lambda_* (apg, pfb)
+    alpha: float = 0.5  # step size of apg/pfb (0 < alpha <= 1/2)
+    tol: float = 1e-7  # stop at this relative residual: ||D-L-S||/||D|| (ialm), ||X_k+1-X_k||/||X_k+1|| (apg, pfb)
+    max_iter: int = 1000  # then stop with a warning
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
     dtype: str = "float32"  # float32 | float64
+    rho: float = 1.5  # ialm: growth of the penalty mu per iteration (Lin, Chen, Ma's reference code)
+    restart: bool = True  # apg: adaptive momentum restart (O'Donoghue and Candes)
+    svd: str = "auto"  # SVT's SVD: auto (Gram matrix, accurate fallback) | gram (no fallback) | full (reference)
+    threads: int = 0  # torch CPU threads while bgsub rpca runs; 0 = leave torch's default
 
 
 @dataclass

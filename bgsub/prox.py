@@ -1,59 +1,177 @@
-"""Proximal operators of the l1 and nuclear norms (plain functions, torch, CPU or CUDA).
+"""Proximal operators of the l1 and nuclear norms (plain functions, torch, CPU or CUDA, float32 or float64).
+
+- :func:`soft` ``(q, tau)``: the prox of ``tau * ||.||_1``, element-wise.
+- :func:`svt` ``(Q, tau)``: the prox of ``tau * ||.||_*`` (singular value thresholding).
+- :func:`svt_weights`: the n x n matrix W with ``svt(Q, tau) = Q @ W`` for a tall Q (the form the RPCA solvers
+  use, so that the product can be fused with other terms in one GEMM).
 
 Video matrices are tall and thin (pixels x frames, e.g. 76800 x 50), so the SVD goes through the small n x n
-Gram matrix Q^T Q (one GEMM plus an n x n eigendecomposition in float64). Squaring the matrix loses the singular
-values below about sqrt(eps) * sigma_max; when the threshold tau would keep any of those, the accurate path
-(QR first, then the SVD of the n x n factor R) is used instead.
+Gram matrix ``Q^T Q``: one GEMM in the input's dtype, then an n x n eigendecomposition in float64. Then
+``svt(Q, tau) = Q V diag(max(sigma - tau, 0) / sigma) V^T``: only the right singular vectors V and the
+singular values sigma are needed, and ``Q @ W`` is accurate to working precision once they are.
+
+Squaring the matrix loses the singular values below about ``sqrt(eps) * sigma_max`` (float32: ~3e-4 relative,
+float64: ~1e-8). ``method="auto"`` (the default) checks whether tau keeps any singular value in that untrusted
+band and only then takes a more accurate path: for float32 input, a second Gram matrix of ``Q V_small`` (the
+directions of the small singular values, which are then no longer dwarfed by sigma_max) resolves them to the
+precision of Q itself (batched float32 input: the Gram matrix is recomputed in float64); for float64 input it
+falls back to QR first and the SVD of the n x n factor R (a full, accurate SVD). ``method="gram"`` never falls back
+and treats the singular values in the untrusted band as zero (fastest; each dropped one is below
+``trust * sigma_max``, so the error is bounded by the band: ~1e-3 sigma_max in float32, ~1e-7 in float64; it also
+keeps the rank from filling up with the Gram matrix's rounding noise). ``method="full"`` always uses
+:func:`torch.linalg.svd` (the reference).
 """
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
-# Relative size (to sigma_max) below which singular values from the Gram path are not trusted, per dtype.
-_GRAM_TRUST = {torch.float32: 1e-3, torch.float64: 1e-7}
+SVD_METHODS = ("auto", "gram", "full")
+
+# Singular values below trust * sigma_max are not resolved by a Gram matrix formed in that dtype.
+_GRAM_TRUST = {torch.float16: 3e-2, torch.bfloat16: 1e-1, torch.float32: 1e-3, torch.float64: 1e-7}
+# Band (relative to sigma_max) refined by a second, rotated Gram matrix for inputs below float64.
+_REFINE_BAND = {torch.float16: 0.3, torch.bfloat16: 0.5, torch.float32: 1e-2}
+_TINY = torch.finfo(torch.float64).tiny
 
 
 def soft(q: torch.Tensor, tau: float | torch.Tensor) -> torch.Tensor:
-    """Soft thresholding, element-wise: sign(q) * max(|q| - tau, 0). Any shape; tau a scalar or broadcastable."""
-    return torch.sign(q) * torch.clamp(q.abs() - tau, min=0)
+    """Soft thresholding, element-wise: ``sign(q) * max(|q| - tau, 0)``, the prox of ``tau * ||.||_1``.
+
+    q: any shape, any float dtype, any device. tau: a scalar >= 0, or a tensor broadcastable to q. Returns a new
+    tensor of q's shape and dtype (computed as ``q - clamp(q, -tau, tau)``, exact in floating point).
+
+    >>> soft(torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0]), 1.0)
+    tensor([-1., -0., 0., 0., 1.])
+    """
+    if isinstance(tau, torch.Tensor):
+        tau = tau.to(q.dtype)
+        return q - torch.clamp(q, min=-tau, max=tau)
+    if tau < 0:
+        raise ValueError(f"soft: tau must be >= 0, got {tau}")
+    return q - torch.clamp(q, min=-tau, max=tau)
 
 
-def _svd_small_side(Q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For tall Q (m x n, m >= n): singular values (n,) descending and right vectors V (n x n), via the Gram."""
+def _gram_eig(Q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tall Q (..., m, n): singular values (..., n) descending and right singular vectors V (..., n, n), both
+    float64, through the Gram matrix Q^T Q formed in Q's dtype."""
     G = (Q.mT @ Q).double()
     w, V = torch.linalg.eigh(G)  # ascending
-    w = w.flip(-1).clamp(min=0)
-    V = V.flip(-1)
-    return w.sqrt(), V
+    return w.flip(-1).clamp(min=0).sqrt(), V.flip(-1)
 
 
-def svt(Q: torch.Tensor, tau: float) -> torch.Tensor:
-    """Singular value thresholding: U diag(max(sigma - tau, 0)) V^T where Q = U diag(sigma) V^T.
+def _exact_eig(Q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Same as :func:`_gram_eig` but accurate: QR of Q in float64, then the SVD of the n x n factor R."""
+    Qd = Q.double()
+    if Q.shape[-2] > 2 * Q.shape[-1]:
+        Qd = torch.linalg.qr(Qd, mode="r")[1]
+    _, s, Vh = torch.linalg.svd(Qd, full_matrices=False)
+    return s, Vh.mT
 
-    Q: (m, n) or batched (..., m, n), any aspect ratio, float32 or float64, CPU or CUDA. Returns the same shape
-    and dtype. The prox of tau * ||.||_*.
+
+def _refine_small(
+    Q: torch.Tensor, sigma: torch.Tensor, V: torch.Tensor, band: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resolve the small singular values of a tall Q (m, n) that the first Gram matrix could not.
+
+    The k right singular vectors with sigma < band * sigma_max span (to within ``eps / band^2``) the subspace
+    of the small singular values; ``B = Q V_small`` (m, k) has columns of norm ~sigma, so its own Gram matrix
+    is accurate relative to *those* sizes, not to sigma_max. Its eigendecomposition rotates V_small and gives
+    the small singular values to about ``eps * sigma_max`` absolute accuracy, the resolution of Q itself.
+    Cost: two thin GEMMs (m n k and m k^2) instead of a float64 copy of Q.
+    """
+    n = sigma.shape[-1]
+    k = int((sigma < band * sigma[0]).sum())
+    if k == 0:
+        return sigma, V
+    Vs = V[:, n - k:]
+    B = Q @ Vs.to(Q.dtype)
+    w, X = torch.linalg.eigh((B.mT @ B).double())
+    V = V.clone()
+    sigma = sigma.clone()
+    V[:, n - k:] = Vs @ X.flip(-1)
+    sigma[n - k:] = w.flip(-1).clamp(min=0).sqrt()
+    return sigma, V
+
+
+def _untrusted(sigma: torch.Tensor, tau: float, trust: float) -> bool:
+    """True when tau keeps a singular value below ``trust * sigma_max`` (in any matrix of the batch)."""
+    smax = sigma[..., :1]
+    return bool(((sigma > tau) & (sigma < trust * smax) & (smax > 0)).any())
+
+
+def svd_small_side(Q: torch.Tensor, tau: float = 0.0, *, method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Singular values (..., n) (descending) and right singular vectors V (..., n, n) of a tall Q (..., m, n),
+    both float64, accurate for every singular value above ``tau`` (see the module notes for ``method``)."""
+    if method not in SVD_METHODS:
+        raise ValueError(f"svd method must be one of {', '.join(SVD_METHODS)}, got {method!r}")
+    if method == "full":
+        return _exact_eig(Q)
+    sigma, V = _gram_eig(Q)
+    if method == "gram" or not _untrusted(sigma, tau, _GRAM_TRUST.get(Q.dtype, 1e-3)):
+        return sigma, V
+    if Q.dtype != torch.float64:
+        if Q.ndim == 2:
+            return _refine_small(Q, sigma, V, _REFINE_BAND.get(Q.dtype, 1e-2))
+        # A float64 Gram matrix resolves everything down to ~1e-8 sigma_max, below the input's own resolution.
+        return _gram_eig(Q.double())
+    return _exact_eig(Q)
+
+
+def svt_weights(
+    Q: torch.Tensor, tau: float, *, method: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a tall Q (..., m, n) with m >= n: the n x n matrix W (..., n, n), in Q's dtype, such that
+    ``svt(Q, tau) = Q @ W``, and the singular values (..., n) float64 of Q (descending).
+
+    ``W = V diag(max(sigma - tau, 0) / sigma) V^T``. ``I - W`` gives the complementary part
+    ``Q - svt(Q, tau) = Q @ (I - W)`` (singular values clipped at tau).
     """
     if Q.shape[-2] < Q.shape[-1]:
-        return svt(Q.mT, tau).mT
-    if tau <= 0:
-        return Q.clone()
-    sigma, V = _svd_small_side(Q)
-    smax = sigma[..., :1].clamp(min=torch.finfo(torch.float64).tiny)
-    trust = _GRAM_TRUST.get(Q.dtype, 1e-3)
-    # Kept singular values that the Gram path cannot resolve -> accurate path.
-    if bool(((sigma > tau) & (sigma < trust * smax)).any()):
-        return _svt_qr(Q, tau)
-    scale = torch.where(sigma > tau, (sigma - tau) / sigma.clamp(min=torch.finfo(torch.float64).tiny), 0.0)
-    M = (V * scale.unsqueeze(-2)) @ V.mT  # n x n: V diag(scale) V^T
-    return Q @ M.to(Q.dtype)
+        raise ValueError(f"svt_weights needs a tall matrix (m >= n), got {tuple(Q.shape[-2:])}")
+    sigma, V = svd_small_side(Q, tau, method=method)
+    keep = sigma > tau
+    if method == "gram":  # drop what the Gram matrix cannot resolve (noise, not signal)
+        keep &= sigma >= _GRAM_TRUST.get(Q.dtype, 1e-3) * sigma[..., :1]
+    scale = torch.where(keep, (sigma - tau) / sigma.clamp(min=_TINY), torch.zeros_like(sigma))
+    W = (V * scale.unsqueeze(-2)) @ V.mT
+    return W.to(Q.dtype), sigma
 
 
-def _svt_qr(Q: torch.Tensor, tau: float) -> torch.Tensor:
-    Qf, R = torch.linalg.qr(Q.double())
-    U, s, Vh = torch.linalg.svd(R)
-    s = (s - tau).clamp(min=0)
-    return (Qf @ (U * s.unsqueeze(-2)) @ Vh).to(Q.dtype)
+def svt(Q: torch.Tensor, tau: float, *, method: str = "auto", out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Singular value thresholding: ``U diag(max(sigma - tau, 0)) V^T`` where ``Q = U diag(sigma) V^T``, the prox
+    of ``tau * ||.||_*``.
+
+    Q: (m, n) or batched (..., m, n), tall or wide, float32 or float64, CPU or CUDA. tau: a scalar >= 0.
+    Returns a tensor of Q's shape, dtype and device. The work is done on the small side (an n x n problem for a
+    tall Q, m x m for a wide one); ``method`` as in the module notes. ``out`` (optional) receives the result.
+
+    >>> Q = torch.diag(torch.tensor([3.0, 1.0, 0.5]))
+    >>> torch.linalg.svdvals(svt(Q, 0.75))
+    tensor([2.2500, 0.2500, 0.0000])
+    """
+    if tau < 0:
+        raise ValueError(f"svt: tau must be >= 0, got {tau}")
+    if Q.shape[-2] < Q.shape[-1]:
+        W, _ = svt_weights(Q.mT, tau, method=method)
+        res = W.mT @ Q  # (Q^T W)^T = W^T Q, W symmetric
+    else:
+        W, _ = svt_weights(Q, tau, method=method)
+        res = Q @ W
+    if out is not None:
+        out.copy_(res)
+        return out
+    return res
+
+
+def spectral_norm(Q: torch.Tensor) -> float:
+    """||Q||_2, the largest singular value of a matrix Q (m, n), through the small Gram matrix (accurate: the
+    largest eigenvalue of a Gram matrix is well conditioned)."""
+    if Q.shape[-2] < Q.shape[-1]:
+        Q = Q.mT
+    return float(_gram_eig(Q)[0][..., 0].max())
 
 
 def singular_values(Q: torch.Tensor) -> torch.Tensor:
