@@ -16,7 +16,9 @@ Frames are chosen among the scored ground-truth frames that every run has a mask
 ``count`` equal parts and in each the frame with the most positive pixels is taken (so the sheet shows objects,
 spread over the sequence).
 
-Functions return images (H, W, 3) uint8 in OpenCV's BGR order; :func:`write_png` saves one (atomically).
+Two caption strips at the top say what the columns and colours are; frames smaller than 120 pixels high are
+enlarged (nearest neighbour), larger than ``max_height`` shrunk. Functions return images (H, W, 3) uint8 in
+OpenCV's BGR order; :func:`write_png` saves one (atomically).
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ from bgsub.io.layout import GroundTruth, find_ground_truth, read_labels, split_l
 
 GREY = 128
 LABEL_H = 18  # pixels of the caption strip above each tile row
+MIN_HEIGHT = 120  # smaller frames are enlarged to this height
 COLUMNS = ("input", "ground truth", "|S|", "mask")
+LEGEND_1 = "columns: input | ground truth (white fg, grey ignored) | |S| | mask"
+LEGEND_2 = "mask: white = TP, red = FP, blue = FN (missed), grey = ignored"
 
 
 def _bgr(gray: np.ndarray) -> np.ndarray:
@@ -133,37 +138,89 @@ def contact_sheet(
         if truth.roi is not None and truth.roi.shape == labels.shape:
             valid = valid & truth.roi
         h, w = labels.shape
-        scale = min(1.0, max_height / h)
-        th, tw = max(1, round(h * scale)), max(1, round(w * scale))
-        if n in inputs:
-            rgb = (np.clip(inputs[n], 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
-            frame_img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        else:
-            frame_img = np.zeros((h, w, 3), np.uint8)
-        frame_img = cv2.resize(frame_img, (tw, th), interpolation=cv2.INTER_AREA) if scale < 1 else _fit(frame_img, (th, tw))
-        gt_img = _fit(gt_panel(positive, valid), (th, tw))
+        entries = []
         for m in runs:
+            pred = None
             if n in masks[m]:
                 pred = read_labels(masks[m][n]) > 127
-                if pred.shape != labels.shape:
-                    pred = _fit(pred.astype(np.uint8), (h, w)) > 0
-                mask_img = mask_panel(pred, positive, valid)
-            else:  # this run has no mask for the frame: an empty dark tile
-                mask_img = np.full((h, w, 3), 48, np.uint8)
-            if n in fgs[m]:
-                fg = cv2.imread(str(fgs[m][n]), cv2.IMREAD_GRAYSCALE)
-                fg_img = _bgr(fg) if fg is not None else np.zeros((th, tw, 3), np.uint8)
-            else:
-                fg_img = np.zeros((th, tw, 3), np.uint8)
-            tiles = [frame_img, gt_img, _fit(fg_img, (th, tw)), _fit(mask_img, (th, tw))]
-            sep = np.full((th, 2, 3), 255, np.uint8)
-            row = np.concatenate([x for t in tiles for x in (t, sep)][:-1], axis=1)
-            caption = _caption(row.shape[1], f"frame {n}  {m}    " + " | ".join(COLUMNS)
-                               + "   (mask: white TP, red FP, blue FN, grey ignored)")
-            blocks.append(np.concatenate([caption, row], axis=0))
+            fg = cv2.imread(str(fgs[m][n]), cv2.IMREAD_GRAYSCALE) if n in fgs[m] else None
+            entries.append((m, fg, pred))
+        image = inputs[n] if n in inputs else np.zeros((3, h, w), np.float32)
+        blocks += frame_rows(image, positive, valid, entries, title=f"frame {n}", max_height=max_height)
+    return stack(blocks)
+
+
+def frame_rows(
+    image: np.ndarray,
+    positive: np.ndarray,
+    valid: np.ndarray,
+    entries: Sequence[tuple[str, Optional[np.ndarray], Optional[np.ndarray]]],
+    *,
+    title: str = "",
+    max_height: int = 240,
+) -> list[np.ndarray]:
+    """One captioned row ``input | ground truth | |S| | mask`` per entry, for one frame.
+
+    image: (C, H, W) float in [0, 1] (C = 1 or 3, RGB) or (H, W[, 3]) uint8 BGR; positive, valid: (H, W) bool
+    ground truth; entries: ``(name, |S|, mask)`` with |S| as (H', W') uint8 (0..255) or float (scaled by its
+    maximum) or None (black tile), and mask (H', W') bool or None (dark tile); other sizes are resized to the
+    ground truth's. Returns BGR uint8 blocks for :func:`stack`.
+    """
+    h, w = positive.shape
+    scale = min(1.0, max_height / h)
+    if h * scale < MIN_HEIGHT:  # small frames are enlarged (pixels kept sharp) so the sheet stays readable
+        scale = MIN_HEIGHT / h
+    th, tw = max(1, round(h * scale)), max(1, round(w * scale))
+    frame_img = _as_bgr_uint8(image)
+    if frame_img.shape[:2] != (h, w):
+        frame_img = cv2.resize(frame_img, (w, h), interpolation=cv2.INTER_LINEAR)
+    frame_img = cv2.resize(frame_img, (tw, th), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST)
+    gt_img = _fit(gt_panel(positive, valid), (th, tw))
+    sep = np.full((th, 2, 3), 255, np.uint8)
+    blocks = []
+    for name, fg, pred in entries:
+        if fg is None:
+            fg_img = np.zeros((th, tw, 3), np.uint8)
+        else:
+            fg = np.asarray(fg)
+            if fg.dtype != np.uint8:
+                peak = float(fg.max()) if fg.size else 0.0
+                fg = (np.clip(fg / peak if peak > 0 else fg * 0, 0, 1) * 255 + 0.5).astype(np.uint8)
+            fg_img = cv2.resize(_bgr(fg), (tw, th), interpolation=cv2.INTER_AREA if tw < fg.shape[1] else cv2.INTER_NEAREST)
+        if pred is None:
+            mask_img = np.full((th, tw, 3), 48, np.uint8)
+        else:
+            pred = np.asarray(pred, dtype=bool)
+            if pred.shape != (h, w):
+                pred = _fit(pred.astype(np.uint8), (h, w)) > 0
+            mask_img = _fit(mask_panel(pred, positive, valid), (th, tw))
+        tiles = [frame_img, gt_img, fg_img, mask_img]
+        row = np.concatenate([x for t in tiles for x in (t, sep)][:-1], axis=1)
+        caption = _caption(row.shape[1], f"{title}  {name}".strip())
+        blocks.append(np.concatenate([caption, row], axis=0))
+    return blocks
+
+
+def stack(blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """Blocks one above the other (padded to the widest, 2 dark pixels between)."""
+    if not blocks:
+        raise BgsubError("contact sheet: nothing to show")
     width = max(b.shape[1] for b in blocks)
-    blocks = [np.pad(b, ((0, 2), (0, width - b.shape[1]), (0, 0))) for b in blocks]
-    return np.concatenate(blocks, axis=0)
+    blocks = [_caption(width, LEGEND_1), _caption(width, LEGEND_2)] + list(blocks)
+    return np.concatenate([np.pad(b, ((0, 2), (0, width - b.shape[1]), (0, 0))) for b in blocks], axis=0)
+
+
+def _as_bgr_uint8(image: np.ndarray) -> np.ndarray:
+    a = np.asarray(image)
+    if a.dtype != np.uint8:  # (C, H, W) float in [0, 1], RGB
+        if a.ndim == 3:
+            a = a.transpose(1, 2, 0)
+        a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+        if a.ndim == 3 and a.shape[2] == 3:
+            return cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    return _bgr(a) if a.ndim == 2 else a
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:

@@ -119,7 +119,7 @@ def test_benchmark_records_scores_failures_and_pictures(data_dir, tmp_path, fake
     # pictures: one contact sheet per sequence; |S| kept only for the frames it shows
     for seq in ("b-ucsd", "cdnet/a-seq"):
         sheet = read_labels(out / seq / "contact.png")
-        assert sheet.shape[1] >= 4 * 64
+        assert sheet.shape[1] >= 4 * 160
     fg = sorted((out / "cdnet" / "a-seq" / "mog2").glob("fg*.png"))
     assert 1 <= len(fg) <= 2
     assert len(list((out / "cdnet" / "a-seq" / "mog2").glob("bin*.png"))) == 40
@@ -168,7 +168,7 @@ def test_cli_rejects_unknown_method_and_empty_data_dir(cli, tmp_path):
 
 
 def test_contact_sheet_layout_and_colours(small_clip, tmp_path):
-    from bgsub.viz import LABEL_H, GREY, contact_sheet, gt_panel, mask_panel
+    from bgsub.viz import GREY, LABEL_H, MIN_HEIGHT, contact_sheet, gt_panel, mask_panel
 
     run = tmp_path / "run"
     run.mkdir()
@@ -176,7 +176,8 @@ def test_contact_sheet_layout_and_colours(small_clip, tmp_path):
     for n, p in truth.files.items():  # a perfect "prediction"
         shutil.copy(p, run / f"bin{n:06d}.png")
     sheet = contact_sheet(small_clip, {"a": run, "b": run}, frames=[10, 20])
-    assert sheet.shape == (2 * 2 * (LABEL_H + 48 + 2), 4 * 64 + 3 * 2, 3)
+    th, tw = MIN_HEIGHT, MIN_HEIGHT * 64 // 48  # 48-pixel frames are enlarged
+    assert sheet.shape == (2 * (LABEL_H + 2) + 2 * 2 * (LABEL_H + th + 2), 4 * tw + 3 * 2, 3)
     pos = np.array([[True, False], [False, False]])
     valid = np.array([[True, True], [True, False]])
     assert gt_panel(pos, valid)[1, 1].tolist() == [GREY] * 3

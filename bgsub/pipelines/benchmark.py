@@ -12,7 +12,8 @@ For each sequence folder found under the data folder (CDnet layout ``input/in%06
 4. :func:`~bgsub.pipelines.evaluate.evaluate` with the sequence's ground truth, ROI and temporal ROI (the rules
    of ``bgsub evaluate --cdnet``).
 
-Windows: ``rpca-*`` methods get ``cfg.rpca.window`` frames at a time; methods with state carried frame to frame
+Windows: ``rpca-*`` methods get ``cfg.rpca.window`` frames at a time, ``unet`` ``cfg.segment.batch`` (as
+``bgsub segment``); methods with state carried frame to frame
 (``streams = True``: MOG2, KNN) get one frame at a time, so no frame is fed twice (the pipeline tops up a short
 last window with frames of the previous one, which a stateful method must not see again); the rest get
 ``cfg.input.chunk``.
@@ -125,6 +126,8 @@ def window_for(method, cfg: Config) -> int:
         return 1
     if method.name.startswith("rpca"):
         return int(cfg.rpca.window)
+    if method.name == "unet":
+        return int(cfg.segment.batch)
     return int(cfg.input.chunk)
 
 
@@ -246,6 +249,8 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
     from bgsub.pipelines.run import decompose_video, fit_on_video
 
     method = create(name, cfg)
+    if hasattr(method, "progress"):  # the caller shows progress per run; no per-step bars under its table
+        method.progress = False
     fit = fit_on_video(method, seq, cfg=cfg, seed=seed)
     window = window_for(method, cfg)
     run = decompose_video(method, seq, out, cfg=cfg, window=window, save_foreground=keep_foreground is not None,
