@@ -80,6 +80,9 @@ def data_dir(small_clip, tmp_path) -> Path:
 def test_find_sequences_cdnet_and_ucsd_layouts(data_dir, small_clip):
     found = find_sequences(data_dir)
     assert [n for n, _ in found] == ["b-ucsd", "cdnet/a-seq"]
+    (data_dir / "cdnet" / "loop").symlink_to(data_dir)  # a link loop is walked once
+    (data_dir / "linked").symlink_to(small_clip)  # a symlinked sequence is found
+    assert [n for n, _ in find_sequences(data_dir)] == ["b-ucsd", "cdnet/a-seq", "linked"]
     one = find_sequences(small_clip)  # a sequence folder itself
     assert len(one) == 1 and one[0][1] == small_clip
 

@@ -38,6 +38,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import yaml
+
 from bgsub.config import Config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
@@ -70,8 +72,14 @@ def find_sequences(data_dir: str | os.PathLike) -> list[tuple[str, Path]]:
     if not root.is_dir():
         raise BgsubError(f"{root}: no such folder")
     found: list[tuple[str, Path]] = []
-    for dirpath, dirnames, _ in os.walk(root, followlinks=True):
+    seen: set[str] = set()
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):  # symlinked sequences count ...
         d = Path(dirpath)
+        real = os.path.realpath(d)
+        if real in seen:  # ... but a link loop, or two links to one folder, is walked once
+            dirnames[:] = []
+            continue
+        seen.add(real)
         if is_sequence_dir(d) and _has_frames(d):
             name = d.relative_to(root).as_posix()
             found.append((root.resolve().name if name == "." else name, d))
@@ -91,6 +99,16 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(cfg: Config) -> dict[str, Any]:
     """Where and how the benchmark ran: device, thread counts, versions, date, the resolved config."""
     import cv2
@@ -103,7 +121,7 @@ def environment(cfg: Config) -> dict[str, Any]:
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "opencv_threads": cv2.getNumThreads(),
@@ -212,12 +230,14 @@ def render_markdown(data: dict[str, Any]) -> str:
         v = env.get("versions", {})
         lines += ["", "## Environment", "",
                   f"- date: {env.get('date')}",
-                  f"- device: {env.get('device')} ({env.get('cpu_count')} CPUs visible; torch threads "
+                  f"- device: {env.get('device')}; CPU {env.get('cpu')} ({env.get('cpu_count')} visible; torch threads "
                   f"{env.get('torch_threads')}, OpenCV threads {env.get('opencv_threads')})",
                   "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
                   f"- platform: {env.get('platform')}",
-                  f"- config {env.get('config_hash')} (resolved; also in each run folder's config.yaml):",
-                  "", "```json", json.dumps(env.get("config"), indent=1), "```"]
+                  f"- seed: {env.get('seed')}", "",
+                  f"<details><summary>resolved config {env.get('config_hash')} (also in each run folder's "
+                  "config.yaml)</summary>", "", "```yaml",
+                  yaml.safe_dump(env.get("config"), sort_keys=False).rstrip(), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
 
 
@@ -347,7 +367,9 @@ def benchmark(
                 notify("skip", old)
                 continue
             rec: dict[str, Any] = {"sequence": seq_name, "method": name, "path": str(seq), "out": str(run_dir),
-                                   "status": "running", "config_hash": env["config_hash"], "seed": seed}
+                                   "status": "running", "config_hash": env["config_hash"], "seed": seed,
+                                   "device": env["device"], "torch_threads": env["torch_threads"],
+                                   "opencv_threads": env["opencv_threads"]}
             notify("start", rec)
             t0 = time.perf_counter()
             try:
