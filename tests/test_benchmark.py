@@ -144,9 +144,12 @@ def test_rerun_skips_finished_pairs_unless_forced_or_config_changed(data_dir, tm
     assert len(r["records"]) == 4  # earlier records of other methods stay in the file
     from bgsub.config import load_config
 
-    r = benchmark(data_dir, methods=["test-median"], out=out, cfg=load_config(None, ["input.chunk=8"]),
+    r = benchmark(data_dir, methods=["test-median"], out=out, cfg=load_config(None, ["input.chunk=8", "input.start=11"]),
                   contact_frames=0)
     assert r["ran"] == 2  # another config: not the same result, run again
+    assert r["failed"] == []  # test-broken's old failures are not this run's
+    masks = sorted((out / "cdnet" / "a-seq" / "test-median").glob("bin*.png"))
+    assert masks[0].name == "bin000011.png" and len(masks) == 30  # the earlier run's masks were cleared
     rec = [x for x in r["records"] if x["method"] == "test-median"][0]
     assert rec["window"] == 8
     assert " *" in render_markdown(json.loads((out / "results.json").read_text()))  # stale rows marked

@@ -362,7 +362,8 @@ def benchmark(
             run_dir = out / seq_name / name
             old = records.get((seq_name, name))
             if (not force and old is not None and old.get("status") == "ok"
-                    and old.get("config_hash") == env["config_hash"] and run_dir.is_dir()):
+                    and old.get("config_hash") == env["config_hash"] and old.get("seed") == seed
+                    and run_dir.is_dir()):
                 skipped += 1
                 notify("skip", old)
                 continue
@@ -371,6 +372,7 @@ def benchmark(
                                    "device": env["device"], "torch_threads": env["torch_threads"],
                                    "opencv_threads": env["opencv_threads"]}
             notify("start", rec)
+            _clear(run_dir)  # masks of an earlier run (another config, frame range ...) must not be scored
             t0 = time.perf_counter()
             try:
                 rec.update(run_one(name, seq, run_dir, cfg=cfg, seed=seed,
@@ -394,15 +396,27 @@ def benchmark(
 
     pj, pm = save()
     recs = data["records"]
+    this_run = {(n, m) for n, _ in sequences for m in methods}
     return {
         "results_json": str(pj),
         "results_md": str(pm),
         "records": recs,
         "environment": env,
-        "failed": [r for r in recs if r["status"] != "ok"],
+        "failed": [r for r in recs if r["status"] != "ok" and (r["sequence"], r["method"]) in this_run],
         "ran": ran,
         "skipped": skipped,
     }
+
+
+def _clear(run_dir: Path) -> None:
+    """Delete the per-frame images (bin/fg/bg%06d.png) a run writes, nothing else."""
+    if not run_dir.is_dir():
+        return
+    from bgsub.io.frames import numbered_files
+
+    for prefix in ("bin", "fg", "bg"):
+        for p in numbered_files(run_dir, extensions=(".png",), prefix=prefix).values():
+            p.unlink(missing_ok=True)
 
 
 def _contact_frames(seq: Path, cfg: Config, count: int) -> list[int]:
