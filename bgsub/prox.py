@@ -24,6 +24,7 @@ keeps the rank from filling up with the Gram matrix's rounding noise). ``method=
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -87,7 +88,7 @@ def _refine_small(
     if k == 0:
         return sigma, V
     Vs = V[:, n - k:]
-    B = Q @ Vs.to(Q.dtype)
+    B = Q @ Vs.to(Q.dtype).contiguous()
     w, X = torch.linalg.eigh((B.mT @ B).double())
     V = V.clone()
     sigma = sigma.clone()
@@ -102,22 +103,80 @@ def _untrusted(sigma: torch.Tensor, tau: float, trust: float) -> bool:
     return bool(((sigma > tau) & (sigma < trust * smax) & (smax > 0)).any())
 
 
-def svd_small_side(Q: torch.Tensor, tau: float = 0.0, *, method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
-    """Singular values (..., n) (descending) and right singular vectors V (..., n, n) of a tall Q (..., m, n),
-    both float64, accurate for every singular value above ``tau`` (see the module notes for ``method``)."""
+def _small_side(Q: torch.Tensor, tau: float, method: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(sigma, V, hard): hard = the plain Gram matrix could not resolve the singular values above tau."""
     if method not in SVD_METHODS:
         raise ValueError(f"svd method must be one of {', '.join(SVD_METHODS)}, got {method!r}")
     if method == "full":
-        return _exact_eig(Q)
+        return (*_exact_eig(Q), False)
     sigma, V = _gram_eig(Q)
     if method == "gram" or not _untrusted(sigma, tau, _GRAM_TRUST.get(Q.dtype, 1e-3)):
-        return sigma, V
+        return sigma, V, False
     if Q.dtype != torch.float64:
         if Q.ndim == 2:
-            return _refine_small(Q, sigma, V, _REFINE_BAND.get(Q.dtype, 1e-2))
+            return (*_refine_small(Q, sigma, V, _REFINE_BAND.get(Q.dtype, 1e-2)), True)
         # A float64 Gram matrix resolves everything down to ~1e-8 sigma_max, below the input's own resolution.
-        return _gram_eig(Q.double())
-    return _exact_eig(Q)
+        return (*_gram_eig(Q.double()), True)
+    return (*_exact_eig(Q), True)
+
+
+def svd_small_side(Q: torch.Tensor, tau: float = 0.0, *, method: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+    """Singular values (..., n) (descending) and right singular vectors V (..., n, n) of a tall Q (..., m, n),
+    both float64, accurate for every singular value above ``tau`` (see the module notes for ``method``)."""
+    sigma, V, _ = _small_side(Q, tau, method)
+    return sigma, V
+
+
+def _scale(sigma: torch.Tensor, tau: float, keep: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """max(sigma - tau, 0) / sigma (0 where sigma = 0 or not kept)."""
+    k = sigma > tau if keep is None else keep & (sigma > tau)
+    return torch.where(k, (sigma - tau) / sigma.clamp(min=_TINY), torch.zeros_like(sigma))
+
+
+@dataclass
+class SVTParts:
+    """``svt(Q, tau) = B @ K`` for a tall Q (m, n), with what was learned on the way (see :func:`svt_parts`).
+
+    B: (m, n), Q itself or ``Q @ P`` for a basis P; K: (n, n) in Q's dtype; sigma: (n,) float64, the singular
+    values of Q, descending; V: (n, n) float64, its right singular vectors; hard: the plain Gram matrix could
+    not resolve the kept singular values (passing ``basis=V`` next time avoids the second pass).
+    """
+
+    B: torch.Tensor
+    K: torch.Tensor
+    sigma: torch.Tensor
+    V: torch.Tensor
+    hard: bool
+
+
+def svt_parts(Q: torch.Tensor, tau: float, *, method: str = "auto", basis: Optional[torch.Tensor] = None) -> SVTParts:
+    """The SVT of a tall Q (m, n) as a product ``B @ K``, for iterative solvers.
+
+    ``basis`` (optional, with ``method="auto"``): an orthonormal (n, n) float64 matrix P, typically the V of the
+    previous, similar matrix. Then ``B = Q P`` and the Gram matrix of B is formed instead: when P separates the
+    large singular directions from the small ones, B's columns have norms ~sigma_i, its Gram matrix is accurate
+    relative to each pair of them, and the small singular values are resolved in one pass (one extra GEMM
+    instead of two). If P does not separate them (checked on the column norms of B), the plain path is used.
+    """
+    if Q.ndim != 2 or Q.shape[0] < Q.shape[1]:
+        raise ValueError(f"svt_parts needs a tall matrix (m >= n), got {tuple(Q.shape)}")
+    if basis is not None and method == "auto":
+        B = Q @ basis.to(Q.dtype)
+        G = (B.mT @ B).double()
+        w, X = torch.linalg.eigh(G)
+        sigma, X = w.flip(-1).clamp(min=0).sqrt(), X.flip(-1)
+        band = _REFINE_BAND.get(Q.dtype, 1e-2) * float(sigma[0])
+        # P separates the directions when as many columns of B are large as there are large singular values
+        if int((G.diagonal() > band * band).sum()) == int((sigma > band).sum()):
+            V = basis @ X
+            return SVTParts(B, ((X * _scale(sigma, tau).unsqueeze(-2)) @ V.mT).to(Q.dtype), sigma, V,
+                            _untrusted(sigma, tau, _GRAM_TRUST.get(Q.dtype, 1e-3)))
+    sigma, V, hard = _small_side(Q, tau, method)
+    keep = None
+    if method == "gram":  # drop what the Gram matrix cannot resolve (noise, not signal)
+        keep = sigma >= _GRAM_TRUST.get(Q.dtype, 1e-3) * sigma[..., :1]
+    W = (V * _scale(sigma, tau, keep).unsqueeze(-2)) @ V.mT
+    return SVTParts(Q, W.to(Q.dtype), sigma, V, hard)
 
 
 def svt_weights(
@@ -131,12 +190,11 @@ def svt_weights(
     """
     if Q.shape[-2] < Q.shape[-1]:
         raise ValueError(f"svt_weights needs a tall matrix (m >= n), got {tuple(Q.shape[-2:])}")
-    sigma, V = svd_small_side(Q, tau, method=method)
-    keep = sigma > tau
+    sigma, V, _ = _small_side(Q, tau, method)
+    keep = None
     if method == "gram":  # drop what the Gram matrix cannot resolve (noise, not signal)
-        keep &= sigma >= _GRAM_TRUST.get(Q.dtype, 1e-3) * sigma[..., :1]
-    scale = torch.where(keep, (sigma - tau) / sigma.clamp(min=_TINY), torch.zeros_like(sigma))
-    W = (V * scale.unsqueeze(-2)) @ V.mT
+        keep = sigma >= _GRAM_TRUST.get(Q.dtype, 1e-3) * sigma[..., :1]
+    W = (V * _scale(sigma, tau, keep).unsqueeze(-2)) @ V.mT
     return W.to(Q.dtype), sigma
 
 

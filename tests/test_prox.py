@@ -120,3 +120,26 @@ def test_spectral_norm():
     Q = with_spectrum(300, 20, [7.0, 3.0])
     assert spectral_norm(Q) == pytest.approx(7.0, rel=1e-12)
     assert spectral_norm(Q.T) == pytest.approx(7.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_svt_parts_with_a_basis_resolves_small_singular_values(dtype):
+    from bgsub.prox import svt_parts
+
+    Q64 = with_spectrum(3000, 20, [1.0] + [10.0 ** -e for e in range(3, 9)], seed=7)
+    Q = Q64.to(dtype)
+    tau = 1e-9
+    first = svt_parts(Q, tau)
+    assert first.hard  # the plain Gram matrix cannot resolve 1e-3 .. 1e-8
+    assert rel(first.B @ first.K, reference_svt(Q, tau)) < RTOL[dtype]
+    # a nearby matrix, rotated by the previous V: one pass, same accuracy
+    Q2 = (Q64 + 1e-6 * with_spectrum(3000, 20, [1.0], seed=8)).to(dtype)
+    second = svt_parts(Q2, tau, basis=first.V)
+    assert second.B is not Q2  # the rotated path was taken
+    assert rel(second.B @ second.K, reference_svt(Q2, tau)) < RTOL[dtype]
+    assert torch.allclose(second.V.mT @ second.V, torch.eye(20, dtype=torch.float64), atol=1e-10)
+    # a basis that does not separate the large direction from the small ones is not trusted
+    bad = torch.linalg.qr(torch.randn(20, 20, generator=torch.Generator().manual_seed(9), dtype=torch.float64))[0]
+    third = svt_parts(Q2, tau, basis=bad)
+    assert third.B is Q2
+    assert rel(third.B @ third.K, reference_svt(Q2, tau)) < RTOL[dtype]

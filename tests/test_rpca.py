@@ -103,3 +103,15 @@ def test_cli_rpca_warns_when_max_iter_is_hit(cli, small_clip, tmp_path):
     r = cli("rpca", small_clip, "-o", tmp_path / "w", "--max-iter", "2", "--window", "20", "--end", "20")
     assert r.code == 0
     assert "max_iter=2" in r.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+def test_method_on_cuda_matches_cpu():
+    clip, _ = moving_square_clip()
+    results = {}
+    for device in ("cpu", "cuda"):
+        cfg = apply_dict(Config(), {"rpca": {"device": device}})
+        results[device] = create("rpca-ialm", cfg).decompose(clip)
+    assert results["cuda"].background.device.type == "cpu"  # results come back to the CPU
+    diff = (results["cuda"].background - results["cpu"].background).norm() / results["cpu"].background.norm()
+    assert float(diff) < 1e-4

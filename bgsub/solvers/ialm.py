@@ -12,14 +12,16 @@ Defaults are those of the authors' reference code: ``Y0 = D / max(||D||_2, ||D||
 largest absolute entry), ``mu0 = 1.25 / ||D||_2``, ``rho = 1.5``, ``mu_max = 1e7 mu0``, ``lam = 1/sqrt(max(m, n))``.
 Residual (the stopping rule): ``||D - L - S||_F / ||D||_F``.
 
-Implementation (same iterates, fewer passes over memory):
+Implementation (the same iterates, fewer passes over memory):
 
-- the SVT goes through the n x n Gram matrix (:func:`bgsub.prox.svt_weights`), and L is never formed inside
-  the loop: ``T = D + Y/mu - L = M (I - W) + S`` with ``M = D - S + Y/mu`` is one fused GEMM (addmm);
+- the SVT goes through the n x n Gram matrix (:func:`bgsub.prox.svt_weights`): ``L = M W`` with
+  ``M = D - S + Y/mu``, and L is never formed inside the loop: one GEMM with a fused epilogue gives
+  ``U = L - Y/mu``, and ``T = D + Y/mu - L = D - U``;
 - ``S_new = soft(T, lam/mu) = T - C`` with ``C = clamp(T, -lam/mu, lam/mu)``, and the new multiplier is
-  ``Y_new / mu = C`` exactly (``Y/mu + D - L - S_new = T - S_new``), so Y is stored as C and a scalar;
+  ``Y_new / mu = Y/mu + D - L - S_new = C`` exactly, so Y is stored as C and a scalar, S is not stored at all,
+  and the next ``M = D - S_new + Y_new/mu_new = U + (1 + mu/mu_new) C``;
 - the residual ``D - L - S_new = C - Y/mu`` is a difference of two small quantities, accurate in float32;
-- all buffers are allocated once; L is formed once at the end, as ``M W``.
+- five passes over m x n arrays and two GEMMs per iteration, all buffers allocated once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Optional
 import torch
 
 from bgsub.errors import BgsubError
-from bgsub.prox import spectral_norm, svt_weights
+from bgsub.prox import spectral_norm, svt_parts
 from bgsub.solvers.common import (
     Clock,
     SolverInfo,
@@ -86,40 +88,39 @@ def ialm(
     mu = 1.25 / norm_two if mu is None else float(mu)
     mu_max = mu * 1e7 if mu_max is None else float(mu_max)
 
-    eye = torch.eye(n, dtype=D.dtype, device=D.device)
-    M = torch.empty_like(D)  # D - S + Y/mu, the matrix whose SVT is L
-    S = torch.zeros_like(D)  # S, overwritten in place by T = D + Y/mu - L, then by S_new = soft(T)
-    C = torch.empty_like(D)  # clamp(T, -lam/mu, lam/mu) = Y_new / mu
-    Z = torch.empty_like(D)  # D - L - S_new, then scratch
     Y, y_scale = D, 1.0 / (max(norm_two, norm_inf) * mu)  # Y/mu = y_scale * Y (Y0 = D / J(D), no copy)
-    W, tau = eye, 0.0
+    M = torch.mul(D, 1.0 + y_scale)  # D - S + Y/mu, the matrix whose SVT is L (S0 = 0)
+    U = torch.empty_like(D)  # L - Y/mu
+    T = torch.empty_like(D)  # D + Y/mu - L = D - U; S_new = soft(T, lam/mu)
+    C = torch.empty_like(D)  # clamp(T, -lam/mu, lam/mu) = T - S_new = Y_new / mu
+    Z = torch.empty_like(D)  # D - L - S_new = C - Y/mu, then scratch
+    basis = None
     for it in range(1, max_iter + 1):
         tau = 1.0 / mu
-        torch.add(D, Y, alpha=y_scale, out=M)
-        if it > 1:
-            M.sub_(S)
-        W, sig = svt_weights(M, tau, method=svd)
-        S.addmm_(M, eye - W)  # T = S + M - L
+        parts = svt_parts(M, tau, method=svd, basis=basis)
+        sig = parts.sigma
+        torch.addmm(Y, parts.B, parts.K, beta=-y_scale, out=U)  # U = L - Y/mu, L = svt(M, 1/mu) = B K
+        basis = parts.V if parts.hard else None  # late iterations: rotate by the last V (see bgsub.prox)
+        torch.sub(D, U, out=T)
         t = lam / mu
-        torch.clamp(S, -t, t, out=C)
-        S.sub_(C)  # S_new = soft(T, t) = T - C
-        torch.add(C, Y, alpha=-y_scale, out=Z)  # D - L - S_new = C - Y/mu
+        torch.clamp(T, -t, t, out=C)
+        torch.sub(C, Y, alpha=y_scale, out=Z)
         res = float(torch.linalg.vector_norm(Z)) / d_norm
-        info.iterations = it
-        info.residual = res
+        info.iterations, info.residual = it, res
         if trace:
             info.residuals.append(res)
-            nuc = float((sig - tau).clamp(min=0).sum())
-            info.objective.append(nuc + lam * float(torch.abs(S, out=Z).sum()))
-        if res < tol:
+            l1 = float(torch.sub(T, C, out=Z).abs_().sum())
+            info.objective.append(float((sig - tau).clamp(min=0).sum()) + lam * l1)
+        if res < tol or it == max_iter:
             break
         mu_new = min(mu * rho, mu_max)
-        # Y_new = Y + mu (D - L - S_new)  =>  Y_new / mu_new = C * mu / mu_new
+        y_new = mu / mu_new  # Y_new = Y + mu (D - L - S_new)  =>  Y_new / mu_new = C * mu / mu_new
+        torch.add(U, C, alpha=1.0 + y_new, out=M)  # D - S_new + Y_new/mu_new = U + (1 + y_new) C
         if Y is D:
             Y = torch.empty_like(D)
         Y, C = C, Y
-        y_scale = mu / mu_new
-        mu = mu_new
+        y_scale, mu = y_new, mu_new
     info.rank = int((sig > tau).sum())
-    L = torch.mm(M, W, out=Z)
+    L = torch.add(U, Y, alpha=y_scale, out=M)
+    S = T.sub_(C)
     return L, S, finish(info, clock)
