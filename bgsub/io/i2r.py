@@ -7,8 +7,8 @@ Layout as distributed (one folder; the ground truth may also sit in a sub-folder
 
 Where to get it: the I2R background-subtraction data set ("Statistical modeling of complex backgrounds for
 foreground object detection", Institute for Infocomm Research, Singapore); it was published on the authors' I2R
-page (perception.i2r.a-star.edu.sg/bk_model/bk_index.html) and is mirrored by several background-subtraction
-benchmark collections (search for "I2R dataset Hall airport"). It is not redistributable with bgsub.
+page (perception.i2r.a-star.edu.sg/bk_model/bk_index.html); if that page is gone, look for copies of the "I2R"
+(Li et al. 2004) data set, sequence "Hall", files airportNNNN.bmp. It is not redistributable with bgsub.
 
 Frames and ground truth are paired by the integer in their names (``airport2926.bmp`` <-> ``gt_new_airport2926.bmp``).
 The frames folder cannot be handed to bgsub's generic folder reader when the ground truth lies beside the frames
