@@ -45,7 +45,7 @@ def soft(q: torch.Tensor, tau: float | torch.Tensor) -> torch.Tensor:
     tensor of q's shape and dtype (computed as ``q - clamp(q, -tau, tau)``, exact in floating point).
 
     >>> soft(torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0]), 1.0)
-    tensor([-1., -0., 0., 0., 1.])
+    tensor([-1.,  0.,  0.,  0.,  1.])
     """
     if isinstance(tau, torch.Tensor):
         tau = tau.to(q.dtype)

@@ -10,7 +10,8 @@ Part 1, solvers on fixed matrices: the same matrix D, the same lambda = 1/sqrt(m
 Compared: ``ialm`` (float32 and float64), ``apg`` and ``pfb`` (float32; Eq. 1 with the paper's lambda_* = 1,
 stopping on the relative change of X, so their L differs from PCP's by the shrinkage bias), and
 ``pyrpca.rpca_pcp_ialm`` (float64 NumPy/SciPy, the reference; installed only for this benchmark:
-``pip install pyrpca``). Seconds are the best of ``--repeats`` runs (other work shares this machine); iterations;
+``pip install pyrpca``). Seconds are the best of ``--repeats`` runs (apg and pfb: one run; other work shares
+this machine); iterations;
 final residual; relative difference of L to pyrpca's, ``||L - L_pyrpca||_F / ||L_pyrpca||_F``.
 
 Part 2, ``bgsub rpca`` end to end (defaults: ialm, windows of 50, Otsu per frame) on CDnet highway and office:
@@ -134,7 +135,7 @@ def part1() -> list[dict]:
         order = (["pyrpca"] if "pyrpca" in kinds else []) + [k for k in kinds if k != "pyrpca"]
         for kind in order:
             best = None
-            for _ in range(ARGS.repeats if kind not in ("apg", "pfb") else max(1, min(ARGS.repeats, 2))):
+            for _ in range(ARGS.repeats if kind not in ("apg", "pfb") else 1):
                 if kind == "pyrpca":
                     L, sec, its, res = run_pyrpca(D, lam)
                     conv = res < TOL
@@ -185,7 +186,7 @@ def part2() -> list[dict]:
 
 def markdown(rows1: list[dict], rows2: list[dict]) -> str:
     lines = [f"Threads: {ARGS.threads} (torch and BLAS). Tolerance {TOL:g}, lambda = 1/sqrt(max(m, n)); best of "
-             f"{ARGS.repeats} runs (apg/pfb: of up to 2).", "",
+             f"{ARGS.repeats} runs (apg/pfb: one run).", "",
              "| matrix | solver | seconds | iterations | converged | rel. diff of L to pyrpca | speed-up vs pyrpca |",
              "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for r in rows1:

@@ -84,7 +84,8 @@ def ialm(
     if d_norm == 0:
         return zero_matrix_result(D, info)
     norm_two = spectral_norm(D)
-    norm_inf = float(D.abs().max()) / lam
+    lo, hi = torch.aminmax(D)
+    norm_inf = max(-float(lo), float(hi)) / lam  # largest absolute entry / lam (one pass, no temporary)
     mu = 1.25 / norm_two if mu is None else float(mu)
     mu_max = mu * 1e7 if mu_max is None else float(mu_max)
 

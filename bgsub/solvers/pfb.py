@@ -51,12 +51,11 @@ def prox_step(
     (||L_out||_*, rank of L_out)."""
     torch.sub(D, YL, out=R)
     R.sub_(YS)  # R = D - YL - YS
-    torch.add(YL, R, alpha=alpha, out=L_out)  # forward step for L (scratch for now)
     torch.add(YS, R, alpha=alpha, out=S_out)  # forward step for S
+    torch.add(YL, R, alpha=alpha, out=R)  # forward step for L (R is free after this)
     tau = alpha * lam_star
-    W, sig = svt_weights(L_out, tau, method=svd)
-    torch.mm(L_out, W, out=R)
-    L_out.copy_(R)  # L = svt(YL + alpha R, alpha lam_star)
+    W, sig = svt_weights(R, tau, method=svd)
+    torch.mm(R, W, out=L_out)  # L = svt(YL + alpha R, alpha lam_star)
     t = alpha * lam
     torch.clamp(S_out, -t, t, out=R)
     S_out.sub_(R)  # S = soft(YS + alpha R, alpha lam)
