@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from typing_extensions import Annotated
 
-from bgsub.cli.common import ConfigOpt, JsonOpt, SetOpt, app, emit, err_console, resolve_config
+from bgsub.cli.common import ConfigOpt, JsonOpt, SetOpt, app, emit, err_console, log, resolve_config
 from bgsub.errors import BgsubError
 
 
@@ -37,7 +37,8 @@ def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
     "groundtruth/), scored like `bgsub evaluate --cdnet`. Writes OUT/results.json, OUT/results.md, the masks in "
     "OUT/<sequence>/<method>/ and a contact sheet OUT/<sequence>/contact.png. Pairs already finished under the same "
     "config are skipped unless --force; a method failing on one sequence is recorded and the run goes on (exit 1 at "
-    "the end). The seed (frames a method fits on; KNN's random schedule) is train.seed. Prints the path of results.md (or the results as --json); progress goes to stderr."
+    "the end). The seed (frames a method fits on; KNN's random schedule) is train.seed. Prints the path of "
+    "results.md (or the results as --json); progress goes to stderr."
 )
 def benchmark(
     data_dir: Annotated[Path, typer.Argument(help="Folder holding sequence folders (or one sequence folder).")],
@@ -70,11 +71,15 @@ def benchmark(
             shown = {"start": "running", "skip": "kept", "done": "ok", "failed": "FAILED"}[kind]
             rows[(rec["sequence"], rec["method"])] = {**rec, "_shown": shown}
             live.update(_table(rows))
+            if not console.is_terminal and kind in ("done", "failed"):  # a line per run in logs
+                what = (f"F {rec['scores']['f_measure']:.3f}, {rec['wall_seconds']:.1f} s" if kind == "done"
+                        else rec.get("error", ""))
+                log.info("%s / %s: %s (%s)", rec["sequence"], rec["method"], shown, what)
 
         result = run(data_dir, methods=names, out=out, cfg=cfg, force=force, contact_frames=contact,
                      on_event=on_event)
     emit(result, as_json, lambda r: typer.echo(r["results_md"]))
     if result["failed"]:
         first = result["failed"][0]
-        raise BgsubError(f"{len(result['failed'])} of {len(result['records'])} runs failed (first: "
+        raise BgsubError(f"{len(result['failed'])} of {result['ran'] + result['skipped']} runs failed (first: "
                          f"{first['method']} on {first['sequence']}: {first.get('error')}); see {result['results_md']}")
