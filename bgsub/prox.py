@@ -1,9 +1,10 @@
 """Proximal operators of the l1 and nuclear norms (plain functions, torch, CPU or CUDA, float32 or float64).
 
 - :func:`soft` ``(q, tau)``: the prox of ``tau * ||.||_1``, element-wise.
-- :func:`svt` ``(Q, tau)``: the prox of ``tau * ||.||_*`` (singular value thresholding).
-- :func:`svt_weights`: the n x n matrix W with ``svt(Q, tau) = Q @ W`` for a tall Q (the form the RPCA solvers
-  use, so that the product can be fused with other terms in one GEMM).
+- :func:`svt` ``(Q, tau)``: the prox of ``tau * ||.||_*`` (singular value thresholding), any shape, batched.
+- :func:`svt_weights` ``(Q, tau)``: the n x n matrix W with ``svt(Q, tau) = Q @ W`` for a tall Q.
+- :func:`svt_parts` ``(Q, tau, basis=P)``: ``svt(Q, tau) = B @ K`` plus the SVD it found, for iterative solvers
+  (the product is fused with other terms in one GEMM, and the next call can reuse V as its basis).
 
 Video matrices are tall and thin (pixels x frames, e.g. 76800 x 50), so the SVD goes through the small n x n
 Gram matrix ``Q^T Q``: one GEMM in the input's dtype, then an n x n eigendecomposition in float64. Then
@@ -15,10 +16,10 @@ float64: ~1e-8). ``method="auto"`` (the default) checks whether tau keeps any si
 band and only then takes a more accurate path: for float32 input, a second Gram matrix of ``Q V_small`` (the
 directions of the small singular values, which are then no longer dwarfed by sigma_max) resolves them to the
 precision of Q itself (batched float32 input: the Gram matrix is recomputed in float64); for float64 input it
-falls back to QR first and the SVD of the n x n factor R (a full, accurate SVD). ``method="gram"`` never falls back
-and treats the singular values in the untrusted band as zero (fastest; each dropped one is below
-``trust * sigma_max``, so the error is bounded by the band: ~1e-3 sigma_max in float32, ~1e-7 in float64; it also
-keeps the rank from filling up with the Gram matrix's rounding noise). ``method="full"`` always uses
+falls back to QR first and the SVD of the n x n factor R (a full, accurate SVD). ``method="gram"`` never falls
+back and treats the singular values in the untrusted band as zero (fastest; each dropped one is below
+``trust * sigma_max``, so the error is bounded by the band: ~1e-3 sigma_max in float32, ~1e-7 in float64; it
+also keeps the rank from filling up with the Gram matrix's rounding noise). ``method="full"`` always uses
 :func:`torch.linalg.svd` (the reference).
 """
 
@@ -149,7 +150,10 @@ class SVTParts:
     hard: bool
 
 
-def svt_parts(Q: torch.Tensor, tau: float, *, method: str = "auto", basis: Optional[torch.Tensor] = None) -> SVTParts:
+def svt_parts(
+    Q: torch.Tensor, tau: float, *, method: str = "auto", basis: Optional[torch.Tensor] = None,
+    out: Optional[torch.Tensor] = None,
+) -> SVTParts:
     """The SVT of a tall Q (m, n) as a product ``B @ K``, for iterative solvers.
 
     ``basis`` (optional, with ``method="auto"``): an orthonormal (n, n) float64 matrix P, typically the V of the
@@ -157,11 +161,12 @@ def svt_parts(Q: torch.Tensor, tau: float, *, method: str = "auto", basis: Optio
     large singular directions from the small ones, B's columns have norms ~sigma_i, its Gram matrix is accurate
     relative to each pair of them, and the small singular values are resolved in one pass (one extra GEMM
     instead of two). If P does not separate them (checked on the column norms of B), the plain path is used.
+    ``out`` (optional, (m, n) like Q): where to put ``Q P``, to avoid allocating it on every call.
     """
     if Q.ndim != 2 or Q.shape[0] < Q.shape[1]:
         raise ValueError(f"svt_parts needs a tall matrix (m >= n), got {tuple(Q.shape)}")
     if basis is not None and method == "auto":
-        B = Q @ basis.to(Q.dtype)
+        B = torch.mm(Q, basis.to(Q.dtype), out=out) if out is not None else Q @ basis.to(Q.dtype)
         G = (B.mT @ B).double()
         w, X = torch.linalg.eigh(G)
         sigma, X = w.flip(-1).clamp(min=0).sqrt(), X.flip(-1)

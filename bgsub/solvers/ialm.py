@@ -95,10 +95,12 @@ def ialm(
     T = torch.empty_like(D)  # D + Y/mu - L = D - U; S_new = soft(T, lam/mu)
     C = torch.empty_like(D)  # clamp(T, -lam/mu, lam/mu) = T - S_new = Y_new / mu
     Z = torch.empty_like(D)  # D - L - S_new = C - Y/mu, then scratch
-    basis = None
+    basis, B = None, None  # basis: V of the last iteration, once the plain Gram path struggles; B = M @ basis
     for it in range(1, max_iter + 1):
         tau = 1.0 / mu
-        parts = svt_parts(M, tau, method=svd, basis=basis)
+        if basis is not None and B is None:
+            B = torch.empty_like(D)
+        parts = svt_parts(M, tau, method=svd, basis=basis, out=B)
         sig = parts.sigma
         torch.addmm(Y, parts.B, parts.K, beta=-y_scale, out=U)  # U = L - Y/mu, L = svt(M, 1/mu) = B K
         basis = parts.V if parts.hard else None  # late iterations: rotate by the last V (see bgsub.prox)
