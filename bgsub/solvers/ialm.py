@@ -21,7 +21,8 @@ Implementation (the same iterates, fewer passes over memory):
   ``Y_new / mu = Y/mu + D - L - S_new = C`` exactly, so Y is stored as C and a scalar, S is not stored at all,
   and the next ``M = D - S_new + Y_new/mu_new = U + (1 + mu/mu_new) C``;
 - the residual ``D - L - S_new = C - Y/mu`` is a difference of two small quantities, accurate in float32;
-- five passes over m x n arrays and two GEMMs per iteration, all buffers allocated once.
+- five passes over m x n arrays and two GEMMs per iteration (three once the rotated Gram path is on), all
+  buffers allocated once (five or six m x n arrays besides D).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def ialm(
     term (None = 1/sqrt(max(m, n))). tol: stop when ``||D - L - S||_F / ||D||_F < tol``. mu, rho, mu_max: the
     penalty schedule (None = the reference code's defaults). svd: how the SVT computes its SVD (see
     :mod:`bgsub.prox`; ``"auto"``, the default, is the Gram-matrix path with its accuracy check). trace:
-    record the objective ``||L||_* + lam ||S||_1`` per iteration (two extra passes over S per iteration).
+    record the objective ``||L||_* + lam ||S||_1`` per iteration (two extra passes per iteration).
 
     Returns ``(L, S, info)``: L (m, n) low rank, S (m, n) sparse, same dtype and device as D, and a
     :class:`~bgsub.solvers.common.SolverInfo`.
@@ -92,9 +93,8 @@ def ialm(
     Y, y_scale = D, 1.0 / (max(norm_two, norm_inf) * mu)  # Y/mu = y_scale * Y (Y0 = D / J(D), no copy)
     M = torch.mul(D, 1.0 + y_scale)  # D - S + Y/mu, the matrix whose SVT is L (S0 = 0)
     U = torch.empty_like(D)  # L - Y/mu
-    T = torch.empty_like(D)  # D + Y/mu - L = D - U; S_new = soft(T, lam/mu)
+    T = torch.empty_like(D)  # D + Y/mu - L = D - U (S_new = soft(T, lam/mu)), then D - L - S_new = C - Y/mu
     C = torch.empty_like(D)  # clamp(T, -lam/mu, lam/mu) = T - S_new = Y_new / mu
-    Z = torch.empty_like(D)  # D - L - S_new = C - Y/mu, then scratch
     basis, B = None, None  # basis: V of the last iteration, once the plain Gram path struggles; B = M @ basis
     for it in range(1, max_iter + 1):
         tau = 1.0 / mu
@@ -107,13 +107,14 @@ def ialm(
         torch.sub(D, U, out=T)
         t = lam / mu
         torch.clamp(T, -t, t, out=C)
-        torch.sub(C, Y, alpha=y_scale, out=Z)
-        res = float(torch.linalg.vector_norm(Z)) / d_norm
+        if trace:
+            l1 = float(torch.sub(T, C).abs_().sum())  # ||S_new||_1
+            info.objective.append(float((sig - tau).clamp(min=0).sum()) + lam * l1)
+        torch.sub(C, Y, alpha=y_scale, out=T)  # T is free now: Z = D - L - S_new
+        res = float(torch.linalg.vector_norm(T)) / d_norm
         info.iterations, info.residual = it, res
         if trace:
             info.residuals.append(res)
-            l1 = float(torch.sub(T, C, out=Z).abs_().sum())
-            info.objective.append(float((sig - tau).clamp(min=0).sum()) + lam * l1)
         if res < tol or it == max_iter:
             break
         mu_new = min(mu * rho, mu_max)
@@ -124,6 +125,6 @@ def ialm(
         Y, C = C, Y
         y_scale, mu = y_new, mu_new
     info.rank = int((sig > tau).sum())
+    S = torch.sub(D, U, out=T).sub_(C)  # S_new = T - C = D - U - C
     L = torch.add(U, Y, alpha=y_scale, out=M)
-    S = T.sub_(C)
     return L, S, finish(info, clock)
