@@ -123,6 +123,8 @@ class SegmentConfig:
     device: str = "auto"
     bf16: bool = True
     channels_last: bool = True
+    threshold: str = "otsu"  # otsu: as threshold.scope says | fit: one Otsu threshold of |S| over the training
+    #                          frames, saved in the checkpoint (like scope "video" without a second pass)
 
 
 @dataclass

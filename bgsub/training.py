@@ -94,6 +94,7 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
     frames: Optional[list[int]] = None
     polish: Optional[dict] = None
+    threshold: Optional[float] = None  # Otsu threshold of |S| over the training frames (segment.threshold="fit")
 
 
 def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: TrainState) -> Path:
@@ -110,6 +111,7 @@ def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: Tr
         "history": state.history,
         "frames": state.frames,
         "polish": state.polish,
+        "threshold": state.threshold,
     }
     return atomic_save(path, lambda tmp: torch.save(data, tmp))
 
@@ -149,6 +151,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:
         history=list(data.get("history") or []),
         frames=data.get("frames"),
         polish=data.get("polish"),
+        threshold=data.get("threshold"),
     )
     model.eval()
     return model, cfg, state
@@ -316,6 +319,28 @@ def train_model(
     state.generator = gen.get_state()
     log.debug("trained %d epochs in %.1f s", remaining, time.perf_counter() - t_run)
     return state
+
+
+@torch.inference_mode()
+def fit_threshold(model: UNet, frames: torch.Tensor, cfg: Config) -> float:
+    """One Otsu threshold on |S| over ``frames`` (N, C, H, W) (the training pool), with the model in eval mode as
+    segment runs it: a stand-in for a whole-video threshold that needs no second pass over the video."""
+    from bgsub.threshold import magnitude, otsu_threshold
+
+    sc = cfg.segment
+    device = resolve_device(sc.device)
+    fmt = memory_format(sc.channels_last)
+    was_training = model.training
+    model.to(device=device, memory_format=fmt).eval()
+    try:
+        mags = []
+        for i in range(0, frames.shape[0], max(1, sc.batch)):
+            with autocast(device, sc.bf16):
+                S = model(frames[i : i + sc.batch].to(device).contiguous(memory_format=fmt))
+            mags.append(magnitude(S.float()))
+    finally:
+        model.train(was_training)
+    return otsu_threshold(torch.cat(mags))
 
 
 # ---- polishing (Eq. 7) ---------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 ``fit(clip)`` trains (Eq. 6, :func:`bgsub.training.train_model`) on the frames it is given: the clip is the pool
 from which every step draws N = ``train.frames`` frames, so ``fit_frames()`` asks for ``train.pool`` frames
 (``train.frames`` when the pool is 0). ``decompose(clip)`` is a forward pass in batches of ``segment.batch``
-frames: S = S_theta(D), L = D - S.
+frames: S = S_theta(D), L = D - S. With ``segment.threshold = "fit"`` it also returns the masks |S| > t, t being
+one Otsu threshold of |S| over the training frames computed at the end of ``fit`` and saved in the checkpoint.
 
     method = create("unet", cfg)
     fit_on_video(method, "seq/", cfg=cfg)          # samples fit_frames() frames, trains
@@ -21,8 +22,9 @@ import torch
 from bgsub.config import Config
 from bgsub.methods.base import Decomposition, Method, register
 from bgsub.models.unet import UNet
-from bgsub.training import (TrainState, autocast, build_model, load_checkpoint, memory_format, resolve_device,
-                            save_checkpoint, train_model)
+from bgsub.threshold import magnitude
+from bgsub.training import (TrainState, autocast, build_model, fit_threshold, load_checkpoint, memory_format,
+                            resolve_device, save_checkpoint, train_model)
 
 
 @register("unet")
@@ -35,6 +37,11 @@ class UNetMethod(Method):
         self.model = model if model is not None else build_model(self.cfg)
         self.state = state if state is not None else TrainState()
         self.progress = True
+
+    @property
+    def decides_masks(self) -> bool:  # type: ignore[override]
+        """True with ``segment.threshold = "fit"`` and a saved threshold: masks come from decompose."""
+        return self.cfg.segment.threshold == "fit" and self.state.threshold is not None
 
     @classmethod
     def load(cls, path: str | os.PathLike, cfg: Optional[Config] = None) -> "UNetMethod":
@@ -52,6 +59,7 @@ class UNetMethod(Method):
 
     def fit(self, clip: torch.Tensor) -> "UNetMethod":
         self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress)
+        self.state.threshold = fit_threshold(self.model, clip, self.cfg)
         return self
 
     @torch.inference_mode()
@@ -71,4 +79,5 @@ class UNetMethod(Method):
         finally:
             model.train(was_training)
         S = torch.cat(outs) if outs else torch.zeros_like(clip)
-        return Decomposition(background=clip - S, foreground=S)
+        masks = magnitude(S) > self.state.threshold if self.decides_masks else None
+        return Decomposition(background=clip - S, foreground=S, masks=masks)

@@ -25,8 +25,8 @@ from bgsub.errors import BgsubError
 from bgsub.io.frames import read_clip
 from bgsub.models.unet import count_parameters
 from bgsub.pipelines.run import decompose_video, sample_numbers
-from bgsub.training import (TrainState, build_model, load_checkpoint, polish_model, resolve_device,
-                            save_checkpoint, train_model, write_history)
+from bgsub.training import (TrainState, build_model, fit_threshold, load_checkpoint, polish_model,
+                            resolve_device, save_checkpoint, train_model, write_history)
 
 log = logging.getLogger("bgsub")
 
@@ -82,8 +82,8 @@ def train(
     t0 = time.perf_counter()
     state = train_model(model, clip.frames, cfg, state=state, checkpoint=out, progress=progress)
     seconds = time.perf_counter() - t0
-    if state.epoch == start_epoch:  # nothing to do (0 epochs): still leave a loadable checkpoint
-        save_checkpoint(out, model, cfg, state)
+    state.threshold = fit_threshold(model, clip.frames, cfg)
+    save_checkpoint(out, model, cfg, state)
     files = write_history(out.with_suffix(""), state.history, title=f"bgsub train {Path(source).name}")
     run = state.history[start_epoch:]
     last = state.history[-1] if state.history else {}
@@ -137,6 +137,7 @@ def polish(
     seconds = time.perf_counter() - t0
     done = (state.polish or {}).get("steps", 0) + len(history)
     state.polish = {"steps": done, "history": (state.polish or {}).get("history", []) + history}
+    state.threshold = fit_threshold(model, clip.frames, run_cfg)
     model.eval()
     save_checkpoint(out, model, run_cfg, state)
     save_config(run_cfg, _sidecar(out, ".config.yaml"))
