@@ -118,3 +118,27 @@ def test_cli_segment_with_a_bad_checkpoint_is_a_one_line_error(small_clip, tmp_p
     assert r.code == 1
     assert r.stderr.startswith("bgsub: error:") and "bad.pt" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_fit_threshold_is_saved_and_gives_masks_in_one_pass(tmp_path):
+    from bgsub.methods.unet import UNetMethod
+    from bgsub.threshold import magnitude, otsu_threshold
+
+    cfg = load_config(None, ["model.base_channels=4", "model.depth=2", "train.frames=6", "train.epochs=3",
+                             "segment.threshold=fit", "train.device=cpu", "segment.device=cpu"])
+    g = torch.Generator().manual_seed(0)
+    clip = torch.rand(1, 1, 16, 24, generator=g).repeat(8, 1, 1, 1)
+    clip[:, :, 4:8, 4:9] = 1.0
+    m = create("unet", cfg)
+    m.progress = False
+    assert not m.decides_masks
+    m.fit(clip[:6])
+    thr = m.state.threshold
+    S = m.decompose(clip[:6]).foreground
+    assert thr == pytest.approx(otsu_threshold(magnitude(S)), rel=0.02)  # bf16 forward: same up to rounding
+    assert m.decides_masks
+    dec = m.decompose(clip)
+    assert torch.equal(dec.masks, magnitude(dec.foreground) > thr)
+    m.save(tmp_path / "m.pt")
+    again = UNetMethod.load(tmp_path / "m.pt")
+    assert again.state.threshold == thr and again.decides_masks

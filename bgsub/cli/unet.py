@@ -79,8 +79,9 @@ def segment(
     config: ConfigOpt = None,
     sets: SetOpt = None,
     batch: Annotated[Optional[int], typer.Option(help="Frames per forward pass (segment.batch).")] = None,
-    scope: Annotated[Optional[str], typer.Option(help="Otsu threshold per 'frame' (default), 'clip' (batch) or "
-                                                      "'video' (one global threshold).")] = None,
+    scope: Annotated[Optional[str], typer.Option(help="Otsu threshold per 'frame' (default), 'clip' (batch), "
+                                                      "'video' (one global threshold, two passes) or 'fit' (one "
+                                                      "threshold saved at training time, one pass).")] = None,
     median: Annotated[Optional[int], typer.Option(help="Odd median filter size on the masks, 0 = off.")] = None,
     save_foreground: Annotated[bool, typer.Option("--save-foreground", help="Also write |S| as fg%06d.png.")] = False,
     save_background: Annotated[bool, typer.Option("--save-background", help="Also write L = D - S as bg%06d.png.")]
@@ -91,8 +92,9 @@ def segment(
 ) -> None:
     from bgsub.pipelines.unet import segment as run
 
-    cfg = resolve_config(config, sets, segment__batch=batch, segment__device=device, threshold__scope=scope,
-                         threshold__median=median)
+    fit = "fit" if scope == "fit" else ("otsu" if scope is not None else None)
+    cfg = resolve_config(config, sets, segment__batch=batch, segment__device=device, segment__threshold=fit,
+                         threshold__scope=None if scope == "fit" else scope, threshold__median=median)
     result = run(input, output, model=model, cfg=cfg, save_foreground=save_foreground,
                  save_background=save_background, overlay=overlay)
     emit(result, as_json, lambda r: out_console.print(
