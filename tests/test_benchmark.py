@@ -166,6 +166,27 @@ def test_cli_prints_results_path_and_exits_1_on_failures(cli, data_dir, tmp_path
     assert json.loads(res.stdout)["skipped"] == 2
 
 
+def test_a_method_can_have_its_own_config(cli, data_dir, tmp_path, fake_methods):
+    out = tmp_path / "out"
+    preset = tmp_path / "small.yaml"
+    preset.write_text("input:\n  chunk: 8\n")
+    res = cli("benchmark", data_dir, "--methods", "test-median,mog2", "-o", out, "--contact", "0",
+              "--method-config", f"test-median={preset}", "--json")
+    assert res.code == 0, res.stderr
+    recs = {(r["sequence"], r["method"]): r for r in json.loads(res.stdout)["records"]}
+    assert recs[("b-ucsd", "test-median")]["window"] == 8 and recs[("b-ucsd", "mog2")]["window"] == 1
+    assert recs[("b-ucsd", "test-median")]["config_hash"] != recs[("b-ucsd", "mog2")]["config_hash"]
+    md = (out / "results.md").read_text()
+    assert "test-median: its own config" in md and " *" not in md
+    res = cli("benchmark", data_dir, "--methods", "test-median,mog2", "-o", out, "--contact", "0",
+              "--method-config", f"test-median={preset}", "--json")
+    assert json.loads(res.stdout)["skipped"] == 4  # per-method hashes make the re-run a no-op
+    res = cli("benchmark", data_dir, "--methods", "mog2", "-o", out, "--method-config", f"knn={preset}")
+    assert res.code == 1 and "not among the methods" in res.stderr
+    res = cli("benchmark", data_dir, "--methods", "mog2", "-o", out, "--method-config", "mog2")
+    assert res.code == 1 and "METHOD=PRESET" in res.stderr
+
+
 def test_cli_rejects_unknown_method_and_empty_data_dir(cli, tmp_path):
     res = cli("benchmark", tmp_path, "--methods", "mog2,nope")
     assert res.code == 1 and "unknown method 'nope'" in res.stderr and "mog2" in res.stderr

@@ -36,7 +36,8 @@ def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
     help="Benchmark methods on every sequence folder under DATA_DIR (CDnet input/ or UCSD in/ layout, with "
     "groundtruth/), scored like `bgsub evaluate --cdnet`. Writes OUT/results.json, OUT/results.md, the masks in "
     "OUT/<sequence>/<method>/ and a contact sheet OUT/<sequence>/contact.png. Pairs already finished under the same "
-    "config are skipped unless --force; a method failing on one sequence is recorded and the run goes on (exit 1 at "
+    "config are skipped unless --force; --config/--set apply to every method, --method-config gives one method "
+    "its own preset (e.g. unet=cpu-fast, so the U-Net's CPU settings do not change the baselines); a method failing on one sequence is recorded and the run goes on (exit 1 at "
     "the end). The seed (frames a method fits on; KNN's random schedule) is train.seed. Prints the path of "
     "results.md (or the results as --json); progress goes to stderr."
 )
@@ -47,6 +48,9 @@ def benchmark(
     force: Annotated[bool, typer.Option("--force", help="Re-run pairs that already finished.")] = False,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Torch and OpenCV thread count (default: as is).")] = None,
     contact: Annotated[int, typer.Option("--contact", help="Frames per contact sheet (0: none).")] = 3,
+    method_config: Annotated[Optional[list[str]], typer.Option(
+        "--method-config", help="METHOD=PRESET: that method's own preset instead of --config, e.g. unet=cpu-fast "
+        "(repeatable; --set applies to it too).")] = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
     as_json: JsonOpt = False,
@@ -63,6 +67,12 @@ def benchmark(
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
     cfg = resolve_config(config, sets)
+    per_method = {}
+    for item in method_config or []:
+        name, sep, preset = item.partition("=")
+        if not sep or not name.strip() or not preset.strip():
+            raise BgsubError(f"--method-config {item!r}: expected METHOD=PRESET, e.g. unet=cpu-fast")
+        per_method[name.strip()] = resolve_config(Path(preset.strip()), sets)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     # Not a terminal (a log file, CI): no live redraw, the final table once, wide enough not to be cut.
     console = err_console if err_console.is_terminal else Console(stderr=True, width=120)
@@ -76,7 +86,8 @@ def benchmark(
                         else rec.get("error", ""))
                 log.info("%s / %s: %s (%s)", rec["sequence"], rec["method"], shown, what)
 
-        result = run(data_dir, methods=names, out=out, cfg=cfg, force=force, contact_frames=contact,
+        result = run(data_dir, methods=names, out=out, cfg=cfg, method_configs=per_method, force=force,
+                     contact_frames=contact,
                      on_event=on_event)
     emit(result, as_json, lambda r: typer.echo(r["results_md"]))
     if result["failed"]:

@@ -180,7 +180,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     """``results.md``: per-sequence table, mean over sequences per method, failures, environment."""
     env = data.get("environment") or {}
     recs = sorted(data["records"], key=lambda r: (r["sequence"], r["method"]))
-    current = env.get("config_hash")
+    per_method = {m: c["config_hash"] for m, c in (env.get("method_configs") or {}).items()}
+    base_hash = env.get("config_hash")
     lines = ["# Benchmark results", ""]
     lines.append("CDnet scoring (positive = 255; 0 and 50 negative; 85, 170 and pixels outside ROI.bmp ignored; "
                  "frames in temporalROI.txt only; counts summed over frames). Precision, recall and F-measure "
@@ -193,6 +194,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     stale = False
     for r in recs:
         mark = ""
+        current = per_method.get(r["method"], base_hash)
         if current and r.get("config_hash") != current:
             mark, stale = " *", True
         if r["status"] == "ok":
@@ -205,7 +207,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         else:
             lines.append(f"| {r['sequence']} | {r['method']}{mark} | failed | | | | | | | |")
     if stale:
-        lines += ["", "\\* run under another config than the environment below (config_hash differs)."]
+        lines += ["", "\\* run under another config than the one listed below for its method (config_hash differs)."]
     ok = [r for r in recs if r["status"] == "ok"]
     methods = sorted({r["method"] for r in ok})
     if ok:
@@ -235,9 +237,13 @@ def render_markdown(data: dict[str, Any]) -> str:
                   "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
                   f"- platform: {env.get('platform')}",
                   f"- seed: {env.get('seed')}", "",
-                  f"<details><summary>resolved config {env.get('config_hash')} (also in each run folder's "
-                  "config.yaml)</summary>", "", "```yaml",
+                  f"<details><summary>resolved config {env.get('config_hash')}"
+                  + (f" (all methods but {', '.join(env['method_configs'])})" if env.get("method_configs") else "")
+                  + "; also in each run folder's config.yaml</summary>", "", "```yaml",
                   yaml.safe_dump(env.get("config"), sort_keys=False).rstrip(), "```", "", "</details>"]
+        for m, c in (env.get("method_configs") or {}).items():
+            lines += ["", f"<details><summary>{m}: its own config {c['config_hash']}</summary>", "", "```yaml",
+                      yaml.safe_dump(c["config"], sort_keys=False).rstrip(), "```", "", "</details>"]
     return "\n".join(lines) + "\n"
 
 
@@ -310,6 +316,7 @@ def benchmark(
     methods: list[str],
     out: str | os.PathLike,
     cfg: Optional[Config] = None,
+    method_configs: Optional[dict[str, Config]] = None,
     force: bool = False,
     seed: Optional[int] = None,
     contact_frames: int = 3,
@@ -317,6 +324,9 @@ def benchmark(
 ) -> dict[str, Any]:
     """Run ``methods`` on every sequence under ``data_dir``; write ``out/results.json``, ``out/results.md`` and
     ``out/<sequence>/contact.png`` (``contact_frames`` = 0: no contact sheets).
+
+    ``cfg`` is the config of every method, except those named in ``method_configs`` (e.g. the U-Net with a CPU
+    preset that also halves the resolution and median-filters masks, which should not change the baselines).
 
     ``seed`` (default ``cfg.train.seed``) picks the frames a method fits on. ``on_event(kind, record)`` is called
     with ``"start"``, ``"skip"``, ``"done"`` or ``"failed"`` for each (sequence, method) pair, for progress
@@ -330,7 +340,11 @@ def benchmark(
         raise BgsubError("no methods given")
     if len(set(methods)) != len(methods):
         raise BgsubError(f"a method is listed twice: {','.join(methods)}")
+    method_configs = dict(method_configs or {})
     known = available()
+    extra = [m for m in method_configs if m not in methods]
+    if extra:
+        raise BgsubError(f"a config is given for {extra[0]!r}, which is not among the methods ({','.join(methods)})")
     unknown = [m for m in methods if m not in known]
     if unknown:
         raise BgsubError(f"unknown method {unknown[0]!r} (valid: {', '.join(known) or 'none'})")
@@ -346,6 +360,10 @@ def benchmark(
     data = load_results(out)
     env = environment(cfg)
     env["seed"] = seed
+    env["method_configs"] = {m: {"config_hash": config_hash(c), "config": c.to_dict()}
+                             for m, c in sorted(method_configs.items())}
+    cfg_of = {m: method_configs.get(m, cfg) for m in methods}
+    hash_of = {m: config_hash(c) for m, c in cfg_of.items()}
     data["environment"] = env
     data["schema"] = SCHEMA
     records: dict[tuple[str, str], dict[str, Any]] = {(r["sequence"], r["method"]): r for r in data["records"]}
@@ -358,24 +376,25 @@ def benchmark(
 
     for seq_name, seq in sequences:
         shown = _contact_frames(seq, cfg, contact_frames)
+        # (frames chosen with the base config's frame range; runs with another range show what they have)
         for name in methods:
             run_dir = out / seq_name / name
             old = records.get((seq_name, name))
             if (not force and old is not None and old.get("status") == "ok"
-                    and old.get("config_hash") == env["config_hash"] and old.get("seed") == seed
+                    and old.get("config_hash") == hash_of[name] and old.get("seed") == seed
                     and run_dir.is_dir()):
                 skipped += 1
                 notify("skip", old)
                 continue
             rec: dict[str, Any] = {"sequence": seq_name, "method": name, "path": str(seq), "out": str(run_dir),
-                                   "status": "running", "config_hash": env["config_hash"], "seed": seed,
+                                   "status": "running", "config_hash": hash_of[name], "seed": seed,
                                    "device": env["device"], "torch_threads": env["torch_threads"],
                                    "opencv_threads": env["opencv_threads"]}
             notify("start", rec)
             _clear(run_dir)  # masks of an earlier run (another config, frame range ...) must not be scored
             t0 = time.perf_counter()
             try:
-                rec.update(run_one(name, seq, run_dir, cfg=cfg, seed=seed,
+                rec.update(run_one(name, seq, run_dir, cfg=cfg_of[name], seed=seed,
                                    keep_foreground=set(shown) if shown else None))
                 rec["status"] = "ok"
             except KeyboardInterrupt:
