@@ -142,3 +142,19 @@ def test_fit_threshold_is_saved_and_gives_masks_in_one_pass(tmp_path):
     m.save(tmp_path / "m.pt")
     again = UNetMethod.load(tmp_path / "m.pt")
     assert again.state.threshold == thr and again.decides_masks
+
+
+def test_batch_norm_folding_keeps_the_outputs():
+    from bgsub.models.unet import fuse_for_inference
+
+    torch.manual_seed(0)
+    net = UNet(UNetSpec(base_channels=4, depth=2, conv_bias=True))
+    for _ in range(3):  # non-trivial running statistics
+        net(torch.rand(4, 1, 24, 32))
+    net.eval()
+    fused = fuse_for_inference(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    x = torch.rand(3, 1, 24, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-5)

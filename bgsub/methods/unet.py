@@ -21,7 +21,7 @@ import torch
 
 from bgsub.config import Config
 from bgsub.methods.base import Decomposition, Method, register
-from bgsub.models.unet import UNet
+from bgsub.models.unet import UNet, fuse_for_inference
 from bgsub.threshold import magnitude
 from bgsub.training import (TrainState, autocast, build_model, fit_threshold, load_checkpoint, memory_format,
                             resolve_device, save_checkpoint, train_model)
@@ -37,6 +37,7 @@ class UNetMethod(Method):
         self.model = model if model is not None else build_model(self.cfg)
         self.state = state if state is not None else TrainState()
         self.progress = True
+        self._fused: Optional[tuple[int, UNet]] = None  # (weights version, BN-folded copy) for decompose
 
     @property
     def decides_masks(self) -> bool:  # type: ignore[override]
@@ -62,12 +63,20 @@ class UNetMethod(Method):
         self.state.threshold = fit_threshold(self.model, clip, self.cfg)
         return self
 
+    def _inference_model(self) -> UNet:
+        """The network with batch norm folded into the convolutions, rebuilt whenever the weights changed."""
+        version = sum(p._version for p in self.model.parameters()) + sum(b._version for b in self.model.buffers())
+        key = (id(self.model), version)
+        if self._fused is None or self._fused[0] != key:
+            self._fused = (key, fuse_for_inference(self.model))
+        return self._fused[1]
+
     @torch.inference_mode()
     def decompose(self, clip: torch.Tensor) -> Decomposition:
         sc = self.cfg.segment
         device = resolve_device(sc.device)
         fmt = memory_format(sc.channels_last)
-        model = self.model
+        model = self._inference_model()
         was_training = model.training
         model.to(device=device, memory_format=fmt).eval()
         try:
