@@ -158,3 +158,13 @@ def test_batch_norm_folding_keeps_the_outputs():
     x = torch.rand(3, 1, 24, 32)
     with torch.no_grad():
         torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-5)
+
+
+def test_segment_settings_default_to_the_checkpoints():
+    from bgsub.pipelines.unet import run_config
+
+    saved = load_config("cpu-fast", ["segment.batch=8"])
+    cmd = load_config(None, ["threshold.median=3"])
+    run = run_config(saved, cmd)
+    assert run.input.scale == 0.5 and run.threshold.scope == "video" and run.segment.threshold == "fit"
+    assert run.threshold.median == 3 and run.segment.batch == 8

@@ -157,12 +157,23 @@ def polish(
 
 
 def run_config(saved: Config, cfg: Optional[Config]) -> Config:
-    """The config for running a trained model: the command's settings, but frames read the way the model was
-    trained (input.grayscale and input.scale come from the checkpoint)."""
+    """The config for running a trained model. Frames are read the way the model was trained (input.grayscale and
+    input.scale come from the checkpoint); ``threshold`` and ``segment`` keys that ``cfg`` leaves at their default
+    values come from the checkpoint too (so a model trained with a preset is segmented the same way), the others
+    from ``cfg``."""
     if cfg is None:
         return saved
+    default = Config()
+
+    def merge(section: str):
+        mine, theirs, base = getattr(cfg, section), getattr(saved, section), getattr(default, section)
+        keep = {f.name: getattr(theirs, f.name) for f in dataclasses.fields(mine)
+                if getattr(mine, f.name) == getattr(base, f.name)}
+        return dataclasses.replace(mine, **keep)
+
     inp = dataclasses.replace(cfg.input, grayscale=saved.input.grayscale, scale=saved.input.scale)
-    return dataclasses.replace(cfg, input=inp, model=saved.model, train=saved.train)
+    return dataclasses.replace(cfg, input=inp, model=saved.model, train=saved.train, threshold=merge("threshold"),
+                               segment=merge("segment"))
 
 
 def segment(
