@@ -19,7 +19,8 @@ F-measure on the scored frames (CDnet scoring by ``bgsub evaluate``) and frames 
 thresholding and writing included).
 
 Threads: ``--threads N`` sets OMP/OpenBLAS/MKL thread variables before NumPy and torch load, and
-``torch.set_num_threads(N)``; run the script once per thread count.
+``torch.set_num_threads(N)``; run the script once per thread count. On a shared 2-core VM, 2 threads oversubscribe
+badly (both pyrpca and ours get 3-10x slower and erratic): 1 thread gives the reproducible numbers.
 
 Usage (from the repository root)::
 
