@@ -11,7 +11,8 @@ Checkpoint (a ``torch.save`` dict, written atomically, loadable with ``weights_o
 
     format: "bgsub-unet", version: 1, spec: UNetSpec dict, model: state_dict, config: Config.to_dict(),
     epoch: completed steps, optimizer: Adam state, generator: RNG state, history: [{epoch, loss, nuclear, l1,
-    lr, seconds}], frames: frame numbers of the pool (or None), polish: {steps, history} after polishing.
+    lr, seconds}], frames: frame numbers of the pool (or None), polish: {steps, history} after polishing,
+    threshold: one Otsu threshold of |S| over the training frames (used by segment.threshold = "fit").
 """
 
 from __future__ import annotations
