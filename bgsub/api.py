@@ -8,10 +8,10 @@ Example::
     result["scores"]["f_measure"]
 """
 
+from bgsub.pipelines.benchmark import benchmark
 from bgsub.pipelines.evaluate import evaluate
+from bgsub.pipelines.rpca import rpca
+from bgsub.pipelines.unet import polish, segment, train
 from bgsub.synth import synth
-from bgsub.pipelines.rpca import rpca  # (bgsub rpca)
-from bgsub.pipelines.unet import polish, segment, train  # noqa: F401  (bgsub train / polish / segment)
-from bgsub.pipelines.benchmark import benchmark  # noqa: F401  (bgsub benchmark)
 
-__all__ = ["evaluate", "rpca", "synth"]
+__all__ = ["benchmark", "evaluate", "polish", "rpca", "segment", "synth", "train"]

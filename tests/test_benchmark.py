@@ -107,7 +107,7 @@ def test_benchmark_records_scores_failures_and_pictures(data_dir, tmp_path, fake
             assert rec["scores"] == ev["scores"] and rec["counts"] == ev["counts"]
             assert rec["frames"] == 40 and rec["scored_frames"] == 36
             assert rec["segment_seconds"] > 0 and rec["fps"] > 0
-    assert recs[("cdnet/a-seq", "mog2")]["window"] == 1  # stateful: fed frame by frame, never twice
+    assert recs[("cdnet/a-seq", "mog2")]["window"] == 64  # input.chunk; stateful, so no top-up (test_run.py)
     assert recs[("cdnet/a-seq", "test-median")]["fit_frames"] == 5
     # the same clip in both layouts scores the same
     assert recs[("b-ucsd", "mog2")]["scores"] == recs[("cdnet/a-seq", "mog2")]["scores"]
@@ -174,7 +174,7 @@ def test_a_method_can_have_its_own_config(cli, data_dir, tmp_path, fake_methods)
               "--method-config", f"test-median={preset}", "--json")
     assert res.code == 0, res.stderr
     recs = {(r["sequence"], r["method"]): r for r in json.loads(res.stdout)["records"]}
-    assert recs[("b-ucsd", "test-median")]["window"] == 8 and recs[("b-ucsd", "mog2")]["window"] == 1
+    assert recs[("b-ucsd", "test-median")]["window"] == 8 and recs[("b-ucsd", "mog2")]["window"] == 64
     assert recs[("b-ucsd", "test-median")]["config_hash"] != recs[("b-ucsd", "mog2")]["config_hash"]
     md = (out / "results.md").read_text()
     assert "test-median: its own config" in md and " *" not in md

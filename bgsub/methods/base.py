@@ -47,6 +47,7 @@ class Method(ABC):
 
     name: ClassVar[str] = ""
     decides_masks: ClassVar[bool] = False  # True for methods that set Decomposition.masks themselves
+    streams: ClassVar[bool] = False  # True for stateful methods that must see each frame exactly once, in order
 
     def __init__(self, cfg=None):
         from bgsub.config import Config

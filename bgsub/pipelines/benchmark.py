@@ -13,10 +13,9 @@ For each sequence folder found under the data folder (CDnet layout ``input/in%06
    of ``bgsub evaluate --cdnet``).
 
 Windows: ``rpca-*`` methods get ``cfg.rpca.window`` frames at a time, ``unet`` ``cfg.segment.batch`` (as
-``bgsub segment``); methods with state carried frame to frame
-(``streams = True``: MOG2, KNN) get one frame at a time, so no frame is fed twice (the pipeline tops up a short
-last window with frames of the previous one, which a stateful method must not see again); the rest get
-``cfg.input.chunk``.
+``bgsub segment``); the rest (MOG2, KNN) ``cfg.input.chunk``. Methods with state carried frame to frame
+(``streams = True``) are fed each frame exactly once, in order: the pipeline does not top up their short last
+window with frames of the previous one.
 
 Outputs: ``OUT/results.json`` (the environment and one record per (sequence, method), status ``ok`` or
 ``failed`` with the error), rewritten after every run, so an interrupted benchmark resumes where it stopped: a
@@ -140,8 +139,6 @@ def environment(cfg: Config) -> dict[str, Any]:
 
 def window_for(method, cfg: Config) -> int:
     """Frames per window handed to ``method.decompose`` (see the module docstring)."""
-    if getattr(method, "streams", False):
-        return 1
     if method.name.startswith("rpca"):
         return int(cfg.rpca.window)
     if method.name == "unet":

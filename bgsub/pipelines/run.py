@@ -5,7 +5,8 @@ This is the one code path that ``bgsub rpca``, ``bgsub segment`` and ``bgsub ben
 Windows are *tiled*: consecutive, non-overlapping runs of ``window`` frames, each decomposed on its own. A short
 last window (fewer than ``window`` frames) is topped up with the tail of the previous window, so every window a
 method sees has the full length where the video allows it; only the new frames' outputs are written. Memory is
-bounded by two windows, not by the video length.
+bounded by two windows, not by the video length. Stateful methods (``streams = True``: MOG2, KNN) get plain
+consecutive chunks instead, so each frame is fed exactly once and in order.
 
 Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu threshold per frame;
 ``"clip"`` one per window; ``"video"`` one for the whole video, from a histogram of |S| gathered in a first pass
@@ -34,14 +35,17 @@ log = logging.getLogger("bgsub")
 SCOPES = ("frame", "clip", "video")
 
 
-def iter_windows(source: str | Path, *, window: int, cfg: Config) -> Iterator[tuple[Chunk, int]]:
-    """Yield ``(chunk, new)``: a window of frames and how many of its *last* frames are new (to be written)."""
+def iter_windows(
+    source: str | Path, *, window: int, cfg: Config, top_up: bool = True
+) -> Iterator[tuple[Chunk, int]]:
+    """Yield ``(chunk, new)``: a window of frames and how many of its *last* frames are new (to be written).
+    ``top_up=False`` yields plain consecutive chunks (for stateful methods that must see each frame once)."""
     ic = cfg.input
     prev: Optional[Chunk] = None
     for chunk in iter_chunks(source, chunk=window, start=ic.start, end=ic.end, stride=ic.stride,
                              grayscale=ic.grayscale, scale=ic.scale):
         t = len(chunk.numbers)
-        if t < window and prev is not None:
+        if top_up and t < window and prev is not None:
             k = window - t
             merged = Chunk(prev.numbers[-k:] + chunk.numbers, torch.cat([prev.frames[-k:], chunk.frames]))
             yield merged, t
@@ -122,7 +126,7 @@ def decompose_video(
         hist = HistogramOtsu()
         method.reset()
         with tqdm(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress, leave=False) as bar:
-            for chunk, new in iter_windows(source, window=window, cfg=cfg):
+            for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
                 t0 = time.perf_counter()
                 dec = method.decompose(chunk.frames)
                 method_seconds += time.perf_counter() - t0
@@ -134,18 +138,19 @@ def decompose_video(
     method.reset()
     frames = 0
     with tqdm(total=total, desc=method.name, unit="frame", disable=not progress) as bar:
-        for chunk, new in iter_windows(source, window=window, cfg=cfg):
+        for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
             t0 = time.perf_counter()
             dec = method.decompose(chunk.frames)
             method_seconds += time.perf_counter() - t0
             masks = _masks(dec, scope, median, threshold)
+            if save_foreground:
+                mags = magnitude(dec.foreground)
+                peak = float(mags[-new:].max()) or 1.0
             for i in range(len(chunk.numbers) - new, len(chunk.numbers)):
                 n = chunk.numbers[i]
                 write_mask(out, n, masks[i], size=native)
                 if save_foreground:
-                    mag = magnitude(dec.foreground[-new:])
-                    peak = float(mag.max()) or 1.0
-                    write_image(out / mask_name(n, "fg"), magnitude(dec.foreground[i : i + 1])[0] / peak)
+                    write_image(out / mask_name(n, "fg"), mags[i] / peak)
                 if save_background:
                     write_image(out / mask_name(n, "bg"), dec.background[i].clamp(0, 1))
             frames += new
