@@ -10,23 +10,6 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
 def atomic_save(path: os.PathLike | str, writer) -> Path:
     """Call ``writer(tmp_path)`` to produce the file, then move it into place.
 
@@ -47,3 +30,8 @@ def atomic_save(path: os.PathLike | str, writer) -> Path:
             pass
         raise
     return path
+
+
+def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
