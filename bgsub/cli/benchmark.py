@@ -76,19 +76,27 @@ def benchmark(
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     # Not a terminal (a log file, CI): no live redraw, the final table once, wide enough not to be cut.
     console = err_console if err_console.is_terminal else Console(stderr=True, width=120)
-    with Live(_table(rows), console=console, refresh_per_second=2, transient=False) as live:
-        def on_event(kind: str, rec: dict[str, Any]) -> None:
-            shown = {"start": "running", "skip": "kept", "done": "ok", "failed": "FAILED"}[kind]
-            rows[(rec["sequence"], rec["method"])] = {**rec, "_shown": shown}
-            live.update(_table(rows))
-            if not console.is_terminal and kind in ("done", "failed"):  # a line per run in logs
-                what = (f"F {rec['scores']['f_measure']:.3f}, {rec['wall_seconds']:.1f} s" if kind == "done"
-                        else rec.get("error", ""))
-                log.info("%s / %s: %s (%s)", rec["sequence"], rec["method"], shown, what)
+    live: Optional[Live] = None  # drawn at the first event, so input errors print no empty table
 
+    def on_event(kind: str, rec: dict[str, Any]) -> None:
+        nonlocal live
+        if live is None:
+            live = Live(_table(rows), console=console, refresh_per_second=2, transient=False)
+            live.start()
+        shown = {"start": "running", "skip": "kept", "done": "ok", "failed": "FAILED"}[kind]
+        rows[(rec["sequence"], rec["method"])] = {**rec, "_shown": shown}
+        live.update(_table(rows))
+        if not console.is_terminal and kind in ("done", "failed"):  # a line per run in logs
+            what = (f"F {rec['scores']['f_measure']:.3f}, {rec['wall_seconds']:.1f} s" if kind == "done"
+                    else rec.get("error", ""))
+            log.info("%s / %s: %s (%s)", rec["sequence"], rec["method"], shown, what)
+
+    try:
         result = run(data_dir, methods=names, out=out, cfg=cfg, method_configs=per_method, force=force,
-                     contact_frames=contact,
-                     on_event=on_event)
+                     contact_frames=contact, on_event=on_event)
+    finally:
+        if live is not None:
+            live.stop()
     emit(result, as_json, lambda r: typer.echo(r["results_md"]))
     if result["failed"]:
         first = result["failed"][0]

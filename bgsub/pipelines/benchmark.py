@@ -65,7 +65,7 @@ def find_sequences(data_dir: str | os.PathLike) -> list[tuple[str, Path]]:
 
     A sequence folder has ground truth (:func:`bgsub.io.layout.is_sequence_dir`) and frames in ``input/`` (CDnet)
     or ``in/`` (UCSD). ``name`` is the path relative to ``data_dir`` (``data_dir``'s own name when it is one).
-    Hidden folders are skipped and sequence folders are not searched further.
+    Hidden folders are skipped and sequence folders are not searched further. Finding none is an error.
     """
     root = Path(data_dir)
     if not root.is_dir():
@@ -85,6 +85,9 @@ def find_sequences(data_dir: str | os.PathLike) -> list[tuple[str, Path]]:
             dirnames[:] = []
             continue
         dirnames[:] = sorted(x for x in dirnames if not x.startswith("."))
+    if not found:
+        raise BgsubError(f"{data_dir}: no sequence folders (CDnet input/ or UCSD in/, with groundtruth/ and "
+                         "ROI.bmp or temporalROI.txt)")
     return sorted(found)
 
 
@@ -346,9 +349,6 @@ def benchmark(
     if unknown:
         raise BgsubError(f"unknown method {unknown[0]!r} (valid: {', '.join(known) or 'none'})")
     sequences = find_sequences(data_dir)
-    if not sequences:
-        raise BgsubError(f"{data_dir}: no sequence folders (CDnet input/ or UCSD in/, with groundtruth/ and "
-                         "ROI.bmp or temporalROI.txt)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
