@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from bgsub.config import Config, ModelConfig, config_from_dict
+from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_save, atomic_write_bytes
 from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss
@@ -42,17 +43,6 @@ VERSION = 1
 
 
 # ---- devices and precision ---------------------------------------------------------------------------------
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; "cuda" without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BgsubError(f"device {name!r} requested but CUDA is not available")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise BgsubError(f"device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
 
 
 def autocast(device: torch.device, enabled: bool):

@@ -30,7 +30,8 @@ from bgsub.errors import BgsubError
 from bgsub.methods.base import Decomposition, Method, register
 from bgsub.prox import SVD_METHODS
 from bgsub.solvers import SOLVERS
-from bgsub.solvers.common import resolve_device, resolve_dtype
+from bgsub.devices import resolve_device
+from bgsub.solvers.common import resolve_dtype
 
 
 def clip_to_matrix(clip: torch.Tensor) -> torch.Tensor:

@@ -20,11 +20,12 @@ from typing import Optional
 import torch
 
 from bgsub.config import Config
+from bgsub.devices import resolve_device
 from bgsub.methods.base import Decomposition, Method, register
 from bgsub.models.unet import UNet, fuse_for_inference
 from bgsub.threshold import magnitude
 from bgsub.training import (TrainState, autocast, build_model, fit_threshold, load_checkpoint, memory_format,
-                            resolve_device, save_checkpoint, train_model)
+                            save_checkpoint, train_model)
 
 
 @register("unet")

@@ -21,12 +21,13 @@ from typing import Any, Optional
 import torch
 
 from bgsub.config import Config, save_config
+from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.frames import read_clip
 from bgsub.models.unet import count_parameters
 from bgsub.pipelines.run import decompose_video, sample_numbers
 from bgsub.training import (TrainState, build_model, fit_threshold, load_checkpoint, polish_model,
-                            resolve_device, save_checkpoint, train_model, write_history)
+                            save_checkpoint, train_model, write_history)
 
 log = logging.getLogger("bgsub")
 

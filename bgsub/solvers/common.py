@@ -129,13 +129,3 @@ def resolve_dtype(dtype: Optional[str | torch.dtype], D: torch.Tensor) -> torch.
     if dtype not in table:
         raise BgsubError(f"dtype must be float32 or float64, got {dtype!r}")
     return table[dtype]
-
-
-def resolve_device(device: Optional[str | torch.device]) -> torch.device:
-    """'auto' (or None) = CUDA when available, else the CPU; 'cuda' without a GPU is an error."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BgsubError("device 'cuda' requested but no CUDA device is available (use --device cpu)")
-    return dev
