@@ -33,6 +33,7 @@ from bgsub.config import Config, ModelConfig, config_from_dict
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_save, atomic_write_bytes
+from bgsub.io.masks import write_png
 from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss
 from bgsub.models.unet import UNet, UNetSpec
 
@@ -194,9 +195,7 @@ def _plot(path: Path, history: list[dict[str, float]], *, title: str) -> None:
                 cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     if title:
         cv2.putText(img, title[:70], (m, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    ok, buf = cv2.imencode(".png", img)
-    if ok:
-        atomic_write_bytes(path, buf.tobytes())
+    write_png(path, img)
 
 
 # ---- the training loop ---------------------------------------------------------------------------------------

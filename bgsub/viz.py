@@ -18,7 +18,7 @@ spread over the sequence).
 
 Two caption strips at the top say what the columns and colours are; frames smaller than 120 pixels high are
 enlarged (nearest neighbour), larger than ``max_height`` shrunk. Functions return images (H, W, 3) uint8 in
-OpenCV's BGR order; :func:`write_png` saves one (atomically).
+OpenCV's BGR order; :func:`bgsub.io.masks.write_png` saves one (atomically).
 """
 
 from __future__ import annotations
@@ -221,13 +221,3 @@ def _as_bgr_uint8(image: np.ndarray) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     return _bgr(a) if a.ndim == 2 else a
-
-
-def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Save a BGR uint8 image as PNG, atomically."""
-    from bgsub.io.atomic import atomic_write_bytes
-
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:
-        raise BgsubError(f"{path}: could not encode PNG")
-    return atomic_write_bytes(path, buf.tobytes())

@@ -110,7 +110,8 @@ def reproduce(data: str | Path, out: str | Path, *, cfg, rpca: str = "rpca-pfb",
     from bgsub.methods.base import create
     from bgsub.threshold import magnitude
     from bgsub.training import polish_model
-    from bgsub.viz import frame_rows, stack, write_png
+    from bgsub.io.masks import write_png
+    from bgsub.viz import frame_rows, stack
 
     labelled = list(labelled if labelled is not None else i2r.LABELLED)
     test_frame = i2r.TEST_FRAME if test_frame is None else test_frame

@@ -31,11 +31,13 @@ def _to_numpy(a) -> np.ndarray:
     return np.asarray(a)
 
 
-def _encode_png(img: np.ndarray, path: Path) -> bytes:
+def write_png(path: str | os.PathLike, img: np.ndarray) -> Path:
+    """Write an 8-bit image ((H, W) grey or (H, W, 3) BGR uint8) as PNG, atomically."""
+    path = Path(path)
     ok, buf = cv2.imencode(".png", img)
     if not ok:
         raise BgsubError(f"{path}: could not encode PNG")
-    return buf.tobytes()
+    return atomic_write_bytes(path, buf.tobytes())
 
 
 def write_mask(
@@ -52,8 +54,7 @@ def write_mask(
     img = (m > 0).astype(np.uint8) * 255
     if size is not None and tuple(img.shape) != tuple(size):
         img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    path = Path(out_dir) / mask_name(number, prefix)
-    return atomic_write_bytes(path, _encode_png(img, path))
+    return write_png(Path(out_dir) / mask_name(number, prefix), img)
 
 
 def write_image(path: str | os.PathLike, image, *, normalize: bool = False) -> Path:
@@ -71,6 +72,4 @@ def write_image(path: str | os.PathLike, image, *, normalize: bool = False) -> P
     if normalize:
         peak = float(a.max()) if a.size else 0.0
         a = a / peak if peak > 0 else a * 0
-    img = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-    path = Path(path)
-    return atomic_write_bytes(path, _encode_png(img, path))
+    return write_png(path, (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8))

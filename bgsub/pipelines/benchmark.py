@@ -455,7 +455,8 @@ def _contact_frames(seq: Path, cfg: Config, count: int) -> list[int]:
 
 def _contact(seq_name: str, seq: Path, out: Path, methods: list[str], records: dict, frames: list[int]) -> None:
     """Write ``out/<sequence>/contact.png`` from the methods that finished; a failure here is only a warning."""
-    from bgsub.viz import contact_sheet, write_png
+    from bgsub.io.masks import write_png
+    from bgsub.viz import contact_sheet
 
     runs = {m: Path(records[(seq_name, m)]["out"]) for m in methods
             if records.get((seq_name, m), {}).get("status") == "ok"}
