@@ -75,6 +75,7 @@ class SourceInfo:
     height: int
     width: int
     numbers: Optional[list[int]] = None  # folder: frame numbers in order
+    files: Optional[dict[int, Path]] = None  # folder: frame number -> file
 
 
 @dataclass
@@ -105,7 +106,7 @@ def probe(path: str | os.PathLike) -> SourceInfo:
         if not files:
             raise BgsubError(f"{p}: no numbered image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         first = _read_image(next(iter(files.values())), grayscale=True, scale=1.0)
-        return SourceInfo(p, "folder", len(files), first.shape[1], first.shape[2], list(files))
+        return SourceInfo(p, "folder", len(files), first.shape[1], first.shape[2], list(files), files)
     cap = cv2.VideoCapture(str(p))
     try:
         if not cap.isOpened():
@@ -198,7 +199,7 @@ def iter_frames(
     wanted = set(numbers) if numbers is not None else None
     info = probe(path)
     if info.kind == "folder":
-        files = numbered_files(info.path)
+        files = info.files
         keys = [n for n in files if (start is None or n >= start) and (end is None or n <= end)][::stride]
         for n in keys:
             if wanted is not None and n not in wanted:
