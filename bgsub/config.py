@@ -33,7 +33,8 @@ class InputConfig:
     start: Optional[int] = None  # first frame number to read (inclusive); None = from the first
     end: Optional[int] = None  # last frame number to read (inclusive); None = to the last
     stride: int = 1  # read every k-th frame
-    grayscale: bool = True  # the paper's preprocessing: one channel in [0, 1]
+    grayscale: Optional[bool] = None  # None = the method's own choice (colour for unet, median, mog2, knn;
+    #                                   grayscale for the rpca solvers, the paper's preprocessing); true/false forces it
     scale: float = 1.0  # resize factor applied to every frame (0.5 = half resolution)
     chunk: int = 64  # frames held in memory at once by streaming commands
 
@@ -66,12 +67,31 @@ class RPCAConfig:
 
 
 @dataclass
-class ModelConfig:
-    """The U-Net architecture (see :mod:`bgsub.models.unet`). The defaults are the fast CPU network (121k
-    parameters); ``configs/paper.yaml`` sets the paper's (518,433 parameters: base 32, depth 2, up_kernel 3,
-    conv_bias true)."""
+class BackgroundConfig:
+    """The background reference the default U-Net is given (see :mod:`bgsub.background`): a conservative
+    temporal median of the initialisation window, each pixel's noise level, per-frame illumination offset."""
 
-    in_channels: int = 1  # 1 for grayscale input (input.grayscale), 3 for RGB
+    init: int = 100  # the first `init` selected frames are the initialisation window (CDnet's convention)
+    k: float = 6.0  # outlier distance in noise levels: the energy's per-pixel foreground/background boundary
+    passes: int = 2  # 1 = plain median and MAD; 2 = conservative re-estimation without the outlier samples
+    compensate: str = "offset"  # offset: per-frame illumination offset (robust median) | none
+
+
+@dataclass
+class ModelConfig:
+    """The U-Net architecture (see :mod:`bgsub.models.unet`). The defaults are the fast CPU network; the
+    ``paper`` preset sets the paper's (518,433 parameters: base 32, depth 2, up_kernel 3, conv_bias true,
+    reference false)."""
+
+    reference: bool = True  # true: the network is given the background reference (input log(1 + z), z the
+    #                         residual in noise levels) and outputs a foreground probability, trained on the
+    #                         low-rank + sparse support energy (bgsub.losses.support_energy); false: the paper's
+    #                         network (frames in, signed S out, Eq. 6)
+    in_channels: Optional[int] = None  # None = from the input (1 grey, 3 colour); else must match it
+    pixels: int = 19200  # reference network's pixel budget: the residual z is computed at the input's size and
+    #                      area-averaged down to at most this many pixels for the network (160 x 120: 320 x 240
+    #                      runs at half size), whose logits are upsampled back (bilinear); so the network costs
+    #                      the same per frame whatever the camera. 0 = no budget
     base_channels: int = 8  # channels of the first level; doubled at each level down
     depth: int = 3  # number of poolings
     convs: int = 2  # 3x3 conv + BN + ReLU blocks per level
@@ -82,19 +102,23 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """Training the U-Net with the low-rank + sparse loss (Eq. 6), full batch, Adam."""
+    """Training the U-Net without labels, Adam. With ``model.reference`` (default): minibatches of ``frames``
+    frames (random ``crop`` x ``crop`` windows) from the pool, minimising the support energy; otherwise the
+    paper's Eq. 6 on full-batch stacks of ``frames`` frames."""
 
-    frames: int = 50  # N frames stacked into D (pixels x N) at every step
-    pool: int = 0  # frames sampled from the video; each step draws a fresh N-frame stack from them. 0 = N (the
-    #                paper: one fixed stack)
-    epochs: int = 300  # full-batch steps
-    lr: float = 3e-4
-    schedule: str = "constant"  # constant | cosine (decay to 0 over the epochs)
+    frames: int = 8  # frames per step (the paper: N = 50 frames stacked into D, pixels x N)
+    pool: int = 200  # frames sampled from the video; each step draws its frames from them. 0 = `frames` (the
+    #                  paper: one fixed stack). With model.reference the initialisation window is added.
+    epochs: int = 400  # optimisation steps
+    lr: float = 3e-3
+    schedule: str = "cosine"  # constant | cosine (decay to 0 over the epochs)
     lam_star: float = 1.0
     lam_1: Optional[float] = None  # None = lam_1_scale / sqrt(max(m, n)) for the m x n training matrix
     lam_1_scale: float = 1.0  # factor on the default lambda_1 (ignored when lam_1 is set)
+    tv: float = 1.0  # support energy: weight of the total variation of the mask (boundary length), in pixels
+    cap: float = 16.0  # support energy: a background pixel's cost (z/k)^2 is capped here (a robust data term)
     seed: int = 0  # frame sampling, stack and crop draws, weight initialisation
-    crop: int = 0  # side of a random crop taken at one position in all N frames at each step; 0 = whole frames
+    crop: int = 128  # side of a random crop taken at one position in all frames of a step; 0 = whole frames
     bf16: bool = True  # bf16 autocast for the network (CPU with AMX/AVX512-BF16, or CUDA); losses in float32
     channels_last: bool = True  # NHWC memory format (faster oneDNN convolutions)
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda
@@ -106,6 +130,7 @@ class PolishConfig:
     """The proximal refinement (Eq. 7), on the N training frames."""
 
     steps: int = 100
+    optimizer: str = "adam"  # adam | sgd (plain gradient steps theta -= lr * grad, as the paper writes Eq. 7)
     lr: float = 3e-8
     alpha: float = 0.5
     tau_star: Optional[float] = None  # svt threshold; None = alpha * lam_star (the step of Eq. 4)
@@ -131,6 +156,7 @@ class SegmentConfig:
 class Config:
     input: InputConfig = field(default_factory=InputConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
     rpca: RPCAConfig = field(default_factory=RPCAConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -139,6 +165,14 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def with_grayscale(cfg: Config, grayscale: bool) -> Config:
+    """``cfg`` with ``input.grayscale`` resolved: kept when the user set it, else ``grayscale`` (the method's own
+    choice, see :attr:`bgsub.methods.base.Method.grayscale`)."""
+    if cfg.input.grayscale is not None:
+        return cfg
+    return dataclasses.replace(cfg, input=dataclasses.replace(cfg.input, grayscale=bool(grayscale)))
 
 
 def _field_types(cls: type) -> dict[str, Any]:

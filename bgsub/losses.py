@@ -31,7 +31,7 @@ from bgsub.prox import soft, svt
 
 __all__ = [
     "as_matrix", "nuclear_norm", "l1_norm", "default_lam_1", "lowrank_sparse_loss", "ProxNuclear", "ProxL1",
-    "prox_nuclear", "prox_l1", "polish_loss",
+    "prox_nuclear", "prox_l1", "polish_loss", "support_energy",
 ]
 
 
@@ -111,6 +111,38 @@ def lowrank_sparse_loss(
 
 
 # ---- Eq. 7: proximal-gradient autograd functions -------------------------------------------------------------
+
+
+def support_energy(
+    logits: torch.Tensor, z: torch.Tensor, *, k: float = 6.0, tv: float = 1.0, cap: float = 16.0
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The low-rank + sparse *support* energy of DECOLOR (Zhou, Yang & Yu, TPAMI 2013) with the low-rank
+    background fixed to the reference, relaxed to a soft mask: the default U-Net's training loss.
+
+    logits: (B, 1, H, W) the network's foreground logits, m = sigmoid(logits); z: (B, C, H, W) >= 0 the residual
+    to the background reference in noise levels (:func:`bgsub.background.residual`). Per pixel, with the group
+    residual r = max_c z_c (a pixel is foreground in all channels together)::
+
+        E = mean[ (1 - m) * min((r / k)^2, cap) + m ] + tv * mean(|m(x+1) - m(x)| + |m(y+1) - m(y)|)
+
+    DECOLOR's energy 1/2 ||(1 - m) (D - L)||^2 + beta ||m||_1 + gamma ||grad m||_1, in noise units and divided by
+    beta = k^2 / 2: a background pixel costs its squared residual, a foreground pixel costs 1, the boundary costs
+    ``tv`` per pixel of length (the MRF/TV coherence prior: isolated specks and holes cost more than they
+    explain). Without ``tv`` the minimiser is the reference thresholded at z > k; ``cap`` truncates the
+    background cost (a robust data term: a single wild pixel cannot outvote its neighbourhood's boundary cost).
+    Returns (energy, {"data", "tv", "fg"}: the data term, the TV term and the mean of m, detached).
+    """
+    if logits.ndim != 4 or logits.shape[1] != 1 or z.ndim != 4 or z.shape[0] != logits.shape[0] or \
+            z.shape[-2:] != logits.shape[-2:]:
+        raise ValueError(f"support_energy: logits (B, 1, H, W) and z (B, C, H, W) expected, got "
+                         f"{tuple(logits.shape)} and {tuple(z.shape)}")
+    dt = torch.promote_types(logits.dtype, torch.float32)  # float32 at least (bf16 logits), float64 kept
+    m = torch.sigmoid(logits.to(dt))
+    r = (z.to(dt).amax(dim=1, keepdim=True) / k).square().clamp(max=cap)
+    data = ((1 - m) * r + m).mean()
+    grad = (m[..., 1:, :] - m[..., :-1, :]).abs().mean() + (m[..., :, 1:] - m[..., :, :-1]).abs().mean()
+    energy = data + tv * grad
+    return energy, {"data": data.detach(), "tv": grad.detach(), "fg": m.mean().detach()}
 
 
 class ProxNuclear(torch.autograd.Function):

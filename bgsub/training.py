@@ -18,6 +18,7 @@ Checkpoint (a ``torch.save`` dict, written atomically, loadable with ``weights_o
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import math
 import os
@@ -34,7 +35,7 @@ from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_save, atomic_write_bytes
 from bgsub.io.masks import write_png
-from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss
+from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss, support_energy
 from bgsub.models.unet import UNet, UNetSpec
 
 log = logging.getLogger("bgsub")
@@ -46,10 +47,25 @@ VERSION = 1
 # ---- devices and precision ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX). Elsewhere (e.g. AVX2-only CPUs) oneDNN
+    emulates bf16 and a bf16 step costs about ten times an fp32 step (measured on an AVX2 AMD EPYC)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
 def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on the CPU and on CUDA GPUs that support bf16 (else a no-op context)."""
+    """bf16 autocast where the hardware does bf16 natively: CUDA GPUs that support it, CPUs with AVX512-BF16 or
+    AMX (:func:`cpu_has_bf16`); else a no-op context (fp32)."""
     if device.type == "cuda":
         enabled = enabled and torch.cuda.is_bf16_supported()
+    elif device.type == "cpu":
+        enabled = enabled and cpu_has_bf16()
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
@@ -57,18 +73,37 @@ def memory_format(channels_last: bool) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
-def spec_from_config(mc: ModelConfig) -> UNetSpec:
-    return UNetSpec(in_channels=mc.in_channels, out_channels=mc.in_channels, base_channels=mc.base_channels,
-                    depth=mc.depth, convs=mc.convs, up=mc.up, up_kernel=mc.up_kernel, conv_bias=mc.conv_bias)
+def input_channels(cfg: Config) -> int:
+    """Channels of the frames the model sees: ``model.in_channels``, or from ``input.grayscale`` (1 grey, 3
+    colour; unset grayscale = colour, the U-Net's own choice)."""
+    want = 1 if cfg.input.grayscale else 3
+    mc = cfg.model.in_channels
+    if mc is not None and mc != want:
+        raise BgsubError(f"model.in_channels is {mc} but input.grayscale={str(bool(cfg.input.grayscale)).lower()} "
+                         f"gives {want}-channel frames")
+    return want
+
+
+def spec_from_config(mc: ModelConfig, channels: int = 1) -> UNetSpec:
+    """The network for ``mc`` on ``channels``-channel frames: with ``mc.reference`` one output channel (foreground
+    logits), else as many as the input (the signed S of the paper)."""
+    return UNetSpec(in_channels=channels, out_channels=1 if mc.reference else channels,
+                    base_channels=mc.base_channels, depth=mc.depth, convs=mc.convs, up=mc.up,
+                    up_kernel=mc.up_kernel, conv_bias=mc.conv_bias)
 
 
 def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:
     """A fresh U-Net for ``cfg.model`` (weights from ``seed``, default ``cfg.train.seed``)."""
+    channels = input_channels(cfg)
     try:
-        spec = spec_from_config(cfg.model)
+        spec = spec_from_config(cfg.model, channels)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.train.seed if seed is None else seed)
-            return UNet(spec)
+            model = UNet(spec)
+            if cfg.model.reference:  # start from "mostly background": sigmoid(-2) = 0.12
+                with torch.no_grad():
+                    model.head.bias.fill_(-2.0)
+            return model
     except ValueError as exc:
         raise BgsubError(f"model config: {exc}") from None
 
@@ -87,6 +122,7 @@ class TrainState:
     frames: Optional[list[int]] = None
     polish: Optional[dict] = None
     threshold: Optional[float] = None  # Otsu threshold of |S| over the training frames (segment.threshold="fit")
+    reference: Optional[dict] = None  # the background reference (model.reference), Reference.to_dict()
 
 
 def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: TrainState) -> Path:
@@ -104,6 +140,7 @@ def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: Tr
         "frames": state.frames,
         "polish": state.polish,
         "threshold": state.threshold,
+        "reference": state.reference,
     }
     return atomic_save(path, lambda tmp: torch.save(data, tmp))
 
@@ -144,6 +181,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:
         frames=data.get("frames"),
         polish=data.get("polish"),
         threshold=data.get("threshold"),
+        reference=data.get("reference"),
     )
     model.eval()
     return model, cfg, state
@@ -175,7 +213,7 @@ def _plot(path: Path, history: list[dict[str, float]], *, title: str) -> None:
 
     W, H, m = 640, 400, 50
     img = np.full((H, W, 3), 255, np.uint8)
-    series = {k: np.array([h[k] for h in history], dtype=np.float64) for k in ("loss", "nuclear", "l1")
+    series = {k: np.array([h[k] for h in history], dtype=np.float64) for k in ("loss", "nuclear", "l1", "data", "tv")
               if k in history[0]}
     x = np.array([h.get("epoch", i + 1) for i, h in enumerate(history)], dtype=np.float64)
     vals = np.concatenate([np.log10(np.maximum(v, 1e-12)) for v in series.values()])
@@ -184,7 +222,7 @@ def _plot(path: Path, history: list[dict[str, float]], *, title: str) -> None:
         hi = lo + 1.0
     x0, x1 = float(x.min()), float(x.max()) if x.max() > x.min() else float(x.min()) + 1
     cv2.rectangle(img, (m, m // 2), (W - m // 2, H - m), (0, 0, 0), 1)
-    colors = {"loss": (0, 0, 0), "nuclear": (200, 80, 0), "l1": (0, 0, 200)}
+    colors = {"loss": (0, 0, 0), "nuclear": (200, 80, 0), "l1": (0, 0, 200), "data": (200, 80, 0), "tv": (0, 0, 200)}
     for j, (k, v) in enumerate(series.items()):
         px = m + (x - x0) / (x1 - x0) * (W - 1.5 * m)
         py = (H - m) - (np.log10(np.maximum(v, 1e-12)) - lo) / (hi - lo) * (H - 1.5 * m)
@@ -227,6 +265,25 @@ def _draw(pool: torch.Tensor, n: int, crop: int, gen: torch.Generator) -> torch.
     return batch
 
 
+def network_size(h: int, w: int, pixels: int) -> tuple[int, int]:
+    """The frame size the reference network works at: (h, w) scaled by sqrt(pixels / (h * w)) when larger than
+    the pixel budget ``pixels`` (0 = no budget)."""
+    if pixels <= 0 or h * w <= pixels:
+        return h, w
+    s = math.sqrt(pixels / (h * w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def network_input(z: torch.Tensor, pixels: int) -> torch.Tensor:
+    """The reference network's input from residuals z (B, C, H, W) computed at native size: area-averaged down to
+    the pixel budget (:func:`network_size`), then log(1 + z). z keeps its native-size noise units, so the
+    energy's k means the same at every working size."""
+    h, w = network_size(z.shape[-2], z.shape[-1], pixels)
+    if (h, w) != tuple(z.shape[-2:]):
+        z = torch.nn.functional.interpolate(z, size=(h, w), mode="area")
+    return torch.log1p(z)
+
+
 def lam_1_for(cfg: Config, m: int, n: int) -> float:
     tc = cfg.train
     return tc.lam_1 if tc.lam_1 is not None else tc.lam_1_scale * default_lam_1(m, n)
@@ -242,7 +299,9 @@ def train_model(
     progress: bool = True,
     on_step: Optional[Callable[[int, dict], None]] = None,
 ) -> TrainState:
-    """Minimise Eq. 6 over ``cfg.train.epochs`` full-batch steps (continuing from ``state.epoch``).
+    """Minimise the training loss over ``cfg.train.epochs`` steps (continuing from ``state.epoch``): with
+    ``model.reference`` the support energy (:func:`bgsub.losses.support_energy`) on the residuals to
+    ``state.reference`` (which must be set), else Eq. 6 on full-batch stacks.
 
     pool: (P, C, H, W) float32 frames in [0, 1], P >= 1; each step uses min(P, N) of them (see the module
     docstring). Writes ``checkpoint`` every ``save_every`` epochs and at the end when given. The model is left in
@@ -268,6 +327,16 @@ def train_model(
     if state.generator is not None:
         gen.set_state(state.generator)
     n = min(tc.frames, pool.shape[0])
+    reference = cfg.model.reference
+    if reference:
+        from bgsub.background import Reference, residual
+
+        if state.reference is None:
+            raise BgsubError("model.reference is set but no background reference was estimated")
+        ref = Reference.from_dict(state.reference)
+        # the network's input (log(1 + z) at the pixel budget), once for the whole pool, in chunks
+        pool = torch.cat([network_input(residual(ref, pool[i : i + 32]), cfg.model.pixels)
+                          for i in range(0, pool.shape[0], 32)])
     remaining = max(0, tc.epochs - state.epoch)
     bar = tqdm(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
                dynamic_ncols=True)
@@ -279,10 +348,18 @@ def train_model(
             lr = _lr_at(cfg, state.epoch)
             for group in opt.param_groups:
                 group["lr"] = lr
-            with autocast(device, tc.bf16):
-                S = model(D)
-            m = D[0].numel()
-            loss, nuc, l1 = lowrank_sparse_loss(D, S.float(), lam_star=tc.lam_star, lam_1=lam_1_for(cfg, m, n))
+            if reference:  # D holds log(1 + z)
+                with autocast(device, tc.bf16):
+                    logits = model(D)
+                loss, parts = support_energy(logits.float(), torch.expm1(D), k=cfg.background.k, tv=tc.tv,
+                                             cap=tc.cap)
+                nuc, l1 = parts["data"], parts["tv"]
+            else:
+                with autocast(device, tc.bf16):
+                    S = model(D)
+                m = D[0].numel()
+                loss, nuc, l1 = lowrank_sparse_loss(D, S.float(), lam_star=tc.lam_star,
+                                                    lam_1=lam_1_for(cfg, m, n))
             if not torch.isfinite(loss.detach()):
                 raise BgsubError(f"training diverged at epoch {state.epoch + 1} (loss is {loss.item()}); "
                                  f"lower train.lr")
@@ -290,10 +367,14 @@ def train_model(
             loss.backward()
             opt.step()
             state.epoch += 1
-            row = {"epoch": state.epoch, "loss": loss.item(), "nuclear": nuc.item(), "l1": l1.item(), "lr": lr,
-                   "seconds": time.perf_counter() - t0}
+            if reference:  # data term and mask TV of the support energy
+                row = {"epoch": state.epoch, "loss": loss.item(), "data": nuc.item(), "tv": l1.item(), "lr": lr,
+                       "seconds": time.perf_counter() - t0}
+            else:
+                row = {"epoch": state.epoch, "loss": loss.item(), "nuclear": nuc.item(), "l1": l1.item(), "lr": lr,
+                       "seconds": time.perf_counter() - t0}
             state.history.append(row)
-            bar.set_postfix(nuc=f"{row['nuclear']:.4g}", l1=f"{row['l1']:.4g}", refresh=False)
+            bar.set_postfix(loss=f"{row['loss']:.4g}", refresh=False)
             bar.update(1)
             if on_step is not None:
                 on_step(state.epoch, row)
@@ -339,8 +420,8 @@ def fit_threshold(model: UNet, frames: torch.Tensor, cfg: Config) -> float:
 def polish_model(
     model: UNet, D: torch.Tensor, cfg: Config, *, progress: bool = True
 ) -> list[dict[str, float]]:
-    """Repeat ``cfg.polish.steps`` times: copy L <- D - S_theta(D), S <- S_theta(D); one Adam step (lr
-    ``cfg.polish.lr``) on Eq. 7 with the proximal-gradient backward (:func:`bgsub.losses.polish_loss`).
+    """Repeat ``cfg.polish.steps`` times: copy L <- D - S_theta(D), S <- S_theta(D); one optimiser step
+    (``polish.optimizer``: Adam, or plain gradient steps as the paper writes; lr ``cfg.polish.lr``) on Eq. 7 with the proximal-gradient backward (:func:`bgsub.losses.polish_loss`).
 
     D: (N, C, H, W) frames. Runs in float32 (the steps are tiny; bf16 rounding would swamp them). Batch norm uses
     batch statistics as in training. Returns the history (true weighted norms of Eq. 7 at each step).
@@ -353,7 +434,15 @@ def polish_model(
     D = D.to(device).contiguous(memory_format=fmt)
     m, n = D[0].numel(), D.shape[0]
     lam_1 = lam_1_for(cfg, m, n)
-    opt = torch.optim.Adam(model.parameters(), lr=pc.lr)
+    if cfg.model.reference:
+        raise BgsubError("polish refines the paper's network (model.reference false); this model was trained on "
+                         "the background reference and has nothing to polish")
+    if pc.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=pc.lr)
+    elif pc.optimizer == "sgd":  # plain steps theta <- theta - lr * grad, as the paper writes Eq. 7
+        opt = torch.optim.SGD(model.parameters(), lr=pc.lr)
+    else:
+        raise BgsubError(f"polish.optimizer must be adam or sgd, got {pc.optimizer!r}")
     history: list[dict[str, float]] = []
     try:
         for step in tqdm(range(1, pc.steps + 1), desc="polish", unit="step", disable=not progress,

@@ -11,7 +11,7 @@ from bgsub.errors import BgsubError
 
 def test_defaults_in_one_place():
     cfg = Config()
-    assert cfg.input.grayscale is True and cfg.input.stride == 1
+    assert cfg.input.grayscale is None and cfg.input.stride == 1  # None: each method's own choice
     assert cfg.rpca.window == 50
     assert cfg.threshold.scope == "frame"
 

@@ -16,8 +16,12 @@ from bgsub.pipelines.run import decompose_video, fit_on_video
 
 # Synthetic-clip bar: F on frames not used for training, after a few seconds of training on one thread.
 # Measured: F 0.70 (P 0.97, R 0.55); the misses are the insides of the large uniform object.
+# The paper's network (model.reference false) with the previous defaults of the training loop; the default
+# reference-conditioned network is tested in tests/test_reference.py.
+PAPER_NET = ["model.reference=false", "input.grayscale=true", "train.pool=0", "train.crop=0",
+             "train.schedule=constant", "train.lr=3e-4", "train.frames=50", "train.epochs=300"]
 F_BAR = 0.6
-FAST = ["input.scale=0.5", "train.frames=20", "train.epochs=60", "train.lr=3e-3", "train.device=cpu",
+FAST = PAPER_NET + ["input.scale=0.5", "train.frames=20", "train.epochs=60", "train.lr=3e-3", "train.device=cpu",
         "segment.device=cpu"]
 
 
@@ -45,14 +49,14 @@ def test_any_frame_size_and_signed_output(up, size):
 
 def test_unet_is_registered_and_decomposes_into_L_plus_S():
     assert "unet" in available()
-    cfg = load_config(None, ["model.base_channels=4", "segment.batch=3", "segment.device=cpu"])
+    cfg = load_config(None, PAPER_NET + ["model.base_channels=4", "segment.batch=3", "segment.device=cpu"])
     m = create("unet", cfg)
     clip = torch.rand(7, 1, 20, 30)
     dec = m.decompose(clip)
     assert dec.foreground.shape == clip.shape
     torch.testing.assert_close(dec.background + dec.foreground, clip)
     assert m.fit_frames() == 50
-    assert create("unet", load_config(None, ["train.pool=200"])).fit_frames() == 200
+    assert create("unet", load_config(None, PAPER_NET + ["train.pool=200"])).fit_frames() == 200
 
 
 def _drop(folder, numbers):
@@ -78,6 +82,7 @@ def test_training_separates_moving_objects_on_unseen_frames(medium_clip, tmp_pat
 def test_cli_train_resume_polish_segment(small_clip, tmp_path, cli):
     model = tmp_path / "m.pt"
     sets = ["--set", "model.base_channels=4", "--set", "model.depth=2", "--set", "train.save_every=2"]
+    sets += [a for o in PAPER_NET if not o.startswith(("train.frames", "train.epochs")) for a in ("--set", o)]
     r = cli("train", small_clip, "-o", model, "--epochs", "2", "--frames", "8", "--device", "cpu", *sets, "--json")
     assert r.code == 0, r.stderr
     out = json.loads(r.stdout)
@@ -124,8 +129,8 @@ def test_fit_threshold_is_saved_and_gives_masks_in_one_pass(tmp_path):
     from bgsub.methods.unet import UNetMethod
     from bgsub.threshold import magnitude, otsu_threshold
 
-    cfg = load_config(None, ["model.base_channels=4", "model.depth=2", "train.frames=6", "train.epochs=3",
-                             "segment.threshold=fit", "train.device=cpu", "segment.device=cpu"])
+    cfg = load_config(None, PAPER_NET + ["model.base_channels=4", "model.depth=2", "train.frames=6",
+                                         "train.epochs=3", "segment.threshold=fit", "train.device=cpu", "segment.device=cpu"])
     g = torch.Generator().manual_seed(0)
     clip = torch.rand(1, 1, 16, 24, generator=g).repeat(8, 1, 1, 1)
     clip[:, :, 4:8, 4:9] = 1.0

@@ -45,15 +45,18 @@ def write_mask(
 ) -> Path:
     """Write one mask as ``out_dir/bin%06d.png``.
 
-    mask: bool or 0/1 array, (H, W) or (1, H, W). ``size=(H, W)`` resizes it (nearest neighbour) to the input's
-    native resolution, e.g. after processing at ``scale=0.5``.
+    mask: bool or 0/1 array, (H, W) or (1, H, W). ``size=(H, W)`` resizes it to the input's native resolution,
+    e.g. after processing at ``scale=0.5``: bilinear interpolation of the 0/255 image, then > 127 (smooth
+    boundaries instead of nearest-neighbour blocks; identical to nearest for an integer downscale).
     """
     m = _to_numpy(mask)
     if m.ndim == 3:
         m = m[0]
     img = (m > 0).astype(np.uint8) * 255
     if size is not None and tuple(img.shape) != tuple(size):
-        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+        interp = cv2.INTER_LINEAR if size[0] > img.shape[0] else cv2.INTER_NEAREST
+        img = cv2.resize(img, (size[1], size[0]), interpolation=interp)
+        img = np.where(img > 127, 255, 0).astype(np.uint8)
     return write_png(Path(out_dir) / mask_name(number, prefix), img)
 
 

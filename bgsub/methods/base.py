@@ -48,6 +48,7 @@ class Method(ABC):
     name: ClassVar[str] = ""
     decides_masks: ClassVar[bool] = False  # True for methods that set Decomposition.masks themselves
     streams: ClassVar[bool] = False  # True for stateful methods that must see each frame exactly once, in order
+    grayscale: ClassVar[bool] = False  # the input this method does best on when input.grayscale is not set
 
     def __init__(self, cfg=None):
         from bgsub.config import Config
@@ -57,6 +58,26 @@ class Method(ABC):
     def fit_frames(self) -> int:
         """How many frames, sampled at random from the video, :meth:`fit` wants (0: fit learns nothing)."""
         return 0
+
+    def fit_numbers(self, numbers: list[int], *, seed: int) -> list[int]:
+        """Which of the video's frame ``numbers`` (sorted) :meth:`fit` gets, in the order it gets them. Default:
+        :meth:`fit_frames` of them drawn at random (seeded), sorted. Methods that need the initialisation period
+        (the first frames) override this."""
+        k = self.fit_frames()
+        if k <= 0:
+            return []
+        if k >= len(numbers):
+            return list(numbers)
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(numbers), generator=g)[:k]
+        return sorted(numbers[i] for i in idx.tolist())
+
+    def input_config(self, cfg, size: Optional[tuple[int, int]] = None):
+        """``cfg`` with ``input.grayscale`` resolved for this method (see :func:`bgsub.config.with_grayscale`);
+        ``size`` (H, W) is the source's native frame size, for methods that choose their working scale."""
+        from bgsub.config import with_grayscale
+
+        return with_grayscale(cfg, self.grayscale)
 
     def fit(self, clip: torch.Tensor) -> "Method":
         """Learn from ``clip`` (T, C, H, W). A no-op for methods that learn nothing."""

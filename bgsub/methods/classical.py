@@ -1,4 +1,6 @@
-"""Classical baselines kept for comparison: OpenCV's MOG2 and KNN background subtractors.
+"""Classical baselines kept for comparison: OpenCV's MOG2 and KNN background subtractors, the static median of
+the initialisation window (``median``) and the background reference on its own (``reference``; see the end of
+this module).
 
 Both run with OpenCV's default parameters (history 500, shadow detection on) and are fed the frames in order,
 one at a time, as 8-bit images (the [0, 1] clip converted back to uint8; grey or colour as the clip is given).
@@ -115,3 +117,101 @@ class KNN(_OpenCVSubtractor):
 
     def _make(self):
         return cv2.createBackgroundSubtractorKNN()
+
+
+class _InitWindow(Method):
+    """Shared by ``median`` and ``reference``: fit on the initialisation window (the first ``background.init``
+    frames) followed by up to ``pool`` frames drawn (seeded) from the rest of the video."""
+
+    pool: ClassVar[int] = 0
+
+    def fit_frames(self) -> int:
+        return max(1, self.cfg.background.init) + self.pool
+
+    def fit_numbers(self, numbers: list[int], *, seed: int) -> list[int]:
+        init = max(1, self.cfg.background.init)
+        head, rest = list(numbers[:init]), list(numbers[init:])
+        k = min(self.pool, len(rest))
+        g = torch.Generator().manual_seed(seed)
+        pick = sorted(rest[i] for i in torch.randperm(len(rest), generator=g)[:k].tolist()) if k else []
+        return head + pick
+
+    def _init_count(self, frames: int) -> int:
+        return max(1, min(self.cfg.background.init, frames))
+
+
+@register("median")
+class MedianBackground(_InitWindow):
+    """The simplest background model there is, as a calibration point: the per-pixel temporal median of the
+    initialisation window (the first ``background.init`` = 100 frames, CDnet's initialisation convention), in
+    colour by default. Foreground = max over channels of |frame - median|; one Otsu threshold for the whole video
+    (taken at fit time over the window plus 100 frames drawn from the rest of the video, so segmenting needs no
+    second pass); a 5 x 5 median filter on the masks.
+
+    Update policy: **static** - the background is never updated after the window (an object that stops stays
+    foreground for ever; a lasting change of the scene, lights switched on, stays foreground too). This is the
+    baseline every benchmark shows, not a method to use.
+    """
+
+    pool: ClassVar[int] = 100
+    decides_masks: ClassVar[bool] = True
+    filter_size: ClassVar[int] = 5
+
+    def __init__(self, cfg=None):
+        super().__init__(cfg)
+        self.background: torch.Tensor | None = None
+        self.threshold: float | None = None
+
+    def fit(self, clip: torch.Tensor) -> "MedianBackground":
+        from bgsub.threshold import otsu_threshold
+
+        n = self._init_count(clip.shape[0])
+        self.background = clip[:n].float().median(dim=0).values
+        self.threshold = otsu_threshold((clip.float() - self.background).abs().amax(dim=1))
+        return self
+
+    def decompose(self, clip: torch.Tensor) -> Decomposition:
+        from bgsub.threshold import median_filter
+
+        if self.background is None:
+            raise BgsubError("median: fit it first (the background is the median of the initialisation window)")
+        if clip.shape[1:] != self.background.shape:
+            raise BgsubError(f"median: frames {tuple(clip.shape[1:])} do not match the background "
+                             f"{tuple(self.background.shape)}")
+        bg = self.background.expand_as(clip)
+        S = clip.float() - bg
+        masks = median_filter(S.abs().amax(dim=1, keepdim=True) > self.threshold, self.filter_size)
+        return Decomposition(background=bg.clone(), foreground=S, masks=masks)
+
+
+@register("reference")
+class ReferenceThreshold(_InitWindow):
+    """The default U-Net's input on its own, thresholded: the background reference of :mod:`bgsub.background`
+    (conservative median of the initialisation window, each pixel's noise level, per-frame illumination offset),
+    foreground where the residual exceeds ``background.k`` noise levels in some channel (the support energy's
+    minimiser without its TV term). It is what the network adds to that its ablation measures against."""
+
+    decides_masks: ClassVar[bool] = True
+
+    def __init__(self, cfg=None):
+        super().__init__(cfg)
+        self.reference = None
+
+    def fit(self, clip: torch.Tensor) -> "ReferenceThreshold":
+        from bgsub.background import estimate
+
+        bc = self.cfg.background
+        self.reference = estimate(clip[: self._init_count(clip.shape[0])], k=bc.k, passes=bc.passes,
+                                  compensate=bc.compensate)
+        return self
+
+    def decompose(self, clip: torch.Tensor) -> Decomposition:
+        from bgsub.background import background_for, residual
+
+        if self.reference is None:
+            raise BgsubError("reference: fit it first")
+        bg = background_for(self.reference, clip)
+        z = residual(self.reference, clip, background=bg)
+        masks = z.amax(dim=1, keepdim=True) > self.cfg.background.k
+        S = masks * (clip.float() - bg)
+        return Decomposition(background=clip.float() - S, foreground=S, masks=masks)

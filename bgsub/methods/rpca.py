@@ -51,6 +51,7 @@ class RPCAMethod(Method):
     """Base of the RPCA methods; subclasses set ``solver``."""
 
     solver: ClassVar[str] = ""
+    grayscale: ClassVar[bool] = True  # the paper's preprocessing (one grey channel)
 
     def __init__(self, cfg=None):
         super().__init__(cfg)

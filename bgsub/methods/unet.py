@@ -1,5 +1,14 @@
-"""``unet``: the U-Net trained with the low-rank + sparse loss, behind the common method interface.
+"""``unet``: the U-Net trained without labels, behind the common method interface.
 
+Default (``model.reference = true``): the network is given a background reference estimated from the video
+itself (:mod:`bgsub.background`: a conservative median of the initialisation window, each pixel's noise level,
+per-frame illumination offset) as the residual z in noise levels, and outputs foreground logits; it is trained on
+the low-rank + sparse support energy (:func:`bgsub.losses.support_energy`, DECOLOR's energy with the background
+fixed to the reference). ``fit_numbers`` picks the initialisation window (the first ``background.init`` frames)
+plus ``train.pool`` frames drawn from the rest of the video; ``fit`` estimates the reference on the first and
+trains on all of them; masks are ``logits > 0`` (no Otsu: a frame where nothing moves gets an empty mask).
+
+The paper's network (``model.reference = false``, presets ``paper`` and ``cpu-fast``):
 ``fit(clip)`` trains (Eq. 6, :func:`bgsub.training.train_model`) on the frames it is given: the clip is the pool
 from which every step draws N = ``train.frames`` frames, so ``fit_frames()`` asks for ``train.pool`` frames
 (``train.frames`` when the pool is 0). ``decompose(clip)`` is a forward pass in batches of ``segment.batch``
@@ -21,11 +30,12 @@ import torch
 
 from bgsub.config import Config
 from bgsub.devices import resolve_device
+from bgsub.errors import BgsubError
 from bgsub.methods.base import Decomposition, Method, register
 from bgsub.models.unet import UNet, fuse_for_inference
 from bgsub.threshold import magnitude
 from bgsub.training import (TrainState, autocast, build_model, fit_threshold, load_checkpoint, memory_format,
-                            save_checkpoint, train_model)
+                            network_input, save_checkpoint, train_model)
 
 
 @register("unet")
@@ -35,6 +45,7 @@ class UNetMethod(Method):
     def __init__(self, cfg: Optional[Config] = None, *, model: Optional[UNet] = None,
                  state: Optional[TrainState] = None):
         super().__init__(cfg)
+        self.cfg = self.input_config(self.cfg)
         self.model = model if model is not None else build_model(self.cfg)
         self.state = state if state is not None else TrainState()
         self.progress = True
@@ -42,7 +53,10 @@ class UNetMethod(Method):
 
     @property
     def decides_masks(self) -> bool:  # type: ignore[override]
-        """True with ``segment.threshold = "fit"`` and a saved threshold: masks come from decompose."""
+        """True with the reference (masks = logits > 0), or with ``segment.threshold = "fit"`` and a saved
+        threshold: masks come from decompose."""
+        if self.cfg.model.reference:
+            return True
         return self.cfg.segment.threshold == "fit" and self.state.threshold is not None
 
     @classmethod
@@ -59,9 +73,38 @@ class UNetMethod(Method):
         tc = self.cfg.train
         return max(tc.pool, tc.frames)
 
+    def fit_numbers(self, numbers: list[int], *, seed: int) -> list[int]:
+        """With the reference: the initialisation window (the first ``background.init`` of ``numbers``) and
+        ``train.pool`` frames drawn (seeded) from the rest, sorted, so the window comes first. Else the default
+        random draw."""
+        if not self.cfg.model.reference:
+            return super().fit_numbers(numbers, seed=seed)
+        init = max(1, self.cfg.background.init)
+        head, rest = list(numbers[:init]), list(numbers[init:])
+        k = min(self.cfg.train.pool, len(rest))
+        g = torch.Generator().manual_seed(seed)
+        pick = sorted(rest[i] for i in torch.randperm(len(rest), generator=g)[:k].tolist()) if k else []
+        return head + pick
+
+    def init_count(self, frames: int) -> int:
+        """How many of the first fit frames are the initialisation window."""
+        return max(1, min(self.cfg.background.init, frames))
+
+    def estimate_reference(self, clip: torch.Tensor) -> None:
+        """Estimate the background reference on the first :meth:`init_count` frames of ``clip``."""
+        from bgsub.background import estimate
+
+        bc = self.cfg.background
+        ref = estimate(clip[: self.init_count(clip.shape[0])], k=bc.k, passes=bc.passes, compensate=bc.compensate)
+        self.state.reference = ref.to_dict()
+
     def fit(self, clip: torch.Tensor) -> "UNetMethod":
+        """clip: (P, C, H, W), the frames of :meth:`fit_numbers` in that order (the initialisation window first)."""
+        if self.cfg.model.reference:
+            self.estimate_reference(clip)
         self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress)
-        self.state.threshold = fit_threshold(self.model, clip, self.cfg)
+        if not self.cfg.model.reference:
+            self.state.threshold = fit_threshold(self.model, clip, self.cfg)
         return self
 
     def _inference_model(self) -> UNet:
@@ -78,16 +121,34 @@ class UNetMethod(Method):
         device = resolve_device(sc.device)
         fmt = memory_format(sc.channels_last)
         model = self._inference_model()
+        ref = None
+        if self.cfg.model.reference:
+            from bgsub.background import Reference, background_for, residual
+
+            if self.state.reference is None:
+                raise BgsubError("this U-Net has no background reference: fit it first")
+            ref = Reference.from_dict(self.state.reference)
         was_training = model.training
         model.to(device=device, memory_format=fmt).eval()
         try:
             outs = []
             for i in range(0, clip.shape[0], max(1, sc.batch)):
-                x = clip[i : i + sc.batch].to(device).contiguous(memory_format=fmt)
+                x = clip[i : i + sc.batch].to(device)
+                if ref is not None:
+                    x = network_input(residual(ref, x), self.cfg.model.pixels)
+                x = x.contiguous(memory_format=fmt)
                 with autocast(device, sc.bf16):
                     outs.append(model(x).float().cpu().contiguous())
         finally:
             model.train(was_training)
+        if ref is not None:
+            logits = torch.cat(outs) if outs else torch.zeros_like(clip[:, :1])
+            if logits.shape[-2:] != clip.shape[-2:]:  # back from the pixel budget: smooth boundaries
+                logits = torch.nn.functional.interpolate(logits, size=clip.shape[-2:], mode="bilinear",
+                                                         align_corners=False)
+            bg = background_for(ref, clip)
+            S = torch.sigmoid(logits) * (clip - bg)
+            return Decomposition(background=clip - S, foreground=S, masks=logits > 0)
         S = torch.cat(outs) if outs else torch.zeros_like(clip)
         masks = magnitude(S) > self.state.threshold if self.decides_masks else None
         return Decomposition(background=clip - S, foreground=S, masks=masks)

@@ -67,12 +67,18 @@ def sample_numbers(source: str | Path, k: int, *, cfg: Config, seed: int) -> lis
 
 
 def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int = 0) -> dict[str, Any]:
-    """Call ``method.fit`` on ``method.fit_frames()`` frames sampled at random from ``source`` (no-op for 0).
+    """Call ``method.fit`` on the frames ``method.fit_numbers`` picks from ``source`` (no-op when
+    ``method.fit_frames()`` is 0; by default that many frames sampled at random).
     Returns the frame numbers used and the seconds spent fitting."""
-    k = method.fit_frames()
-    if k <= 0:
+    if method.fit_frames() <= 0:
         return {"fit_frames": [], "fit_seconds": 0.0}
-    numbers = sample_numbers(source, k, cfg=cfg, seed=seed)
+    info = probe(source)
+    cfg = method.input_config(cfg, (info.height, info.width))
+    method.cfg = method.input_config(method.cfg, (info.height, info.width))
+    selected = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
+    if not selected:
+        raise BgsubError(f"{source}: no frames selected")
+    numbers = method.fit_numbers(selected, seed=seed)
     ic = cfg.input
     clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
     t0 = time.perf_counter()
@@ -105,11 +111,12 @@ def decompose_video(
     """
     if window < 1:
         raise BgsubError(f"window must be >= 1, got {window}")
+    info = probe(source)
+    native = (info.height, info.width)
+    cfg = method.input_config(cfg, native)
     scope, median = cfg.threshold.scope, cfg.threshold.median
     if scope not in SCOPES:
         raise BgsubError(f"threshold scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    info = probe(source)
-    native = (info.height, info.width)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")

@@ -23,7 +23,7 @@ import torch
 from bgsub.config import Config, save_config
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
-from bgsub.io.frames import read_clip
+from bgsub.io.frames import list_frames, probe, read_clip
 from bgsub.models.unet import count_parameters
 from bgsub.pipelines.run import decompose_video, sample_numbers
 from bgsub.training import (TrainState, build_model, fit_threshold, load_checkpoint, polish_model,
@@ -34,13 +34,6 @@ log = logging.getLogger("bgsub")
 
 def _sidecar(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
-
-
-def _check_channels(cfg: Config, where: str) -> None:
-    want = 1 if cfg.input.grayscale else 3
-    if cfg.model.in_channels != want:
-        raise BgsubError(f"{where}: model.in_channels is {cfg.model.in_channels} but input.grayscale="
-                         f"{str(cfg.input.grayscale).lower()} gives {want}-channel frames")
 
 
 def train(
@@ -59,31 +52,46 @@ def train(
     ``resume=True`` continues the run saved in ``out`` with its saved config and frames (``epochs`` may raise the
     target). Returns a summary dict.
     """
+    from bgsub.methods.unet import UNetMethod
+
     out = Path(out)
+    t0 = time.perf_counter()
     if resume:
         model, cfg, state = load_checkpoint(out)
         if epochs is not None:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+        method = UNetMethod(cfg, model=model, state=state)
         numbers = state.frames
         if state.epoch >= cfg.train.epochs:
             log.info("%s: already trained for %d epochs (target %d)", out, state.epoch, cfg.train.epochs)
     else:
         if epochs is not None:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
-        _check_channels(cfg, str(source))
-        numbers = sample_numbers(source, max(cfg.train.pool, cfg.train.frames), cfg=cfg, seed=cfg.train.seed)
-        model = build_model(cfg)
-        state = TrainState(frames=numbers)
+        info = probe(source)
+        method = UNetMethod(cfg)  # resolves input.grayscale (colour unless set) and builds the network
+        method.cfg = method.input_config(method.cfg, (info.height, info.width))  # the pixel budget
+        cfg, model = method.cfg, method.model
+        selected = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
+        if not selected:
+            raise BgsubError(f"{source}: no frames selected")
+        if cfg.model.reference:
+            numbers = method.fit_numbers(selected, seed=cfg.train.seed)
+        else:
+            numbers = sample_numbers(source, max(cfg.train.pool, cfg.train.frames), cfg=cfg, seed=cfg.train.seed)
+        state = method.state
+        state.frames = numbers
     ic = cfg.input
     clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
     if resume and numbers is not None and clip.numbers != list(numbers):
         raise BgsubError(f"{source}: does not hold the frames this checkpoint was trained on")
+    if cfg.model.reference and state.reference is None:
+        method.estimate_reference(clip.frames)
     start_epoch = state.epoch
     save_config(cfg, _sidecar(out, ".config.yaml"))
-    t0 = time.perf_counter()
     state = train_model(model, clip.frames, cfg, state=state, checkpoint=out, progress=progress)
-    seconds = time.perf_counter() - t0
-    state.threshold = fit_threshold(model, clip.frames, cfg)
+    seconds = time.perf_counter() - t0  # reading the frames, the reference and the training
+    if not cfg.model.reference:
+        state.threshold = fit_threshold(model, clip.frames, cfg)
     save_checkpoint(out, model, cfg, state)
     files = write_history(out.with_suffix(""), state.history, title=f"bgsub train {Path(source).name}")
     run = state.history[start_epoch:]
@@ -102,8 +110,7 @@ def train(
         "seconds": seconds,
         "seconds_per_epoch_median": per_epoch[len(per_epoch) // 2] if per_epoch else 0.0,
         "loss": last.get("loss"),
-        "nuclear": last.get("nuclear"),
-        "l1": last.get("l1"),
+        **{k: last.get(k) for k in ("nuclear", "l1", "data", "tv") if k in last},
         "history": [str(f) for f in files],
         "config": str(_sidecar(out, ".config.yaml")),
     }
@@ -173,7 +180,8 @@ def run_config(saved: Config, cfg: Optional[Config]) -> Config:
         return dataclasses.replace(mine, **keep)
 
     inp = dataclasses.replace(cfg.input, grayscale=saved.input.grayscale, scale=saved.input.scale)
-    return dataclasses.replace(cfg, input=inp, model=saved.model, train=saved.train, threshold=merge("threshold"),
+    return dataclasses.replace(cfg, input=inp, model=saved.model, train=saved.train, background=saved.background,
+                               threshold=merge("threshold"),
                                segment=merge("segment"))
 
 

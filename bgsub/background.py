@@ -1,0 +1,136 @@
+"""A background reference from the video itself: a conservative temporal median, each pixel's own noise level,
+and per-frame illumination compensation. Pure functions on tensors; no files, no state beyond the returned
+:class:`Reference`.
+
+Why each piece (the levers of the field's best unsupervised methods):
+
+- **Initialisation window.** The background is estimated from the first ``init`` frames (CDnet gives its
+  sequences such a period before scoring starts; ViBe, SuBSENSE and the CDnet baselines initialise there), not
+  from frames sampled over the whole video: an object that stops later (a person who sits down) is then not part
+  of the background, and stays foreground.
+- **Conservative re-estimation** (ViBe, SuBSENSE, DECOLOR): a first median and noise level flag the samples that
+  deviate by more than ``k`` noise levels; median and noise are estimated again from the samples that were not
+  flagged, so a moving object crossing a pixel during initialisation neither shifts its background nor inflates its
+  noise level.
+- **Per-pixel noise level** (SuBSENSE's per-pixel adaptive thresholds): ``sigma`` is 1.4826 x the median absolute
+  deviation of that pixel's background samples (the max over colour channels), a robust standard deviation.
+  Water, waves and leaves get a large sigma; a static wall gets the camera noise. It is floored at the median over
+  the frame (``sigma_floor``), so that perfectly still pixels do not become hair-trigger.
+- **Illumination compensation**: a global change of brightness (lights, auto exposure) shifts every pixel by about
+  the same amount. Each frame's background is shifted by the per-channel median of (frame - background) over the
+  frame, a robust estimate as long as moving objects cover less than half of it.
+
+The residual ``z = |frame - (background + offset)| / sigma`` (per channel) is in units of each pixel's own noise: a
+pixel is an outlier at ``z > k`` whatever the scene. ``k`` is a noise-level multiple (6 by default: far outside
+the noise of any background sample), not a per-scene constant.
+
+Example::
+
+    ref = estimate(first_frames)                 # (T, C, H, W) float in [0, 1]
+    z = residual(ref, clip)                      # (T, C, H, W), in noise levels
+    masks = z.amax(1, keepdim=True) > 6          # the reference thresholded on its own
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from bgsub.errors import BgsubError
+
+MAD_TO_SIGMA = 1.4826  # MAD x 1.4826 = standard deviation for Gaussian noise
+EPS = 1.0 / 255.0 / 8.0  # smallest noise level: an eighth of one 8-bit grey level
+
+
+@dataclass
+class Reference:
+    """background: (C, H, W) in [0, 1]; sigma: (1, H, W) each pixel's noise level (>= sigma_floor);
+    sigma_floor: the floor, the frame's median noise level; init: frames used; compensate: "offset" or "none"."""
+
+    background: torch.Tensor
+    sigma: torch.Tensor
+    sigma_floor: float
+    init: int
+    compensate: str = "offset"
+
+    def to_dict(self) -> dict:
+        return {"background": self.background.detach().cpu().contiguous(), "sigma": self.sigma.detach().cpu().contiguous(),
+                "sigma_floor": float(self.sigma_floor), "init": int(self.init), "compensate": self.compensate}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Reference":
+        return cls(background=d["background"].float(), sigma=d["sigma"].float(), sigma_floor=float(d["sigma_floor"]),
+                   init=int(d["init"]), compensate=str(d.get("compensate", "offset")))
+
+    def resized(self, size: tuple[int, int]) -> "Reference":
+        """The same reference at another frame size (bilinear), e.g. for a network run at reduced scale."""
+        if tuple(self.background.shape[-2:]) == tuple(size):
+            return self
+        import torch.nn.functional as F
+
+        bg = F.interpolate(self.background[None], size=size, mode="bilinear", align_corners=False)[0]
+        sg = F.interpolate(self.sigma[None], size=size, mode="bilinear", align_corners=False)[0]
+        return Reference(bg, sg.clamp(min=self.sigma_floor), self.sigma_floor, self.init, self.compensate)
+
+
+def _robust_sigma(dev: torch.Tensor) -> torch.Tensor:
+    """dev: (T, 1, H, W) absolute deviations with NaN for excluded samples -> (1, H, W) 1.4826 x median."""
+    s = torch.nanmedian(dev, dim=0).values * MAD_TO_SIGMA
+    return s
+
+
+def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensate: str = "offset") -> Reference:
+    """Estimate the background reference from the initialisation frames.
+
+    frames: (T, C, H, W) float in [0, 1], T >= 1 (the first frames of the video). ``passes``: 1 = plain median
+    and MAD; 2 = conservative (re-estimated without the samples more than ``k`` noise levels off, see the module
+    docstring). Returns a :class:`Reference`.
+    """
+    if frames.ndim != 4 or frames.shape[0] < 1:
+        raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
+    if compensate not in ("offset", "none"):
+        raise BgsubError(f"background.compensate must be offset or none, got {compensate!r}")
+    x = frames.detach().float().cpu()
+    if compensate == "offset":  # initialisation frames may differ in brightness too
+        first = x.median(dim=0).values
+        x = x - _offsets(x, first)
+    bg = x.median(dim=0).values  # (C, H, W)
+    dev = (x - bg).abs().amax(dim=1, keepdim=True)  # (T, 1, H, W)
+    sigma = dev.median(dim=0).values * MAD_TO_SIGMA
+    floor = max(float(sigma.median()), EPS)
+    for _ in range(max(0, passes - 1)):
+        keep = dev <= k * sigma.clamp(min=floor)
+        xs = torch.where(keep, x, torch.full_like(x, float("nan")))
+        bg2 = torch.nanmedian(xs, dim=0).values
+        bg = torch.where(torch.isnan(bg2), bg, bg2)
+        dev = (x - bg).abs().amax(dim=1, keepdim=True)
+        s2 = _robust_sigma(torch.where(keep, dev, torch.full_like(dev, float("nan"))))
+        sigma = torch.where(torch.isnan(s2), sigma, s2)
+        floor = max(float(sigma.median()), EPS)
+    return Reference(background=bg, sigma=sigma.clamp(min=floor), sigma_floor=floor, init=int(frames.shape[0]),
+                     compensate=compensate)
+
+
+def _offsets(frames: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Per-frame, per-channel median of (frame - background) over the pixels: (T, C, 1, 1)."""
+    d = (frames - background).flatten(2)
+    return d.median(dim=2).values[..., None, None]
+
+
+def background_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:
+    """Each frame's background: the reference shifted by the frame's illumination offset. (T, C, H, W)."""
+    bg = ref.background.to(frames.device)
+    if ref.compensate == "offset":
+        return bg + _offsets(frames.float(), bg)
+    return bg.expand_as(frames)
+
+
+def residual(ref: Reference, frames: torch.Tensor, *, background: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """z = |frame - background_t| / sigma: (T, C, H, W) in noise levels (see the module docstring)."""
+    if frames.shape[-3:] != ref.background.shape:
+        raise BgsubError(f"frames of shape {tuple(frames.shape[-3:])} do not match the background reference "
+                         f"{tuple(ref.background.shape)} (same input.grayscale and input.scale as at fit time?)")
+    bg = background if background is not None else background_for(ref, frames)
+    return (frames.float() - bg).abs() / ref.sigma.to(frames.device)

@@ -1,0 +1,186 @@
+"""The background reference, the support energy, the ``median`` and ``reference`` methods and the default
+(reference-conditioned) U-Net, each against an independent NumPy computation or a hand-built case."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage.filters import threshold_otsu
+
+from bgsub.background import Reference, estimate, residual
+from bgsub.config import load_config
+from bgsub.losses import support_energy
+from bgsub.methods import create
+
+
+def _np_reference(x: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Literal NumPy float64 version of the two-pass estimate without illumination offsets.
+    x: (T, C, H, W) -> background (C, H, W), sigma (H, W)."""
+    bg = np.median(x, axis=0)
+    dev = np.abs(x - bg).max(axis=1)
+    sig = np.median(dev, axis=0) * 1.4826
+    floor = max(_lower_median(sig.reshape(-1, 1))[0], 1 / 255 / 8)
+    keep = dev <= k * np.maximum(sig, floor)
+    bg2 = np.empty_like(bg)
+    sig2 = np.empty_like(sig)
+    T, C, H, W = x.shape
+    for i in range(H):
+        for j in range(W):
+            sel = keep[:, i, j]
+            if not sel.any():
+                bg2[:, i, j], sig2[i, j] = bg[:, i, j], sig[i, j]
+                continue
+            samples = x[sel, :, i, j]
+            bg2[:, i, j] = _lower_median(samples)
+            d = np.abs(x[:, :, i, j] - bg2[:, i, j]).max(axis=1)[sel]
+            sig2[i, j] = _lower_median(d[:, None])[0] * 1.4826
+    floor2 = max(_lower_median(sig2.reshape(-1, 1))[0], 1 / 255 / 8)
+    return bg2, np.maximum(sig2, floor2)
+
+
+def _lower_median(a: np.ndarray) -> np.ndarray:
+    """torch.median's convention: the lower of the two middle values. a: (n, C) -> (C,)."""
+    s = np.sort(a, axis=0)
+    return s[(len(s) - 1) // 2]
+
+
+def test_conservative_estimate_matches_numpy_and_ignores_a_passing_object():
+    g = np.random.default_rng(0)
+    T, C, H, W = 21, 3, 6, 7
+    bg = g.uniform(0.2, 0.8, (C, H, W))
+    noise = 0.01 * g.standard_normal((T, C, H, W))
+    x = bg + noise
+    x[3:12, :, 2, 3] = 0.0  # an object stays on pixel (2, 3) for 9 of 21 frames
+    ref = estimate(torch.tensor(x, dtype=torch.float64), k=6.0, passes=2, compensate="none")
+    nb, ns = _np_reference(x, 6.0)
+    np.testing.assert_allclose(ref.background.numpy(), nb, atol=1e-6)
+    np.testing.assert_allclose(ref.sigma[0].numpy(), ns, atol=1e-6)
+    # without the conservative pass the object inflates that pixel's noise level and drags its background
+    plain = estimate(torch.tensor(x), k=6.0, passes=1, compensate="none")
+    assert plain.sigma[0, 2, 3] > 2 * ref.sigma[0, 2, 3]
+    true = torch.tensor(bg[:, 2, 3], dtype=torch.float32)
+    assert (plain.background[:, 2, 3] - true).abs().max() > 2 * (ref.background[:, 2, 3] - true).abs().max()
+
+
+def test_residual_compensates_a_global_brightness_offset():
+    g = torch.Generator().manual_seed(1)
+    bg = 0.3 + 0.4 * torch.rand(1, 3, 10, 12, generator=g)
+    init = bg + 0.01 * torch.randn(30, 3, 10, 12, generator=g)
+    ref = estimate(init)
+    brighter = bg + 0.15  # the lights come on
+    brighter[:, :, 2:4, 2:4] = 0.0  # and something dark is there
+    z = residual(ref, brighter).amax(1)[0]
+    assert z[2:4, 2:4].min() > 10  # the object stands out
+    z[2:4, 2:4] = 0
+    assert z.max() < 6  # the wall does not, although every pixel moved by 0.15 (>> sigma ~ 0.01)
+    none = Reference(ref.background, ref.sigma, ref.sigma_floor, ref.init, compensate="none")
+    assert residual(none, brighter).amax(1)[0, 6:, 6:].min() > 6
+
+
+def test_support_energy_matches_the_formula_and_its_pixelwise_minimiser():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(2, 1, 5, 6, generator=g, dtype=torch.float64)
+    z = 10 * torch.rand(2, 3, 5, 6, generator=g, dtype=torch.float64)
+    k, tv, cap = 6.0, 0.7, 16.0
+    e, parts = support_energy(logits, z, k=k, tv=tv, cap=cap)
+    m = 1 / (1 + np.exp(-logits.numpy()))
+    r = np.minimum((z.numpy().max(axis=1, keepdims=True) / k) ** 2, cap)
+    data = ((1 - m) * r + m).mean()
+    grad = np.abs(np.diff(m, axis=2)).mean() + np.abs(np.diff(m, axis=3)).mean()
+    assert e.item() == pytest.approx(data + tv * grad, rel=1e-12)
+    assert parts["data"].item() == pytest.approx(data, rel=1e-12)
+    # without TV, each pixel's energy is lower as foreground exactly where z > k
+    fg, _ = support_energy(torch.full_like(logits, 30.0), z, k=k, tv=0.0, cap=cap)
+    bgE, _ = support_energy(torch.full_like(logits, -30.0), z, k=k, tv=0.0, cap=cap)
+    assert fg.item() == pytest.approx(1.0, abs=1e-9)
+    assert bgE.item() == pytest.approx(r.mean(), rel=1e-9)
+
+
+def test_support_energy_gradient_matches_finite_differences():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(1, 1, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    z = 12 * torch.rand(1, 1, 4, 5, generator=g, dtype=torch.float64)
+    z[0, 0, 0, 0] = 0.0  # avoid ties in the TV term's |.| at exactly equal m
+    assert torch.autograd.gradcheck(lambda x: support_energy(x, z, tv=0.5)[0], (logits,))
+
+
+def _clip_with_object(T=40, H=24, W=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    bg = 0.2 + 0.6 * torch.rand(1, 3, H, W, generator=g)
+    clip = (bg + 0.01 * torch.randn(T, 3, H, W, generator=g)).clamp(0, 1)
+    truth = torch.zeros(T, 1, H, W, dtype=torch.bool)
+    for t in range(20, T):  # nothing moves in the first 20 frames; then a square crosses
+        x = (t - 20) % (W - 8)
+        clip[t, :, 8:16, x : x + 8] = torch.tensor([0.95, 0.05, 0.05])[:, None, None]
+        truth[t, 0, 8:16, x : x + 8] = True
+    return clip, truth
+
+
+def test_median_method_is_the_calibration_recipe():
+    cfg = load_config(None, ["background.init=20"])
+    clip, _ = _clip_with_object()
+    m = create("median", cfg)
+    assert m.fit_numbers(list(range(1, 41)), seed=0)[:20] == list(range(1, 21))
+    m.fit(clip)
+    x = clip.numpy()
+    med = np.median(x[:20], axis=0)  # 20 samples: torch takes the lower middle value
+    med = np.sort(x[:20], axis=0)[9]
+    d = np.abs(x - med).max(axis=1)
+    t = threshold_otsu(d.ravel(), nbins=256) + (d.max() - d.min()) / 256 / 2
+    want = np.stack([cv2.medianBlur((di > t).astype(np.uint8) * 255, 5) > 0 for di in d])
+    dec = m.decompose(clip)
+    assert np.array_equal(dec.masks[:, 0].numpy(), want)
+    assert dec.masks[:20].sum() == 0 and dec.masks[20:].sum() > 0
+
+
+def test_reference_method_is_the_thresholded_residual():
+    cfg = load_config(None, ["background.init=20"])
+    clip, truth = _clip_with_object()
+    m = create("reference", cfg)
+    m.fit(clip)
+    dec = m.decompose(clip)
+    ref = estimate(clip[:20])
+    assert torch.equal(dec.masks, residual(ref, clip).amax(1, keepdim=True) > 6.0)
+    assert torch.equal(dec.masks, truth)  # clean synthetic case: exact
+    torch.testing.assert_close(dec.background + dec.foreground, clip)
+
+
+def test_default_unet_learns_the_support_and_keeps_a_static_scene_empty():
+    from bgsub.methods.unet import UNetMethod
+
+    cfg = load_config(None, ["background.init=20", "train.epochs=150", "train.crop=0", "model.depth=2",
+                             "train.device=cpu", "segment.device=cpu"])
+    clip, truth = _clip_with_object()
+    m = create("unet", cfg)
+    m.progress = False
+    assert m.cfg.input.grayscale is False and m.model.spec.in_channels == 3 and m.model.spec.out_channels == 1
+    m.fit(clip)
+    assert m.decides_masks and m.state.reference is not None
+    dec = m.decompose(clip)
+    pred, gt = dec.masks[20:], truth[20:]
+    tp = (pred & gt).sum().item()
+    f = 2 * tp / (pred.sum().item() + gt.sum().item())
+    assert f > 0.9
+    assert dec.masks[:20].float().mean() < 0.01  # nothing moves: (nearly) empty masks, no Otsu on noise
+    torch.testing.assert_close(dec.background + dec.foreground, clip)
+
+
+def test_fit_numbers_take_the_initialisation_window_then_a_seeded_draw():
+    cfg = load_config(None, ["background.init=5", "train.pool=3"])
+    m = create("unet", cfg)
+    nums = list(range(10, 40))
+    a = m.fit_numbers(nums, seed=0)
+    assert a[:5] == [10, 11, 12, 13, 14] and len(a) == 8 and a == sorted(a) and set(a[5:]) <= set(nums[5:])
+    assert a == m.fit_numbers(nums, seed=0) and a != m.fit_numbers(nums, seed=1)
+
+
+def test_network_input_keeps_native_noise_units_under_the_pixel_budget():
+    from bgsub.training import network_input, network_size
+
+    assert network_size(240, 320, 19200) == (120, 160) and network_size(100, 100, 19200) == (100, 100)
+    z = torch.full((1, 3, 240, 320), 4.0)
+    x = network_input(z, 19200)
+    assert x.shape == (1, 3, 120, 160)
+    torch.testing.assert_close(x, torch.full_like(x, float(np.log1p(4.0))))
