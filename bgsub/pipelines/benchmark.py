@@ -264,9 +264,11 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
-            keep_foreground: Optional[set[int]] = None) -> dict[str, Any]:
+            keep_foreground: Optional[set[int]] = None, score: bool = True) -> dict[str, Any]:
     """Fit, decompose and score ``name`` on ``seq``; the measured part of a benchmark record. Raises on failure.
 
+    ``seq`` is a sequence folder with ground truth when ``score`` (the default); with ``score=False`` any video
+    source (file, frame folder) and the record has no ``scores``/``counts``/``scored_frames``/``missing``.
     ``keep_foreground``: frame numbers whose ``fg%06d.png`` (|S|) stay on disk for the contact sheet (the others
     are deleted after scoring, so a long video does not leave a second image per frame); ``None`` keeps none and
     does not write them at all."""
@@ -281,18 +283,17 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
     window = window_for(method, cfg)
     run = decompose_video(method, seq, out, cfg=cfg, window=window, save_foreground=keep_foreground is not None,
                           progress=False)
-    ev = evaluate(out, cdnet=seq)
+    ev = evaluate(out, cdnet=seq) if score else None
     if keep_foreground is not None:
         from bgsub.io.frames import numbered_files
 
         for n, p in numbered_files(out, prefix="fg").items():
             if n not in keep_foreground:
                 p.unlink(missing_ok=True)
+    scored = {"scores": ev["scores"], "counts": ev["counts"], "scored_frames": ev["frames"],
+              "missing": ev["missing"]} if ev is not None else {}
     return {
-        "scores": ev["scores"],
-        "counts": ev["counts"],
-        "scored_frames": ev["frames"],
-        "missing": ev["missing"],
+        **scored,
         "frames": run["frames"],
         "window": window,
         "fit_frames": len(fit["fit_frames"]),
