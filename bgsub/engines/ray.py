@@ -117,8 +117,9 @@ class RayEngine(Engine):
                 try:
                     ok, value, error, seconds = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # the worker died on every attempt, or the task was lost
+                    n = self.retries + 1
                     yield Outcome(key, False, None, f"{exc.__class__.__name__}: the worker running this job died "
-                                  f"({self.retries + 1} attempts)", time.perf_counter() - t0)
+                                  f"({n} attempt{'s' if n > 1 else ''})", time.perf_counter() - t0)
                     continue
                 yield Outcome(key, ok, value, error, seconds)
 

@@ -132,8 +132,13 @@ def _expand(arg: str) -> list[tuple[str, Path, Path, Optional[Path]]]:
         if not matches:
             raise BgsubError(f"{arg}: matches nothing")
         out = []
-        for m in matches:
-            out += _expand_path(Path(m), searched=False)
+        for m in map(Path, matches):
+            # a file matched by a broad pattern (dir/*) must look like a video; "*.dav" takes .dav files
+            if m.is_file() and m.suffix.lower() not in VIDEO_EXTENSIONS and not arg.lower().endswith(m.suffix.lower()):
+                continue
+            out += _expand_path(m, searched=False)
+        if not out:
+            raise BgsubError(f"{arg}: matches no video")
         return out
     return _expand_path(p, searched=True)
 
@@ -247,6 +252,8 @@ def process_video(
     t0 = time.perf_counter()
     final = Path(out) / name
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.partial-*"):  # a killed earlier attempt's
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = final.with_name(f".{final.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         with torch_threads(threads):
