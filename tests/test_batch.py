@@ -16,12 +16,6 @@ from bgsub.pipelines.batch import batch, find_videos, parse_shard, process_video
 from bgsub.pipelines.evaluate import evaluate
 from bgsub.synth import synth
 
-try:
-    import ray
-except ImportError:
-    ray = None
-
-
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> Path:
     """Three short synthetic clips c1, c2, c3 (CDnet layout); c3 has a corrupt frame (read-only)."""
@@ -32,19 +26,10 @@ def clips(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def ray_instance():
-    if ray is None:
-        pytest.skip("Ray not installed (pip install 'bgsub[ray]')")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray
-    ray.shutdown()
-
-
 @pytest.fixture(params=["local", pytest.param("ray", marks=pytest.mark.ray)])
 def engine(request):
     if request.param == "ray":
-        request.getfixturevalue("ray_instance")  # the engine joins the instance running in this process
+        request.getfixturevalue("ray_engine")  # the engine joins the instance running in this process
     return request.param
 
 

@@ -61,14 +61,18 @@ def test_ray_missing_is_one_line_with_the_install_hint(monkeypatch):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Ray: a local instance of at most 2 CPUs, short timeouts, always shut down.
+# Ray: the session's local instance of 2 CPUs (conftest.ray_engine), short timeouts, always shut down.
 
 try:
-    import ray  # noqa: F811
+    import ray
 except ImportError:
     ray = None
 
 needs_ray = pytest.mark.skipif(ray is None, reason="Ray not installed (pip install 'bgsub[ray]')")
+if ray is not None:
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's job functions travel by value
 
 
 def _slow_first_attempt(flags: str, x: int) -> tuple[int, int]:
@@ -81,35 +85,17 @@ def _slow_first_attempt(flags: str, x: int) -> tuple[int, int]:
     return x * x, os.getpid()
 
 
-@pytest.fixture(scope="module")
-def ray_instance():
-    if ray is None:
-        pytest.skip("Ray not installed")
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's job functions travel by value
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    yield ray
-    ray.shutdown()
+@needs_ray
+def test_the_embedded_instance_has_workers_times_cpus_per_job(ray_engine):
+    # ray_engine (conftest) started it with workers=2, cpus_per_job=1 and checks at the end that it stops it
+    assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2 and ray_engine.workers == 2
+    ray_engine.submit("k", pow, 2, 10)
+    (o,) = list(ray_engine.results())
+    assert o.ok and o.value == 1024
 
 
 @needs_ray
-def test_ray_engine_starts_an_embedded_instance_with_workers_times_cpus_and_stops_it():
-    if ray.is_initialized():
-        pytest.skip("a Ray instance is already running in this process")
-    eng = make_engine("ray", workers=2, cpus_per_job=1)
-    try:
-        assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2 and eng.workers == 2
-        eng.submit("k", pow, 2, 10)
-        (o,) = list(eng.results())
-        assert o.ok and o.value == 1024
-    finally:
-        eng.close()
-    assert not ray.is_initialized()
-
-
-@needs_ray
-def test_ray_engine_yields_outcomes_as_they_finish_with_one_line_errors(ray_instance):
+def test_ray_engine_yields_outcomes_as_they_finish_with_one_line_errors(ray_engine):
     with make_engine("ray", retries=0) as eng:
         for i in range(3):
             eng.submit(i, _square, i)
@@ -117,12 +103,12 @@ def test_ray_engine_yields_outcomes_as_they_finish_with_one_line_errors(ray_inst
         outs = {o.key: o for o in eng.results()}
     assert {k: o.value for k, o in outs.items() if o.ok} == {0: 0, 1: 1, 2: 4}
     assert outs["bad"].error == "ValueError: no way"
-    assert ray_instance.is_initialized()  # an instance it did not start is left running
+    assert ray.is_initialized()  # an instance it did not start is left running
 
 
 @needs_ray
 @pytest.mark.parametrize("retries", [1, 0])
-def test_ray_engine_survives_a_worker_killed_mid_job_by_a_retry(ray_instance, tmp_path, retries):
+def test_ray_engine_survives_a_worker_killed_mid_job_by_a_retry(ray_engine, tmp_path, retries):
     with make_engine("ray", retries=retries) as eng:
         eng.submit("k", _slow_first_attempt, str(tmp_path), 7)
         deadline = time.time() + 30

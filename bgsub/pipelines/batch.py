@@ -224,6 +224,15 @@ def _replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def require_shared(marker: Optional[str], out: str | os.PathLike) -> None:
+    """Raise unless the driver's ``marker`` file (in ``out``) is visible here: a worker on another machine that
+    does not mount ``out`` at the same path would write outputs nobody finds."""
+    if marker is not None and not Path(marker).is_file():
+        raise BgsubError(f"{out}: not visible from the worker on {socket.gethostname()} (the run's marker file is "
+                         "missing): workers must see the inputs and the output folder at the same paths as the "
+                         "driver")
+
+
 def process_video(
     source: str,
     out: str,
@@ -246,9 +255,7 @@ def process_video(
     from bgsub.pipelines.rpca import torch_threads
 
     host = socket.gethostname()
-    if marker is not None and not Path(marker).is_file():
-        raise BgsubError(f"{out}: not visible from the worker on {host} (the batch's marker file is missing): "
-                         "workers must see the inputs and the output folder at the same paths as the driver")
+    require_shared(marker, out)
     t0 = time.perf_counter()
     final = Path(out) / name
     final.parent.mkdir(parents=True, exist_ok=True)
