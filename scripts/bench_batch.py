@@ -147,7 +147,8 @@ def main() -> None:
         print(f"| {r['engine']} | {r['workers']} | {r['wall_s']:.1f} | {r['videos_per_min']:.1f} | "
               f"{r['mean_job_s']:.2f} |")
     if over:
-        print(f"\nOne video: in-process job {over['in_process_s']:.2f} s; Ray instance start {over['ray_start_s']:.1f} s; "
+        print(f"\nOne video: in-process job {over['in_process_s']:.2f} s; Ray instance start "
+              f"{over['ray_start_s']:.1f} s; "
               f"on Ray, submit to result {over['ray_cold_s']:.2f} s with a cold worker (job itself "
               f"{over['ray_cold_job_s']:.2f} s), {over['ray_warm_s']:.2f} s warm (job {over['ray_warm_job_s']:.2f} s)")
     if args.json:

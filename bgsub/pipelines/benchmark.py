@@ -22,6 +22,10 @@ Outputs: ``OUT/results.json`` (the environment and one record per (sequence, met
 pair already ``ok`` under the same config is skipped unless ``force``. ``OUT/results.md``: the same as markdown
 tables. ``OUT/<sequence>/contact.png``: a few scored frames, one row per method (see :mod:`bgsub.viz`).
 A method that fails on one sequence is recorded as failed and the benchmark goes on.
+
+Each (sequence, method) pair is an independent job (:func:`run_pair`) handed to an engine (:mod:`bgsub.engines`):
+in this process one at a time by default, or as Ray tasks in parallel; records are saved as jobs finish, and a
+sequence's contact sheet is drawn when its last pair finishes.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ import json
 import logging
 import os
 import platform
-import time
 import traceback
 import uuid
 from pathlib import Path
@@ -365,7 +368,8 @@ def benchmark(
     Each (sequence, method) pair is a job (:func:`run_pair`) for ``engine`` (``"local"``: in this process, one at
     a time, in order; ``"ray"``: Ray tasks, see :mod:`bgsub.engines.ray`), made with ``engine_options`` only when
     there is work to do; results are recorded as jobs finish. ``threads`` > 0: torch threads per job (default:
-    as is locally, the CPUs each Ray task asks for). Returns ``{"results_json", "results_md", "records", "environment", "failed", "ran", "skipped"}``.
+    as is locally, the CPUs each Ray task asks for). Returns ``{"results_json", "results_md", "records",
+    "environment", "failed", "ran", "skipped"}``.
     """
     from bgsub.methods.base import available
 
