@@ -160,3 +160,12 @@ def test_cli_usage_errors_exit_2_and_input_errors_exit_1(cli, clips, tmp_path, m
     res = cli("batch", clips / "c1", "-o", tmp_path / "o", "-m", "mog2", "--address", "auto")
     assert res.code == 1 and res.stdout == ""
     assert res.stderr == "bgsub: error: --engine ray needs Ray, which is not installed here: pip install 'bgsub[ray]'\n"
+
+
+def test_jobs_get_absolute_paths_so_workers_need_not_share_the_cwd(clips, tmp_path, monkeypatch):
+    shutil.copytree(clips / "c1", tmp_path / "rel" / "c1")
+    monkeypatch.chdir(tmp_path)
+    (rec,) = batch(["rel/c1"], "out", method="mog2")["records"]
+    assert rec["input"] == str(tmp_path / "rel" / "c1") and rec["out"] == str(tmp_path / "out" / "c1")
+    r = batch([str(tmp_path / "rel" / "c1")], tmp_path / "out", method="mog2")
+    assert r["skipped"] == 1  # the same video, however it was named

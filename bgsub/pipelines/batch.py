@@ -16,7 +16,7 @@ hidden ``OUT/.<name>.partial-*`` folder and rename that to ``OUT/<name>`` at the
 job leaves no half-written output folder. It returns the small record also saved as ``result.json``.
 
 The driver (:func:`batch`) skips videos whose ``OUT/<name>/result.json`` says they finished with the same
-method, config, seed and input (unless ``force``), submits the rest, and, as each finishes, appends its record
+method, config, seed and input (unless ``force``), submits the rest (with absolute paths), and, as each finishes, appends its record
 (or the failure with its one-line error) to ``OUT/results.jsonl`` and reports it to ``on_event``.
 
 Where the work runs: the workers read the inputs and write ``OUT`` themselves, so on a cluster the inputs and
@@ -288,7 +288,7 @@ def finished(out: Path, video: Video, *, method: str, config_hash: str, seed: in
         return None
     same = (isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("method") == method
             and rec.get("config_hash") == config_hash and rec.get("seed") == seed
-            and rec.get("input") == str(video.source))
+            and rec.get("input") == os.path.abspath(video.source))
     return rec if same else None
 
 
@@ -375,10 +375,10 @@ def batch(
             if not per_job and eng.name != "local":  # a Ray task gets as many torch threads as CPUs it asked for
                 per_job = max(1, int(round(getattr(eng, "cpus_per_job", 1))))
             by_name = {v.name: v for v in todo}
-            for v in todo:
-                eng.submit(v.name, process_video, str(v.source), str(out), v.name, method=method, cfg=cfg,
-                           seed=seed, truth=str(v.truth) if v.truth else None, marker=str(marker),
-                           threads=per_job)
+            for v in todo:  # absolute paths: a worker on another machine does not share this cwd
+                eng.submit(v.name, process_video, os.path.abspath(v.source), os.path.abspath(out), v.name,
+                           method=method, cfg=cfg, seed=seed, truth=os.path.abspath(v.truth) if v.truth else None,
+                           marker=os.path.abspath(marker), threads=per_job)
             t0 = time.perf_counter()
             ran = 0
             for o in eng.results():
@@ -386,7 +386,8 @@ def batch(
                 if o.ok:
                     rec = o.value
                 else:
-                    rec = {"input": str(v.source), "name": v.name, "out": str(out / v.name), "method": method,
+                    rec = {"input": os.path.abspath(v.source), "name": v.name,
+                           "out": os.path.abspath(out / v.name), "method": method,
                            "status": "failed", "error": o.error, "seconds": o.seconds, "config_hash": chash,
                            "seed": seed,
                            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

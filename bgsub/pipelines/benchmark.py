@@ -450,8 +450,9 @@ def benchmark(
                 per_job = max(1, int(round(getattr(eng, "cpus_per_job", 1))))
             for key, seq, run_dir in jobs:
                 shown = shown_of[key[0]]
-                eng.submit(key, run_pair, key[1], str(seq), str(run_dir), cfg=cfg_of[key[1]], seed=seed,
-                           keep_foreground=set(shown) if shown else None, marker=str(marker), threads=per_job)
+                eng.submit(key, run_pair, key[1], os.path.abspath(seq), os.path.abspath(run_dir), cfg=cfg_of[key[1]],
+                           seed=seed, keep_foreground=set(shown) if shown else None, marker=os.path.abspath(marker),
+                           threads=per_job)
                 if eng.name != "local":
                     notify("queued", pending[key])
             for o in eng.results(on_start=lambda key: notify("start", pending[key])):
