@@ -11,17 +11,17 @@ from typing_extensions import Annotated
 
 EngineOpt = Annotated[Optional[str], typer.Option(
     "--engine", help="local: in this process, one job at a time (default). ray: Ray tasks on an embedded local "
-    "instance, or on the cluster given by --address/RAY_ADDRESS (which imply ray). Needs pip install 'bgsub[ray]'.",
+    "instance, or on the cluster given by --address/RAY_ADDRESS (which imply ray). Needs pip install 'bgsub\\[ray]'.",
     show_default=False)]
 WorkersOpt = Annotated[Optional[int], typer.Option(
-    "--workers", "-j", min=1, help="Ray without an address: jobs at once on the embedded instance [default: one "
-    "per 2 cores].", show_default=False)]
+    "--workers", "-j", min=1, help="Ray without an address: jobs at once on the embedded instance (default: one "
+    "per 2 cores).", show_default=False)]
 AddressOpt = Annotated[Optional[str], typer.Option(
     "--address", help="Join this Ray cluster (host:port, ray://host:10001, or 'auto'); also RAY_ADDRESS.",
     show_default=False)]
 CpusOpt = Annotated[Optional[float], typer.Option(
-    "--cpus-per-video", help="Ray: CPUs each job asks for (also its torch threads) [default: the embedded "
-    "instance's cores / workers; 1 on a cluster].", show_default=False)]
+    "--cpus-per-video", help="Ray: CPUs each job asks for (also its torch threads) (default: the embedded "
+    "instance's cores / workers; 1 on a cluster).", show_default=False)]
 GpusOpt = Annotated[float, typer.Option(
     "--gpus-per-video", help="Ray: GPUs each job asks for; fractions share a GPU (0.25: four jobs per GPU).")]
 RetriesOpt = Annotated[int, typer.Option(
