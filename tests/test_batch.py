@@ -169,3 +169,15 @@ def test_jobs_get_absolute_paths_so_workers_need_not_share_the_cwd(clips, tmp_pa
     assert rec["input"] == str(tmp_path / "rel" / "c1") and rec["out"] == str(tmp_path / "out" / "c1")
     r = batch([str(tmp_path / "rel" / "c1")], tmp_path / "out", method="mog2")
     assert r["skipped"] == 1  # the same video, however it was named
+
+
+def test_a_failed_redo_leaves_the_earlier_output_whole(clips, tmp_path):
+    from bgsub.config import load_config
+
+    out = tmp_path / "out"
+    batch([str(clips / "c1")], out, method="mog2")
+    before = sorted(p.name for p in (out / "c1").iterdir())
+    r = batch([str(clips / "c1")], out, method="mog2", force=True, cfg=load_config(None, ["input.start=1000"]))
+    assert r["failed"][0]["error"].endswith("no frames selected")
+    assert sorted(p.name for p in (out / "c1").iterdir()) == before and len(before) == 22
+    assert sorted(p.name for p in out.iterdir()) == ["c1", "results.jsonl"]  # no partial folder left
