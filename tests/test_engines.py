@@ -60,6 +60,21 @@ def test_ray_missing_is_one_line_with_the_install_hint(monkeypatch):
         make_engine("ray", workers=1)
 
 
+def test_an_unreachable_ray_address_is_one_line_not_a_hang():
+    import socket
+
+    from bgsub.engines.ray import _check_reachable  # before ray.init, which retries such an address for minutes
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.time()
+    with pytest.raises(BgsubError, match=rf"^127.0.0.1:{port}: cannot reach the Ray cluster's head node"):
+        _check_reachable(f"127.0.0.1:{port}")
+    assert time.time() - t0 < 10
+    _check_reachable("auto")  # left to Ray
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Ray: the session's local instance of 2 CPUs (conftest.ray_engine), short timeouts, always shut down.
 

@@ -43,6 +43,21 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A plain ``host:port`` address must accept a TCP connection within ``timeout`` seconds (Ray itself retries
+    an unreachable head node for many minutes); ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise BgsubError(f"{address}: cannot reach the Ray cluster's head node ({exc.__class__.__name__}: "
+                         f"{exc.strerror or exc})") from None
+
+
 class RayEngine(Engine):
     name = "ray"
 
@@ -74,6 +89,7 @@ class RayEngine(Engine):
                 log.warning("Ray is already initialised in this process: --workers %d is ignored", workers)
             cpus = cpus_per_job if cpus_per_job is not None else 1.0
         elif address:
+            _check_reachable(address)
             try:
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
             except Exception as exc:  # ConnectionError, RuntimeError, ... depending on the failure
