@@ -8,10 +8,11 @@ Example::
     result["scores"]["f_measure"]
 """
 
+from bgsub.pipelines.batch import batch
 from bgsub.pipelines.benchmark import benchmark
 from bgsub.pipelines.evaluate import evaluate
 from bgsub.pipelines.rpca import rpca
 from bgsub.pipelines.unet import polish, segment, train
 from bgsub.synth import synth
 
-__all__ = ["benchmark", "evaluate", "polish", "rpca", "segment", "synth", "train"]
+__all__ = ["batch", "benchmark", "evaluate", "polish", "rpca", "segment", "synth", "train"]

@@ -58,3 +58,18 @@ def medium_clip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("clip") / "seq"
     synth(out, height=96, width=128, frames=80, seed=2)
     return out
+
+
+@pytest.fixture(scope="session")
+def ray_engine():
+    """One embedded local Ray instance (2 CPUs, 2 workers of 1 CPU) for the whole session, started through the
+    Ray engine; tests that make their own ``make_engine("ray")`` join it. Shut down (and checked) at the end.
+    Skipped when Ray is not installed."""
+    ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'bgsub[ray]')")
+    from bgsub.engines import make_engine
+
+    assert not ray.is_initialized()
+    eng = make_engine("ray", workers=2, cpus_per_job=1)
+    yield eng
+    eng.close()
+    assert not ray.is_initialized()  # the engine that started it stopped it

@@ -211,3 +211,19 @@ def test_contact_sheet_layout_and_colours(small_clip, tmp_path):
     m = mask_panel(np.array([[True, True], [False, False]]), np.array([[True, False], [True, False]]), valid)
     assert m[0, 0].tolist() == [255, 255, 255] and m[0, 1].tolist() == [0, 0, 255]  # TP white, FP red
     assert m[1, 0].tolist() == [255, 96, 0] and m[1, 1].tolist() == [GREY] * 3  # FN blue, ignored grey
+
+
+@pytest.mark.ray
+def test_pairs_run_as_ray_jobs_give_the_local_results(data_dir, tmp_path, ray_engine):
+    kw = dict(methods=["mog2"], cfg=Config(), contact_frames=2)
+    here = benchmark(data_dir, out=tmp_path / "local", **kw)
+    events = []
+    there = benchmark(data_dir, out=tmp_path / "ray", engine="ray",
+                      on_event=lambda kind, rec: events.append((kind, rec["sequence"])), **kw)
+    assert there["ran"] == 2 and there["failed"] == []
+    for a, b in zip(here["records"], there["records"]):
+        assert (a["sequence"], a["scores"], a["frames"]) == (b["sequence"], b["scores"], b["frames"])
+        assert b["torch_threads"] == 1 and b["host"]
+    assert ("queued", "b-ucsd") in events and ("done", "b-ucsd") in events  # Ray does not say when a job starts
+    assert (tmp_path / "ray" / "cdnet" / "a-seq" / "contact.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir() if p.name.startswith(".")) == []  # marker removed

@@ -19,6 +19,7 @@ from bgsub.cli import synth as _synth  # noqa: F401,E402
 from bgsub.cli import rpca as _rpca  # noqa: F401,E402
 from bgsub.cli import unet as _unet  # noqa: F401,E402
 from bgsub.cli import benchmark as _benchmark  # noqa: F401,E402
+from bgsub.cli import batch as _batch  # noqa: F401,E402
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from typing_extensions import Annotated
 
 from bgsub.cli.common import ConfigOpt, JsonOpt, SetOpt, app, emit, err_console, log, resolve_config
+from bgsub.cli.engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, RetriesOpt, WorkersOpt, engine_choice
 from bgsub.errors import BgsubError
 
 
@@ -38,8 +39,10 @@ def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
     "OUT/<sequence>/<method>/ and a contact sheet OUT/<sequence>/contact.png. Pairs already finished under the same "
     "config are skipped unless --force; --config/--set apply to every method, --method-config gives one method "
     "its own preset (e.g. unet=cpu-fast, so the U-Net's CPU settings do not change the baselines); a method failing on one sequence is recorded and the run goes on (exit 1 at "
-    "the end). The seed (frames a method fits on; KNN's random schedule) is train.seed. Prints the path of "
-    "results.md (or the results as --json); progress goes to stderr."
+    "the end). The seed (frames a method fits on; KNN's random schedule) is train.seed. Each (sequence, method) "
+    "pair is a job: --engine local (default) runs them here one at a time, --engine ray in parallel on a local Ray "
+    "instance or a cluster (see bgsub batch --help). Prints the path of results.md (or the results as --json); "
+    "progress goes to stderr."
 )
 def benchmark(
     data_dir: Annotated[Path, typer.Argument(help="Folder holding sequence folders (or one sequence folder).")],
@@ -51,12 +54,19 @@ def benchmark(
     method_config: Annotated[Optional[list[str]], typer.Option(
         "--method-config", help="METHOD=PRESET: that method's own preset instead of --config, e.g. unet=cpu-fast "
         "(repeatable; --set applies to it too).")] = None,
+    engine: EngineOpt = None,
+    workers: WorkersOpt = None,
+    address: AddressOpt = None,
+    cpus_per_video: CpusOpt = None,
+    gpus_per_video: GpusOpt = 0.0,
+    retries: RetriesOpt = 3,
     config: ConfigOpt = None,
     sets: SetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     from bgsub.api import benchmark as run
 
+    engine_name, engine_options = engine_choice(engine, address, workers, cpus_per_video, gpus_per_video, retries)
     names = [m.strip() for m in methods.split(",") if m.strip()]
     if threads is not None:
         if threads < 1:
@@ -83,7 +93,7 @@ def benchmark(
         if live is None:
             live = Live(_table(rows), console=console, refresh_per_second=2, transient=False)
             live.start()
-        shown = {"start": "running", "skip": "kept", "done": "ok", "failed": "FAILED"}[kind]
+        shown = {"queued": "queued", "start": "running", "skip": "kept", "done": "ok", "failed": "FAILED"}[kind]
         rows[(rec["sequence"], rec["method"])] = {**rec, "_shown": shown}
         live.update(_table(rows))
         if not console.is_terminal and kind in ("done", "failed"):  # a line per run in logs
@@ -93,7 +103,8 @@ def benchmark(
 
     try:
         result = run(data_dir, methods=names, out=out, cfg=cfg, method_configs=per_method, force=force,
-                     contact_frames=contact, on_event=on_event)
+                     contact_frames=contact, on_event=on_event, engine=engine_name, engine_options=engine_options,
+                     threads=threads or 0)
     finally:
         if live is not None:
             live.stop()

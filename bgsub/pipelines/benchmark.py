@@ -22,6 +22,10 @@ Outputs: ``OUT/results.json`` (the environment and one record per (sequence, met
 pair already ``ok`` under the same config is skipped unless ``force``. ``OUT/results.md``: the same as markdown
 tables. ``OUT/<sequence>/contact.png``: a few scored frames, one row per method (see :mod:`bgsub.viz`).
 A method that fails on one sequence is recorded as failed and the benchmark goes on.
+
+Each (sequence, method) pair is an independent job (:func:`run_pair`) handed to an engine (:mod:`bgsub.engines`):
+in this process one at a time by default, or as Ray tasks in parallel; records are saved as jobs finish, and a
+sequence's contact sheet is drawn when its last pair finishes.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ import json
 import logging
 import os
 import platform
-import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -259,14 +263,17 @@ def write_results(out: Path, data: dict[str, Any]) -> tuple[Path, Path]:
 
 
 def _one_line(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split()) or exc.__class__.__name__
-    return msg if isinstance(exc, BgsubError) else f"{exc.__class__.__name__}: {msg}"
+    from bgsub.engines import one_line
+
+    return one_line(exc)
 
 
 def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
-            keep_foreground: Optional[set[int]] = None) -> dict[str, Any]:
+            keep_foreground: Optional[set[int]] = None, score: bool = True) -> dict[str, Any]:
     """Fit, decompose and score ``name`` on ``seq``; the measured part of a benchmark record. Raises on failure.
 
+    ``seq`` is a sequence folder with ground truth when ``score`` (the default); with ``score=False`` any video
+    source (file, frame folder) and the record has no ``scores``/``counts``/``scored_frames``/``missing``.
     ``keep_foreground``: frame numbers whose ``fg%06d.png`` (|S|) stay on disk for the contact sheet (the others
     are deleted after scoring, so a long video does not leave a second image per frame); ``None`` keeps none and
     does not write them at all."""
@@ -281,18 +288,17 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
     window = window_for(method, cfg)
     run = decompose_video(method, seq, out, cfg=cfg, window=window, save_foreground=keep_foreground is not None,
                           progress=False)
-    ev = evaluate(out, cdnet=seq)
+    ev = evaluate(out, cdnet=seq) if score else None
     if keep_foreground is not None:
         from bgsub.io.frames import numbered_files
 
         for n, p in numbered_files(out, prefix="fg").items():
             if n not in keep_foreground:
                 p.unlink(missing_ok=True)
+    scored = {"scores": ev["scores"], "counts": ev["counts"], "scored_frames": ev["frames"],
+              "missing": ev["missing"]} if ev is not None else {}
     return {
-        "scores": ev["scores"],
-        "counts": ev["counts"],
-        "scored_frames": ev["frames"],
-        "missing": ev["missing"],
+        **scored,
         "frames": run["frames"],
         "window": window,
         "fit_frames": len(fit["fit_frames"]),
@@ -301,6 +307,30 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
         "method_seconds": run["method_seconds"],
         "fps": run["fps"],
     }
+
+
+def run_pair(name: str, seq: str, run_dir: str, *, cfg: Config, seed: int,
+             keep_foreground: Optional[set[int]] = None, marker: Optional[str] = None,
+             threads: int = 0) -> dict[str, Any]:
+    """The benchmark's job, run by an engine wherever it runs jobs: clear ``run_dir``'s earlier masks, then
+    :func:`run_one`. Adds the threads and host it ran with. ``marker``, ``threads``: see
+    :func:`bgsub.pipelines.batch.process_video`."""
+    import socket
+
+    import cv2
+    import torch
+
+    from bgsub.pipelines.batch import require_shared
+    from bgsub.pipelines.rpca import torch_threads
+
+    require_shared(marker, Path(run_dir).parent)
+    run_dir_p = Path(run_dir)
+    _clear(run_dir_p)  # masks of an earlier run (another config, frame range ...) must not be scored
+    with torch_threads(threads):
+        rec = run_one(name, Path(seq), run_dir_p, cfg=cfg, seed=seed, keep_foreground=keep_foreground)
+        rec.update(torch_threads=torch.get_num_threads(), opencv_threads=cv2.getNumThreads(),
+                   host=socket.gethostname())
+    return rec
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -321,6 +351,9 @@ def benchmark(
     seed: Optional[int] = None,
     contact_frames: int = 3,
     on_event: Optional[Event] = None,
+    engine: str = "local",
+    engine_options: Optional[dict[str, Any]] = None,
+    threads: int = 0,
 ) -> dict[str, Any]:
     """Run ``methods`` on every sequence under ``data_dir``; write ``out/results.json``, ``out/results.md`` and
     ``out/<sequence>/contact.png`` (``contact_frames`` = 0: no contact sheets).
@@ -330,7 +363,13 @@ def benchmark(
 
     ``seed`` (default ``cfg.train.seed``) picks the frames a method fits on. ``on_event(kind, record)`` is called
     with ``"start"``, ``"skip"``, ``"done"`` or ``"failed"`` for each (sequence, method) pair, for progress
-    display. Returns ``{"results_json", "results_md", "records", "environment", "failed", "ran", "skipped"}``.
+    display (and ``"queued"`` when a job is handed to an engine that does not say when it starts).
+
+    Each (sequence, method) pair is a job (:func:`run_pair`) for ``engine`` (``"local"``: in this process, one at
+    a time, in order; ``"ray"``: Ray tasks, see :mod:`bgsub.engines.ray`), made with ``engine_options`` only when
+    there is work to do; results are recorded as jobs finish. ``threads`` > 0: torch threads per job (default:
+    as is locally, the CPUs each Ray task asks for). Returns ``{"results_json", "results_md", "records",
+    "environment", "failed", "ran", "skipped"}``.
     """
     from bgsub.methods.base import available
 
@@ -371,9 +410,14 @@ def benchmark(
         data["records"] = sorted(records.values(), key=lambda r: (r["sequence"], r["method"]))
         return write_results(out, data)
 
+    shown_of: dict[str, list[int]] = {}
+    left: dict[str, int] = {}  # jobs not yet finished per sequence: its contact sheet is drawn after the last
+    jobs: list[tuple[tuple[str, str], Path, Path]] = []
+    pending: dict[tuple[str, str], dict[str, Any]] = {}
     for seq_name, seq in sequences:
-        shown = _contact_frames(seq, cfg, contact_frames)
+        shown_of[seq_name] = _contact_frames(seq, cfg, contact_frames)
         # (frames chosen with the base config's frame range; runs with another range show what they have)
+        left[seq_name] = 0
         for name in methods:
             run_dir = out / seq_name / name
             old = records.get((seq_name, name))
@@ -383,32 +427,57 @@ def benchmark(
                 skipped += 1
                 notify("skip", old)
                 continue
-            rec: dict[str, Any] = {"sequence": seq_name, "method": name, "path": str(seq), "out": str(run_dir),
-                                   "status": "running", "config_hash": hash_of[name], "seed": seed,
-                                   "device": env["device"], "torch_threads": env["torch_threads"],
-                                   "opencv_threads": env["opencv_threads"]}
-            notify("start", rec)
-            _clear(run_dir)  # masks of an earlier run (another config, frame range ...) must not be scored
-            t0 = time.perf_counter()
-            try:
-                rec.update(run_one(name, seq, run_dir, cfg=cfg_of[name], seed=seed,
-                                   keep_foreground=set(shown) if shown else None))
-                rec["status"] = "ok"
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # one failing (method, sequence) must not stop the benchmark
-                rec["status"] = "failed"
-                rec["error"] = _one_line(exc)
-                log.warning("%s on %s failed: %s", name, seq_name, rec["error"])
-                log.debug("%s", traceback.format_exc())
-            rec["wall_seconds"] = time.perf_counter() - t0
-            rec["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            records[(seq_name, name)] = rec
-            ran += 1
-            save()
-            notify("done" if rec["status"] == "ok" else "failed", rec)
-        if shown:
-            _contact(seq_name, seq, out, methods, records, shown)
+            pending[(seq_name, name)] = {
+                "sequence": seq_name, "method": name, "path": str(seq), "out": str(run_dir), "status": "running",
+                "config_hash": hash_of[name], "seed": seed, "device": env["device"],
+                "torch_threads": env["torch_threads"], "opencv_threads": env["opencv_threads"]}
+            jobs.append(((seq_name, name), seq, run_dir))
+            left[seq_name] += 1
+        if not left[seq_name] and shown_of[seq_name]:
+            _contact(seq_name, seq, out, methods, records, shown_of[seq_name])
+
+    if jobs:
+        from bgsub.engines import make_engine
+
+        seq_of = dict(sequences)
+        marker = out / f".bgsub-benchmark-{uuid.uuid4().hex[:12]}"
+        marker.touch()
+        eng = None
+        try:
+            eng = make_engine(engine, **(engine_options or {}))
+            per_job = threads
+            if not per_job and eng.name != "local":  # a Ray task gets as many threads as CPUs it asked for
+                per_job = max(1, int(round(getattr(eng, "cpus_per_job", 1))))
+            for key, seq, run_dir in jobs:
+                shown = shown_of[key[0]]
+                eng.submit(key, run_pair, key[1], os.path.abspath(seq), os.path.abspath(run_dir), cfg=cfg_of[key[1]],
+                           seed=seed, keep_foreground=set(shown) if shown else None, marker=os.path.abspath(marker),
+                           threads=per_job)
+                if eng.name != "local":
+                    notify("queued", pending[key])
+            for o in eng.results(on_start=lambda key: notify("start", pending[key])):
+                seq_name, name = o.key
+                rec = pending.pop(o.key)
+                if o.ok:
+                    rec.update(o.value)
+                    rec["status"] = "ok"
+                else:  # one failing (method, sequence) must not stop the benchmark
+                    rec["status"] = "failed"
+                    rec["error"] = o.error
+                    log.warning("%s on %s failed: %s", name, seq_name, rec["error"])
+                rec["wall_seconds"] = o.seconds
+                rec["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+                records[o.key] = rec
+                ran += 1
+                save()
+                notify("done" if rec["status"] == "ok" else "failed", rec)
+                left[seq_name] -= 1
+                if not left[seq_name] and shown_of[seq_name]:
+                    _contact(seq_name, seq_of[seq_name], out, methods, records, shown_of[seq_name])
+        finally:
+            marker.unlink(missing_ok=True)
+            if eng is not None:
+                eng.close()
 
     pj, pm = save()
     recs = data["records"]
