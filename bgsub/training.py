@@ -32,7 +32,7 @@ from tqdm import tqdm
 from bgsub.config import Config, ModelConfig, config_from_dict
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
-from bgsub.io.atomic import atomic_save, atomic_write_bytes
+from bgsub.io.atomic import atomic_write_bytes
 from bgsub.io.masks import write_png
 from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss
 from bgsub.models.unet import UNet, UNetSpec
@@ -105,7 +105,11 @@ def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: Tr
         "polish": state.polish,
         "threshold": state.threshold,
     }
-    return atomic_save(path, lambda tmp: torch.save(data, tmp))
+    import io
+
+    buf = io.BytesIO()  # serialised in memory, so a full disk is an OSError of the write, not torch's error
+    torch.save(data, buf)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
+from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.methods.base import Decomposition, Method
@@ -116,7 +117,7 @@ def decompose_video(
     total = len(list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
     if total == 0:
         raise BgsubError(f"{source}: no frames selected")
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     save_config(cfg, out / "config.yaml")
 
     threshold: Optional[float] = None

@@ -23,6 +23,7 @@ import torch
 from bgsub.config import Config, save_config
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
+from bgsub.io.atomic import check_writable
 from bgsub.io.frames import read_clip
 from bgsub.models.unet import count_parameters
 from bgsub.pipelines.run import decompose_video, sample_numbers
@@ -60,6 +61,7 @@ def train(
     target). Returns a summary dict.
     """
     out = Path(out)
+    check_writable(out)  # before hours of training, not after
     if resume:
         model, cfg, state = load_checkpoint(out)
         if epochs is not None:
@@ -124,6 +126,7 @@ def polish(
     seed, i.e. the training frames when ``source`` is the training video). Returns a summary dict.
     """
     out = Path(out)
+    check_writable(out)
     model, saved, state = load_checkpoint(model_path)
     run_cfg = dataclasses.replace(saved, polish=cfg.polish) if cfg is not None else saved
     pc = run_cfg.polish
@@ -195,6 +198,8 @@ def segment(
     """
     from bgsub.methods.unet import UNetMethod
 
+    if overlay is not None:
+        check_writable(overlay)
     method = UNetMethod.load(model)
     method.cfg = run_config(method.cfg, cfg)
     sc = method.cfg.segment
