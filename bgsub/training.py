@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
-from tqdm import tqdm
 
 from bgsub.config import Config, ModelConfig, config_from_dict
 from bgsub.devices import resolve_device
@@ -36,6 +35,7 @@ from bgsub.io.atomic import atomic_write_bytes
 from bgsub.io.masks import write_png
 from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss
 from bgsub.models.unet import UNet, UNetSpec
+from bgsub.progress import progress as _progress, track
 
 log = logging.getLogger("bgsub")
 
@@ -273,8 +273,8 @@ def train_model(
         gen.set_state(state.generator)
     n = min(tc.frames, pool.shape[0])
     remaining = max(0, tc.epochs - state.epoch)
-    bar = tqdm(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
-               dynamic_ncols=True)
+    bar = _progress(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
+                    dynamic_ncols=True)
     t_run = time.perf_counter()
     try:
         for _ in range(remaining):
@@ -360,8 +360,8 @@ def polish_model(
     opt = torch.optim.Adam(model.parameters(), lr=pc.lr)
     history: list[dict[str, float]] = []
     try:
-        for step in tqdm(range(1, pc.steps + 1), desc="polish", unit="step", disable=not progress,
-                         dynamic_ncols=True):
+        for step in track(range(1, pc.steps + 1), desc="polish", unit="step", disable=not progress,
+                          dynamic_ncols=True):
             t0 = time.perf_counter()
             S_theta = model(D).float()
             L = (D - S_theta).detach()

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import torch
-from tqdm import tqdm
 
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
@@ -29,6 +28,7 @@ from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.methods.base import Decomposition, Method
+from bgsub.progress import progress as progress_bar
 from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
 
 log = logging.getLogger("bgsub")
@@ -126,7 +126,7 @@ def decompose_video(
     if scope == "video" and not getattr(method, "decides_masks", False):
         hist = HistogramOtsu()
         method.reset()
-        with tqdm(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress, leave=False) as bar:
+        with progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress, leave=False) as bar:
             for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
                 t0 = time.perf_counter()
                 dec = method.decompose(chunk.frames)
@@ -138,7 +138,7 @@ def decompose_video(
 
     method.reset()
     frames = 0
-    with tqdm(total=total, desc=method.name, unit="frame", disable=not progress) as bar:
+    with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar:
         for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
             t0 = time.perf_counter()
             dec = method.decompose(chunk.frames)
