@@ -102,6 +102,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory format (faster oneDNN convolutions)
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda
     save_every: int = 50  # epochs between checkpoint writes (for --resume); the last epoch is always saved
+    save_seconds: float = 300.0  # also write the checkpoint when this many seconds passed since the last; 0 = off
 
 
 @dataclass

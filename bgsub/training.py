@@ -249,7 +249,8 @@ def train_model(
     """Minimise Eq. 6 over ``cfg.train.epochs`` full-batch steps (continuing from ``state.epoch``).
 
     pool: (P, C, H, W) float32 frames in [0, 1], P >= 1; each step uses min(P, N) of them (see the module
-    docstring). Writes ``checkpoint`` every ``save_every`` epochs and at the end when given. The model is left in
+    docstring). Writes ``checkpoint`` every ``save_every`` epochs, whenever ``save_seconds`` have passed since the
+    last write, and at the end, when given. The model is left in
     the mode it was in. Returns the updated state (history appended).
     """
     tc = cfg.train
@@ -275,7 +276,7 @@ def train_model(
     remaining = max(0, tc.epochs - state.epoch)
     bar = _progress(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
                     dynamic_ncols=True)
-    t_run = time.perf_counter()
+    t_run = t_saved = time.perf_counter()
     try:
         for _ in range(remaining):
             t0 = time.perf_counter()
@@ -302,10 +303,13 @@ def train_model(
             if on_step is not None:
                 on_step(state.epoch, row)
             last = state.epoch == tc.epochs
-            if checkpoint is not None and (last or (tc.save_every > 0 and state.epoch % tc.save_every == 0)):
+            due = (tc.save_every > 0 and state.epoch % tc.save_every == 0) or (
+                tc.save_seconds > 0 and time.perf_counter() - t_saved >= tc.save_seconds)
+            if checkpoint is not None and (last or due):
                 state.optimizer = opt.state_dict()
                 state.generator = gen.get_state()
                 save_checkpoint(checkpoint, model, cfg, state)
+                t_saved = time.perf_counter()
     finally:
         bar.close()
         model.train(was_training)

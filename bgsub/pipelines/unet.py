@@ -63,6 +63,13 @@ def train(
     out = Path(out)
     check_writable(out)  # before hours of training, not after
     if resume:
+        if not out.exists():
+            started = _sidecar(out, ".config.yaml").is_file()
+            raise BgsubError(
+                f"{out}: nothing to resume: " + ("the run was stopped before it saved its first checkpoint"
+                                                 if started else "no checkpoint here")
+                + " (checkpoints are written every train.save_every epochs and every train.save_seconds); "
+                "start it again without --resume")
         model, cfg, state = load_checkpoint(out)
         if epochs is not None:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
