@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from importlib import resources
 import types
@@ -161,6 +162,8 @@ def _check_value(where: str, value: Any, typ: Any) -> Any:
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BgsubError(f"config {where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise BgsubError(f"config {where}: expected a finite number, got {value!r}")
         return float(value)
     if typ is int:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -168,11 +168,11 @@ def check_sequences(sequences: list[tuple[str, Path]]) -> None:
 def read_temporal_roi(path: Path) -> tuple[int, int]:
     try:
         parts = path.read_text().split()
-        a, b = int(parts[0]), int(parts[1])
-    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         raise BgsubError(f"{path}: expected two frame numbers 'first last'") from None
-    if len(parts) != 2 or a < 0:
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
         raise BgsubError(f"{path}: expected two frame numbers 'first last', got {' '.join(parts)[:60]!r}")
+    a, b = int(parts[0]), int(parts[1])
     if b < a:
         raise BgsubError(f"{path}: empty range {a}..{b}")
     return a, b

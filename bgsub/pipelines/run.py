@@ -16,6 +16,7 @@ Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -117,8 +118,24 @@ def decompose_video(
     total = len(list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
     if total == 0:
         raise BgsubError(f"{source}: no frames selected")
+    created = not out.exists()
     ensure_dir(out)
     save_config(cfg, out / "config.yaml")
+    try:
+        return _decompose(method, source, out, cfg=cfg, window=window, total=total, native=native,
+                          save_foreground=save_foreground, save_background=save_background, progress=progress)
+    except BgsubError:
+        # bad input found before any mask was written: leave no output folder holding only config.yaml
+        if created and not any(e.name != "config.yaml" for e in os.scandir(out)):
+            (out / "config.yaml").unlink(missing_ok=True)
+            out.rmdir()
+        raise
+
+
+def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, window: int, total: int,
+               native: tuple[int, int], save_foreground: bool, save_background: bool,
+               progress: bool) -> dict[str, Any]:
+    scope, median = cfg.threshold.scope, cfg.threshold.median
 
     threshold: Optional[float] = None
     method_seconds = 0.0
