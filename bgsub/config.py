@@ -1,20 +1,24 @@
 """All defaults in one place.
 
-A :class:`Config` is a tree of dataclasses, one section per concern. Presets in ``configs/*.yaml`` override only
-the keys that differ; ``--set section.key=value`` overrides single keys on the command line. Unknown sections,
-unknown keys and values of the wrong type are errors (:class:`~bgsub.errors.BgsubError`), never silently ignored.
+A :class:`Config` is a tree of dataclasses, one section per concern. Presets (``bgsub/configs/NAME.yaml``, shipped
+inside the package and read with importlib.resources; ``--config NAME``) override only the keys that differ;
+``--config path.yaml`` reads the user's own file; ``--set section.key=value`` overrides single keys on the
+command line. Unknown sections, unknown keys and values of the wrong type are errors
+(:class:`~bgsub.errors.BgsubError`), never silently ignored.
 The resolved config is saved beside every output (``config.yaml``) and inside every checkpoint.
 
 Example::
 
-    cfg = load_config("configs/paper.yaml", overrides=["train.lr=1e-3"])
+    cfg = load_config("paper", overrides=["train.lr=1e-3"])
     cfg.train.lr  # 0.001
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+from importlib import resources
 import types
 import typing
 from dataclasses import dataclass, field
@@ -123,6 +127,7 @@ class TrainConfig:
     channels_last: bool = True  # NHWC memory format (faster oneDNN convolutions)
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda
     save_every: int = 50  # epochs between checkpoint writes (for --resume); the last epoch is always saved
+    save_seconds: float = 300.0  # also write the checkpoint when this many seconds passed since the last; 0 = off
 
 
 @dataclass
@@ -191,6 +196,8 @@ def _check_value(where: str, value: Any, typ: Any) -> Any:
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BgsubError(f"config {where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise BgsubError(f"config {where}: expected a finite number, got {value!r}")
         return float(value)
     if typ is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -260,16 +267,9 @@ def load_config(
     """Defaults, then the YAML preset at ``path`` (if any), then each ``section.key=value`` override."""
     cfg = base if base is not None else Config()
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            # a bare preset name such as "paper" refers to configs/paper.yaml
-            candidate = _preset_dir() / f"{p.name}.yaml"
-            if p.suffix == "" and candidate.is_file():
-                p = candidate
-            else:
-                raise BgsubError(f"{path}: config file not found")
+        p, text = _read_preset(path)
         try:
-            data = yaml.safe_load(p.read_text())
+            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise BgsubError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
         cfg = apply_dict(cfg, data or {}, source=str(p))
@@ -283,8 +283,33 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     return apply_dict(Config(), data, source="saved config")
 
 
+def preset_names() -> list[str]:
+    """Names of the presets shipped inside the package (``bgsub/configs/NAME.yaml``), sorted."""
+    return sorted(e.name[: -len(".yaml")] for e in resources.files("bgsub.configs").iterdir()
+                  if e.name.endswith(".yaml"))
+
+
+def _read_preset(path: os.PathLike | str) -> tuple[str, str]:
+    """(where, YAML text) of ``--config PATH``: a file of the user's, else a preset name shipped in the package
+    (read with importlib.resources, so it works from a wheel as from a checkout)."""
+    p = Path(path)
+    if p.is_file():
+        try:
+            return str(p), p.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BgsubError(f"{p}: cannot read config file ({exc.__class__.__name__})") from None
+    if p.exists():
+        raise BgsubError(f"{path}: not a config file")
+    name = p.name[: -len(".yaml")] if p.name.endswith(".yaml") and len(p.parts) == 1 else p.name
+    if len(p.parts) == 1 and name in preset_names():
+        res = resources.files("bgsub.configs").joinpath(f"{name}.yaml")
+        return f"preset {name}", res.read_text()
+    raise BgsubError(f"{path}: config file not found (presets: {', '.join(preset_names())})")
+
+
 def _preset_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "configs"
+    """The folder of the shipped presets (on a normal, unzipped install)."""
+    return Path(str(resources.files("bgsub.configs")))
 
 
 def save_config(cfg: Config, path: os.PathLike | str) -> Path:

@@ -140,7 +140,8 @@ class SVTParts:
 
     B: (m, n), Q itself or ``Q @ P`` for a basis P; K: (n, n) in Q's dtype; sigma: (n,) float64, the singular
     values of Q, descending; V: (n, n) float64, its right singular vectors; hard: the plain Gram matrix could
-    not resolve the kept singular values (passing ``basis=V`` next time avoids the second pass).
+    not resolve the kept singular values (passing ``basis=V`` next time avoids the second pass); rank: the rank of
+    ``svt(Q, tau)``, the singular values it keeps (with ``method="gram"``, not those dropped as unresolved).
     """
 
     B: torch.Tensor
@@ -148,6 +149,7 @@ class SVTParts:
     sigma: torch.Tensor
     V: torch.Tensor
     hard: bool
+    rank: int = 0
 
 
 def svt_parts(
@@ -174,14 +176,25 @@ def svt_parts(
         # P separates the directions when as many columns of B are large as there are large singular values
         if int((G.diagonal() > band * band).sum()) == int((sigma > band).sum()):
             V = basis @ X
-            return SVTParts(B, ((X * _scale(sigma, tau).unsqueeze(-2)) @ V.mT).to(Q.dtype), sigma, V,
-                            _untrusted(sigma, tau, _GRAM_TRUST.get(Q.dtype, 1e-3)))
+            scale = _scale(sigma, tau)
+            return SVTParts(B, ((X * scale.unsqueeze(-2)) @ V.mT).to(Q.dtype), sigma, V,
+                            _untrusted(sigma, tau, _GRAM_TRUST.get(Q.dtype, 1e-3)), int((scale > 0).sum()))
     sigma, V, hard = _small_side(Q, tau, method)
     keep = None
     if method == "gram":  # drop what the Gram matrix cannot resolve (noise, not signal)
         keep = sigma >= _GRAM_TRUST.get(Q.dtype, 1e-3) * sigma[..., :1]
-    W = (V * _scale(sigma, tau, keep).unsqueeze(-2)) @ V.mT
-    return SVTParts(Q, W.to(Q.dtype), sigma, V, hard)
+    scale = _scale(sigma, tau, keep)
+    W = (V * scale.unsqueeze(-2)) @ V.mT
+    return SVTParts(Q, W.to(Q.dtype), sigma, V, hard, int((scale > 0).sum()))
+
+
+def kept(sigma: torch.Tensor, tau: float, *, method: str = "auto", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Bool mask (..., n) of the singular values ``svt`` keeps: above tau, and with ``method="gram"`` also within
+    what a Gram matrix in ``dtype`` resolves (the others are dropped as rounding noise)."""
+    keep = sigma > tau
+    if method == "gram":
+        keep = keep & (sigma >= _GRAM_TRUST.get(dtype, 1e-3) * sigma[..., :1])
+    return keep
 
 
 def svt_weights(

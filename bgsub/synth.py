@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from bgsub.errors import BgsubError
-from bgsub.io.atomic import atomic_save, atomic_write_bytes
+from bgsub.io.atomic import atomic_save, atomic_write_bytes, ensure_dir
 
 
 @dataclass
@@ -168,9 +168,9 @@ def synth(
         raise BgsubError("synth: nothing to write (no folder and no video)")
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
-    (out / "groundtruth").mkdir(parents=True, exist_ok=True)
+    ensure_dir(out / "groundtruth", what=str(out))
     if folder:
-        (out / "input").mkdir(exist_ok=True)
+        ensure_dir(out / "input", what=str(out))
     writer = None
     tmp_video = None
     fg_pixels = 0

@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
-from tqdm import tqdm
 
 from bgsub.config import Config, ModelConfig, config_from_dict
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
-from bgsub.io.atomic import atomic_save, atomic_write_bytes
+from bgsub.io.atomic import atomic_write_bytes
 from bgsub.io.masks import write_png
 from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss, support_energy
 from bgsub.models.unet import UNet, UNetSpec
+from bgsub.progress import progress as _progress, track
 
 log = logging.getLogger("bgsub")
 
@@ -142,7 +142,11 @@ def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: Tr
         "threshold": state.threshold,
         "reference": state.reference,
     }
-    return atomic_save(path, lambda tmp: torch.save(data, tmp))
+    import io
+
+    buf = io.BytesIO()  # serialised in memory, so a full disk is an OSError of the write, not torch's error
+    torch.save(data, buf)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:
@@ -304,7 +308,8 @@ def train_model(
     ``state.reference`` (which must be set), else Eq. 6 on full-batch stacks.
 
     pool: (P, C, H, W) float32 frames in [0, 1], P >= 1; each step uses min(P, N) of them (see the module
-    docstring). Writes ``checkpoint`` every ``save_every`` epochs and at the end when given. The model is left in
+    docstring). Writes ``checkpoint`` every ``save_every`` epochs, whenever ``save_seconds`` have passed since the
+    last write, and at the end, when given. The model is left in
     the mode it was in. Returns the updated state (history appended).
     """
     tc = cfg.train
@@ -338,9 +343,9 @@ def train_model(
         pool = torch.cat([network_input(residual(ref, pool[i : i + 32]), cfg.model.pixels)
                           for i in range(0, pool.shape[0], 32)])
     remaining = max(0, tc.epochs - state.epoch)
-    bar = tqdm(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
-               dynamic_ncols=True)
-    t_run = time.perf_counter()
+    bar = _progress(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
+                    dynamic_ncols=True)
+    t_run = t_saved = time.perf_counter()
     try:
         for _ in range(remaining):
             t0 = time.perf_counter()
@@ -379,10 +384,13 @@ def train_model(
             if on_step is not None:
                 on_step(state.epoch, row)
             last = state.epoch == tc.epochs
-            if checkpoint is not None and (last or (tc.save_every > 0 and state.epoch % tc.save_every == 0)):
+            due = (tc.save_every > 0 and state.epoch % tc.save_every == 0) or (
+                tc.save_seconds > 0 and time.perf_counter() - t_saved >= tc.save_seconds)
+            if checkpoint is not None and (last or due):
                 state.optimizer = opt.state_dict()
                 state.generator = gen.get_state()
                 save_checkpoint(checkpoint, model, cfg, state)
+                t_saved = time.perf_counter()
     finally:
         bar.close()
         model.train(was_training)
@@ -445,8 +453,8 @@ def polish_model(
         raise BgsubError(f"polish.optimizer must be adam or sgd, got {pc.optimizer!r}")
     history: list[dict[str, float]] = []
     try:
-        for step in tqdm(range(1, pc.steps + 1), desc="polish", unit="step", disable=not progress,
-                         dynamic_ncols=True):
+        for step in track(range(1, pc.steps + 1), desc="polish", unit="step", disable=not progress,
+                          dynamic_ncols=True):
             t0 = time.perf_counter()
             S_theta = model(D).float()
             L = (D - S_theta).detach()

@@ -76,6 +76,7 @@ def test_parse_override_yaml_values():
 def test_every_preset_in_configs_loads():
     from pathlib import Path
 
-    presets = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+    presets = sorted((Path(__file__).resolve().parent.parent / "bgsub" / "configs").glob("*.yaml"))
+    assert len(presets) >= 2
     for p in presets:
         load_config(p)  # raises on unknown keys or wrong types

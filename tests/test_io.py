@@ -120,7 +120,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(atomic.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(BgsubError, match="bin000001.png: cannot write \\(disk full\\)"):
         write_mask(tmp_path, 1, np.ones((2, 2)))
     assert list(tmp_path.iterdir()) == []
 

@@ -73,7 +73,7 @@ def test_training_separates_moving_objects_on_unseen_frames(medium_clip, tmp_pat
     out = tmp_path / "masks"
     decompose_video(method, medium_clip, out, cfg=cfg, window=cfg.segment.batch, progress=False)
     _drop(out, info["fit_frames"])  # score only frames the network never saw
-    r = evaluate(out, medium_clip)
+    r = evaluate(out, medium_clip, allow_missing=True)
     assert r["frames"] >= 40
     assert r["scores"]["f_measure"] > F_BAR, r["scores"]
     assert r["scores"]["precision"] > 0.8

@@ -30,6 +30,11 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.stdout.flush()
         sys.stderr.write(f"bgsub: error: {exc}\n")
         sys.exit(1)
+    except OSError as exc:  # a file-system failure no check caught: still one line, never a traceback
+        sys.stdout.flush()
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"bgsub: error: {where}{(exc.strerror or str(exc) or type(exc).__name__).lower()}\n")
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.stderr.write("bgsub: interrupted\n")
         sys.exit(130)

@@ -43,8 +43,11 @@ def _root(
         Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output on stderr.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr (no progress, no log lines).")] = False,
 ) -> None:
+    from bgsub.progress import set_quiet
+
+    set_quiet(quiet)  # --quiet silences progress bars and progress lines too
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
     logging.basicConfig(level=level, format="bgsub: %(message)s", stream=sys.stderr, force=True)
 

@@ -22,6 +22,8 @@ def _render(r: dict[str, Any]) -> None:
     t.add_column("Value", justify="right")
     c, s = r["counts"], r["scores"]
     t.add_row("Frames", f"{r['frames']} ({r['first_frame']}..{r['last_frame']})")
+    miss = r.get("missing", 0)
+    t.add_row("Missing predictions", f"{miss}" + (f" ({r.get('missing_policy')})" if miss else ""))
     for k in ("tp", "fp", "fn", "tn"):
         t.add_row(k.upper(), str(c[k]))
     for m in METRICS:
@@ -51,9 +53,12 @@ def evaluate(
     cdnet: Annotated[Optional[Path], typer.Option("--cdnet", help="CDnet-style sequence folder.")] = None,
     labels: Annotated[Optional[str], typer.Option("--labels", help="Force a label policy: cdnet or binary.")] = None,
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Add one row per frame.")] = False,
+    allow_missing: Annotated[bool, typer.Option(
+        "--allow-missing", help="Score only the frames that have a prediction (default: a scored frame with no "
+        "prediction counts as an empty mask).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     from bgsub.api import evaluate as run
 
-    result = run(pred, gt, cdnet=cdnet, policy=labels, per_frame=per_frame)
+    result = run(pred, gt, cdnet=cdnet, policy=labels, per_frame=per_frame, allow_missing=allow_missing)
     emit(result, as_json, _render)

@@ -1,37 +1,147 @@
 """Atomic file writes: write to a hidden temporary file in the same folder, then rename over the target.
 
-A crash or Ctrl-C leaves either the old file or the new one, never half of one.
+A crash or Ctrl-C leaves either the old file or the new one, never half of one. The temporary file is named
+``.STEM.PID.RANDOM.tmpSUFFIX``; a process killed outright (kill -9, out of memory) cannot delete its own, so the
+first write of a later process into the same folder deletes the temporary files of processes that no longer run
+(:func:`sweep_stale`).
+
+Every failure of the file system (a file where a folder should be, a read-only or special file system, a full
+disk) becomes a one-line :class:`~bgsub.errors.BgsubError` naming the path, and nothing is left behind.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 from pathlib import Path
+
+from bgsub.errors import BgsubError
+
+_TEMP = re.compile(r"^\..*\.(\d+)\.[A-Za-z0-9_]{8}\.tmp(\.[^.]*)?$")
+_swept: set[str] = set()
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno in (errno.EROFS,):
+        return "read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    text = exc.strerror or str(exc) or exc.__class__.__name__
+    return text[:1].lower() + text[1:]
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """The first ancestor of ``folder`` (itself included) that exists and is not a folder, if any."""
+    for p in [folder, *folder.parents]:
+        if p.exists() or p.is_symlink():
+            return None if p.is_dir() else p
+    return None
+
+
+def ensure_dir(folder: os.PathLike | str, *, what: str = "") -> Path:
+    """Create ``folder`` (and its parents); any failure -> :class:`BgsubError` ``<folder>: <problem>``."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        block = _blocking_file(folder)
+        target = what or str(folder)
+        if block is not None:
+            raise BgsubError(f"{target}: {block} is a file, not a folder") from None
+        raise BgsubError(f"{target}: cannot create folder {folder} ({_reason(exc)})") from None
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but is not ours
+        return True
+    return True
+
+
+def sweep_stale(folder: os.PathLike | str) -> int:
+    """Delete the temporary files that processes no longer running left in ``folder``; returns how many."""
+    n = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for e in entries:
+        m = _TEMP.match(e.name)
+        if m and not _alive(int(m.group(1))):
+            try:
+                os.unlink(e.path)
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
+def check_writable(path: os.PathLike | str) -> Path:
+    """Fail early, before any work, when the file ``path`` could not be written: its folder is created and a
+    temporary file is made and removed there. Raises :class:`BgsubError` ``<path>: <problem>``."""
+    path = Path(path)
+    if path.is_dir():
+        raise BgsubError(f"{path}: is a folder, expected a file name")
+    folder = ensure_dir(path.parent, what=str(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None
+    return path
 
 
 def atomic_save(path: os.PathLike | str, writer) -> Path:
     """Call ``writer(tmp_path)`` to produce the file, then move it into place.
 
-    Used for writers that need a file name (``torch.save``, ``cv2.VideoWriter``); the temporary name keeps the
-    target's suffix so format detection by extension still works.
+    Used for writers that need a file name (``cv2.VideoWriter``); the temporary name keeps the target's suffix
+    so format detection by extension still works. An ``OSError`` (here or in ``writer``) becomes a one-line
+    :class:`BgsubError`; the temporary file is removed on any failure.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
+    folder = ensure_dir(path.parent, what=str(path))
+    key = os.path.abspath(folder)
+    if key not in _swept:
+        _swept.add(key)
+        sweep_stale(folder)
+    if path.is_dir():
+        raise BgsubError(f"{path}: is a folder, expected a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None
     try:
         writer(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None
         raise
     return path
 
 
 def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
-    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+
+    return atomic_save(path, write)

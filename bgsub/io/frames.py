@@ -201,10 +201,17 @@ def iter_frames(
     if info.kind == "folder":
         files = info.files
         keys = [n for n in files if (start is None or n >= start) and (end is None or n <= end)][::stride]
+        first = files[info.numbers[0]]
         for n in keys:
             if wanted is not None and n not in wanted:
                 continue
-            yield n, _read_image(files[n], grayscale=grayscale, scale=scale)
+            img = cv2.imread(str(files[n]), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise BgsubError(f"{files[n]}: unreadable image")
+            if img.shape[:2] != (info.height, info.width):
+                raise BgsubError(f"{files[n]}: frame is {img.shape[1]}x{img.shape[0]} but {first.name} is "
+                                 f"{info.width}x{info.height}; all frames of a video must have one size")
+            yield n, _convert(img, grayscale=grayscale, scale=scale, where=str(files[n]))
         return
     cap = cv2.VideoCapture(str(info.path))
     try:

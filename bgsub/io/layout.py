@@ -4,8 +4,9 @@ CDnet-style sequence folder (CDnet 2014 and the UCSD set as shipped in ``shared/
 
     SEQ/input/in000001.jpg ...   (UCSD: SEQ/in/frame_1.jpg ..., numbers not zero padded)
     SEQ/groundtruth/gt000001.png ...
-    SEQ/ROI.bmp                  (white = scored; optional)
-    SEQ/temporalROI.txt          ("first last", 1-based inclusive frame numbers; optional)
+    SEQ/ROI.bmp                  (white = scored; optional: without it the whole frame is scored)
+    SEQ/temporalROI.txt          ("first last", 1-based inclusive frame numbers; optional: without it every
+                                  frame with ground truth is scored)
 
 Label policies (named, so which labels count never depends on which branch fires first):
 
@@ -103,17 +104,75 @@ class GroundTruth:
         return nums
 
 
+FRAME_FOLDERS = ("input", "in")
+
+
 def is_sequence_dir(path: Path) -> bool:
-    """A CDnet-style sequence folder: has ``groundtruth/`` and ``temporalROI.txt`` or ``ROI.bmp``."""
-    return (path / "groundtruth").is_dir() and ((path / "temporalROI.txt").is_file() or (path / "ROI.bmp").is_file())
+    """A CDnet-style sequence folder: has ``groundtruth/`` and ``temporalROI.txt``, ``ROI.bmp`` or a folder of
+    frames (``input/`` or ``in/``). Without ``temporalROI.txt`` every frame with ground truth is scored; without
+    ``ROI.bmp`` the whole frame is (the layout of other public data sets)."""
+    return (path / "groundtruth").is_dir() and (
+        (path / "temporalROI.txt").is_file() or (path / "ROI.bmp").is_file()
+        or any((path / sub).is_dir() for sub in FRAME_FOLDERS))
+
+
+def skip_reason(path: Path) -> Optional[str]:
+    """Why a folder that looks like a sequence (it has ``groundtruth/`` or a folder of frames) is not one a
+    benchmark can score; None for a usable sequence and for folders that do not look like one at all."""
+    gt = (path / "groundtruth").is_dir()
+    frames = [sub for sub in FRAME_FOLDERS if (path / sub).is_dir()]
+    if gt and not frames:
+        return "it has groundtruth/ but no folder of frames (input/ or in/)"
+    if frames and not gt and ((path / "ROI.bmp").is_file() or (path / "temporalROI.txt").is_file()):
+        return f"it has {frames[0]}/ but no groundtruth/ folder"
+    return None
+
+
+def _size(a: np.ndarray) -> str:
+    return f"{a.shape[1]}x{a.shape[0]}"
+
+
+def check_sequence(seq: Path) -> None:
+    """Check a sequence folder's layout once, before any method runs: frames readable, ``temporalROI.txt``
+    well formed, ``ROI.bmp`` and the ground truth readable and of the frames' size. Raises :class:`BgsubError`
+    naming the file and the fix."""
+    from bgsub.io.frames import probe
+
+    info = probe(seq)
+    frames = f"{info.width}x{info.height}"
+    troi = seq / "temporalROI.txt"
+    if troi.is_file():
+        read_temporal_roi(troi)
+    roi = seq / "ROI.bmp"
+    if roi.is_file():
+        r = read_labels(roi)
+        if r.shape != (info.height, info.width):
+            raise BgsubError(f"{roi}: is {_size(r)} but the frames in {info.path} are {frames}; resize ROI.bmp to "
+                             f"{frames} (white = scored), or delete it to score whole frames")
+    files = numbered_files(seq / "groundtruth")
+    if not files:
+        raise BgsubError(f"{seq / 'groundtruth'}: no numbered image files")
+    first = next(iter(files.values()))
+    g = read_labels(first)
+    if g.shape != (info.height, info.width):
+        raise BgsubError(f"{first}: ground truth is {_size(g)} but the frames in {info.path} are {frames}; the "
+                         "masks must have the frames' size")
+
+
+def check_sequences(sequences: list[tuple[str, Path]]) -> None:
+    """:func:`check_sequence` on every ``(name, folder)`` (what ``bgsub benchmark`` runs before any method)."""
+    for _, seq in sequences:
+        check_sequence(seq)
 
 
 def read_temporal_roi(path: Path) -> tuple[int, int]:
     try:
         parts = path.read_text().split()
-        a, b = int(parts[0]), int(parts[1])
-    except (OSError, ValueError, IndexError):
+    except (OSError, UnicodeDecodeError):
         raise BgsubError(f"{path}: expected two frame numbers 'first last'") from None
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise BgsubError(f"{path}: expected two frame numbers 'first last', got {' '.join(parts)[:60]!r}")
+    a, b = int(parts[0]), int(parts[1])
     if b < a:
         raise BgsubError(f"{path}: empty range {a}..{b}")
     return a, b

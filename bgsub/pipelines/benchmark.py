@@ -46,7 +46,7 @@ import yaml
 from bgsub.config import Config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
-from bgsub.io.layout import is_sequence_dir
+from bgsub.io.layout import check_sequences, is_sequence_dir, skip_reason
 
 log = logging.getLogger("bgsub")
 
@@ -88,6 +88,8 @@ def find_sequences(data_dir: str | os.PathLike) -> list[tuple[str, Path]]:
             found.append((root.resolve().name if name == "." else name, d))
             dirnames[:] = []
             continue
+        if skip_reason(d):  # issue 11: say which folders are skipped and why (bgsub.io.layout)
+            log.warning("%s: skipped: %s", d, skip_reason(d))
         dirnames[:] = sorted(x for x in dirnames if not x.startswith("."))
     if not found:
         raise BgsubError(f"{data_dir}: no sequence folders (CDnet input/ or UCSD in/, with groundtruth/ and "
@@ -388,6 +390,7 @@ def benchmark(
     if unknown:
         raise BgsubError(f"unknown method {unknown[0]!r} (valid: {', '.join(known) or 'none'})")
     sequences = find_sequences(data_dir)
+    check_sequences(sequences)  # issue 11: layout errors (ROI.bmp size ...) once, before any method runs
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")

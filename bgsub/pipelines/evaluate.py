@@ -28,13 +28,18 @@ def evaluate(
     cdnet: Optional[str | Path] = None,
     policy: Optional[str] = None,
     per_frame: bool = False,
+    allow_missing: bool = False,
 ) -> dict[str, Any]:
     """Score the masks in ``pred`` (> 127 = foreground; only the ``bin*`` files if there are any) against ground truth (see
     :func:`bgsub.io.layout.find_ground_truth` for ``gt``/``cdnet``/``policy``).
 
     Returns a dict: ``frames`` scored, ``counts`` (TP/FP/FN/TN summed over frames: micro, the CDnet convention),
     ``scores`` (precision, recall, f_measure, specificity, fpr, fnr, pwc), ``missing`` (scored ground-truth
-    frames without a prediction; they are not scored), and with ``per_frame`` one row per frame.
+    frames without a prediction), and with ``per_frame`` one row per frame.
+
+    Missing predictions: by default a scored ground-truth frame with no prediction file counts as an *empty*
+    mask (nothing detected), so a run that stopped halfway, or a folder copied in part, cannot look perfect.
+    ``allow_missing=True`` scores only the frames that have a prediction (the frames without one are left out).
     """
     pred = Path(pred)
     if not pred.exists():
@@ -49,21 +54,22 @@ def evaluate(
     truth = find_ground_truth(Path(gt) if gt is not None else None, Path(cdnet) if cdnet is not None else None, policy)
     scored = truth.scored_numbers()
     common = [n for n in scored if n in pred_files]
+    missing = [n for n in scored if n not in pred_files]
     if not common:
         where = f" within temporalROI {truth.temporal[0]}..{truth.temporal[1]}" if truth.temporal else ""
         raise BgsubError(
             f"no frame numbers in common: {pred} has {len(pred_files)} ({_span(list(pred_files))}), "
             f"{truth.folder} has {len(scored)}{where} ({_span(scored)})"
         )
-    missing = [n for n in scored if n not in pred_files]
     if missing:
-        log.warning("%d scored ground-truth frames have no prediction and are not scored (first: %d)",
-                    len(missing), missing[0])
+        how = "left out (--allow-missing)" if allow_missing else "scored as empty masks"
+        log.warning("%d of %d scored ground-truth frames have no prediction: %s (first: %d)",
+                    len(missing), len(scored), how, missing[0])
     total = Counts()
     rows = []
-    for n in common:
+    for n in (common if allow_missing else scored):
         gt_labels = read_labels(truth.files[n])
-        p = read_labels(pred_files[n])
+        p = read_labels(pred_files[n]) if n in pred_files else np.zeros_like(gt_labels)
         if p.shape != gt_labels.shape:
             raise BgsubError(
                 f"size mismatch: {pred_files[n]} is {p.shape[1]}x{p.shape[0]}, "
@@ -87,10 +93,11 @@ def evaluate(
         "policy": truth.policy,
         "roi": str(truth.roi_path) if truth.roi_path else None,
         "temporal_roi": list(truth.temporal) if truth.temporal else None,
-        "frames": len(common),
-        "first_frame": common[0],
-        "last_frame": common[-1],
+        "frames": len(common) if allow_missing else len(scored),
+        "first_frame": common[0] if allow_missing else scored[0],
+        "last_frame": common[-1] if allow_missing else scored[-1],
         "missing": len(missing),
+        "missing_policy": "left out" if allow_missing else "empty mask",
         "counts": total.as_dict(),
         "scores": scores(total),
     }

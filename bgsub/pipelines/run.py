@@ -16,18 +16,20 @@ Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import torch
-from tqdm import tqdm
 
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
+from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.methods.base import Decomposition, Method
+from bgsub.progress import progress as progress_bar
 from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
 
 log = logging.getLogger("bgsub")
@@ -123,8 +125,24 @@ def decompose_video(
     total = len(list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
     if total == 0:
         raise BgsubError(f"{source}: no frames selected")
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
+    ensure_dir(out)
     save_config(cfg, out / "config.yaml")
+    try:
+        return _decompose(method, source, out, cfg=cfg, window=window, total=total, native=native,
+                          save_foreground=save_foreground, save_background=save_background, progress=progress)
+    except BgsubError:
+        # bad input found before any mask was written: leave no output folder holding only config.yaml
+        if created and not any(e.name != "config.yaml" for e in os.scandir(out)):
+            (out / "config.yaml").unlink(missing_ok=True)
+            out.rmdir()
+        raise
+
+
+def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, window: int, total: int,
+               native: tuple[int, int], save_foreground: bool, save_background: bool,
+               progress: bool) -> dict[str, Any]:
+    scope, median = cfg.threshold.scope, cfg.threshold.median
 
     threshold: Optional[float] = None
     method_seconds = 0.0
@@ -132,7 +150,7 @@ def decompose_video(
     if scope == "video" and not getattr(method, "decides_masks", False):
         hist = HistogramOtsu()
         method.reset()
-        with tqdm(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress, leave=False) as bar:
+        with progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress, leave=False) as bar:
             for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
                 t0 = time.perf_counter()
                 dec = method.decompose(chunk.frames)
@@ -144,7 +162,7 @@ def decompose_video(
 
     method.reset()
     frames = 0
-    with tqdm(total=total, desc=method.name, unit="frame", disable=not progress) as bar:
+    with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar:
         for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
             t0 = time.perf_counter()
             dec = method.decompose(chunk.frames)

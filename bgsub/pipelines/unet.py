@@ -23,6 +23,7 @@ import torch
 from bgsub.config import Config, save_config
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
+from bgsub.io.atomic import check_writable
 from bgsub.io.frames import list_frames, probe, read_clip
 from bgsub.models.unet import count_parameters
 from bgsub.pipelines.run import decompose_video, sample_numbers
@@ -55,8 +56,16 @@ def train(
     from bgsub.methods.unet import UNetMethod
 
     out = Path(out)
+    check_writable(out)  # before hours of training, not after
     t0 = time.perf_counter()
     if resume:
+        if not out.exists():
+            started = _sidecar(out, ".config.yaml").is_file()
+            raise BgsubError(
+                f"{out}: nothing to resume: " + ("the run was stopped before it saved its first checkpoint"
+                                                 if started else "no checkpoint here")
+                + " (checkpoints are written every train.save_every epochs and every train.save_seconds); "
+                "start it again without --resume")
         model, cfg, state = load_checkpoint(out)
         if epochs is not None:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
@@ -131,6 +140,7 @@ def polish(
     seed, i.e. the training frames when ``source`` is the training video). Returns a summary dict.
     """
     out = Path(out)
+    check_writable(out)
     model, saved, state = load_checkpoint(model_path)
     run_cfg = dataclasses.replace(saved, polish=cfg.polish) if cfg is not None else saved
     pc = run_cfg.polish
@@ -203,6 +213,8 @@ def segment(
     """
     from bgsub.methods.unet import UNetMethod
 
+    if overlay is not None:
+        check_writable(overlay)
     method = UNetMethod.load(model)
     method.cfg = run_config(method.cfg, cfg)
     sc = method.cfg.segment

@@ -101,7 +101,7 @@ def ialm(
         if basis is not None and B is None:
             B = torch.empty_like(D)
         parts = svt_parts(M, tau, method=svd, basis=basis, out=B)
-        sig = parts.sigma
+        sig, rank = parts.sigma, parts.rank
         torch.addmm(Y, parts.B, parts.K, beta=-y_scale, out=U)  # U = L - Y/mu, L = svt(M, 1/mu) = B K
         basis = parts.V if parts.hard else None  # late iterations: rotate by the last V (see bgsub.prox)
         torch.sub(D, U, out=T)
@@ -124,7 +124,7 @@ def ialm(
             Y = torch.empty_like(D)
         Y, C = C, Y
         y_scale, mu = y_new, mu_new
-    info.rank = int((sig > tau).sum())
+    info.rank = rank  # the singular values the last SVT kept (not those svd="gram" dropped as unresolved)
     S = torch.sub(D, U, out=T).sub_(C)  # S_new = T - C = D - U - C
     L = torch.add(U, Y, alpha=y_scale, out=M)
     return L, S, finish(info, clock)

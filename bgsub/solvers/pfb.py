@@ -29,7 +29,7 @@ from bgsub.solvers.common import (
     zero_matrix_result,
 )
 from bgsub.errors import BgsubError
-from bgsub.prox import svt_weights
+from bgsub.prox import kept, svt_weights
 
 RESIDUAL_KIND = "||X_k+1 - X_k||_F / ||X_k+1||_F, X = [L; S]"
 
@@ -59,7 +59,8 @@ def prox_step(
     t = alpha * lam
     torch.clamp(S_out, -t, t, out=R)
     S_out.sub_(R)  # S = soft(YS + alpha R, alpha lam)
-    return float((sig - tau).clamp(min=0).sum()), int((sig > tau).sum())
+    keep = kept(sig, tau, method=svd, dtype=R.dtype)  # svd="gram" drops what it cannot resolve
+    return float((sig - tau)[keep].sum()), int(keep.sum())
 
 
 def eq1_objective(D, L, S, nuc: float, *, lam_star: float, lam: float, R: torch.Tensor) -> float:
