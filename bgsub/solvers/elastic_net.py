@@ -114,42 +114,58 @@ def elastic_net(
     with torch.no_grad():
         G = P.mT @ P
         C = X @ P
-        step = 1.0 / (float(torch.linalg.matrix_norm(G, ord=2)) + lam2 + 1e-30)
-        scale = tol * (1 + C.abs().amax(dim=1)) if C.shape[1] else X.new_full((X.shape[0],), tol)
-        A = soft(C * step, lam1 * step)  # one ISTA step from 0
-        Y, A_prev, t = A.clone(), A.clone(), 1.0
-        kkt = kkt_violation(A, G, C, lam1, lam2)
-        done = kkt <= scale
-        it = 0
-        while not bool(done.all()) and it < max_iter:
-            for _ in range(check_every):
-                A = soft(Y - step * (Y @ G - C + lam2 * Y), lam1 * step)
-                t_next = 0.5 * (1 + (1 + 4 * t * t) ** 0.5)
-                Y = A + ((t - 1) / t_next) * (A - A_prev)
-                A_prev, t = A, t_next
-                it += 1
-            kkt = kkt_violation(A, G, C, lam1, lam2)
-            if finish:
-                todo = kkt > scale
-                if bool(todo.any()):
-                    idx = todo.nonzero().squeeze(1)
-                    cand = _support_solve(A[idx], G, C[idx], lam1, lam2)
-                    k_c = kkt_violation(cand, G, C[idx], lam1, lam2)
-                    better = k_c <= scale[idx]  # only exact finishes (partial ones could cycle)
-                    if bool(better.any()):
-                        rows = idx[better]
-                        A[rows] = cand[better]
-                        Y[rows] = cand[better]
-                        A_prev[rows] = cand[better]
-                        kkt[rows] = k_c[better]
-            done = kkt <= scale
-        worst = float((kkt / scale * tol).max()) if kkt.numel() else 0.0
-    info = ElasticNetInfo(iterations=it, kkt=worst, converged=bool(done.all()), tol=tol,
-                          seconds=time.perf_counter() - t0)
+        A = torch.zeros_like(C)
+        # exact screening: a* = 0 iff ||P^T x||_inf <= lam1 (0 is then a KKT point); only the rest is iterated
+        live = (C.abs() > lam1).any(dim=1).nonzero().squeeze(1)
+        it, worst, ok = 0, 0.0, True
+        if live.numel():
+            A_live, it, worst, ok = _fista(G, C[live], lam1, lam2, tol, max_iter, check_every, finish)
+            A[live] = A_live
+    info = ElasticNetInfo(iterations=it, kkt=worst, converged=ok, tol=tol, seconds=time.perf_counter() - t0)
     if not info.converged:
-        log.warning("elastic_net: %d of %d rows above the KKT tolerance %.1e after %d iterations (worst %.2e)",
-                    int((~done).sum()), X.shape[0], tol, it, worst)
+        log.warning("elastic_net: rows above the KKT tolerance %.1e after %d iterations (worst %.2e)", tol, it, worst)
     return A, info
+
+
+def _fista(G, C, lam1, lam2, tol, max_iter, check_every, finish):
+    """FISTA + active-set finish on the rows of C; converged rows leave the working set at each check.
+    Returns (A, iterations, worst scaled KKT, all converged)."""
+    step = 1.0 / (float(torch.linalg.matrix_norm(G, ord=2)) + lam2 + 1e-30)
+    out = torch.zeros_like(C)
+    rows = torch.arange(C.shape[0], device=C.device)
+    worst = 0.0
+    scale = tol * (1 + C.abs().amax(dim=1))
+    A = soft(C * step, lam1 * step)  # one ISTA step from 0
+    Y, A_prev, t = A.clone(), A.clone(), 1.0
+    it = 0
+    while True:
+        kkt = kkt_violation(A, G, C, lam1, lam2)
+        if finish and it > 0:  # after the first ISTA step the support is still a guess: do not pay for a solve
+            todo = kkt > scale
+            if bool(todo.any()):
+                idx = todo.nonzero().squeeze(1)
+                cand = _support_solve(A[idx], G, C[idx], lam1, lam2)
+                k_c = kkt_violation(cand, G, C[idx], lam1, lam2)
+                good = k_c <= scale[idx]  # only exact finishes (partial ones could cycle)
+                A[idx[good]] = cand[good]
+                kkt[idx[good]] = k_c[good]
+        done = kkt <= scale
+        out[rows[done]] = A[done]
+        if bool(done.all()) or it >= max_iter:
+            break
+        keep = ~done
+        rows, C, scale, A, Y, A_prev = rows[keep], C[keep], scale[keep], A[keep], Y[keep], A_prev[keep]
+        for _ in range(check_every):
+            A = soft(Y - step * (Y @ G - C + lam2 * Y), lam1 * step)
+            t_next = 0.5 * (1 + (1 + 4 * t * t) ** 0.5)
+            Y = A + ((t - 1) / t_next) * (A - A_prev)
+            A_prev, t = A, t_next
+            it += 1
+    left = ~done
+    if bool(left.any()):
+        out[rows[left]] = A[left]
+        worst = float((kkt[left] / scale[left] * tol).max())
+    return out, it, worst, not bool(left.any())
 
 
 def implicit_backward(
@@ -167,11 +183,14 @@ def implicit_backward(
     columns) is solved in the least-squares sense (pseudo-inverse).
     """
     K = P.shape[1]
-    on = (A != 0).to(A.dtype)
-    G = P.mT @ P + lam2 * torch.eye(K, dtype=P.dtype, device=P.device)
-    M = G * (on.unsqueeze(2) * on.unsqueeze(1)) + torch.diag_embed(1 - on)
-    rhs = (grad_A * on).unsqueeze(2)
-    b = _spd_solve(M, rhs).squeeze(2) * on
+    b = torch.zeros_like(A)
+    live = (A != 0).any(dim=1).nonzero().squeeze(1)  # rows with an empty active set have b = 0
+    if live.numel():
+        on = (A[live] != 0).to(A.dtype)
+        G = P.mT @ P + lam2 * torch.eye(K, dtype=P.dtype, device=P.device)
+        M = G * (on.unsqueeze(2) * on.unsqueeze(1)) + torch.diag_embed(1 - on)
+        rhs = (grad_A[live] * on).unsqueeze(2)
+        b[live] = _spd_solve(M, rhs).squeeze(2) * on
     grad_X = b @ P.mT
     R = X - A @ P.mT
     grad_P = -P @ (b.mT @ A) + R.mT @ b
