@@ -42,6 +42,8 @@ def project_columns_(P: torch.Tensor) -> torch.Tensor:
 
 
 def _after_step(optimizer, args, kwargs) -> None:
+    if not _LAYERS:  # the hook is global: cost nothing to optimisers of models without sparse layers
+        return
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
     for layer in list(_LAYERS):
         if id(layer.dictionary) in held:
