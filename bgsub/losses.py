@@ -277,3 +277,15 @@ def masked_bce(
         per = torch.nn.functional.binary_cross_entropy(scores.clamp(1e-7, 1 - 1e-7), target, reduction="none")
     n = (w > 0).sum()
     return (per * w).sum() / n.clamp(min=1)
+
+
+def foreground_logits(S: torch.Tensor, *, tau: float, temperature: float) -> torch.Tensor:
+    """Foreground logits from a sparse part, for :func:`masked_bce`: ``(mean_c |S| - tau) / temperature``.
+
+    S: (N, C, H, W), the sparse part (foreground) of a decomposition; returns (N, 1, H, W). tau: the |S| level
+    that counts as an even chance (e.g. a typical Otsu threshold of |S|, about 0.1 for frames in [0, 1]);
+    temperature > 0: how sharply the logit turns with |S| (smaller = sharper).
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    return (S.abs().mean(dim=1, keepdim=True) - tau) / temperature
