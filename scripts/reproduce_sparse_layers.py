@@ -286,7 +286,7 @@ def sulam_networks(images, labels, cfg, seeds) -> dict:
 FULL = {
     "net": {"c1": 10, "c2": 20, "hidden": 100, "lam_csf": 0.1, "lam_sf": 0.1, "lam2": 0.01},
     "labels": [100, 300, 600], "semi_labels": [100], "seeds": 3, "steps": 300, "batch": 32, "lr": 2e-3,
-    "test": 5000, "pd_iter": 20000, "pd_tol": 1e-10, "ml_iter": 300, "ml_labels": [600, 5000], "ml_steps": 600,
+    "test": 5000, "pd_iter": 20000, "pd_tol": 1e-10, "ml_iter": 300, "ml_labels": [600], "ml_steps": 400,
     "ml_layers": [(16, 6, 2), (32, 6, 2), (64, 4, 1)],
 }
 QUICK = {
