@@ -292,7 +292,7 @@ FULL = {
 QUICK = {
     "net": {"c1": 6, "c2": 12, "hidden": 48, "lam_csf": 0.1, "lam_sf": 0.1, "lam2": 0.01},
     "labels": [100, 300, 600], "semi_labels": [100], "seeds": 2, "steps": 40, "batch": 32, "lr": 3e-3,
-    "test": 500, "pd_iter": 2000, "pd_tol": 1e-7, "ml_iter": 150, "ml_labels": [600], "ml_steps": 80,
+    "test": 500, "pd_iter": 4000, "pd_tol": 1e-7, "ml_iter": 150, "ml_labels": [600], "ml_steps": 80,
     "ml_layers": [(8, 6, 2), (16, 6, 2), (32, 4, 1)],
 }
 
