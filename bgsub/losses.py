@@ -230,3 +230,94 @@ def polish_loss(
         nuc = lam_star * float(_gram_svd(Qn if Qn.shape[0] >= Qn.shape[1] else Qn.mT)[0].sum())
         l1 = lam_1 * float(Q1.abs().sum())
     return loss, {"nuclear": nuc, "l1": l1, "loss": nuc + l1}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sparse-coding losses (issue 10): Koch & Corso's unsupervised loss (Eq. 12), the semi-supervised combination
+# (Eq. 14) with its step-down schedule for mu, and a supervised term for a few labelled frames.
+# ---------------------------------------------------------------------------------------------------------------
+
+MU_STEPS = (0.8, 0.5, 0.3, 0.0)
+
+
+def elastic_net_loss(
+    X: torch.Tensor, P: torch.Tensor, A: torch.Tensor, lam1: float, lam2: float = 0.0, *, reduction: str = "mean",
+) -> torch.Tensor:
+    """Koch & Corso Eq. 12: ``1/2 ||x - P a*||^2 + lam1 ||a*||_1 + lam2/2 ||a*||^2`` per signal.
+
+    X: (N, m) the signals a sparse-factorization layer factorized (for a CSF layer: its patches, one row each,
+    from ``layer.patches(x)``); P: (m, K) the layer's dictionary; A: (N, K) its codes a* (the layer's output; for
+    a CSF layer ``ConvSparseFactorization.codes_as_rows(out)``). A is detached here: a* is the minimiser, so by
+    the envelope theorem the gradients are exactly Eq. 13, ``dL/dP = -(x - P a*) a*^T``, and Eq. 15,
+    ``dL/dx = x - P a*`` (the latter flows on into the layers below). reduction: "mean" over the N signals (the
+    default: for a CSF layer the per-patch mean, so the scale does not grow with the image size) or "sum".
+    Returns a scalar.
+    """
+    A = A.detach()
+    per = 0.5 * ((X - A @ P.mT) ** 2).sum(dim=1) + lam1 * A.abs().sum(dim=1) + 0.5 * lam2 * (A**2).sum(dim=1)
+    if reduction == "mean":
+        return per.mean()
+    if reduction == "sum":
+        return per.sum()
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
+def sparse_layer_loss(layer, x: torch.Tensor, out: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
+    """Eq. 12 for one SF or CSF layer (duck-typed: ``layer.patches``, ``layer.dictionary``, ``lam1``, ``lam2``):
+    x is the layer's input, out its output ``layer(x)``. SF: x (B, m), out (B, K); CSF: x (B, C, H, W),
+    out (B, K, H', W')."""
+    codes = out if out.ndim == 2 else out.permute(0, 2, 3, 1).reshape(-1, out.shape[1])
+    return elastic_net_loss(layer.patches(x), layer.dictionary, codes, layer.lam1, layer.lam2, reduction=reduction)
+
+
+def mu_schedule(step: int, total_steps: int, values=MU_STEPS) -> float:
+    """Koch & Corso's step-down schedule for mu: ``values`` (default 0.8, 0.5, 0.3, 0.0) for equal consecutive
+    shares of ``total_steps``; step counts from 0 (steps past the end get the last value)."""
+    if total_steps <= 0 or not values:
+        raise ValueError(f"need total_steps > 0 and at least one value, got {total_steps}, {values}")
+    idx = min(len(values) - 1, max(0, step) * len(values) // total_steps)
+    return float(values[idx])
+
+
+def semi_supervised_loss(supervised: torch.Tensor, unsupervised: torch.Tensor, mu: float) -> torch.Tensor:
+    """Koch & Corso Eq. 14 as a loss: ``(1 - mu) * supervised + mu * unsupervised``, 0 <= mu <= 1. Its gradient
+    on every parameter is the convex combination of the two gradients (Eq. 14 states it for the dictionary).
+    The unsupervised term may come from other (unlabelled) samples than the supervised one."""
+    if not 0.0 <= mu <= 1.0:
+        raise ValueError(f"mu must be in [0, 1], got {mu}")
+    return (1.0 - mu) * supervised + mu * unsupervised
+
+
+def masked_bce(
+    scores: torch.Tensor, target: torch.Tensor, valid: Optional[torch.Tensor] = None, *, logits: bool = True,
+    pos_weight: Optional[float] = None,
+) -> torch.Tensor:
+    """Binary cross-entropy of a predicted foreground against ground-truth masks, over valid pixels only.
+
+    scores: (N, 1, H, W) (any shape) foreground logits (``logits=True``) or probabilities in [0, 1]; target: same
+    shape, bool or {0, 1} (1 = foreground); valid: same shape, bool, False = ignored (CDnet 85/170, outside the
+    ROI), None = all valid. pos_weight: weight of the positive pixels (foreground is rare; None = 1). Returns the
+    mean over valid pixels (0, with a gradient of zeros, when no pixel is valid).
+    """
+    target = target.to(scores.dtype)
+    w = torch.ones_like(scores) if valid is None else valid.to(scores.dtype)
+    if pos_weight is not None:
+        w = w * (1.0 + (float(pos_weight) - 1.0) * target)
+    if logits:
+        per = torch.nn.functional.binary_cross_entropy_with_logits(scores, target, reduction="none")
+    else:
+        per = torch.nn.functional.binary_cross_entropy(scores.clamp(1e-7, 1 - 1e-7), target, reduction="none")
+    n = (w > 0).sum()
+    return (per * w).sum() / n.clamp(min=1)
+
+
+def foreground_logits(S: torch.Tensor, *, tau: float, temperature: float) -> torch.Tensor:
+    """Foreground logits from a sparse part, for :func:`masked_bce`: ``(mean_c |S| - tau) / temperature``.
+
+    S: (N, C, H, W), the sparse part (foreground) of a decomposition; returns (N, 1, H, W). tau: the |S| level
+    that counts as an even chance (e.g. a typical Otsu threshold of |S|, about 0.1 for frames in [0, 1]);
+    temperature > 0: how sharply the logit turns with |S| (smaller = sharper).
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    return (S.abs().mean(dim=1, keepdim=True) - tau) / temperature
