@@ -191,7 +191,7 @@ def test_checkpoints_are_also_saved_on_a_time_interval(tmp_path, monkeypatch):
     import bgsub.training as T
     from bgsub.config import load_config
 
-    cfg = load_config(None, ["train.device=cpu", "model.depth=1", "model.base_channels=4", "train.epochs=6",
+    cfg = load_config(None, ["model.reference=false", "input.grayscale=true", "train.device=cpu", "model.depth=1", "model.base_channels=4", "train.epochs=6",
                              "train.frames=3", "train.save_every=0", "train.save_seconds=1e-9"])
     saved = []
     monkeypatch.setattr(T, "save_checkpoint", lambda path, model, cfg, state: saved.append(state.epoch))

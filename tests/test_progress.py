@@ -83,7 +83,7 @@ def test_train_and_rpca_write_plain_progress_lines_into_a_log(tmp_path, small_cl
     assert r.code == 0, r.stderr
     assert "\r" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("train: ")]
-    assert len(lines) == 10 and re.match(r"train: 2/20 epoch \(10%\), .* nuc=", lines[0]), lines[:2]
+    assert len(lines) == 10 and re.match(r"train: 2/20 epoch \(10%\), .* loss=", lines[0]), lines[:2]
     r = cli("rpca", small_clip, "-o", tmp_path / "r", "--window", "20", "--max-iter", "3")
     assert r.code == 0 and "\r" not in r.stderr
     assert re.search(r"^rpca-ialm: 40/40 frame \(100%\)", r.stderr, re.M), r.stderr

@@ -219,7 +219,8 @@ def test_polishing_steps_lower_the_literal_eq7_objective():
     from bgsub.config import Config, load_config
     from bgsub.training import build_model, lam_1_for, polish_model
 
-    cfg = load_config(None, ["train.device=cpu", "polish.steps=1", "polish.lr=1e-4", "train.channels_last=false"],
+    cfg = load_config(None, ["model.reference=false", "input.grayscale=true", "train.device=cpu",
+                             "polish.steps=1", "polish.lr=1e-4", "train.channels_last=false"],
                       base=Config())
     torch.manual_seed(0)
     D = torch.rand(8, 1, 16, 16) * 0.2 + torch.linspace(0, 0.8, 16).view(1, 1, 1, 16)

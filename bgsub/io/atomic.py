@@ -86,6 +86,31 @@ def sweep_stale(folder: os.PathLike | str) -> int:
     return n
 
 
+_MARKER = re.compile(r"^\.bgsub-[a-z]+-(\d+)-[0-9a-f]+$")
+
+
+def make_marker(folder: os.PathLike | str, kind: str) -> Path:
+    """Create the hidden marker file ``folder/.bgsub-KIND-PID-HEX`` that tells workers they see the driver's
+    folder, after deleting the markers of runs whose process is gone (a run killed with -9 cannot delete its own).
+    Markers of runs still alive on this machine are left alone."""
+    import uuid
+
+    folder = Path(folder)
+    try:
+        for e in os.scandir(folder):
+            m = _MARKER.match(e.name)
+            if m and not _alive(int(m.group(1))):
+                try:
+                    os.unlink(e.path)
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    marker = folder / f".bgsub-{kind}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    marker.touch()
+    return marker
+
+
 def check_writable(path: os.PathLike | str) -> Path:
     """Fail early, before any work, when the file ``path`` could not be written: its folder is created and a
     temporary file is made and removed there. Raises :class:`BgsubError` ``<path>: <problem>``."""

@@ -366,8 +366,9 @@ def batch(
         notify(rec, {"done": len(records), "total": total, "failed": 0, "eta_seconds": None})
     skipped = len(records)
     if todo:
-        marker = out / f".bgsub-batch-{uuid.uuid4().hex[:12]}"
-        marker.touch()
+        from bgsub.io.atomic import make_marker
+
+        marker = make_marker(out, "batch")
         eng = None
         try:
             eng = make_engine(engine, **(engine_options or {}))

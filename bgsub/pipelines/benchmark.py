@@ -37,7 +37,6 @@ import logging
 import os
 import platform
 import traceback
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -443,8 +442,9 @@ def benchmark(
         from bgsub.engines import make_engine
 
         seq_of = dict(sequences)
-        marker = out / f".bgsub-benchmark-{uuid.uuid4().hex[:12]}"
-        marker.touch()
+        from bgsub.io.atomic import make_marker
+
+        marker = make_marker(out, "benchmark")
         eng = None
         try:
             eng = make_engine(engine, **(engine_options or {}))
