@@ -147,17 +147,20 @@ def test_reference_method_is_the_thresholded_residual():
     torch.testing.assert_close(dec.background + dec.foreground, clip)
 
 
-def test_default_unet_learns_the_support_and_keeps_a_static_scene_empty():
-    from bgsub.methods.unet import UNetMethod
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_default_unet_learns_the_support_and_keeps_a_static_scene_empty(device):
     cfg = load_config(None, ["background.init=20", "train.epochs=150", "train.crop=0", "model.depth=2",
-                             "train.device=cpu", "segment.device=cpu"])
+                             f"train.device={device}", f"segment.device={device}"])
     clip, truth = _clip_with_object()
     m = create("unet", cfg)
     m.progress = False
     assert m.cfg.input.grayscale is False and m.model.spec.in_channels == 3 and m.model.spec.out_channels == 1
     m.fit(clip)
     assert m.decides_masks and m.state.reference is not None
+    assert next(m.model.parameters()).device.type == device
     dec = m.decompose(clip)
     pred, gt = dec.masks[20:], truth[20:]
     tp = (pred & gt).sum().item()

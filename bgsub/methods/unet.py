@@ -131,11 +131,13 @@ class UNetMethod(Method):
         was_training = model.training
         model.to(device=device, memory_format=fmt).eval()
         try:
-            outs = []
+            outs, bgs = [], []
             for i in range(0, clip.shape[0], max(1, sc.batch)):
                 x = clip[i : i + sc.batch].to(device)
                 if ref is not None:
-                    x = network_input(residual(ref, x), self.cfg.model.pixels)
+                    bg = background_for(ref, x)  # once per batch: the residual and the decomposition share it
+                    bgs.append(bg.cpu())
+                    x = network_input(residual(ref, x, background=bg), self.cfg.model.pixels)
                 x = x.contiguous(memory_format=fmt)
                 with autocast(device, sc.bf16):
                     outs.append(model(x).float().cpu().contiguous())
@@ -146,7 +148,7 @@ class UNetMethod(Method):
             if logits.shape[-2:] != clip.shape[-2:]:  # back from the pixel budget: smooth boundaries
                 logits = torch.nn.functional.interpolate(logits, size=clip.shape[-2:], mode="bilinear",
                                                          align_corners=False)
-            bg = background_for(ref, clip)
+            bg = torch.cat(bgs) if bgs else clip.clone()
             S = torch.sigmoid(logits) * (clip - bg)
             return Decomposition(background=clip - S, foreground=S, masks=logits > 0)
         S = torch.cat(outs) if outs else torch.zeros_like(clip)
