@@ -121,6 +121,11 @@ class TrainConfig:
     lam_1_scale: float = 1.0  # factor on the default lambda_1 (ignored when lam_1 is set)
     tv: float = 1.0  # support energy: weight of the total variation of the mask (boundary length), in pixels
     cap: float = 16.0  # support energy: a background pixel's cost (z/k)^2 is capped here (a robust data term)
+    label_frames: int = 0  # K ground-truth masks (spread over the video, seeded) added as a supervised term,
+    #                        combined with the unsupervised energy as Koch & Corso's Eq. 14 (mu 0.8, 0.5, 0.3, 0);
+    #                        0 = no labels (the default: unsupervised). Needs model.reference
+    labels: Optional[str] = None  # ground truth for label_frames: a CDnet-style sequence folder, its groundtruth/
+    #                               or a mask folder; None = the input itself when it is a sequence folder
     seed: int = 0  # frame sampling, stack and crop draws, weight initialisation
     crop: int = 128  # side of a random crop taken at one position in all frames of a step; 0 = whole frames
     bf16: bool = True  # bf16 autocast for the network (CPU with AMX/AVX512-BF16, or CUDA); losses in float32

@@ -34,7 +34,8 @@ from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
 from bgsub.io.masks import write_png
-from bgsub.losses import default_lam_1, lowrank_sparse_loss, polish_loss, support_energy
+from bgsub.losses import (default_lam_1, lowrank_sparse_loss, masked_bce, mu_schedule, polish_loss,
+                          semi_supervised_loss, support_energy)
 from bgsub.models.unet import UNet, UNetSpec
 from bgsub.progress import progress as _progress, track
 
@@ -302,13 +303,17 @@ def train_model(
     checkpoint: Optional[str | os.PathLike] = None,
     progress: bool = True,
     on_step: Optional[Callable[[int, dict], None]] = None,
+    labels: Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None,
 ) -> TrainState:
     """Minimise the training loss over ``cfg.train.epochs`` steps (continuing from ``state.epoch``): with
     ``model.reference`` the support energy (:func:`bgsub.losses.support_energy`) on the residuals to
     ``state.reference`` (which must be set), else Eq. 6 on full-batch stacks.
 
     pool: (P, C, H, W) float32 frames in [0, 1], P >= 1; each step uses min(P, N) of them (see the module
-    docstring). Writes ``checkpoint`` every ``save_every`` epochs, whenever ``save_seconds`` have passed since the
+    docstring). ``labels`` (model.reference only): (frames (K, C, H, W), target, valid (K, 1, h, w) at the
+    network's size) for the supervised term of ``train.label_frames``, combined with the energy as Eq. 14 of
+    Koch & Corso (:func:`bgsub.losses.semi_supervised_loss`, mu stepping down 0.8, 0.5, 0.3, 0). Writes
+    ``checkpoint`` every ``save_every`` epochs, whenever ``save_seconds`` have passed since the
     last write, and at the end, when given. The model is left in
     the mode it was in. Returns the updated state (history appended).
     """
@@ -342,6 +347,11 @@ def train_model(
         # the network's input (log(1 + z) at the pixel budget), once for the whole pool, in chunks
         pool = torch.cat([network_input(residual(ref, pool[i : i + 32]), cfg.model.pixels)
                           for i in range(0, pool.shape[0], 32)])
+        if labels is not None:
+            lab_x = network_input(residual(ref, labels[0]), cfg.model.pixels).to(device).contiguous(memory_format=fmt)
+            lab_t, lab_v = labels[1].to(device), labels[2].to(device)
+    elif labels is not None:
+        raise BgsubError("train.label_frames needs model.reference (the mask head)")
     remaining = max(0, tc.epochs - state.epoch)
     bar = _progress(total=tc.epochs, initial=state.epoch, desc="train", unit="epoch", disable=not progress,
                     dynamic_ncols=True)
@@ -359,6 +369,11 @@ def train_model(
                 loss, parts = support_energy(logits.float(), torch.expm1(D), k=cfg.background.k, tv=tc.tv,
                                              cap=tc.cap)
                 nuc, l1 = parts["data"], parts["tv"]
+                if labels is not None:  # few labelled frames: Eq. 14 of Koch & Corso
+                    with autocast(device, tc.bf16):
+                        lab_logits = model(lab_x)
+                    sup = masked_bce(lab_logits.float(), lab_t, lab_v)
+                    loss = semi_supervised_loss(sup, loss, mu_schedule(state.epoch, max(1, tc.epochs)))
             else:
                 with autocast(device, tc.bf16):
                     S = model(D)

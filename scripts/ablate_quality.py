@@ -39,6 +39,13 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-gray": ("unet", ["input.grayscale=true"]),
     "unet-fullres": ("unet", ["model.pixels=0"]),
     "unet-steps800": ("unet", ["train.epochs=800"]),
+    # smaller networks (speed)
+    "unet-base6": ("unet", ["model.base_channels=6"]),
+    "unet-base4": ("unet", ["model.base_channels=4"]),
+    # a few labelled frames (issue 10): K ground-truth masks, Eq. 14, labelled frames not scored
+    "unet-1label": ("unet", ["train.label_frames=1"]),
+    "unet-5labels": ("unet", ["train.label_frames=5"]),
+    "unet-20labels": ("unet", ["train.label_frames=20"]),
     # the previous round's recipe of the paper's network
     "unet-cpu-fast": ("unet", ["@cpu-fast"]),
 }

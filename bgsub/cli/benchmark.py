@@ -54,6 +54,9 @@ def benchmark(
     method_config: Annotated[Optional[list[str]], typer.Option(
         "--method-config", help="METHOD=PRESET: that method's own preset instead of --config, e.g. unet=cpu-fast "
         "(repeatable; --set applies to it too).")] = None,
+    label_frames: Annotated[Optional[int], typer.Option(
+        "--label-frames", help="The U-Net also trains on K ground-truth masks of each sequence (spread, seeded; "
+        "those frames are left out of its scoring); 0 = unsupervised (train.label_frames).")] = None,
     engine: EngineOpt = None,
     workers: WorkersOpt = None,
     address: AddressOpt = None,
@@ -76,13 +79,13 @@ def benchmark(
 
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
-    cfg = resolve_config(config, sets)
+    cfg = resolve_config(config, sets, train__label_frames=label_frames)
     per_method = {}
     for item in method_config or []:
         name, sep, preset = item.partition("=")
         if not sep or not name.strip() or not preset.strip():
             raise BgsubError(f"--method-config {item!r}: expected METHOD=PRESET, e.g. unet=cpu-fast")
-        per_method[name.strip()] = resolve_config(Path(preset.strip()), sets)
+        per_method[name.strip()] = resolve_config(Path(preset.strip()), sets, train__label_frames=label_frames)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     # Not a terminal (a log file, CI): no live redraw, the final table once, wide enough not to be cut.
     console = err_console if err_console.is_terminal else Console(stderr=True, width=120)

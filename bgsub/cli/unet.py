@@ -27,8 +27,9 @@ def _paths(keys: tuple[str, ...]):
     return render
 
 
-@app.command(help="Train the U-Net on N frames of INPUT with the low-rank + sparse loss (Eq. 6), full batch, Adam.\n\n"
-             "Writes the checkpoint (-o), OUT.history.csv/.png (loss terms per epoch) and OUT.config.yaml. "
+@app.command(help="Train the U-Net on frames of INPUT without labels: by default on the background reference "
+             "(the first 100 frames) and the low-rank + sparse support energy; with --config paper on Eq. 6, as "
+             "the paper.\n\nWrites the checkpoint (-o), OUT.history.csv/.png (loss terms per epoch) and OUT.config.yaml. "
              "--resume continues the run saved in -o.")
 def train(
     input: Annotated[Path, typer.Argument(help="Video file or folder of frames (a CDnet sequence folder works).")],
@@ -41,13 +42,20 @@ def train(
     crop: Annotated[Optional[int], typer.Option(help="Random crop side, 0 = whole frames (train.crop).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (train.seed).")] = None,
     device: Device = None,
+    labels: Annotated[Optional[Path], typer.Option(
+        "--labels", help="Ground truth for --label-frames: a CDnet-style sequence folder, its groundtruth/ or a "
+        "mask folder (default: INPUT, when it is a sequence folder) (train.labels).")] = None,
+    label_frames: Annotated[Optional[int], typer.Option(
+        "--label-frames", help="Add a supervised term on K ground-truth masks spread over the video (seeded; "
+        "Eq. 14 of Koch & Corso); 0 = unsupervised, the default (train.label_frames).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     from bgsub.pipelines.unet import train as run
 
     cfg = resolve_config(config, sets, train__frames=frames, train__lr=lr, train__crop=crop, train__seed=seed,
-                         train__device=device)
+                         train__device=device, train__labels=str(labels) if labels is not None else None,
+                         train__label_frames=label_frames)
     result = run(input, output, cfg=cfg, resume=resume, epochs=epochs)
     emit(result, as_json, _paths(("model", "history", "config")))
 

@@ -86,6 +86,38 @@ class UNetMethod(Method):
         pick = sorted(rest[i] for i in torch.randperm(len(rest), generator=g)[:k].tolist()) if k else []
         return head + pick
 
+    def attach_labels(self, source) -> list[int]:
+        """With ``train.label_frames = K > 0``: pick K frames with ground truth spread over the video (seeded,
+        :func:`bgsub.io.labels.pick_label_frames`), read them and their masks (``train.labels``, or ``source``
+        when it is a sequence folder; CDnet labels 85/170 and pixels outside the ROI ignored) at the network's
+        size; :meth:`fit` then adds the supervised term. Returns the picked frame numbers (to leave out of
+        scoring)."""
+        k = self.cfg.train.label_frames
+        self.labels, self.label_numbers = None, []
+        if k <= 0:
+            return []
+        if not self.cfg.model.reference:
+            raise BgsubError("train.label_frames needs model.reference (the mask head)")
+        from bgsub.io.frames import list_frames, read_clip
+        from bgsub.io.labels import load_label_masks, pick_label_frames
+        from bgsub.io.layout import find_ground_truth
+        from bgsub.training import network_size
+
+        gt_path = self.cfg.train.labels or source
+        from pathlib import Path
+
+        gt = find_ground_truth(Path(gt_path))
+        ic = self.cfg.input
+        selected = set(list_frames(source, start=ic.start, end=ic.end, stride=ic.stride))
+        candidates = [n for n in gt.scored_numbers() if n in selected]
+        nums = pick_label_frames(candidates, k, self.cfg.train.seed)
+        clip = read_clip(source, numbers=nums, grayscale=ic.grayscale, scale=ic.scale)
+        size = network_size(clip.frames.shape[-2], clip.frames.shape[-1], self.cfg.model.pixels)
+        masks = load_label_masks(gt, nums, size=size)
+        self.labels = (clip.frames, masks.target, masks.valid)
+        self.label_numbers = list(nums)
+        return self.label_numbers
+
     def init_count(self, frames: int) -> int:
         """How many of the first fit frames are the initialisation window."""
         return max(1, min(self.cfg.background.init, frames))
@@ -102,7 +134,8 @@ class UNetMethod(Method):
         """clip: (P, C, H, W), the frames of :meth:`fit_numbers` in that order (the initialisation window first)."""
         if self.cfg.model.reference:
             self.estimate_reference(clip)
-        self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress)
+        self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress,
+                                 labels=getattr(self, "labels", None))
         if not self.cfg.model.reference:
             self.state.threshold = fit_threshold(self.model, clip, self.cfg)
         return self

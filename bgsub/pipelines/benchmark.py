@@ -289,7 +289,13 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
     window = window_for(method, cfg)
     run = decompose_video(method, seq, out, cfg=cfg, window=window, save_foreground=keep_foreground is not None,
                           progress=False)
-    ev = evaluate(out, cdnet=seq) if score else None
+    labelled = fit.get("label_frames") or []
+    if labelled:  # frames whose ground truth the method trained on are left out of scoring
+        from bgsub.io.masks import mask_name
+
+        for n in labelled:
+            (Path(out) / mask_name(n)).unlink(missing_ok=True)
+    ev = evaluate(out, cdnet=seq, allow_missing=bool(labelled)) if score else None
     if keep_foreground is not None:
         from bgsub.io.frames import numbered_files
 
@@ -303,6 +309,7 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
         "frames": run["frames"],
         "window": window,
         "fit_frames": len(fit["fit_frames"]),
+        "label_frames": labelled,  # trained on their ground truth, not scored
         "train_seconds": fit["fit_seconds"],
         "segment_seconds": run["seconds"],
         "method_seconds": run["method_seconds"],

@@ -81,11 +81,12 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
     if not selected:
         raise BgsubError(f"{source}: no frames selected")
     numbers = method.fit_numbers(selected, seed=seed)
+    labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
     ic = cfg.input
     clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
     t0 = time.perf_counter()
     method.fit(clip.frames)
-    return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0}
+    return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}
 
 
 def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]) -> torch.Tensor:

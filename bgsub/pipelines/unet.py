@@ -97,7 +97,9 @@ def train(
         method.estimate_reference(clip.frames)
     start_epoch = state.epoch
     save_config(cfg, _sidecar(out, ".config.yaml"))
-    state = train_model(model, clip.frames, cfg, state=state, checkpoint=out, progress=progress)
+    labelled = method.attach_labels(source)
+    state = train_model(model, clip.frames, cfg, state=state, checkpoint=out, progress=progress,
+                        labels=method.labels)
     seconds = time.perf_counter() - t0  # reading the frames, the reference and the training
     if not cfg.model.reference:
         state.threshold = fit_threshold(model, clip.frames, cfg)
@@ -122,6 +124,7 @@ def train(
         **{k: last.get(k) for k in ("nuclear", "l1", "data", "tv") if k in last},
         "history": [str(f) for f in files],
         "config": str(_sidecar(out, ".config.yaml")),
+        "label_frames": labelled,
     }
 
 
