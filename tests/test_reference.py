@@ -187,3 +187,31 @@ def test_network_input_keeps_native_noise_units_under_the_pixel_budget():
     x = network_input(z, 19200)
     assert x.shape == (1, 3, 120, 160)
     torch.testing.assert_close(x, torch.full_like(x, float(np.log1p(4.0))))
+
+
+def test_label_frames_are_trained_on_and_left_out_of_scoring(small_clip, tmp_path, cli):
+    import json
+
+    from bgsub.io.labels import pick_label_frames
+    from bgsub.io.layout import find_ground_truth
+
+    model = tmp_path / "m.pt"
+    sets = ["--set", "model.depth=2", "--set", "train.device=cpu", "--set", "background.init=10"]
+    r = cli("train", small_clip, "-o", model, "--epochs", "3", "--label-frames", "3", *sets, "--json")
+    assert r.code == 0, r.stderr
+    scored = find_ground_truth(small_clip).scored_numbers()
+    want = pick_label_frames(scored, 3, 0)
+    assert json.loads(r.stdout)["label_frames"] == want
+    out = tmp_path / "bench"
+    r = cli("benchmark", small_clip, "-m", "unet", "-o", out, "--contact", "0", "--label-frames", "3",
+            "--set", "train.epochs=3", *sets, "--json")
+    assert r.code == 0, r.stderr
+    rec = json.loads(r.stdout)["records"][0]
+    assert rec["status"] == "ok" and rec["label_frames"] == want
+    assert rec["scored_frames"] == len(scored) - 3
+    masks = out / small_clip.name / "unet"
+    assert len(list(masks.glob("bin*.png"))) >= len(scored) - 3
+    assert not any((masks / f"bin{n:06d}.png").exists() for n in want)
+    r = cli("train", small_clip, "-o", tmp_path / "p.pt", "--config", "paper", "--label-frames", "2", "--epochs",
+            "1")
+    assert r.code == 1 and "needs model.reference" in r.stderr

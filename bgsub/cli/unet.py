@@ -79,7 +79,8 @@ def polish(
     emit(result, as_json, _paths(("model", "history")))
 
 
-@app.command(help="Run a trained U-Net over every frame of INPUT and write masks OUT/bin%06d.png (Otsu on |S|).")
+@app.command(help="Run a trained U-Net over every frame of INPUT and write masks OUT/bin%06d.png (the default network's "
+             "foreground logits > 0; Otsu on |S| for the paper's network).")
 def segment(
     input: Annotated[Path, typer.Argument(help="Video file or folder of frames.")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Checkpoint from bgsub train or polish.")],
