@@ -91,6 +91,17 @@ class Method(ABC):
         """Forget state carried between consecutive ``decompose`` calls (none by default)."""
 
 
+def init_window_numbers(numbers: list[int], *, init: int, pool: int, seed: int) -> list[int]:
+    """The initialisation window (the first ``init`` of the sorted frame ``numbers``) followed by ``pool`` frames
+    drawn (seeded) from the rest, sorted: what the methods that need a background reference fit on."""
+    init = max(1, init)
+    head, rest = list(numbers[:init]), list(numbers[init:])
+    k = min(pool, len(rest))
+    g = torch.Generator().manual_seed(seed)
+    pick = sorted(rest[i] for i in torch.randperm(len(rest), generator=g)[:k].tolist()) if k else []
+    return head + pick
+
+
 _REGISTRY: dict[str, Callable[..., Method]] = {}
 
 

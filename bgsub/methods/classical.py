@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from bgsub.errors import BgsubError
-from bgsub.methods.base import Decomposition, Method, register
+from bgsub.methods.base import Decomposition, Method, init_window_numbers, register
 
 FOREGROUND = 255  # OpenCV's label for foreground; 127 is its shadow label, 0 background
 
@@ -129,12 +129,7 @@ class _InitWindow(Method):
         return max(1, self.cfg.background.init) + self.pool
 
     def fit_numbers(self, numbers: list[int], *, seed: int) -> list[int]:
-        init = max(1, self.cfg.background.init)
-        head, rest = list(numbers[:init]), list(numbers[init:])
-        k = min(self.pool, len(rest))
-        g = torch.Generator().manual_seed(seed)
-        pick = sorted(rest[i] for i in torch.randperm(len(rest), generator=g)[:k].tolist()) if k else []
-        return head + pick
+        return init_window_numbers(numbers, init=self.cfg.background.init, pool=self.pool, seed=seed)
 
     def _init_count(self, frames: int) -> int:
         return max(1, min(self.cfg.background.init, frames))

@@ -31,7 +31,7 @@ import torch
 from bgsub.config import Config
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
-from bgsub.methods.base import Decomposition, Method, register
+from bgsub.methods.base import Decomposition, Method, init_window_numbers, register
 from bgsub.models.unet import UNet, fuse_for_inference
 from bgsub.threshold import magnitude
 from bgsub.training import (TrainState, autocast, build_model, fit_threshold, load_checkpoint, memory_format,
@@ -79,12 +79,7 @@ class UNetMethod(Method):
         random draw."""
         if not self.cfg.model.reference:
             return super().fit_numbers(numbers, seed=seed)
-        init = max(1, self.cfg.background.init)
-        head, rest = list(numbers[:init]), list(numbers[init:])
-        k = min(self.cfg.train.pool, len(rest))
-        g = torch.Generator().manual_seed(seed)
-        pick = sorted(rest[i] for i in torch.randperm(len(rest), generator=g)[:k].tolist()) if k else []
-        return head + pick
+        return init_window_numbers(numbers, init=self.cfg.background.init, pool=self.cfg.train.pool, seed=seed)
 
     def attach_labels(self, source) -> list[int]:
         """With ``train.label_frames = K > 0``: pick K frames with ground truth spread over the video (seeded,
