@@ -71,6 +71,8 @@ class UNetMethod(Method):
 
     def fit_frames(self) -> int:
         tc = self.cfg.train
+        if self.cfg.model.reference:  # the initialisation window, then the pool
+            return max(1, self.cfg.background.init) + tc.pool
         return max(tc.pool, tc.frames)
 
     def fit_numbers(self, numbers: list[int], *, seed: int) -> list[int]:
