@@ -35,8 +35,8 @@ from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
 from bgsub.io.masks import write_png
 from bgsub.losses import (default_lam_1, lowrank_sparse_loss, masked_bce, mu_schedule, polish_loss,
-                          semi_supervised_loss, support_energy)
-from bgsub.models.unet import UNet, UNetSpec
+                          semi_supervised_loss, sparse_layer_loss, support_energy)
+from bgsub.models.unet import UNet, UNetSpec, stem_layer
 from bgsub.progress import progress as _progress, track
 
 log = logging.getLogger("bgsub")
@@ -90,7 +90,7 @@ def spec_from_config(mc: ModelConfig, channels: int = 1) -> UNetSpec:
     logits), else as many as the input (the signed S of the paper)."""
     return UNetSpec(in_channels=channels, out_channels=1 if mc.reference else channels,
                     base_channels=mc.base_channels, depth=mc.depth, convs=mc.convs, up=mc.up,
-                    up_kernel=mc.up_kernel, conv_bias=mc.conv_bias)
+                    up_kernel=mc.up_kernel, conv_bias=mc.conv_bias, stem=mc.stem)
 
 
 def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:
@@ -369,6 +369,10 @@ def train_model(
                 loss, parts = support_energy(logits.float(), torch.expm1(D), k=cfg.background.k, tv=tc.tv,
                                              cap=tc.cap)
                 nuc, l1 = parts["data"], parts["tv"]
+                stem = stem_layer(model)
+                if stem is not None and stem.last is not None:  # the csf stem's own Eq. 12 loss
+                    loss = loss + sparse_layer_loss(stem.csf, *stem.last)
+                    stem.last = None  # no graph kept on the module (it would block copies and memory)
                 if labels is not None:  # few labelled frames: Eq. 14 of Koch & Corso
                     with autocast(device, tc.bf16):
                         lab_logits = model(lab_x)

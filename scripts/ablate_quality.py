@@ -46,6 +46,11 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-1label": ("unet", ["train.label_frames=1"]),
     "unet-5labels": ("unet", ["train.label_frames=5"]),
     "unet-20labels": ("unet", ["train.label_frames=20"]),
+    # a sparse-factorization first layer (Koch & Corso's CSF) in the U-Net, with and without labels
+    "unet-csf": ("unet", ["model.stem=csf"]),
+    "unet-csf-1label": ("unet", ["model.stem=csf", "train.label_frames=1"]),
+    "unet-csf-5labels": ("unet", ["model.stem=csf", "train.label_frames=5"]),
+    "unet-csf-20labels": ("unet", ["model.stem=csf", "train.label_frames=20"]),
     # the previous round's recipe of the paper's network
     "unet-cpu-fast": ("unet", ["@cpu-fast"]),
 }

@@ -38,12 +38,35 @@ class UNetSpec:
     up: str = "transpose"
     up_kernel: int = 2  # kernel of the transposed convolution (2 as in Ronneberger et al., 3 in the paper)
     conv_bias: bool = False  # bias in the 3x3 convolutions (redundant before batch norm; the paper has it)
+    stem: str = "conv"  # conv | csf: the first 3x3 convolution replaced by a ConvSparseFactorization layer
+    stem_lam1: float = 0.1  # the csf stem's elastic-net weights (Koch & Corso's lambda_1, lambda_2)
+    stem_lam2: float = 0.01
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 PAPER_SPEC = UNetSpec(base_channels=32, depth=2, convs=2, up="transpose", up_kernel=3, conv_bias=True)
+
+
+class CSFStem(nn.Module):
+    """A ConvSparseFactorization layer (Koch & Corso, Section 4.2; :mod:`bgsub.models.sparse`) in place of a
+    3x3 convolution: replicate padding keeps the size, so (B, C, H, W) -> (B, atoms, H, W). Keeps its last input
+    and output (``last``) for the layer's own unsupervised loss (Eq. 12, :func:`bgsub.losses.sparse_layer_loss`)."""
+
+    def __init__(self, cin: int, cout: int, lam1: float, lam2: float):
+        super().__init__()
+        from bgsub.models.sparse import ConvSparseFactorization
+
+        self.csf = ConvSparseFactorization(cin, cout, 3, lam1=lam1, lam2=lam2)
+        self.last: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xp = F.pad(x.float(), (1, 1, 1, 1), mode="replicate")
+        with torch.autocast(device_type=x.device.type, enabled=False):  # the solver's tolerance needs fp32
+            out = self.csf(xp)
+        self.last = (xp, out) if torch.is_grad_enabled() else None
+        return out
 
 
 def _block(cin: int, cout: int, n: int, bias: bool) -> nn.Sequential:
@@ -69,9 +92,13 @@ class UNet(nn.Module):
             raise ValueError(f"up must be one of {UP_MODES}, got {spec.up!r}")
         if spec.depth < 0 or spec.base_channels < 1 or spec.convs < 1 or spec.up_kernel not in (2, 3, 4):
             raise ValueError(f"invalid U-Net spec {spec}")
+        if spec.stem not in ("conv", "csf"):
+            raise ValueError(f"stem must be conv or csf, got {spec.stem!r}")
         self.spec = spec
         ch = [spec.base_channels * 2**i for i in range(spec.depth + 1)]
         self.down = nn.ModuleList([_block(spec.in_channels, ch[0], spec.convs, spec.conv_bias)])
+        if spec.stem == "csf":
+            self.down[0][0] = CSFStem(spec.in_channels, ch[0], spec.stem_lam1, spec.stem_lam2)
         for i in range(1, spec.depth + 1):
             self.down.append(_block(ch[i - 1], ch[i], spec.convs, spec.conv_bias))
         self.ups = nn.ModuleList()
@@ -131,6 +158,12 @@ def fuse_for_inference(model: UNet) -> UNet:
         for j, layer in enumerate(out):
             block.add_module(str(j), layer)
     return fused
+
+
+def stem_layer(model: nn.Module) -> "CSFStem | None":
+    """The csf stem of ``model`` (None for the plain convolution)."""
+    first = model.down[0][0] if isinstance(model, UNet) else None
+    return first if isinstance(first, CSFStem) else None
 
 
 def count_parameters(model: nn.Module) -> int:
