@@ -215,3 +215,31 @@ def test_label_frames_are_trained_on_and_left_out_of_scoring(small_clip, tmp_pat
     r = cli("train", small_clip, "-o", tmp_path / "p.pt", "--config", "paper", "--label-frames", "2", "--epochs",
             "1")
     assert r.code == 1 and "needs model.reference" in r.stderr
+
+
+def test_csf_stem_keeps_the_shape_trains_its_dictionary_and_adds_its_eq12_loss():
+    from bgsub.background import estimate
+    from bgsub.losses import sparse_layer_loss
+    from bgsub.models.unet import UNet, UNetSpec, stem_layer
+    from bgsub.training import TrainState, build_model, train_model
+
+    net = UNet(UNetSpec(in_channels=3, out_channels=1, base_channels=4, depth=1, stem="csf"))
+    x = torch.rand(2, 3, 10, 14)
+    assert net(x).shape == (2, 1, 10, 14)
+    stem = stem_layer(net)
+    lam = (stem.csf.lam1, stem.csf.lam2)
+    assert lam == (0.1, 0.01) and stem.last is not None
+    torch.testing.assert_close(sparse_layer_loss(stem.csf, *stem.last),
+                               sparse_layer_loss(stem.csf, torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"),
+                                                 stem.last[1]))
+    cfg = load_config(None, ["model.stem=csf", "model.base_channels=4", "model.depth=1", "train.epochs=3",
+                             "train.crop=0", "train.device=cpu", "train.tv=0"])
+    clip, _ = _clip_with_object(T=24, H=12, W=16)
+    model = build_model(cfg)
+    before = stem_layer(model).csf.dictionary.detach().clone()
+    state = TrainState(reference=estimate(clip[:20]).to_dict())
+    state = train_model(model, clip, cfg, state=state, progress=False)
+    after = stem_layer(model).csf.dictionary.detach()
+    assert not torch.equal(before, after) and after.norm(dim=0).max() <= 1 + 1e-5
+    assert all(r["loss"] > r["data"] + 1e-6 for r in state.history)  # the stem's Eq. 12 term is in the loss
+    assert stem_layer(model).last is None  # no graph left on the module
