@@ -378,6 +378,8 @@ def train_model(
                         lab_logits = model(lab_x)
                     sup = masked_bce(lab_logits.float(), lab_t, lab_v)
                     loss = semi_supervised_loss(sup, loss, mu_schedule(state.epoch, max(1, tc.epochs)))
+                    if stem is not None:  # the labelled frames' forward left its graph on the stem too
+                        stem.last = None
             else:
                 with autocast(device, tc.bf16):
                     S = model(D)

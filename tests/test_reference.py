@@ -243,3 +243,15 @@ def test_csf_stem_keeps_the_shape_trains_its_dictionary_and_adds_its_eq12_loss()
     assert not torch.equal(before, after) and after.norm(dim=0).max() <= 1 + 1e-5
     assert all(r["loss"] > r["data"] + 1e-6 for r in state.history)  # the stem's Eq. 12 term is in the loss
     assert stem_layer(model).last is None  # no graph left on the module
+    # the same with labelled frames (a second forward per step): the trained model can still be copied
+    g = torch.Generator().manual_seed(0)
+    labels = (clip[20:22], torch.rand(2, 1, 12, 16, generator=g) > 0.5, torch.ones(2, 1, 12, 16, dtype=torch.bool))
+    cfg = load_config(None, ["model.stem=csf", "model.base_channels=4", "model.depth=1", "train.epochs=2",
+                             "train.crop=0", "train.device=cpu", "train.label_frames=2"])
+    model = build_model(cfg)
+    train_model(model, clip, cfg, state=TrainState(reference=estimate(clip[:20]).to_dict()), progress=False,
+                labels=labels)
+    assert stem_layer(model).last is None
+    import copy
+
+    copy.deepcopy(model)
