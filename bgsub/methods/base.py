@@ -63,14 +63,7 @@ class Method(ABC):
         """Which of the video's frame ``numbers`` (sorted) :meth:`fit` gets, in the order it gets them. Default:
         :meth:`fit_frames` of them drawn at random (seeded), sorted. Methods that need the initialisation period
         (the first frames) override this."""
-        k = self.fit_frames()
-        if k <= 0:
-            return []
-        if k >= len(numbers):
-            return list(numbers)
-        g = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(numbers), generator=g)[:k]
-        return sorted(numbers[i] for i in idx.tolist())
+        return draw_numbers(numbers, self.fit_frames(), seed=seed)
 
     def input_config(self, cfg, size: Optional[tuple[int, int]] = None):
         """``cfg`` with ``input.grayscale`` resolved for this method (see :func:`bgsub.config.with_grayscale`);
@@ -91,15 +84,23 @@ class Method(ABC):
         """Forget state carried between consecutive ``decompose`` calls (none by default)."""
 
 
+def draw_numbers(numbers: list[int], k: int, *, seed: int) -> list[int]:
+    """``k`` of the frame ``numbers`` drawn at random without replacement (seeded), sorted; all of them when
+    ``k >= len(numbers)``, none for ``k <= 0``."""
+    if k <= 0:
+        return []
+    if k >= len(numbers):
+        return list(numbers)
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(numbers), generator=g)[:k]
+    return sorted(numbers[i] for i in idx.tolist())
+
+
 def init_window_numbers(numbers: list[int], *, init: int, pool: int, seed: int) -> list[int]:
     """The initialisation window (the first ``init`` of the sorted frame ``numbers``) followed by ``pool`` frames
     drawn (seeded) from the rest, sorted: what the methods that need a background reference fit on."""
     init = max(1, init)
-    head, rest = list(numbers[:init]), list(numbers[init:])
-    k = min(pool, len(rest))
-    g = torch.Generator().manual_seed(seed)
-    pick = sorted(rest[i] for i in torch.randperm(len(rest), generator=g)[:k].tolist()) if k else []
-    return head + pick
+    return list(numbers[:init]) + draw_numbers(list(numbers[init:]), pool, seed=seed)
 
 
 _REGISTRY: dict[str, Callable[..., Method]] = {}

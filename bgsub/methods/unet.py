@@ -24,6 +24,7 @@ one Otsu threshold of |S| over the training frames computed at the end of ``fit`
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -100,10 +101,7 @@ class UNetMethod(Method):
         from bgsub.io.layout import find_ground_truth
         from bgsub.training import network_size
 
-        gt_path = self.cfg.train.labels or source
-        from pathlib import Path
-
-        gt = find_ground_truth(Path(gt_path))
+        gt = find_ground_truth(Path(self.cfg.train.labels or source))
         ic = self.cfg.input
         selected = set(list_frames(source, start=ic.start, end=ic.end, stride=ic.stride))
         candidates = [n for n in gt.scored_numbers() if n in selected]

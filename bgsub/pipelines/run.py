@@ -28,7 +28,7 @@ from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
 from bgsub.io.masks import mask_name, write_image, write_mask
-from bgsub.methods.base import Decomposition, Method
+from bgsub.methods.base import Decomposition, Method, draw_numbers
 from bgsub.progress import progress as progress_bar
 from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
 
@@ -61,11 +61,7 @@ def sample_numbers(source: str | Path, k: int, *, cfg: Config, seed: int) -> lis
     numbers = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
     if not numbers:
         raise BgsubError(f"{source}: no frames selected")
-    if k >= len(numbers):
-        return numbers
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(numbers), generator=g)[:k]
-    return sorted(numbers[i] for i in idx.tolist())
+    return draw_numbers(numbers, k, seed=seed)
 
 
 def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int = 0) -> dict[str, Any]:
