@@ -18,7 +18,8 @@ Why each piece (the levers of the field's best unsupervised methods):
   the frame (``sigma_floor``), so that perfectly still pixels do not become hair-trigger.
 - **Illumination compensation**: a global change of brightness (lights, auto exposure) shifts every pixel by about
   the same amount. Each frame's background is shifted by the per-channel median of (frame - background) over the
-  frame, a robust estimate as long as moving objects cover less than half of it.
+  frame (a regular grid of at least 4096 of its pixels), a robust estimate as long as moving objects cover less
+  than half of it.
 
 The residual ``z = |frame - (background + offset)| / sigma`` (per channel) is in units of each pixel's own noise: a
 pixel is an outlier at ``z > k`` whatever the scene. ``k`` is a noise-level multiple (6 by default: far outside
@@ -113,9 +114,22 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
                      compensate=compensate)
 
 
+OFFSET_SAMPLES = 4096  # pixels the illumination offset is estimated from (at least; a regular grid)
+
+
+def offset_stride(h: int, w: int) -> int:
+    """Step of the regular pixel grid the illumination offset is estimated on: the largest step that keeps at
+    least :data:`OFFSET_SAMPLES` pixels (1 for frames smaller than that)."""
+    return max(1, int((h * w / OFFSET_SAMPLES) ** 0.5))
+
+
 def _offsets(frames: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """Per-frame, per-channel median of (frame - background) over the pixels: (T, C, 1, 1)."""
-    d = (frames - background).flatten(2)
+    """Per-frame, per-channel median of (frame - background) over a regular grid of at least
+    :data:`OFFSET_SAMPLES` pixels (every pixel of a small frame): (T, C, 1, 1). The median of 4096 samples is
+    within about 0.02 noise levels of the all-pixel median (its standard error is 1.25 sigma / sqrt(n)) at a
+    tenth of the cost, which mattered: the all-pixel median was a sixth of ``segment``'s time at 320x240."""
+    s = offset_stride(frames.shape[-2], frames.shape[-1])
+    d = (frames[..., ::s, ::s] - background[..., ::s, ::s]).flatten(2)
     return d.median(dim=2).values[..., None, None]
 
 

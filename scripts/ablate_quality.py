@@ -42,6 +42,8 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     # smaller networks (speed)
     "unet-base6": ("unet", ["model.base_channels=6"]),
     "unet-base4": ("unet", ["model.base_channels=4"]),
+    "unet-convs1": ("unet", ["model.convs=1"]),
+    "unet-px12k": ("unet", ["model.pixels=12288"]),
     # a few labelled frames (issue 10): K ground-truth masks, Eq. 14, labelled frames not scored
     "unet-1label": ("unet", ["train.label_frames=1"]),
     "unet-5labels": ("unet", ["train.label_frames=5"]),

@@ -42,6 +42,31 @@ class Decomposition:
     masks: Optional[torch.Tensor] = None
 
 
+class LazyDecomposition(Decomposition):
+    """A :class:`Decomposition` whose background and foreground are computed on first access, by
+    ``compute() -> (background, foreground)``: a method that decides the masks itself hands them over at once, and a
+    pipeline that writes only the masks (``segment`` without ``--save-foreground``) never pays for L and S."""
+
+    def __init__(self, masks: torch.Tensor, compute: Callable[[], tuple[torch.Tensor, torch.Tensor]]):
+        self.masks = masks
+        self._compute: Optional[Callable[[], tuple[torch.Tensor, torch.Tensor]]] = compute
+        self._parts: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+
+    def _get(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._parts is None:
+            assert self._compute is not None
+            self._parts, self._compute = self._compute(), None
+        return self._parts
+
+    @property  # type: ignore[override]
+    def background(self) -> torch.Tensor:
+        return self._get()[0]
+
+    @property  # type: ignore[override]
+    def foreground(self) -> torch.Tensor:
+        return self._get()[1]
+
+
 class Method(ABC):
     """Base class of every method. Subclasses set ``name`` through :func:`register`."""
 

@@ -32,7 +32,7 @@ import torch
 from bgsub.config import Config
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
-from bgsub.methods.base import Decomposition, Method, init_window_numbers, register
+from bgsub.methods.base import Decomposition, LazyDecomposition, Method, init_window_numbers, register
 from bgsub.models.unet import UNet, fuse_for_inference
 from bgsub.threshold import magnitude
 from bgsub.training import (TrainState, autocast, build_model, fit_threshold, load_checkpoint, memory_format,
@@ -177,8 +177,12 @@ class UNetMethod(Method):
                 logits = torch.nn.functional.interpolate(logits, size=clip.shape[-2:], mode="bilinear",
                                                          align_corners=False)
             bg = torch.cat(bgs) if bgs else clip.clone()
-            S = torch.sigmoid(logits) * (clip - bg)
-            return Decomposition(background=clip - S, foreground=S, masks=logits > 0)
+
+            def parts() -> tuple[torch.Tensor, torch.Tensor]:
+                S = torch.sigmoid(logits) * (clip - bg)
+                return clip - S, S
+
+            return LazyDecomposition(logits > 0, parts)
         S = torch.cat(outs) if outs else torch.zeros_like(clip)
         masks = magnitude(S) > self.state.threshold if self.decides_masks else None
         return Decomposition(background=clip - S, foreground=S, masks=masks)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -28,6 +29,7 @@ from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
 from bgsub.io.masks import mask_name, write_image, write_mask
+from bgsub.io.prefetch import BackgroundWriter, prefetch
 from bgsub.methods.base import Decomposition, Method, draw_numbers
 from bgsub.progress import progress as progress_bar
 from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
@@ -90,6 +92,16 @@ def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[floa
         return median_filter(dec.masks.bool().cpu(), median)
     return masks_from_foreground(dec.foreground, scope="clip" if scope == "clip" else "frame",
                                  median=median, threshold=threshold)
+
+
+def _write_window(out: Path, numbers: list[int], masks: torch.Tensor, native: tuple[int, int],
+                  fg: Optional[torch.Tensor], bg: Optional[torch.Tensor]) -> None:
+    for i, n in enumerate(numbers):
+        write_mask(out, n, masks[i], size=native)
+        if fg is not None:
+            write_image(out / mask_name(n, "fg"), fg[i])
+        if bg is not None:
+            write_image(out / mask_name(n, "bg"), bg[i])
 
 
 def decompose_video(
@@ -159,22 +171,24 @@ def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, wi
 
     method.reset()
     frames = 0
-    with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar:
-        for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
+    # the next window is read and the last one's files are encoded and written in background threads while the
+    # method runs (bounded: two windows ahead, two behind)
+    windows = prefetch(iter_windows(source, window=window, cfg=cfg, top_up=not method.streams), depth=2)
+    with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
+            closing(windows), BackgroundWriter(depth=2) as writer:
+        for chunk, new in windows:
             t0 = time.perf_counter()
             dec = method.decompose(chunk.frames)
             method_seconds += time.perf_counter() - t0
             masks = _masks(dec, scope, median, threshold)
+            numbers = chunk.numbers[len(chunk.numbers) - new:]
+            fg = bg = None
             if save_foreground:
-                mags = magnitude(dec.foreground)
-                peak = float(mags[-new:].max()) or 1.0
-            for i in range(len(chunk.numbers) - new, len(chunk.numbers)):
-                n = chunk.numbers[i]
-                write_mask(out, n, masks[i], size=native)
-                if save_foreground:
-                    write_image(out / mask_name(n, "fg"), mags[i] / peak)
-                if save_background:
-                    write_image(out / mask_name(n, "bg"), dec.background[i].clamp(0, 1))
+                mags = magnitude(dec.foreground)[-new:]
+                fg = mags / (float(mags.max()) or 1.0)
+            if save_background:
+                bg = dec.background[-new:].clamp(0, 1)
+            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg)
             frames += new
             bar.update(new)
     seconds = time.perf_counter() - t_start

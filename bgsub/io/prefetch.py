@@ -1,0 +1,105 @@
+"""Overlapping file input and output with computation: reading the next frames and encoding the last masks in
+background threads while the method runs (OpenCV's decoders and encoders release the GIL).
+
+Both keep memory bounded (at most ``depth`` items ahead or pending) and hand any exception of the background
+thread to the caller, at the next item or at the end, unchanged (a :class:`~bgsub.errors.BgsubError` stays one).
+
+    for chunk in prefetch(iter_chunks(path), depth=2):
+        ...
+    with BackgroundWriter(depth=2) as w:
+        w.submit(write_batch, out, masks)      # returns at once unless `depth` writes are pending
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+_END = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Iterate over ``items`` computed in a background thread, at most ``depth`` items ahead of the consumer.
+    Exceptions of the producer are raised in the consumer, at the item where they happened. Closing the iterator
+    early (break, an exception in the loop) stops the producer."""
+    if depth < 1:
+        yield from items
+        return
+    q: "queue.Queue[tuple[Any, Any]]" = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[Any, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_END, None))
+        except BaseException as exc:  # handed to the consumer
+            put((_END, exc))
+
+    thread = threading.Thread(target=produce, name="bgsub-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is _END:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class BackgroundWriter:
+    """Runs write jobs in one background thread, in submission order, with at most ``depth`` pending: ``submit``
+    waits for the oldest job when the queue is full and re-raises its exception; leaving the ``with`` block waits
+    for every job (and re-raises the first failure). On an exception inside the block, the pending jobs still
+    finish (each write is atomic), then the exception propagates."""
+
+    def __init__(self, depth: int = 2):
+        self.depth = max(1, int(depth))
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgsub-writer")
+        self._pending: deque[Future] = deque()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        while len(self._pending) >= self.depth:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(fn, *args, **kwargs))
+
+    def drain(self) -> None:
+        """Wait for every pending job; re-raise the first failure."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pending.clear()
+
+    def __enter__(self) -> "BackgroundWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.drain()
+            else:  # let the writes already submitted finish, but report the original error
+                for f in self._pending:
+                    f.exception()
+                self._pending.clear()
+        finally:
+            self._pool.shutdown(wait=True)
