@@ -133,12 +133,16 @@ def _offsets(frames: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
     return d.median(dim=2).values[..., None, None]
 
 
+def offsets_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:
+    """Each frame's illumination offset from the reference, (T, C, 1, 1) (zeros with ``compensate="none"``)."""
+    if ref.compensate == "offset":
+        return _offsets(frames.float(), ref.background.to(frames.device))
+    return frames.new_zeros(frames.shape[0], frames.shape[1], 1, 1, dtype=torch.float32)
+
+
 def background_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:
     """Each frame's background: the reference shifted by the frame's illumination offset. (T, C, H, W)."""
-    bg = ref.background.to(frames.device)
-    if ref.compensate == "offset":
-        return bg + _offsets(frames.float(), bg)
-    return bg.expand_as(frames)
+    return ref.background.to(frames.device) + offsets_for(ref, frames)
 
 
 def residual(ref: Reference, frames: torch.Tensor, *, background: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -187,6 +187,11 @@ def test_network_input_keeps_native_noise_units_under_the_pixel_budget():
     x = network_input(z, 19200)
     assert x.shape == (1, 3, 120, 160)
     torch.testing.assert_close(x, torch.full_like(x, float(np.log1p(4.0))))
+    # the area average against NumPy block means (an integer factor: the pooling path)
+    g = np.random.default_rng(0)
+    z = g.uniform(0, 9, size=(2, 3, 240, 320)).astype(np.float32)
+    want = np.log1p(z.reshape(2, 3, 120, 2, 160, 2).mean(axis=(3, 5)))
+    np.testing.assert_allclose(network_input(torch.tensor(z), 19200).numpy(), want, rtol=1e-5)
 
 
 def test_label_frames_are_trained_on_and_left_out_of_scoring(small_clip, tmp_path, cli):

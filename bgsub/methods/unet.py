@@ -151,7 +151,7 @@ class UNetMethod(Method):
         model = self._inference_model()
         ref = None
         if self.cfg.model.reference:
-            from bgsub.background import Reference, background_for, residual
+            from bgsub.background import Reference, offsets_for, residual
 
             if self.state.reference is None:
                 raise BgsubError("this U-Net has no background reference: fit it first")
@@ -159,13 +159,14 @@ class UNetMethod(Method):
         was_training = model.training
         model.to(device=device, memory_format=fmt).eval()
         try:
-            outs, bgs = [], []
+            outs, offs = [], []
             for i in range(0, clip.shape[0], max(1, sc.batch)):
                 x = clip[i : i + sc.batch].to(device)
                 if ref is not None:
-                    bg = background_for(ref, x)  # once per batch: the residual and the decomposition share it
-                    bgs.append(bg.cpu())
-                    x = network_input(residual(ref, x, background=bg), self.cfg.model.pixels)
+                    off = offsets_for(ref, x)  # once per batch: the residual and the decomposition share it
+                    offs.append(off.cpu())
+                    x = network_input(residual(ref, x, background=ref.background.to(device) + off),
+                                      self.cfg.model.pixels)
                 x = x.contiguous(memory_format=fmt)
                 with autocast(device, sc.bf16):
                     outs.append(model(x).float().cpu().contiguous())
@@ -176,9 +177,9 @@ class UNetMethod(Method):
             if logits.shape[-2:] != clip.shape[-2:]:  # back from the pixel budget: smooth boundaries
                 logits = torch.nn.functional.interpolate(logits, size=clip.shape[-2:], mode="bilinear",
                                                          align_corners=False)
-            bg = torch.cat(bgs) if bgs else clip.clone()
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
+                bg = ref.background + torch.cat(offs) if offs else clip.float()
                 S = torch.sigmoid(logits) * (clip - bg)
                 return clip - S, S
 
