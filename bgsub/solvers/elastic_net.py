@@ -69,12 +69,36 @@ def _support_solve(A: torch.Tensor, G: torch.Tensor, C: torch.Tensor, lam1: floa
     K = G.shape[0]
     on = (A != 0).to(A.dtype)
     eye = torch.eye(K, dtype=A.dtype, device=A.device)
-    M = (G + lam2 * eye) * (on.unsqueeze(2) * on.unsqueeze(1)) + torch.diag_embed(1 - on)
-    rhs = (C - lam1 * torch.sign(A)) * on
-    sol = _spd_solve(M, rhs.unsqueeze(2))
-    sol = sol.squeeze(2) * on
+    sol = _masked_solve(G + lam2 * eye, on, (C - lam1 * torch.sign(A)) * on)
     bad = ~torch.isfinite(sol).all(dim=1)
     return torch.where(bad.unsqueeze(1), A, sol)
+
+
+def _masked_solve(M: torch.Tensor, on: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """For each row n: x_S = M_SS^{-1} rhs_S on its support S = {j : on[n, j] = 1}, x = 0 off S. M (K, K)
+    symmetric positive semi-definite, on and rhs (N, K).
+
+    Rows share supports (a CSF layer's many patches use a few hundred of the 2^K patterns): when they share
+    enough, each distinct support's system is factorised once and its inverse applied to all its rows, about 4x
+    faster than one Cholesky per row; otherwise one batched Cholesky per row."""
+    N, K = on.shape
+    if N == 0:
+        return rhs.clone()
+    if K <= 60:
+        weights = torch.pow(2, torch.arange(K, device=on.device, dtype=torch.int64))
+        keys = (on.to(torch.int64) * weights).sum(dim=1)
+        patterns, inverse = torch.unique(keys, return_inverse=True)
+        bits = ((patterns.unsqueeze(1) >> torch.arange(K, device=on.device)) & 1).to(rhs.dtype)  # (U, K)
+    else:
+        bits, inverse = torch.unique(on, dim=0, return_inverse=True)
+    if 4 * bits.shape[0] > N:  # little sharing: one system per row
+        Ms = M * (on.unsqueeze(2) * on.unsqueeze(1)) + torch.diag_embed(1 - on)
+        return _spd_solve(Ms, rhs.unsqueeze(2)).squeeze(2) * on
+    mask = bits.unsqueeze(2) * bits.unsqueeze(1)
+    Ms = M * mask + torch.diag_embed(1 - bits)  # (U, K, K)
+    eye = torch.eye(K, dtype=rhs.dtype, device=rhs.device).expand_as(Ms)
+    inv = _spd_solve(Ms, eye) * mask  # the inverse on the support, zero elsewhere
+    return torch.bmm(inv[inverse], rhs.unsqueeze(2)).squeeze(2)
 
 
 def _spd_solve(M: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -191,9 +215,7 @@ def implicit_backward(
     if live.numel():
         on = (A[live] != 0).to(A.dtype)
         G = P.mT @ P + lam2 * torch.eye(K, dtype=P.dtype, device=P.device)
-        M = G * (on.unsqueeze(2) * on.unsqueeze(1)) + torch.diag_embed(1 - on)
-        rhs = (grad_A[live] * on).unsqueeze(2)
-        b[live] = _spd_solve(M, rhs).squeeze(2) * on
+        b[live] = _masked_solve(G, on, grad_A[live] * on)
     grad_X = b @ P.mT
     R = X - A @ P.mT
     grad_P = -P @ (b.mT @ A) + R.mT @ b
