@@ -55,15 +55,17 @@ class Reference:
     sigma_floor: float
     init: int
     compensate: str = "offset"
+    shift: int = 0
 
     def to_dict(self) -> dict:
         return {"background": self.background.detach().cpu().contiguous(), "sigma": self.sigma.detach().cpu().contiguous(),
-                "sigma_floor": float(self.sigma_floor), "init": int(self.init), "compensate": self.compensate}
+                "sigma_floor": float(self.sigma_floor), "init": int(self.init), "compensate": self.compensate,
+                "shift": int(self.shift)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Reference":
         return cls(background=d["background"].float(), sigma=d["sigma"].float(), sigma_floor=float(d["sigma_floor"]),
-                   init=int(d["init"]), compensate=str(d.get("compensate", "offset")))
+                   init=int(d["init"]), compensate=str(d.get("compensate", "offset")), shift=int(d.get("shift", 0)))
 
     def resized(self, size: tuple[int, int]) -> "Reference":
         """The same reference at another frame size (bilinear), e.g. for a network run at reduced scale."""
@@ -73,7 +75,7 @@ class Reference:
 
         bg = F.interpolate(self.background[None], size=size, mode="bilinear", align_corners=False)[0]
         sg = F.interpolate(self.sigma[None], size=size, mode="bilinear", align_corners=False)[0]
-        return Reference(bg, sg.clamp(min=self.sigma_floor), self.sigma_floor, self.init, self.compensate)
+        return Reference(bg, sg.clamp(min=self.sigma_floor), self.sigma_floor, self.init, self.compensate, self.shift)
 
 
 def _robust_sigma(dev: torch.Tensor) -> torch.Tensor:
@@ -82,7 +84,8 @@ def _robust_sigma(dev: torch.Tensor) -> torch.Tensor:
     return s
 
 
-def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensate: str = "offset") -> Reference:
+def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensate: str = "offset",
+             shift: int = 0) -> Reference:
     """Estimate the background reference from the initialisation frames.
 
     frames: (T, C, H, W) float in [0, 1], T >= 1 (the first frames of the video). ``passes``: 1 = plain median
@@ -111,7 +114,7 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
         sigma = torch.where(torch.isnan(s2), sigma, s2)
         floor = max(float(sigma.median()), EPS)
     return Reference(background=bg, sigma=sigma.clamp(min=floor), sigma_floor=floor, init=int(frames.shape[0]),
-                     compensate=compensate)
+                     compensate=compensate, shift=int(shift))
 
 
 OFFSET_SAMPLES = 4096  # pixels the illumination offset is estimated from (at least; a regular grid)
@@ -151,4 +154,27 @@ def residual(ref: Reference, frames: torch.Tensor, *, background: Optional[torch
         raise BgsubError(f"frames of shape {tuple(frames.shape[-3:])} do not match the background reference "
                          f"{tuple(ref.background.shape)} (same input.grayscale and input.scale as at fit time?)")
     bg = background if background is not None else background_for(ref, frames)
-    return (frames.float() - bg).abs() / ref.sigma.to(frames.device)
+    sigma = ref.sigma.to(frames.device)
+    if ref.shift <= 0:
+        return (frames.float() - bg).abs() / sigma
+    return _shifted_residual(frames.float(), bg.expand_as(frames), sigma, ref.shift)
+
+
+def _shifted_residual(x: torch.Tensor, bg: torch.Tensor, sigma: torch.Tensor, r: int) -> torch.Tensor:
+    """Displacement-tolerant residual: each pixel p is compared with the background at every q within the square
+    of radius r around p, and the closest (smallest max-over-channels z) is kept."""
+    import torch.nn.functional as F
+
+    T, C, H, W = x.shape
+    bgp = F.pad(bg, (r, r, r, r), mode="replicate")
+    sgp = F.pad(sigma[None], (r, r, r, r), mode="replicate")[0]
+    best = torch.full((T, 1, H, W), float("inf"), device=x.device)
+    out = torch.empty_like(x)
+    for dy in range(2 * r + 1):
+        for dx in range(2 * r + 1):
+            z = (x - bgp[..., dy : dy + H, dx : dx + W]).abs() / sgp[..., dy : dy + H, dx : dx + W]
+            zmax = z.amax(dim=1, keepdim=True)
+            better = zmax < best
+            best = torch.where(better, zmax, best)
+            out = torch.where(better, z, out)
+    return out

@@ -79,6 +79,7 @@ class BackgroundConfig:
     k: float = 6.0  # outlier distance in noise levels: the energy's per-pixel foreground/background boundary
     passes: int = 2  # 1 = plain median and MAD; 2 = conservative re-estimation without the outlier samples
     compensate: str = "offset"  # offset: per-frame illumination offset (robust median) | none
+    shift: int = 0  # displacement tolerance in pixels: a pixel is compared with the background within this radius
 
 
 @dataclass

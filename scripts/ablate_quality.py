@@ -25,6 +25,8 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "reference": ("reference", []),
     "reference-k5": ("reference", ["background.k=5"]),
     "reference-k4": ("reference", ["background.k=4"]),
+    "reference-shift1": ("reference", ["background.shift=1"]),
+    "reference-shift2": ("reference", ["background.shift=2"]),
     # the default and one lever at a time
     "unet": ("unet", []),
     "unet-tv0": ("unet", ["train.tv=0"]),
@@ -36,6 +38,8 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-cap4": ("unet", ["train.cap=4"]),
     "unet-1pass": ("unet", ["background.passes=1"]),
     "unet-nocomp": ("unet", ["background.compensate=none"]),
+    "unet-shift1": ("unet", ["background.shift=1"]),
+    "unet-shift2": ("unet", ["background.shift=2"]),
     "unet-gray": ("unet", ["input.grayscale=true"]),
     "unet-fullres": ("unet", ["model.pixels=0"]),
     "unet-steps800": ("unet", ["train.epochs=800"]),

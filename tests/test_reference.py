@@ -260,3 +260,32 @@ def test_csf_stem_keeps_the_shape_trains_its_dictionary_and_adds_its_eq12_loss()
     import copy
 
     copy.deepcopy(model)
+
+
+def test_shifted_residual_matches_a_literal_numpy_search_and_tolerates_a_one_pixel_sway():
+    g = np.random.default_rng(7)
+    T, C, H, W, r = 2, 3, 6, 7, 1
+    bg = g.uniform(0, 1, size=(C, H, W))
+    sigma = g.uniform(0.01, 0.05, size=(1, H, W))
+    x = g.uniform(0, 1, size=(T, C, H, W))
+    ref = Reference(torch.tensor(bg, dtype=torch.float32), torch.tensor(sigma, dtype=torch.float32), 0.01, 10,
+                    compensate="none", shift=r)
+    got = residual(ref, torch.tensor(x, dtype=torch.float32)).numpy()
+    want = np.zeros_like(x)
+    for t in range(T):
+        for i in range(H):
+            for j in range(W):
+                best = None
+                for di in range(-r, r + 1):  # row-major order of offsets, first minimum kept
+                    for dj in range(-r, r + 1):
+                        qi, qj = min(max(i + di, 0), H - 1), min(max(j + dj, 0), W - 1)  # replicate border
+                        z = np.abs(x[t, :, i, j] - bg[:, qi, qj]) / sigma[0, qi, qj]
+                        if best is None or z.max() < best.max():
+                            best = z
+                want[t, :, i, j] = best
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)  # float32 against float64
+    # a textured background swaying by one pixel is background with shift 1, not without
+    swayed = torch.tensor(np.roll(bg, 1, axis=2)[None], dtype=torch.float32)
+    z1 = residual(ref, swayed).amax(1)[0, :, 1:]
+    z0 = residual(Reference(ref.background, ref.sigma, 0.01, 10, compensate="none"), swayed).amax(1)[0, :, 1:]
+    assert float(z1.max()) < 1e-5 and float(z0.max()) > 6

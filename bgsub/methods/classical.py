@@ -197,7 +197,7 @@ class ReferenceThreshold(_InitWindow):
 
         bc = self.cfg.background
         self.reference = estimate(clip[: self._init_count(clip.shape[0])], k=bc.k, passes=bc.passes,
-                                  compensate=bc.compensate)
+                                  compensate=bc.compensate, shift=bc.shift)
         return self
 
     def decompose(self, clip: torch.Tensor) -> Decomposition:

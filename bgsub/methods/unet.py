@@ -122,7 +122,8 @@ class UNetMethod(Method):
         from bgsub.background import estimate
 
         bc = self.cfg.background
-        ref = estimate(clip[: self.init_count(clip.shape[0])], k=bc.k, passes=bc.passes, compensate=bc.compensate)
+        ref = estimate(clip[: self.init_count(clip.shape[0])], k=bc.k, passes=bc.passes, compensate=bc.compensate,
+                       shift=bc.shift)
         self.state.reference = ref.to_dict()
 
     def fit(self, clip: torch.Tensor) -> "UNetMethod":
