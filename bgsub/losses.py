@@ -23,15 +23,18 @@ Eq. 7 value (with the true norms) is reported beside it.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import torch
 
 from bgsub.prox import soft, svt
 
+if TYPE_CHECKING:
+    from bgsub.config import Config
+
 __all__ = [
-    "as_matrix", "nuclear_norm", "l1_norm", "default_lam_1", "lowrank_sparse_loss", "ProxNuclear", "ProxL1",
-    "prox_nuclear", "prox_l1", "polish_loss", "support_energy",
+    "as_matrix", "nuclear_norm", "l1_norm", "default_lam_1", "lam_1_for", "lowrank_sparse_loss", "ProxNuclear",
+    "ProxL1", "prox_nuclear", "prox_l1", "polish_loss", "support_energy",
 ]
 
 
@@ -92,6 +95,13 @@ def l1_norm(X: torch.Tensor) -> torch.Tensor:
 def default_lam_1(m: int, n: int) -> float:
     """The robust-PCA default lambda_1 = 1/sqrt(max(m, n)) for an m x n matrix."""
     return 1.0 / math.sqrt(max(m, n))
+
+
+def lam_1_for(cfg: Config, m: int, n: int) -> float:
+    """lambda_1 of Eq. 6 and Eq. 7 for an m x n training matrix: ``train.lam_1``, or ``train.lam_1_scale`` times
+    :func:`default_lam_1`."""
+    tc = cfg.train
+    return tc.lam_1 if tc.lam_1 is not None else tc.lam_1_scale * default_lam_1(m, n)
 
 
 def lowrank_sparse_loss(

@@ -1,5 +1,9 @@
-"""Training and polishing loops, checkpoints and resume: the one place used by ``bgsub train``, ``bgsub polish``
-and :meth:`bgsub.methods.unet.UNetMethod.fit`.
+"""Training the U-Net (Eq. 6): the model built from the config, the training loop, its checkpoints and resume,
+the loss history, and the threshold fitted after training; the one place used by ``bgsub train``, ``bgsub polish``
+(which loads and saves the same checkpoints) and :meth:`bgsub.methods.unet.UNetMethod.fit`.
+
+Polishing (Eq. 7) is in :mod:`bgsub.polishing`; how frames enter the network (channels, the reference network's
+size and input, precision and memory layout) in :mod:`bgsub.netinput`. Their names are re-exported here.
 
 Training (Eq. 6): full batch (one step = one "epoch" over the N-frame stack), Adam. At every step an N-frame stack
 is drawn from a *pool* of frames (pool = N: the paper's single fixed stack) and, with ``train.crop = c``, one
@@ -18,7 +22,6 @@ Checkpoint (a ``torch.save`` dict, written atomically, loadable with ``weights_o
 from __future__ import annotations
 
 import csv
-import functools
 import logging
 import math
 import os
@@ -34,10 +37,21 @@ from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
 from bgsub.io.masks import write_png
-from bgsub.losses import (default_lam_1, lowrank_sparse_loss, masked_bce, mu_schedule, polish_loss,
-                          semi_supervised_loss, sparse_layer_loss, support_energy)
+from bgsub.losses import (lam_1_for, lowrank_sparse_loss, masked_bce, mu_schedule, semi_supervised_loss,
+                          sparse_layer_loss, support_energy)
 from bgsub.models.unet import UNet, UNetSpec, stem_layer
-from bgsub.progress import progress as _progress, track
+from bgsub.netinput import autocast, cpu_has_bf16, input_channels, memory_format, network_input, network_size
+from bgsub.polishing import polish_model
+from bgsub.progress import progress as _progress
+
+__all__ = [
+    "FORMAT", "VERSION", "spec_from_config", "build_model", "TrainState", "save_checkpoint", "load_checkpoint",
+    "write_history", "train_model", "fit_threshold", "config_of",
+    # re-exported from their new homes, so that ``from bgsub.training import ...`` keeps working
+    "cpu_has_bf16", "autocast", "memory_format", "input_channels", "network_size", "network_input",  # netinput
+    "lam_1_for",  # losses
+    "polish_model",  # polishing
+]
 
 log = logging.getLogger("bgsub")
 
@@ -45,44 +59,7 @@ FORMAT = "bgsub-unet"
 VERSION = 1
 
 
-# ---- devices and precision ---------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_has_bf16() -> bool:
-    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX). Elsewhere (e.g. AVX2-only CPUs) oneDNN
-    emulates bf16 and a bf16 step costs about ten times an fp32 step (measured on an AVX2 AMD EPYC)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast where the hardware does bf16 natively: CUDA GPUs that support it, CPUs with AVX512-BF16 or
-    AMX (:func:`cpu_has_bf16`); else a no-op context (fp32)."""
-    if device.type == "cuda":
-        enabled = enabled and torch.cuda.is_bf16_supported()
-    elif device.type == "cpu":
-        enabled = enabled and cpu_has_bf16()
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-def memory_format(channels_last: bool) -> torch.memory_format:
-    return torch.channels_last if channels_last else torch.contiguous_format
-
-
-def input_channels(cfg: Config) -> int:
-    """Channels of the frames the model sees: ``model.in_channels``, or from ``input.grayscale`` (1 grey, 3
-    colour; unset grayscale = colour, the U-Net's own choice)."""
-    want = 1 if cfg.input.grayscale else 3
-    mc = cfg.model.in_channels
-    if mc is not None and mc != want:
-        raise BgsubError(f"model.in_channels is {mc} but input.grayscale={str(bool(cfg.input.grayscale)).lower()} "
-                         f"gives {want}-channel frames")
-    return want
+# ---- the model -----------------------------------------------------------------------------------------------
 
 
 def spec_from_config(mc: ModelConfig, channels: int = 1) -> UNetSpec:
@@ -270,34 +247,6 @@ def _draw(pool: torch.Tensor, n: int, crop: int, gen: torch.Generator) -> torch.
     return batch
 
 
-def network_size(h: int, w: int, pixels: int) -> tuple[int, int]:
-    """The frame size the reference network works at: (h, w) scaled by sqrt(pixels / (h * w)) when larger than
-    the pixel budget ``pixels`` (0 = no budget)."""
-    if pixels <= 0 or h * w <= pixels:
-        return h, w
-    s = math.sqrt(pixels / (h * w))
-    return max(1, round(h * s)), max(1, round(w * s))
-
-
-def network_input(z: torch.Tensor, pixels: int) -> torch.Tensor:
-    """The reference network's input from residuals z (B, C, H, W) computed at native size: area-averaged down to
-    the pixel budget (:func:`network_size`), then log(1 + z). z keeps its native-size noise units, so the
-    energy's k means the same at every working size."""
-    H, W = z.shape[-2:]
-    h, w = network_size(H, W, pixels)
-    if (h, w) != (H, W):
-        if H % h == 0 and W % w == 0:  # the same area average, by the faster pooling kernel
-            z = torch.nn.functional.avg_pool2d(z, (H // h, W // w))
-        else:
-            z = torch.nn.functional.interpolate(z, size=(h, w), mode="area")
-    return torch.log1p(z)
-
-
-def lam_1_for(cfg: Config, m: int, n: int) -> float:
-    tc = cfg.train
-    return tc.lam_1 if tc.lam_1 is not None else tc.lam_1_scale * default_lam_1(m, n)
-
-
 def train_model(
     model: UNet,
     pool: torch.Tensor,
@@ -445,54 +394,6 @@ def fit_threshold(model: UNet, frames: torch.Tensor, cfg: Config) -> float:
     finally:
         model.train(was_training)
     return otsu_threshold(torch.cat(mags))
-
-
-# ---- polishing (Eq. 7) ---------------------------------------------------------------------------------------
-
-
-def polish_model(
-    model: UNet, D: torch.Tensor, cfg: Config, *, progress: bool = True
-) -> list[dict[str, float]]:
-    """Repeat ``cfg.polish.steps`` times: copy L <- D - S_theta(D), S <- S_theta(D); one optimiser step
-    (``polish.optimizer``: Adam, or plain gradient steps as the paper writes; lr ``cfg.polish.lr``) on Eq. 7 with the proximal-gradient backward (:func:`bgsub.losses.polish_loss`).
-
-    D: (N, C, H, W) frames. Runs in float32 (the steps are tiny; bf16 rounding would swamp them). Batch norm uses
-    batch statistics as in training. Returns the history (true weighted norms of Eq. 7 at each step).
-    """
-    pc, tc = cfg.polish, cfg.train
-    device = resolve_device(tc.device)
-    fmt = memory_format(tc.channels_last)
-    was_training = model.training
-    model.to(device=device, memory_format=fmt).train()
-    D = D.to(device).contiguous(memory_format=fmt)
-    m, n = D[0].numel(), D.shape[0]
-    lam_1 = lam_1_for(cfg, m, n)
-    if cfg.model.reference:
-        raise BgsubError("polish refines the paper's network (model.reference false); this model was trained on "
-                         "the background reference and has nothing to polish")
-    if pc.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=pc.lr)
-    elif pc.optimizer == "sgd":  # plain steps theta <- theta - lr * grad, as the paper writes Eq. 7
-        opt = torch.optim.SGD(model.parameters(), lr=pc.lr)
-    else:
-        raise BgsubError(f"polish.optimizer must be adam or sgd, got {pc.optimizer!r}")
-    history: list[dict[str, float]] = []
-    try:
-        for step in track(range(1, pc.steps + 1), desc="polish", unit="step", disable=not progress,
-                          dynamic_ncols=True):
-            t0 = time.perf_counter()
-            S_theta = model(D).float()
-            L = (D - S_theta).detach()
-            S = S_theta.detach()
-            loss, terms = polish_loss(D, S_theta, L, S, alpha=pc.alpha, lam_star=tc.lam_star, lam_1=lam_1,
-                                      tau_star=pc.tau_star, tau_1=pc.tau_1)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            history.append({"epoch": step, **terms, "envelope": loss.item(), "seconds": time.perf_counter() - t0})
-    finally:
-        model.train(was_training)
-    return history
 
 
 def config_of(data: dict[str, Any]) -> Config:

@@ -109,7 +109,7 @@ def reproduce(data: str | Path, out: str | Path, *, cfg, rpca: str = "rpca-pfb",
     from bgsub.io.masks import mask_name, write_image, write_mask
     from bgsub.methods.base import create
     from bgsub.threshold import magnitude
-    from bgsub.training import polish_model
+    from bgsub.polishing import polish_model
     from bgsub.io.masks import write_png
     from bgsub.viz import frame_rows, stack
 

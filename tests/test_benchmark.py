@@ -14,8 +14,9 @@ import torch
 from bgsub.config import Config
 from bgsub.io.layout import find_ground_truth, read_labels
 from bgsub.methods.base import _REGISTRY, Decomposition, Method, register
-from bgsub.pipelines.benchmark import benchmark, find_sequences, render_markdown
+from bgsub.pipelines.benchmark import benchmark, find_sequences
 from bgsub.pipelines.evaluate import evaluate
+from bgsub.pipelines.report import render_markdown
 
 
 class _Calls:

@@ -180,7 +180,7 @@ def test_fit_numbers_take_the_initialisation_window_then_a_seeded_draw():
 
 
 def test_network_input_keeps_native_noise_units_under_the_pixel_budget():
-    from bgsub.training import network_input, network_size
+    from bgsub.netinput import network_input, network_size
 
     assert network_size(240, 320, 19200) == (120, 160) and network_size(100, 100, 19200) == (100, 100)
     z = torch.full((1, 3, 240, 320), 4.0)

@@ -217,7 +217,9 @@ def eq7_literal(D, St, L, S, *, a, lam_star, lam_1) -> float:
 
 def test_polishing_steps_lower_the_literal_eq7_objective():
     from bgsub.config import Config, load_config
-    from bgsub.training import build_model, lam_1_for, polish_model
+    from bgsub.losses import lam_1_for
+    from bgsub.polishing import polish_model
+    from bgsub.training import build_model
 
     cfg = load_config(None, ["model.reference=false", "input.grayscale=true", "train.device=cpu",
                              "polish.steps=1", "polish.lr=1e-4", "train.channels_last=false"],

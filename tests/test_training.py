@@ -10,8 +10,8 @@ import torch
 
 from bgsub.config import load_config
 from bgsub.errors import BgsubError
-from bgsub.training import (TrainState, build_model, load_checkpoint, polish_model, save_checkpoint, train_model,
-                            write_history)
+from bgsub.polishing import polish_model
+from bgsub.training import TrainState, build_model, load_checkpoint, save_checkpoint, train_model, write_history
 
 # The paper's network (model.reference false) with the previous defaults of the training loop; the default
 # reference-conditioned network is tested in tests/test_reference.py.

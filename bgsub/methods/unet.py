@@ -34,9 +34,9 @@ from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.methods.base import Decomposition, LazyDecomposition, Method, init_window_numbers, register
 from bgsub.models.unet import UNet, fuse_for_inference
+from bgsub.netinput import autocast, memory_format, network_input
 from bgsub.threshold import magnitude
-from bgsub.training import (TrainState, autocast, build_model, fit_threshold, load_checkpoint, memory_format,
-                            network_input, save_checkpoint, train_model)
+from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoint, save_checkpoint, train_model
 
 
 @register("unet")
@@ -99,7 +99,7 @@ class UNetMethod(Method):
         from bgsub.io.frames import list_frames, read_clip
         from bgsub.io.labels import load_label_masks, pick_label_frames
         from bgsub.io.layout import find_ground_truth
-        from bgsub.training import network_size
+        from bgsub.netinput import network_size
 
         gt = find_ground_truth(Path(self.cfg.train.labels or source))
         ic = self.cfg.input

@@ -27,8 +27,8 @@ from bgsub.io.atomic import check_writable
 from bgsub.io.frames import list_frames, probe, read_clip
 from bgsub.models.unet import count_parameters
 from bgsub.pipelines.run import decompose_video, sample_numbers
-from bgsub.training import (fit_threshold, load_checkpoint, polish_model,
-                            save_checkpoint, train_model, write_history)
+from bgsub.polishing import polish_model
+from bgsub.training import fit_threshold, load_checkpoint, save_checkpoint, train_model, write_history
 
 log = logging.getLogger("bgsub")
 
