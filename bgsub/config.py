@@ -85,7 +85,7 @@ class BackgroundConfig:
 @dataclass
 class ModelConfig:
     """The U-Net architecture (see :mod:`bgsub.models.unet`). The defaults are the fast CPU network; the
-    ``paper`` preset sets the paper's (518,433 parameters: base 32, depth 2, up_kernel 3, conv_bias true,
+    ``paper`` preset sets the paper's (518,433 parameters: base 32, depth 2, convs 2, up_kernel 3, conv_bias true,
     reference false)."""
 
     reference: bool = True  # true: the network is given the background reference (input log(1 + z), z the
@@ -99,7 +99,7 @@ class ModelConfig:
     #                      the same per frame whatever the camera. 0 = no budget
     base_channels: int = 8  # channels of the first level; doubled at each level down
     depth: int = 3  # number of poolings
-    convs: int = 2  # 3x3 conv + BN + ReLU blocks per level
+    convs: int = 1  # 3x3 conv + BN + ReLU blocks per level (the paper: 2; 1 measured as good and 1.7x faster)
     up: str = "transpose"  # transpose (learned transposed convolution) | nearest | bilinear
     up_kernel: int = 2  # kernel of the transposed convolution (2, 3 or 4)
     conv_bias: bool = False  # bias in the 3x3 convolutions (redundant before batch norm)

@@ -15,7 +15,7 @@ from bgsub.training import TrainState, build_model, load_checkpoint, save_checkp
 
 # The paper's network (model.reference false) with the previous defaults of the training loop; the default
 # reference-conditioned network is tested in tests/test_reference.py.
-PAPER_NET = ["model.reference=false", "input.grayscale=true", "train.pool=0", "train.crop=0",
+PAPER_NET = ["model.reference=false", "model.convs=2", "input.grayscale=true", "train.pool=0", "train.crop=0",
              "train.schedule=constant", "train.lr=3e-4", "train.frames=50", "train.epochs=300"]
 
 TINY = PAPER_NET + ["model.base_channels=4", "model.depth=2", "train.frames=6", "train.lr=1e-2", "train.save_every=2",

@@ -18,7 +18,7 @@ from bgsub.pipelines.run import decompose_video, fit_on_video
 # Measured: F 0.70 (P 0.97, R 0.55); the misses are the insides of the large uniform object.
 # The paper's network (model.reference false) with the previous defaults of the training loop; the default
 # reference-conditioned network is tested in tests/test_reference.py.
-PAPER_NET = ["model.reference=false", "input.grayscale=true", "train.pool=0", "train.crop=0",
+PAPER_NET = ["model.reference=false", "model.convs=2", "input.grayscale=true", "train.pool=0", "train.crop=0",
              "train.schedule=constant", "train.lr=3e-4", "train.frames=50", "train.epochs=300"]
 F_BAR = 0.6
 FAST = PAPER_NET + ["input.scale=0.5", "train.frames=20", "train.epochs=60", "train.lr=3e-3", "train.device=cpu",
