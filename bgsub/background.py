@@ -156,7 +156,7 @@ def residual(ref: Reference, frames: torch.Tensor, *, background: Optional[torch
     bg = background if background is not None else background_for(ref, frames)
     sigma = ref.sigma.to(frames.device)
     if ref.shift <= 0:
-        return (frames.float() - bg).abs() / sigma
+        return (frames.float() - bg).abs_().div_(sigma)  # in place: one full-size allocation, not three
     return _shifted_residual(frames.float(), bg.expand_as(frames), sigma, ref.shift)
 
 
