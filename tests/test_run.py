@@ -46,3 +46,20 @@ def test_foreground_images_and_scores(small_clip, tmp_path):
     assert (tmp_path / "c" / "config.yaml").is_file()
     # a median background already separates the synthetic objects reasonably
     assert evaluate(r["out"], small_clip)["scores"]["f_measure"] > 0.5
+
+
+def test_foreground_images_for_chosen_frames_only(small_clip, tmp_path):
+    import cv2
+
+    from bgsub.io.frames import numbered_files
+
+    out = tmp_path / "d"
+    decompose_video(_Recorder(), small_clip, out, cfg=Config(), window=20, progress=False, save_foreground={3, 25})
+    assert sorted(numbered_files(out, prefix="fg")) == [3, 25]
+    # the same image as when every frame's is written (scaled by its window's maximum)
+    decompose_video(_Recorder(), small_clip, tmp_path / "all", cfg=Config(), window=20, progress=False,
+                    save_foreground=True)
+    for n in (3, 25):
+        a = cv2.imread(str(out / f"fg{n:06d}.png"), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(str(tmp_path / "all" / f"fg{n:06d}.png"), cv2.IMREAD_UNCHANGED)
+        assert (a == b).all()

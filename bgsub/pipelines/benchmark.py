@@ -164,9 +164,9 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
 
     ``seq`` is a sequence folder with ground truth when ``score`` (the default); with ``score=False`` any video
     source (file, frame folder) and the record has no ``scores``/``counts``/``scored_frames``/``missing``.
-    ``keep_foreground``: frame numbers whose ``fg%06d.png`` (|S|) stay on disk for the contact sheet (the others
-    are deleted after scoring, so a long video does not leave a second image per frame); ``None`` keeps none and
-    does not write them at all."""
+    ``keep_foreground``: frame numbers whose ``fg%06d.png`` (|S|) are written for the contact sheet (only those:
+    S is not even computed for a window without one; any other ``fg`` file left by an earlier run is deleted);
+    ``None`` writes none."""
     from bgsub.methods.base import create
     from bgsub.pipelines.evaluate import evaluate
     from bgsub.pipelines.run import decompose_video, fit_on_video
@@ -176,7 +176,8 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
         method.progress = False
     fit = fit_on_video(method, seq, cfg=cfg, seed=seed)
     window = window_for(method, cfg)
-    run = decompose_video(method, seq, out, cfg=cfg, window=window, save_foreground=keep_foreground is not None,
+    run = decompose_video(method, seq, out, cfg=cfg, window=window,
+                          save_foreground=set(keep_foreground) if keep_foreground is not None else False,
                           progress=False)
     labelled = fit.get("label_frames") or []
     if labelled:  # frames whose ground truth the method trained on are left out of scoring

@@ -20,7 +20,7 @@ import os
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Collection, Iterator, Optional
 
 import torch
 
@@ -95,10 +95,11 @@ def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[floa
 
 
 def _write_window(out: Path, numbers: list[int], masks: torch.Tensor, native: tuple[int, int],
-                  fg: Optional[torch.Tensor], bg: Optional[torch.Tensor]) -> None:
+                  fg: Optional[torch.Tensor], bg: Optional[torch.Tensor],
+                  fg_numbers: Optional[set[int]] = None) -> None:
     for i, n in enumerate(numbers):
         write_mask(out, n, masks[i], size=native)
-        if fg is not None:
+        if fg is not None and (fg_numbers is None or n in fg_numbers):
             write_image(out / mask_name(n, "fg"), fg[i])
         if bg is not None:
             write_image(out / mask_name(n, "bg"), bg[i])
@@ -111,14 +112,15 @@ def decompose_video(
     *,
     cfg: Config,
     window: int,
-    save_foreground: bool = False,
+    save_foreground: bool | Collection[int] = False,
     save_background: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run ``method.decompose`` over ``source`` in windows of ``window`` frames and write, for each frame number
     k, ``out/bin%06d.png`` (masks at the input's native size), and on request ``fg%06d.png`` (|S|, scaled by
-    its window's maximum) and ``bg%06d.png`` (L). Writes ``out/config.yaml``. Returns a summary (frames,
-    seconds spent in the method, total seconds, frames per second).
+    its window's maximum; ``save_foreground`` True for every frame, or the frame numbers that want one) and
+    ``bg%06d.png`` (L). Writes ``out/config.yaml``. Returns a summary (frames, seconds spent in the method, total
+    seconds, frames per second).
     """
     if window < 1:
         raise BgsubError(f"window must be >= 1, got {window}")
@@ -149,7 +151,7 @@ def decompose_video(
 
 
 def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, window: int, total: int,
-               native: tuple[int, int], save_foreground: bool, save_background: bool,
+               native: tuple[int, int], save_foreground: bool | Collection[int], save_background: bool,
                progress: bool) -> dict[str, Any]:
     scope, median = cfg.threshold.scope, cfg.threshold.median
 
@@ -183,12 +185,13 @@ def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, wi
             masks = _masks(dec, scope, median, threshold)
             numbers = chunk.numbers[len(chunk.numbers) - new:]
             fg = bg = None
-            if save_foreground:
+            fg_numbers = None if isinstance(save_foreground, bool) else set(save_foreground) & set(numbers)
+            if save_foreground is True or fg_numbers:
                 mags = magnitude(dec.foreground)[-new:]
                 fg = mags / (float(mags.max()) or 1.0)
             if save_background:
                 bg = dec.background[-new:].clamp(0, 1)
-            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg)
+            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers)
             frames += new
             bar.update(new)
     seconds = time.perf_counter() - t_start
