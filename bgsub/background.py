@@ -117,6 +117,14 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
                      compensate=compensate, shift=int(shift))
 
 
+def estimate_from(clip: torch.Tensor, bc) -> Reference:
+    """The reference of a fit clip whose first frames are the initialisation window: :func:`estimate` on the first
+    ``min(bc.init, T)`` frames (at least one) with the settings of ``bc`` (a
+    :class:`bgsub.config.BackgroundConfig`). What every method given the reference fits on."""
+    n = max(1, min(bc.init, clip.shape[0]))
+    return estimate(clip[:n], k=bc.k, passes=bc.passes, compensate=bc.compensate, shift=bc.shift)
+
+
 OFFSET_SAMPLES = 4096  # pixels the illumination offset is estimated from (at least; a regular grid)
 
 

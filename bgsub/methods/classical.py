@@ -193,11 +193,9 @@ class ReferenceThreshold(_InitWindow):
         self.reference = None
 
     def fit(self, clip: torch.Tensor) -> "ReferenceThreshold":
-        from bgsub.background import estimate
+        from bgsub.background import estimate_from
 
-        bc = self.cfg.background
-        self.reference = estimate(clip[: self._init_count(clip.shape[0])], k=bc.k, passes=bc.passes,
-                                  compensate=bc.compensate, shift=bc.shift)
+        self.reference = estimate_from(clip, self.cfg.background)
         return self
 
     def decompose(self, clip: torch.Tensor) -> Decomposition:

@@ -113,17 +113,11 @@ class UNetMethod(Method):
         self.label_numbers = list(nums)
         return self.label_numbers
 
-    def init_count(self, frames: int) -> int:
-        """How many of the first fit frames are the initialisation window."""
-        return max(1, min(self.cfg.background.init, frames))
-
     def estimate_reference(self, clip: torch.Tensor) -> None:
-        """Estimate the background reference on the first :meth:`init_count` frames of ``clip``."""
-        from bgsub.background import estimate
+        """Estimate the background reference on the initialisation window at the start of ``clip``."""
+        from bgsub.background import estimate_from
 
-        bc = self.cfg.background
-        ref = estimate(clip[: self.init_count(clip.shape[0])], k=bc.k, passes=bc.passes, compensate=bc.compensate,
-                       shift=bc.shift)
+        ref = estimate_from(clip, self.cfg.background)
         self.state.reference = ref.to_dict()
 
     def fit(self, clip: torch.Tensor) -> "UNetMethod":
