@@ -77,8 +77,22 @@ def network_input(z: torch.Tensor, pixels: int) -> torch.Tensor:
     H, W = z.shape[-2:]
     h, w = network_size(H, W, pixels)
     if (h, w) != (H, W):
-        if H % h == 0 and W % w == 0:  # the same area average, by the faster pooling kernel
-            z = torch.nn.functional.avg_pool2d(z, (H // h, W // w))
+        if H % h == 0 and W % w == 0:  # block means
+            z = _block_mean(z, H // h, W // w)
         else:
             z = torch.nn.functional.interpolate(z, size=(h, w), mode="area")
     return torch.log1p(z)
+
+
+def _block_mean(z: torch.Tensor, fy: int, fx: int) -> torch.Tensor:
+    """Means of the fy x fx blocks of z (B, C, H, W), H and W multiples of the factors. On the CPU by OpenCV's
+    area resize of all planes stacked into one tall image (blocks never straddle two planes, since H is a
+    multiple of fy): 6x faster than torch's avg_pool2d here, which was a tenth of segment's time at 320x240."""
+    B, C, H, W = z.shape
+    if z.device.type != "cpu" or z.dtype != torch.float32 or z.requires_grad:
+        return torch.nn.functional.avg_pool2d(z, (fy, fx))
+    import cv2
+
+    tall = z.contiguous().view(B * C * H, W).numpy()
+    out = cv2.resize(tall, (W // fx, B * C * H // fy), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(out).view(B, C, H // fy, W // fx)

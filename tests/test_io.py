@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -79,6 +80,34 @@ def test_chunks_cover_all_frames_in_order(small_clip):
     assert nums == list(range(1, 41))
 
 
+@pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint16, 3), (np.uint8, 4), (np.uint8, 1)])
+def test_chunks_hold_each_file_converted_as_numpy_would(tmp_path, dtype, channels):
+    """Every frame of every chunk (the last one short) against a literal conversion: RGB order, channels first,
+    divided by the type's peak; grayscale by OpenCV's luminance."""
+    d = tmp_path / "f"
+    d.mkdir()
+    g = np.random.default_rng(0)
+    peak = np.iinfo(dtype).max
+    raw = []
+    for i in range(7):
+        img = g.integers(0, peak + 1, size=(5, 6, channels) if channels > 1 else (5, 6), dtype=dtype)
+        assert cv2.imwrite(str(d / f"f{i + 1}.png"), img)
+        raw.append(img)
+    for grayscale in (False, True):
+        chunks = list(iter_chunks(d, chunk=3, grayscale=grayscale))
+        assert [c.numbers for c in chunks] == [[1, 2, 3], [4, 5, 6], [7]]
+        got = np.concatenate([c.frames.numpy() for c in chunks])
+        for img, frame in zip(raw, got):
+            bgr = img[..., :3] if channels > 1 else np.repeat(img[..., None], 3, axis=2)
+            if grayscale:
+                want = (cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if channels > 1 else img)[None] / peak
+            else:
+                want = bgr[..., ::-1].transpose(2, 0, 1) / peak
+            np.testing.assert_allclose(frame, want, rtol=0, atol=1e-7)
+        first = next(iter_frames(d, grayscale=grayscale))[1]
+        np.testing.assert_array_equal(first, got[0])  # one frame at a time: the same values
+
+
 def test_read_clip_errors(tmp_path):
     with pytest.raises(BgsubError, match="no such file or folder"):
         read_clip(tmp_path / "missing.mp4")
@@ -111,6 +140,26 @@ def test_write_mask_name_values_and_resize(tmp_path):
     assert a.shape == (6, 8) and a.dtype == np.uint8
     assert set(np.unique(a)) == {0, 255} and a[2:4, 4:6].min() == 255
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temporary left
+
+
+def test_written_files_get_the_permissions_of_a_plain_write(tmp_path):
+    """Temporary files are created like open(path, "w") creates files (0o666 less the umask), not private
+    (0o600) as tempfile.mkstemp makes them: masks and checkpoints can be shared."""
+    from bgsub.io.atomic import atomic_save, atomic_write_bytes
+
+    umask = os.umask(0o022)
+    try:
+        os.umask(umask)
+        plain = tmp_path / "plain"
+        plain.write_bytes(b"x")
+        p = write_mask(tmp_path, 1, np.ones((2, 2)))
+        q = atomic_write_bytes(tmp_path / "data.bin", b"data")
+        r = atomic_save(tmp_path / "video.avi", lambda tmp: open(tmp, "wb").close())
+        for f in (p, q, r):
+            assert f.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o666 & ~umask
+        assert q.read_bytes() == b"data"
+    finally:
+        os.umask(umask)
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):

@@ -194,6 +194,23 @@ def test_network_input_keeps_native_noise_units_under_the_pixel_budget():
     np.testing.assert_allclose(network_input(torch.tensor(z), 19200).numpy(), want, rtol=1e-5)
 
 
+@pytest.mark.parametrize("shape, factors", [((2, 3, 240, 321), (2, 3)), ((3, 1, 9, 12), (3, 4)), ((1, 3, 4, 6), (1, 2))])
+def test_block_means_against_numpy(shape, factors):
+    from bgsub.netinput import _block_mean
+
+    B, C, H, W = shape
+    fy, fx = factors
+    z = np.random.default_rng(1).uniform(0, 9, size=shape).astype(np.float32)
+    want = z.reshape(B, C, H // fy, fy, W // fx, fx).mean(axis=(3, 5))
+    with torch.inference_mode():  # as segment calls it
+        np.testing.assert_allclose(_block_mean(torch.tensor(z), fy, fx).numpy(), want, rtol=1e-6)
+    g = torch.tensor(z, requires_grad=True)  # the pooling fallback keeps the graph
+    out = _block_mean(g, fy, fx)
+    np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-6)
+    out.sum().backward()
+    np.testing.assert_allclose(g.grad.numpy(), np.full(shape, 1.0 / (fy * fx)), rtol=1e-6)
+
+
 def test_label_frames_are_trained_on_and_left_out_of_scoring(small_clip, tmp_path, cli):
     import json
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -127,14 +128,11 @@ def check_writable(path: os.PathLike | str) -> Path:
     return path
 
 
-def atomic_save(path: os.PathLike | str, writer) -> Path:
-    """Call ``writer(tmp_path)`` to produce the file, then move it into place.
-
-    Used for writers that need a file name (``cv2.VideoWriter``); the temporary name keeps the target's suffix
-    so format detection by extension still works. An ``OSError`` (here or in ``writer``) becomes a one-line
-    :class:`BgsubError`; the temporary file is removed on any failure.
-    """
-    path = Path(path)
+def _open_temp(path: Path) -> tuple[int, str]:
+    """Create ``path``'s hidden temporary file ``.STEM.PID.RANDOM.tmpSUFFIX`` beside it (its folder created,
+    stale temporaries of dead processes swept on the first write into a folder); returns (descriptor, name).
+    Created like ``open(path, "w")`` does (mode 0o666 less the umask), so the file moved into place has the
+    permissions a plain write would give it (``tempfile.mkstemp``'s 0o600 would make every output private)."""
     folder = ensure_dir(path.parent, what=str(path))
     key = os.path.abspath(folder)
     if key not in _swept:
@@ -142,13 +140,22 @@ def atomic_save(path: os.PathLike | str, writer) -> Path:
         sweep_stale(folder)
     if path.is_dir():
         raise BgsubError(f"{path}: is a folder, expected a file name")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(folder, f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None
+
+
+def _finish(path: Path, tmp: str, produce) -> Path:
+    """Run ``produce()`` (which fills ``tmp``), then move ``tmp`` over ``path``. Any failure removes ``tmp``; an
+    ``OSError`` becomes a one-line :class:`BgsubError` naming ``path``."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=f".tmp{path.suffix}", dir=folder)
-        os.close(fd)
-    except OSError as exc:
-        raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None
-    try:
-        writer(tmp)
+        produce()
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -161,12 +168,26 @@ def atomic_save(path: os.PathLike | str, writer) -> Path:
     return path
 
 
+def atomic_save(path: os.PathLike | str, writer) -> Path:
+    """Call ``writer(tmp_path)`` to produce the file, then move it into place.
+
+    Used for writers that need a file name (``cv2.VideoWriter``); the temporary name keeps the target's suffix
+    so format detection by extension still works. An ``OSError`` (here or in ``writer``) becomes a one-line
+    :class:`BgsubError`; the temporary file is removed on any failure.
+    """
+    path = Path(path)
+    fd, tmp = _open_temp(path)
+    os.close(fd)
+    return _finish(path, tmp, lambda: writer(tmp))
+
+
 def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
+    """Write ``data`` to ``path`` atomically (one open of the temporary file: this is the per-mask path)."""
+    path = Path(path)
+    fd, tmp = _open_temp(path)
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
+    def write() -> None:
+        with open(fd, "wb") as f:
             f.write(data)
-            f.flush()
 
-    return atomic_save(path, write)
+    return _finish(path, tmp, write)  # open() owns fd from there: closed on leaving the with block

@@ -124,32 +124,35 @@ def probe(path: str | os.PathLike) -> SourceInfo:
         cap.release()
 
 
-def _convert(img: np.ndarray, *, grayscale: bool, scale: float, where: str) -> np.ndarray:
-    """uint8/uint16 image as read by OpenCV (H, W) or (H, W, 3|4) BGR -> float32 (C, H, W) in [0, 1]."""
+def _convert(img: np.ndarray, *, grayscale: bool, scale: float, where: str,
+             out: Optional[np.ndarray] = None) -> np.ndarray:
+    """uint8/uint16 image as read by OpenCV (H, W) or (H, W, 3|4) BGR -> float32 (C, H, W) in [0, 1].
+
+    ``out`` (optional): a float32 (C, H, W) array to write into (a slot of a chunk's buffer), returned. The
+    conversion is one pass (the channel order is reversed and the layout changed by the division's strided
+    read), instead of a colour conversion, a cast, a division and a transposing copy: about half the time of
+    reading a JPEG frame at 320x240."""
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
-    if grayscale:
-        if img.ndim == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    else:
-        if img.ndim == 2:
-            img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-        else:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if grayscale and img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    elif not grayscale and img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     if scale != 1.0:
         h, w = img.shape[:2]
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         img = cv2.resize(img, (nw, nh), interpolation=interp)
     if img.dtype == np.uint8:
-        out = img.astype(np.float32) / 255.0
+        peak = np.float32(255.0)
     elif img.dtype == np.uint16:
-        out = img.astype(np.float32) / 65535.0
+        peak = np.float32(65535.0)
     else:
         raise BgsubError(f"{where}: unsupported pixel type {img.dtype}")
-    if out.ndim == 2:
-        return out[None]
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
+    chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)[::-1]  # BGR -> RGB
+    if out is None:
+        out = np.empty(chw.shape, np.float32)
+    return np.divide(chw, peak, out=out, dtype=np.float32)
 
 
 def _read_image(path: Path, *, grayscale: bool, scale: float) -> np.ndarray:
@@ -195,6 +198,13 @@ def iter_frames(
     ``numbers`` (optional) keeps only those frame numbers. Only one decoded frame is held at a time: for a video,
     skipped frames are grabbed without being decoded.
     """
+    for n, img, where in _iter_images(path, start=start, end=end, stride=stride, scale=scale, numbers=numbers):
+        yield n, _convert(img, grayscale=grayscale, scale=scale, where=where)
+
+
+def _iter_images(path: str | os.PathLike, *, start: Optional[int], end: Optional[int], stride: int, scale: float,
+                 numbers: Optional[Iterable[int]]) -> Iterator[tuple[int, np.ndarray, str]]:
+    """The selected frames as decoded by OpenCV, unconverted: ``(number, image, where)``."""
     _check_options(start, end, stride, scale)
     wanted = set(numbers) if numbers is not None else None
     info = probe(path)
@@ -211,7 +221,7 @@ def iter_frames(
             if img.shape[:2] != (info.height, info.width):
                 raise BgsubError(f"{files[n]}: frame is {img.shape[1]}x{img.shape[0]} but {first.name} is "
                                  f"{info.width}x{info.height}; all frames of a video must have one size")
-            yield n, _convert(img, grayscale=grayscale, scale=scale, where=str(files[n]))
+            yield n, img, str(files[n])
         return
     cap = cv2.VideoCapture(str(info.path))
     try:
@@ -232,25 +242,33 @@ def iter_frames(
             ok, img = cap.read()
             if not ok:
                 break
-            yield n, _convert(img, grayscale=grayscale, scale=scale, where=f"{info.path} frame {n}")
+            yield n, img, f"{info.path} frame {n}"
     finally:
         cap.release()
 
 
-def iter_chunks(path: str | os.PathLike, *, chunk: int = 64, **options) -> Iterator[Chunk]:
-    """Yield :class:`Chunk` s of at most ``chunk`` consecutive frames (options as in :func:`iter_frames`)."""
+def iter_chunks(path: str | os.PathLike, *, chunk: int = 64, start: Optional[int] = None, end: Optional[int] = None,
+                stride: int = 1, grayscale: bool = True, scale: float = 1.0,
+                numbers: Optional[Iterable[int]] = None) -> Iterator[Chunk]:
+    """Yield :class:`Chunk` s of at most ``chunk`` consecutive frames (options as in :func:`iter_frames`). Each
+    frame is converted straight into its slot of the chunk's tensor (no per-frame array, no stacking copy)."""
     if chunk < 1:
         raise BgsubError(f"chunk must be >= 1, got {chunk}")
     nums: list[int] = []
-    arrs: list[np.ndarray] = []
-    for n, frame in iter_frames(path, **options):
+    buf: Optional[np.ndarray] = None
+    for n, img, where in _iter_images(path, start=start, end=end, stride=stride, scale=scale, numbers=numbers):
+        if buf is None:
+            first = _convert(img, grayscale=grayscale, scale=scale, where=where)
+            buf = np.empty((chunk, *first.shape), np.float32)
+            buf[0] = first
+        else:
+            _convert(img, grayscale=grayscale, scale=scale, where=where, out=buf[len(nums)])
         nums.append(n)
-        arrs.append(frame)
-        if len(arrs) == chunk:
-            yield Chunk(nums, torch.from_numpy(np.stack(arrs)))
-            nums, arrs = [], []
-    if arrs:
-        yield Chunk(nums, torch.from_numpy(np.stack(arrs)))
+        if len(nums) == chunk:
+            yield Chunk(nums, torch.from_numpy(buf))
+            nums, buf = [], None
+    if nums:
+        yield Chunk(nums, torch.from_numpy(buf[: len(nums)]))
 
 
 def read_clip(path: str | os.PathLike, **options) -> Chunk:
