@@ -102,6 +102,8 @@ class ModelConfig:
     convs: int = 1  # 3x3 conv + BN + ReLU blocks per level (the paper: 2; 1 measured as good and 1.7x faster)
     up: str = "transpose"  # transpose (learned transposed convolution) | nearest | bilinear
     up_kernel: int = 2  # kernel of the transposed convolution (2, 3 or 4)
+    skip: str = "cat"  # how the decoder joins the skip connection: cat (concatenate, the paper) | add (sum; the
+    #                    decoder's convolutions cost half; needs up: transpose)
     conv_bias: bool = False  # bias in the 3x3 convolutions (redundant before batch norm)
     stem: str = "conv"  # conv | csf: the first convolution replaced by a ConvSparseFactorization layer (Koch &
     #                     Corso), whose Eq. 12 loss joins the training loss; slower (about 0.4 s more per step)

@@ -67,7 +67,7 @@ def spec_from_config(mc: ModelConfig, channels: int = 1) -> UNetSpec:
     logits), else as many as the input (the signed S of the paper)."""
     return UNetSpec(in_channels=channels, out_channels=1 if mc.reference else channels,
                     base_channels=mc.base_channels, depth=mc.depth, convs=mc.convs, up=mc.up,
-                    up_kernel=mc.up_kernel, conv_bias=mc.conv_bias, stem=mc.stem)
+                    up_kernel=mc.up_kernel, conv_bias=mc.conv_bias, stem=mc.stem, skip=mc.skip)
 
 
 def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:

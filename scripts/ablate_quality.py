@@ -48,6 +48,7 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-base4": ("unet", ["model.base_channels=4"]),
     "unet-convs1": ("unet", ["model.convs=1"]),
     "unet-px12k": ("unet", ["model.pixels=12288"]),
+    "unet-skip-add": ("unet", ["model.skip=add"]),
     # a few labelled frames (issue 10): K ground-truth masks, Eq. 14, labelled frames not scored
     "unet-1label": ("unet", ["train.label_frames=1"]),
     "unet-5labels": ("unet", ["train.label_frames=5"]),

@@ -149,11 +149,12 @@ def test_fit_threshold_is_saved_and_gives_masks_in_one_pass(tmp_path):
     assert again.state.threshold == thr and again.decides_masks
 
 
-def test_batch_norm_folding_keeps_the_outputs():
+@pytest.mark.parametrize("skip", ["cat", "add"])
+def test_batch_norm_folding_keeps_the_outputs(skip):
     from bgsub.models.unet import fuse_for_inference
 
     torch.manual_seed(0)
-    net = UNet(UNetSpec(base_channels=4, depth=2, conv_bias=True))
+    net = UNet(UNetSpec(base_channels=4, depth=2, conv_bias=True, skip=skip))
     for _ in range(3):  # non-trivial running statistics
         net(torch.rand(4, 1, 24, 32))
     net.eval()
@@ -173,3 +174,36 @@ def test_segment_settings_default_to_the_checkpoints():
     run = run_config(saved, cmd)
     assert run.input.scale == 0.5 and run.threshold.scope == "video" and run.segment.threshold == "fit"
     assert run.threshold.median == 3 and run.segment.batch == 8
+
+
+def test_additive_skip_matches_a_hand_written_forward_pass():
+    """``skip="add"``: the decoder convolves up(x) + skip (C channels) instead of [up(x), skip] (2C). Checked
+    against the network written out with torch.nn.functional, and the parameter count by hand."""
+    import torch.nn.functional as F
+
+    # base 8, depth 3, one conv per level, colour in, one logit out: encoder 232 + 1,184 + 4,672 + 18,560,
+    # transposed convs 8,224 + 2,064 + 520, decoder (C -> C) 9,280 + 2,336 + 592, head 9
+    assert count_parameters(UNet(UNetSpec(in_channels=3, base_channels=8, depth=3, convs=1, skip="add"))) == 47_673
+    torch.manual_seed(0)
+    net = UNet(UNetSpec(in_channels=1, base_channels=2, depth=1, convs=1, skip="add"))
+    for m in net.modules():  # non-trivial batch-norm statistics and affine parameters
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5), m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+
+    def cbr(x, seq):
+        conv, bn = seq[0], seq[1]
+        y = F.conv2d(x, conv.weight, conv.bias, padding=1)
+        y = (y - bn.running_mean[:, None, None]) / torch.sqrt(bn.running_var[:, None, None] + bn.eps)
+        return torch.relu(y * bn.weight[:, None, None] + bn.bias[:, None, None])
+
+    x = torch.rand(2, 1, 8, 12)
+    with torch.no_grad():
+        x0 = cbr(x, net.down[0])
+        x1 = cbr(F.max_pool2d(x0, 2), net.down[1])
+        up = F.conv_transpose2d(x1, net.ups[0].weight, net.ups[0].bias, stride=2)
+        want = F.conv2d(cbr(up + x0, net.dec[0]), net.head.weight, net.head.bias)
+        torch.testing.assert_close(net(x), want)
+    with pytest.raises(ValueError, match="skip"):
+        UNet(UNetSpec(up="nearest", skip="add"))

@@ -3,8 +3,9 @@
 Each level holds ``convs`` 3x3 convolutions, each followed by batch norm and ReLU. Going down: 2x2 max pooling,
 channels doubled (``base_channels * 2**level``). Going up: 2x upsampling (``up="transpose"``: a learned 2x2
 transposed convolution that halves the channels, as in Ronneberger et al.; ``up="nearest"`` / ``"bilinear"``:
-parameter-free interpolation), concatenation with the skip connection of the same level, then ``convs`` 3x3
-conv-BN-ReLU blocks. A final 1x1 convolution with no activation gives the signed sparse part S.
+parameter-free interpolation), concatenation with the skip connection of the same level (``skip="cat"``;
+``"add"`` sums them instead, halving the decoder's input channels), then ``convs`` 3x3 conv-BN-ReLU blocks. A
+final 1x1 convolution with no activation gives the signed sparse part S.
 
 Any frame size: the input is padded (replicate) to a multiple of ``2**depth`` inside :meth:`UNet.forward` and the
 output cropped back, so ``S`` has the shape of the input.
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 UP_MODES = ("transpose", "nearest", "bilinear")
+SKIP_MODES = ("cat", "add")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class UNetSpec:
     stem: str = "conv"  # conv | csf: the first 3x3 convolution replaced by a ConvSparseFactorization layer
     stem_lam1: float = 0.1  # the csf stem's elastic-net weights (Koch & Corso's lambda_1, lambda_2)
     stem_lam2: float = 0.01
+    skip: str = "cat"  # cat: the decoder convolves [up(x), skip] (2C channels, Ronneberger et al.) | add: up(x) + skip
+    #                    (C channels, as LinkNet/FPN do: the decoder's convolutions cost half; needs up "transpose")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,6 +98,8 @@ class UNet(nn.Module):
             raise ValueError(f"invalid U-Net spec {spec}")
         if spec.stem not in ("conv", "csf"):
             raise ValueError(f"stem must be conv or csf, got {spec.stem!r}")
+        if spec.skip not in SKIP_MODES or (spec.skip == "add" and spec.up != "transpose"):
+            raise ValueError(f"skip must be one of {SKIP_MODES} (add needs up=transpose), got {spec.skip!r}")
         self.spec = spec
         ch = [spec.base_channels * 2**i for i in range(spec.depth + 1)]
         self.down = nn.ModuleList([_block(spec.in_channels, ch[0], spec.convs, spec.conv_bias)])
@@ -108,7 +114,8 @@ class UNet(nn.Module):
                 k = spec.up_kernel  # output exactly 2x the input for k = 2, 3, 4
                 self.ups.append(nn.ConvTranspose2d(ch[i], ch[i - 1], k, stride=2, padding=(k - 1) // 2,
                                                    output_padding=k % 2))
-                self.dec.append(_block(2 * ch[i - 1], ch[i - 1], spec.convs, spec.conv_bias))
+                cin = ch[i - 1] if spec.skip == "add" else 2 * ch[i - 1]
+                self.dec.append(_block(cin, ch[i - 1], spec.convs, spec.conv_bias))
             else:
                 self.ups.append(nn.Upsample(scale_factor=2, mode=spec.up))
                 self.dec.append(_block(ch[i] + ch[i - 1], ch[i - 1], spec.convs, spec.conv_bias))
@@ -128,7 +135,10 @@ class UNet(nn.Module):
             skips.append(x)
         skips.pop()
         for up, block in zip(self.ups, self.dec):
-            x = block(torch.cat([up(x), skips.pop()], dim=1))
+            if self.spec.skip == "add":
+                x = block(up(x).add_(skips.pop()))
+            else:
+                x = block(torch.cat([up(x), skips.pop()], dim=1))
         s = self.head(x)
         if ph or pw:
             s = s[..., :h, :w]
