@@ -306,3 +306,30 @@ def test_shifted_residual_matches_a_literal_numpy_search_and_tolerates_a_one_pix
     z1 = residual(ref, swayed).amax(1)[0, :, 1:]
     z0 = residual(Reference(ref.background, ref.sigma, 0.01, 10, compensate="none"), swayed).amax(1)[0, :, 1:]
     assert float(z1.max()) < 1e-5 and float(z0.max()) > 6
+
+
+@pytest.mark.parametrize("shape, size", [((3, 1, 120, 160), (240, 320)), ((2, 2, 7, 9), (20, 13)), ((1, 1, 50, 75), (120, 180))])
+def test_upsample_is_bilinear_with_half_pixel_centres(shape, size):
+    """The OpenCV path of netinput.upsample against torch's bilinear interpolation (align_corners=False) and, on
+    a small case, against the formula written out in NumPy."""
+    from bgsub.netinput import upsample
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        got = upsample(x, size)
+    want = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-4)
+    a = x[0, 0].numpy().astype(np.float64)
+    h, w = a.shape
+    H, W = size
+
+    def axis(n_out, n_in):  # source coordinate of each output pixel, clamped at the border
+        c = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        i0 = np.floor(c).astype(int)
+        return i0, np.minimum(i0 + 1, n_in - 1), c - i0
+
+    y0, y1, fy = axis(H, h)
+    x0, x1, fx = axis(W, w)
+    top = a[y0][:, x0] * (1 - fx) + a[y0][:, x1] * fx
+    bottom = a[y1][:, x0] * (1 - fx) + a[y1][:, x1] * fx
+    np.testing.assert_allclose(got[0, 0].numpy(), top * (1 - fy[:, None]) + bottom * fy[:, None], atol=1e-4)

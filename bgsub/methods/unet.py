@@ -34,7 +34,7 @@ from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.methods.base import Decomposition, LazyDecomposition, Method, init_window_numbers, register
 from bgsub.models.unet import UNet, fuse_for_inference
-from bgsub.netinput import autocast, memory_format, network_input
+from bgsub.netinput import autocast, memory_format, network_input, upsample
 from bgsub.threshold import magnitude
 from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoint, save_checkpoint, train_model
 
@@ -169,9 +169,7 @@ class UNetMethod(Method):
             model.train(was_training)
         if ref is not None:
             logits = torch.cat(outs) if outs else torch.zeros_like(clip[:, :1])
-            if logits.shape[-2:] != clip.shape[-2:]:  # back from the pixel budget: smooth boundaries
-                logits = torch.nn.functional.interpolate(logits, size=clip.shape[-2:], mode="bilinear",
-                                                         align_corners=False)
+            logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
                 bg = ref.background + torch.cat(offs) if offs else clip.float()
