@@ -104,11 +104,18 @@ def test_cli_train_resume_polish_segment(small_clip, tmp_path, cli):
     assert json.loads(r.stdout)["steps"] == 2 and polished.is_file()
 
     masks = tmp_path / "masks"
-    r = cli("segment", small_clip, "--model", polished, "-o", masks, "--scope", "video", "--batch", "16",
-            "--save-foreground", "--save-background", "--overlay", tmp_path / "ov.avi", "--json")
+    r = cli("segment", small_clip, "--model", polished, "-o", masks, "--threads", "0")
+    assert r.code != 0 and "--threads must be >= 1, got 0" in r.stderr and not masks.exists()
+    threads = torch.get_num_threads()
+    try:
+        r = cli("segment", small_clip, "--model", polished, "-o", masks, "--scope", "video", "--batch", "16",
+                "--save-foreground", "--save-background", "--overlay", tmp_path / "ov.avi", "--threads", "1",
+                "--json")
+    finally:
+        torch.set_num_threads(threads)  # the CLI ran in this process
     assert r.code == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["frames"] == 40 and out["threshold_scope"] == "video"
+    assert out["frames"] == 40 and out["threshold_scope"] == "video" and out["threads"] == 1
     names = sorted(os.listdir(masks))
     assert "bin000001.png" in names and "bin000040.png" in names and "fg000001.png" in names
     assert (tmp_path / "ov.avi").stat().st_size > 0

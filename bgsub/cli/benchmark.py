@@ -12,7 +12,8 @@ from rich.live import Live
 from rich.table import Table
 from typing_extensions import Annotated
 
-from bgsub.cli.common import ConfigOpt, JsonOpt, SetOpt, app, emit, err_console, log, resolve_config
+from bgsub.cli.common import (ConfigOpt, JsonOpt, SetOpt, ThreadsOpt, app, emit, err_console, log, resolve_config,
+                              set_threads)
 from bgsub.cli.engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, RetriesOpt, WorkersOpt, engine_choice
 from bgsub.errors import BgsubError
 
@@ -49,7 +50,7 @@ def benchmark(
     methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated method names.")] = "unet,median,reference,rpca-ialm,mog2,knn",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("benchmark"),
     force: Annotated[bool, typer.Option("--force", help="Re-run pairs that already finished.")] = False,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="Torch and OpenCV thread count (default: as is).")] = None,
+    threads: ThreadsOpt = None,
     contact: Annotated[int, typer.Option("--contact", help="Frames per contact sheet (0: none).")] = 3,
     method_config: Annotated[Optional[list[str]], typer.Option(
         "--method-config", help="METHOD=PRESET: that method's own preset instead of --config, e.g. unet=cpu-fast "
@@ -71,14 +72,7 @@ def benchmark(
 
     engine_name, engine_options = engine_choice(engine, address, workers, cpus_per_video, gpus_per_video, retries)
     names = [m.strip() for m in methods.split(",") if m.strip()]
-    if threads is not None:
-        if threads < 1:
-            raise BgsubError(f"--threads must be >= 1, got {threads}")
-        import cv2
-        import torch
-
-        torch.set_num_threads(threads)
-        cv2.setNumThreads(threads)
+    set_threads(threads)
     cfg = resolve_config(config, sets, train__label_frames=label_frames)
     per_method = {}
     for item in method_config or []:

@@ -62,6 +62,24 @@ SetOpt = Annotated[
     typer.Option("--set", help="Override one config key: section.key=value (repeatable), e.g. train.lr=1e-3."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option(
+    "--threads", help="Torch and OpenCV CPU threads (default: as is, usually one per core). On a shared machine, "
+    "fewer threads than cores avoid oversubscription.")]
+
+
+def set_threads(threads: Optional[int]) -> None:
+    """Apply ``--threads`` to torch and OpenCV (None: leave them as they are)."""
+    if threads is None:
+        return
+    if threads < 1:
+        from bgsub.errors import BgsubError
+
+        raise BgsubError(f"--threads must be >= 1, got {threads}")
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
 
 
 def resolve_config(config: Optional[Path], sets: Optional[list[str]], **cli_values: Any) -> Config:

@@ -8,7 +8,8 @@ from typing import Any, Optional
 import typer
 from typing_extensions import Annotated
 
-from bgsub.cli.common import ConfigOpt, JsonOpt, SetOpt, app, emit, out_console, resolve_config
+from bgsub.cli.common import (ConfigOpt, JsonOpt, SetOpt, ThreadsOpt, app, emit, out_console, resolve_config,
+                              set_threads)
 
 Out = Annotated[Path, typer.Option("--output", "-o", help="Output path.")]
 Device = Annotated[Optional[str], typer.Option("--device", help="auto (CUDA when available), cpu or cuda.")]
@@ -49,10 +50,12 @@ def train(
         "--label-frames", help="Add a supervised term on K ground-truth masks spread over the video (seeded; "
         "Eq. 14 of Koch & Corso); 0 = unsupervised, the default (train.label_frames).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
+    threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     from bgsub.pipelines.unet import train as run
 
+    set_threads(threads)
     cfg = resolve_config(config, sets, train__frames=frames, train__lr=lr, train__crop=crop, train__seed=seed,
                          train__device=device, train__labels=str(labels) if labels is not None else None,
                          train__label_frames=label_frames)
@@ -97,10 +100,12 @@ def segment(
     = False,
     overlay: Annotated[Optional[Path], typer.Option(help="Also write an overlay video (.avi or .mp4).")] = None,
     device: Device = None,
+    threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     from bgsub.pipelines.unet import segment as run
 
+    set_threads(threads)
     fit = "fit" if scope == "fit" else ("otsu" if scope is not None else None)
     cfg = resolve_config(config, sets, segment__batch=batch, segment__device=device, segment__threshold=fit,
                          threshold__scope=None if scope == "fit" else scope, threshold__median=median)
