@@ -141,7 +141,19 @@ def _offsets(frames: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
     tenth of the cost, which mattered: the all-pixel median was a sixth of ``segment``'s time at 320x240."""
     s = offset_stride(frames.shape[-2], frames.shape[-1])
     d = (frames[..., ::s, ::s] - background[..., ::s, ::s]).flatten(2)
-    return d.median(dim=2).values[..., None, None]
+    return _lower_median(d)[..., None, None]
+
+
+def _lower_median(d: torch.Tensor) -> torch.Tensor:
+    """``d.median(dim=-1).values`` (the lower of the two middle values for an even count). On the CPU by NumPy's
+    selection (introselect), which returns the same element 3x faster than torch's median kernel here."""
+    if d.device.type != "cpu" or d.requires_grad or d.shape[-1] == 0:
+        return d.median(dim=-1).values
+    import numpy as np
+
+    k = (d.shape[-1] - 1) // 2
+    a = np.partition(d.contiguous().numpy(), k, axis=-1)[..., k]
+    return torch.from_numpy(np.ascontiguousarray(a))
 
 
 def offsets_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:

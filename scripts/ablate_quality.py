@@ -49,6 +49,11 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-convs1": ("unet", ["model.convs=1"]),
     "unet-px12k": ("unet", ["model.pixels=12288"]),
     "unet-skip-add": ("unet", ["model.skip=add"]),
+    "unet-skip-add-seed1": ("unet", ["model.skip=add", "train.seed=1"]),
+    "unet-skip-add-seed2": ("unet", ["model.skip=add", "train.seed=2"]),
+    # the same recipe, other training seeds (initial weights, crops; the frames drawn stay): how much is chance
+    "unet-seed1": ("unet", ["train.seed=1"]),
+    "unet-seed2": ("unet", ["train.seed=2"]),
     # a few labelled frames (issue 10): K ground-truth masks, Eq. 14, labelled frames not scored
     "unet-1label": ("unet", ["train.label_frames=1"]),
     "unet-5labels": ("unet", ["train.label_frames=5"]),

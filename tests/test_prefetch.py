@@ -117,3 +117,19 @@ def test_sampled_illumination_offset_matches_the_all_pixel_median():
     # shift (the object drags any median a little)
     assert np.abs(got.numpy() - full).max() < 1e-3
     assert np.abs(got.numpy() - shift[:, 0, 0]).max() < 5e-3
+
+
+@pytest.mark.parametrize("size", [(240, 320), (3, 5), (2, 2)])
+def test_illumination_offset_is_the_lower_median_of_the_grid(size):
+    """Exactly the lower middle value of the grid's samples (torch.median's convention), even and odd counts."""
+    g = np.random.default_rng(4)
+    h, w = size
+    frames = g.uniform(0, 1, size=(3, 3, h, w)).astype(np.float32)
+    bg = g.uniform(0, 1, size=(3, h, w)).astype(np.float32)
+    s = offset_stride(h, w)
+    d = np.sort((frames[..., ::s, ::s] - bg[..., ::s, ::s]).reshape(3, 3, -1), axis=2)
+    want = d[..., (d.shape[2] - 1) // 2]
+    with torch.inference_mode():
+        got = _offsets(torch.tensor(frames), torch.tensor(bg))
+    assert got.shape == (3, 3, 1, 1)
+    np.testing.assert_array_equal(got[..., 0, 0].numpy(), want)
