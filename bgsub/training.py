@@ -62,25 +62,34 @@ VERSION = 1
 # ---- the model -----------------------------------------------------------------------------------------------
 
 
-def spec_from_config(mc: ModelConfig, channels: int = 1) -> UNetSpec:
+def spec_from_config(mc: ModelConfig, channels: int = 1, cfg: Optional[Config] = None) -> UNetSpec:
     """The network for ``mc`` on ``channels``-channel frames: with ``mc.reference`` one output channel (foreground
-    logits), else as many as the input (the signed S of the paper)."""
+    logits), else as many as the input (the signed S of the paper). ``mc.unary`` takes k and the cap of the
+    energy from ``cfg`` (``background.k``, ``train.cap``)."""
+    unary = mc.reference and mc.unary
+    if mc.unary and not mc.reference:
+        raise ValueError("model.unary needs model.reference (the energy's decision is on the residual)")
+    c = cfg if cfg is not None else Config()
     return UNetSpec(in_channels=channels, out_channels=1 if mc.reference else channels,
                     base_channels=mc.base_channels, depth=mc.depth, convs=mc.convs, up=mc.up,
-                    up_kernel=mc.up_kernel, conv_bias=mc.conv_bias, stem=mc.stem, skip=mc.skip)
+                    up_kernel=mc.up_kernel, conv_bias=mc.conv_bias, stem=mc.stem, skip=mc.skip,
+                    unary_k=c.background.k if unary else 0.0, unary_cap=c.train.cap)
 
 
 def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:
     """A fresh U-Net for ``cfg.model`` (weights from ``seed``, default ``cfg.train.seed``)."""
     channels = input_channels(cfg)
     try:
-        spec = spec_from_config(cfg.model, channels)
+        spec = spec_from_config(cfg.model, channels, cfg)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.train.seed if seed is None else seed)
             model = UNet(spec)
-            if cfg.model.reference:  # start from "mostly background": sigmoid(-2) = 0.12
+            if cfg.model.reference and not spec.unary_k:  # start from "mostly background": sigmoid(-2) = 0.12
                 with torch.no_grad():
                     model.head.bias.fill_(-2.0)
+            elif spec.unary_k:  # start from the energy's own per-pixel decision
+                with torch.no_grad():
+                    model.head.bias.zero_()
             return model
     except ValueError as exc:
         raise BgsubError(f"model config: {exc}") from None

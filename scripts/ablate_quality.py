@@ -51,6 +51,10 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-skip-add": ("unet", ["model.skip=add"]),
     "unet-skip-add-seed1": ("unet", ["model.skip=add", "train.seed=1"]),
     "unet-skip-add-seed2": ("unet", ["model.skip=add", "train.seed=2"]),
+    # the energy's own per-pixel decision as the logits' starting point, the network learning the correction
+    "unet-unary": ("unet", ["model.unary=true"]),
+    "unet-unary-seed1": ("unet", ["model.unary=true", "train.seed=1"]),
+    "unet-unary-seed2": ("unet", ["model.unary=true", "train.seed=2"]),
     # the same recipe, other training seeds (initial weights, crops; the frames drawn stay): how much is chance
     "unet-seed1": ("unet", ["train.seed=1"]),
     "unet-seed2": ("unet", ["train.seed=2"]),

@@ -333,3 +333,31 @@ def test_upsample_is_bilinear_with_half_pixel_centres(shape, size):
     top = a[y0][:, x0] * (1 - fx) + a[y0][:, x1] * fx
     bottom = a[y1][:, x0] * (1 - fx) + a[y1][:, x1] * fx
     np.testing.assert_allclose(got[0, 0].numpy(), top * (1 - fy[:, None]) + bottom * fy[:, None], atol=1e-4)
+
+
+def test_unary_logits_are_the_energys_own_decision():
+    """model.unary: the logits are log min((max_c z_c / k)^2, cap) (floored at e^-4) plus the network's output;
+    with the head zeroed the mask is the reference thresholded at z > k (the energy's minimiser without TV)."""
+    from bgsub.models.unet import unary_logits
+    from bgsub.training import build_model
+
+    g = np.random.default_rng(5)
+    z = g.uniform(0, 40, size=(2, 3, 16, 24)).astype(np.float32)
+    z[0, :, :4, :4] = 0.0  # the floor
+    k, cap = 6.0, 16.0
+    r = np.clip((z.max(axis=1, keepdims=True) / k) ** 2, np.exp(-4.0), cap)
+    x = torch.tensor(np.log1p(z))
+    np.testing.assert_allclose(unary_logits(x, k, cap).numpy(), np.log(r), rtol=1e-5, atol=1e-5)
+
+    cfg = load_config(None, ["model.unary=true", "background.k=5", "input.grayscale=false"])
+    net = build_model(cfg)
+    assert net.spec.unary_k == 5.0 and net.spec.unary_cap == cfg.train.cap
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        out = net.eval()(x)
+    np.testing.assert_allclose(out.numpy(), np.log(np.clip((z.max(axis=1, keepdims=True) / 5) ** 2,
+                                                           np.exp(-4.0), cap)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal((out > 0).numpy(), z.max(axis=1, keepdims=True) > 5)
+    with pytest.raises(Exception, match="unary needs model.reference"):
+        build_model(load_config(None, ["model.unary=true", "model.reference=false"]))

@@ -18,6 +18,7 @@ stride 2 (Keras' ``Conv2DTranspose(3, strides=2, padding="same")``). The faster 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -45,6 +46,9 @@ class UNetSpec:
     stem_lam2: float = 0.01
     skip: str = "cat"  # cat: the decoder convolves [up(x), skip] (2C channels, Ronneberger et al.) | add: up(x) + skip
     #                    (C channels, as LinkNet/FPN do: the decoder's convolutions cost half; needs up "transpose")
+    unary_k: float = 0.0  # > 0: the output is the energy's unary log-odds plus the network's correction (see
+    #                       unary_logits); the input must then be log(1 + z), z in noise levels. 0 = off
+    unary_cap: float = 16.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -122,6 +126,11 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(ch[0], spec.out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spec.unary_k > 0:
+            return self._forward(x) + unary_logits(x, self.spec.unary_k, self.spec.unary_cap).to(x.dtype)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         k = 2**self.spec.depth
         ph, pw = (-h) % k, (-w) % k
@@ -143,6 +152,16 @@ class UNet(nn.Module):
         if ph or pw:
             s = s[..., :h, :w]
         return s
+
+
+def unary_logits(x: torch.Tensor, k: float, cap: float) -> torch.Tensor:
+    """The support energy's per-pixel decision as log-odds, from the network's input x = log(1 + z) (B, C, H, W):
+    log r with r = min((max_c z_c / k)^2, cap) the cost of calling the pixel background (calling it foreground
+    costs 1, :func:`bgsub.losses.support_energy`), floored at e^-4. Positive where the data term alone says
+    foreground (z > k), zero at the boundary, and bounded (-4 .. log cap), so the sigmoid keeps a gradient and the
+    network can overrule it either way. (B, 1, H, W), float32."""
+    z = torch.expm1(x.float()).amax(dim=1, keepdim=True)
+    return torch.log((z / k).square().clamp(min=math.exp(-4.0), max=cap))
 
 
 def fuse_for_inference(model: UNet) -> UNet:
