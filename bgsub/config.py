@@ -104,9 +104,9 @@ class ModelConfig:
     up_kernel: int = 2  # kernel of the transposed convolution (2, 3 or 4)
     skip: str = "cat"  # how the decoder joins the skip connection: cat (concatenate, the paper) | add (sum; the
     #                    decoder's convolutions cost half; needs up: transpose)
-    unary: bool = False  # reference network: its logits are the support energy's own per-pixel decision (log of the
-    #                      background cost (z/k)^2, capped; bgsub.models.unet.unary_logits) plus the network's
-    #                      output, which learns the correction (coherence, specks, holes) instead of the whole mask
+    unary: bool = True  # reference network only: its logits are the support energy's own per-pixel decision
+    #                     (log of the background cost (z/k)^2, capped; bgsub.models.unet.unary_logits) plus the
+    #                     network's output, which learns the correction (coherence, specks, holes), not the mask
     conv_bias: bool = False  # bias in the 3x3 convolutions (redundant before batch norm)
     stem: str = "conv"  # conv | csf: the first convolution replaced by a ConvSparseFactorization layer (Koch &
     #                     Corso), whose Eq. 12 loss joins the training loss; slower (about 0.4 s more per step)

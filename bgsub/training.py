@@ -64,11 +64,9 @@ VERSION = 1
 
 def spec_from_config(mc: ModelConfig, channels: int = 1, cfg: Optional[Config] = None) -> UNetSpec:
     """The network for ``mc`` on ``channels``-channel frames: with ``mc.reference`` one output channel (foreground
-    logits), else as many as the input (the signed S of the paper). ``mc.unary`` takes k and the cap of the
-    energy from ``cfg`` (``background.k``, ``train.cap``)."""
+    logits), else as many as the input (the signed S of the paper). ``mc.unary`` (the reference network only: the
+    paper's has no energy) takes k and the cap of the energy from ``cfg`` (``background.k``, ``train.cap``)."""
     unary = mc.reference and mc.unary
-    if mc.unary and not mc.reference:
-        raise ValueError("model.unary needs model.reference (the energy's decision is on the residual)")
     c = cfg if cfg is not None else Config()
     return UNetSpec(in_channels=channels, out_channels=1 if mc.reference else channels,
                     base_channels=mc.base_channels, depth=mc.depth, convs=mc.convs, up=mc.up,

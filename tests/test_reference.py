@@ -359,5 +359,6 @@ def test_unary_logits_are_the_energys_own_decision():
     np.testing.assert_allclose(out.numpy(), np.log(np.clip((z.max(axis=1, keepdims=True) / 5) ** 2,
                                                            np.exp(-4.0), cap)), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal((out > 0).numpy(), z.max(axis=1, keepdims=True) > 5)
-    with pytest.raises(Exception, match="unary needs model.reference"):
-        build_model(load_config(None, ["model.unary=true", "model.reference=false"]))
+    assert build_model(load_config(None, ["model.reference=false"])).spec.unary_k == 0  # the paper's network
+    assert build_model(load_config("paper")).spec.unary_k == 0
+    assert build_model(load_config(None, ["model.unary=false"])).spec.unary_k == 0
