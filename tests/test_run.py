@@ -63,3 +63,71 @@ def test_foreground_images_for_chosen_frames_only(small_clip, tmp_path):
         a = cv2.imread(str(out / f"fg{n:06d}.png"), cv2.IMREAD_UNCHANGED)
         b = cv2.imread(str(tmp_path / "all" / f"fg{n:06d}.png"), cv2.IMREAD_UNCHANGED)
         assert (a == b).all()
+
+
+class _Concurrent(Method):
+    """A stateless method whose windows may run at once: sleeps a time that varies per window (so later windows
+    can finish first), records the threads' torch thread counts and the peak number of calls in flight."""
+
+    name = "concurrent"
+    window_threads = True
+
+    def __init__(self, cfg=None, fail_at=None):
+        import threading
+
+        super().__init__(cfg)
+        self.lock, self.active, self.peak, self.threads, self.calls, self.fail_at = threading.Lock(), 0, 0, set(), 0, fail_at
+
+    def decompose(self, clip):
+        import time
+
+        from bgsub.errors import BgsubError
+
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.threads.add(torch.get_num_threads())
+            self.calls += 1
+            call = self.calls
+        try:
+            time.sleep(0.02 * (call % 3))
+            if call == self.fail_at:
+                raise BgsubError("window failed")
+            bg = clip.median(dim=0, keepdim=True).values.expand_as(clip)
+            return Decomposition(bg, clip - bg)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_windows_decomposed_side_by_side_give_the_masks_of_one_at_a_time(small_clip, tmp_path):
+    from bgsub.config import load_config
+    from bgsub.pipelines.run import window_workers
+
+    one, two = load_config(None, ["segment.workers=1"]), load_config(None, ["segment.workers=2"])
+    seq = decompose_video(_Recorder(), small_clip, tmp_path / "seq", cfg=one, window=8, progress=False)
+    m = _Concurrent()
+    par = decompose_video(m, small_clip, tmp_path / "par", cfg=two, window=8, progress=False)
+    assert seq["workers"] == 1 and par["workers"] == 2 and par["frames"] == 40
+    assert m.peak == 2 and m.threads == {1}  # two windows in flight, each worker with one torch thread
+    for n in range(1, 41):  # the same masks, each at its frame number
+        a = (tmp_path / "seq" / f"bin{n:06d}.png").read_bytes()
+        assert a == (tmp_path / "par" / f"bin{n:06d}.png").read_bytes(), n
+    # auto: the torch thread count for such methods on the CPU; 1 for the others and for stateful ones
+    auto = load_config(None, ["segment.device=cpu"])
+    assert window_workers(_Concurrent(), auto) == torch.get_num_threads()
+    assert window_workers(_Recorder(), auto) == 1 and window_workers(_Recorder(streams=True), two) == 1
+
+
+def test_a_failing_window_stops_the_run_with_its_error(small_clip, tmp_path):
+    import pytest
+
+    from bgsub.config import load_config
+    from bgsub.errors import BgsubError
+
+    with pytest.raises(BgsubError, match="window failed"):
+        decompose_video(_Concurrent(fail_at=3), small_clip, tmp_path / "f", cfg=load_config(None, ["segment.workers=2"]),
+                        window=8, progress=False)
+    with pytest.raises(BgsubError, match="segment.workers must be >= 0"):
+        decompose_video(_Concurrent(), small_clip, tmp_path / "g", cfg=load_config(None, ["segment.workers=-1"]),
+                        window=8, progress=False)

@@ -73,6 +73,9 @@ class Method(ABC):
     name: ClassVar[str] = ""
     decides_masks: ClassVar[bool] = False  # True for methods that set Decomposition.masks themselves
     streams: ClassVar[bool] = False  # True for stateful methods that must see each frame exactly once, in order
+    window_threads: ClassVar[bool] = False  # True when decompose may run on several windows at once from several
+    #                                         threads (no state across windows, thread-safe): on the CPU the
+    #                                         pipeline then runs one window per thread, each with one torch thread
     grayscale: ClassVar[bool] = False  # the input this method does best on when input.grayscale is not set
 
     def __init__(self, cfg=None):

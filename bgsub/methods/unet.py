@@ -24,6 +24,7 @@ one Otsu threshold of |S| over the training frames computed at the end of ``fit`
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +44,8 @@ from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoi
 class UNetMethod(Method):
     """The low-rank + sparse U-Net. ``self.model`` is the network; ``self.state`` the training state."""
 
+    window_threads = True  # decompose is a forward pass: no state across windows
+
     def __init__(self, cfg: Optional[Config] = None, *, model: Optional[UNet] = None,
                  state: Optional[TrainState] = None):
         super().__init__(cfg)
@@ -51,6 +54,7 @@ class UNetMethod(Method):
         self.state = state if state is not None else TrainState()
         self.progress = True
         self._fused: Optional[tuple[int, UNet]] = None  # (weights version, BN-folded copy) for decompose
+        self._lock = threading.Lock()  # decompose runs on several windows at once (window_threads)
 
     @property
     def decides_masks(self) -> bool:  # type: ignore[override]
@@ -143,7 +147,10 @@ class UNetMethod(Method):
         sc = self.cfg.segment
         device = resolve_device(sc.device)
         fmt = memory_format(sc.channels_last)
-        model = self._inference_model()
+        with self._lock:  # the folded copy is built and moved once, not by two windows at the same time
+            model = self._inference_model()
+            was_training = model.training
+            model.to(device=device, memory_format=fmt).eval()
         ref = None
         if self.cfg.model.reference:
             from bgsub.background import Reference, offsets_for, residual
@@ -151,8 +158,6 @@ class UNetMethod(Method):
             if self.state.reference is None:
                 raise BgsubError("this U-Net has no background reference: fit it first")
             ref = Reference.from_dict(self.state.reference)
-        was_training = model.training
-        model.to(device=device, memory_format=fmt).eval()
         try:
             outs, offs = [], []
             for i in range(0, clip.shape[0], max(1, sc.batch)):

@@ -87,6 +87,66 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
     return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}
 
 
+def window_workers(method: Method, cfg: Config) -> int:
+    """How many windows to decompose at once: ``segment.workers``, or when it is 0 (auto) the torch thread count
+    for methods that allow it (:attr:`Method.window_threads`) on the CPU, else 1. Each worker runs with one torch
+    thread: on a small CPU, whole windows side by side keep the cores busier than one window's operations split
+    across threads, which wait for each other at every operation while frames are read and masks written."""
+    n = cfg.segment.workers
+    if n < 0:
+        raise BgsubError(f"segment.workers must be >= 0, got {n}")
+    if not method.window_threads or method.streams:
+        return 1
+    if n > 0:
+        return n
+    from bgsub.devices import resolve_device
+
+    return torch.get_num_threads() if resolve_device(cfg.segment.device).type == "cpu" else 1
+
+
+class _Decomposer:
+    """``method.decompose`` over a stream of windows, ``workers`` at a time, results in order."""
+
+    def __init__(self, method: Method, workers: int):
+        self.method, self.workers, self.pool = method, workers, None
+
+    def __enter__(self) -> "_Decomposer":
+        if self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="bgsub-window",
+                                           initializer=torch.set_num_threads, initargs=(1,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, frames: torch.Tensor) -> tuple[Decomposition, float]:
+        t0 = time.perf_counter()
+        dec = self.method.decompose(frames)
+        return dec, time.perf_counter() - t0
+
+    def map(self, windows) -> Iterator[tuple[tuple[Chunk, int], Decomposition, float]]:
+        """Yield ``(item, decomposition, seconds)`` for each ``item = (chunk, new)`` of ``windows``, in order.
+        ``seconds``: the window's own decompose time (with several workers their sum exceeds the wall time)."""
+        if self.pool is None:
+            for item in windows:
+                yield (item, *self._run(item[0].frames))
+            return
+        from collections import deque
+
+        pending: deque = deque()
+        for item in windows:
+            pending.append((item, self.pool.submit(self._run, item[0].frames)))
+            if len(pending) >= self.workers:
+                done, fut = pending.popleft()
+                yield (done, *fut.result())
+        while pending:
+            done, fut = pending.popleft()
+            yield (done, *fut.result())
+
+
 def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]) -> torch.Tensor:
     if dec.masks is not None:
         return median_filter(dec.masks.bool().cpu(), median)
@@ -173,15 +233,15 @@ def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, wi
 
     method.reset()
     frames = 0
+    workers = window_workers(method, cfg)
     # the next window is read and the last one's files are encoded and written in background threads while the
-    # method runs (bounded: two windows ahead, two behind)
+    # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
+    # decomposed at once, one per thread, and their results taken in order
     windows = prefetch(iter_windows(source, window=window, cfg=cfg, top_up=not method.streams), depth=2)
     with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
-            closing(windows), BackgroundWriter(depth=2) as writer:
-        for chunk, new in windows:
-            t0 = time.perf_counter()
-            dec = method.decompose(chunk.frames)
-            method_seconds += time.perf_counter() - t0
+            closing(windows), BackgroundWriter(depth=2) as writer, _Decomposer(method, workers) as decomposer:
+        for (chunk, new), dec, seconds in decomposer.map(windows):
+            method_seconds += seconds
             masks = _masks(dec, scope, median, threshold)
             numbers = chunk.numbers[len(chunk.numbers) - new:]
             fg = bg = None
@@ -201,6 +261,7 @@ def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, wi
         "out": str(out),
         "frames": frames,
         "window": window,
+        "workers": workers,
         "threshold_scope": scope,
         "method_seconds": method_seconds,
         "seconds": seconds,
