@@ -55,9 +55,11 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-unary": ("unet", ["model.unary=true"]),
     "unet-unary-seed1": ("unet", ["model.unary=true", "train.seed=1"]),
     "unet-unary-seed2": ("unet", ["model.unary=true", "train.seed=2"]),
-    # the same recipe, other training seeds (initial weights, crops; the frames drawn stay): how much is chance
-    "unet-seed1": ("unet", ["train.seed=1"]),
-    "unet-seed2": ("unet", ["train.seed=2"]),
+    # the recipe before the unary term, and other training seeds (initial weights, crops; the frames drawn stay):
+    # how much of a difference is chance
+    "unet-nounary": ("unet", ["model.unary=false"]),
+    "unet-nounary-seed1": ("unet", ["model.unary=false", "train.seed=1"]),
+    "unet-nounary-seed2": ("unet", ["model.unary=false", "train.seed=2"]),
     # a few labelled frames (issue 10): K ground-truth masks, Eq. 14, labelled frames not scored
     "unet-1label": ("unet", ["train.label_frames=1"]),
     "unet-5labels": ("unet", ["train.label_frames=5"]),
