@@ -105,9 +105,9 @@ def upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     faster than torch's kernel here (the network's logits back to the frame size, for every frame segmented)."""
     B, C, h, w = x.shape
     H, W = size
-    if x.device.type != "cpu" or x.dtype != torch.float32 or x.requires_grad or (h, w) == (H, W):
-        if (h, w) == (H, W):
-            return x
+    if (h, w) == (H, W):
+        return x
+    if x.device.type != "cpu" or x.dtype != torch.float32 or x.requires_grad:
         return torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
     import cv2
 

@@ -15,7 +15,6 @@ import errno
 import os
 import re
 import secrets
-import tempfile
 from pathlib import Path
 
 from bgsub.errors import BgsubError
@@ -116,12 +115,9 @@ def check_writable(path: os.PathLike | str) -> Path:
     """Fail early, before any work, when the file ``path`` could not be written: its folder is created and a
     temporary file is made and removed there. Raises :class:`BgsubError` ``<path>: <problem>``."""
     path = Path(path)
-    if path.is_dir():
-        raise BgsubError(f"{path}: is a folder, expected a file name")
-    folder = ensure_dir(path.parent, what=str(path))
+    fd, tmp = _open_temp(path)  # the same temporary file a write would make, in the same place
+    os.close(fd)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=".tmp", dir=folder)
-        os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
         raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None

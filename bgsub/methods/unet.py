@@ -148,9 +148,7 @@ class UNetMethod(Method):
         device = resolve_device(sc.device)
         fmt = memory_format(sc.channels_last)
         with self._lock:  # the folded copy is built and moved once, not by two windows at the same time
-            model = self._inference_model()
-            was_training = model.training
-            model.to(device=device, memory_format=fmt).eval()
+            model = self._inference_model().to(device=device, memory_format=fmt)  # an eval-mode copy
         ref = None
         if self.cfg.model.reference:
             from bgsub.background import Reference, offsets_for, residual
@@ -158,20 +156,17 @@ class UNetMethod(Method):
             if self.state.reference is None:
                 raise BgsubError("this U-Net has no background reference: fit it first")
             ref = Reference.from_dict(self.state.reference)
-        try:
-            outs, offs = [], []
-            for i in range(0, clip.shape[0], max(1, sc.batch)):
-                x = clip[i : i + sc.batch].to(device)
-                if ref is not None:
-                    off = offsets_for(ref, x)  # once per batch: the residual and the decomposition share it
-                    offs.append(off.cpu())
-                    x = network_input(residual(ref, x, background=ref.background.to(device) + off),
-                                      self.cfg.model.pixels)
-                x = x.contiguous(memory_format=fmt)
-                with autocast(device, sc.bf16):
-                    outs.append(model(x).float().cpu().contiguous())
-        finally:
-            model.train(was_training)
+        outs, offs = [], []
+        for i in range(0, clip.shape[0], max(1, sc.batch)):
+            x = clip[i : i + sc.batch].to(device)
+            if ref is not None:
+                off = offsets_for(ref, x)  # once per batch: the residual and the decomposition share it
+                offs.append(off.cpu())
+                x = network_input(residual(ref, x, background=ref.background.to(device) + off),
+                                  self.cfg.model.pixels)
+            x = x.contiguous(memory_format=fmt)
+            with autocast(device, sc.bf16):
+                outs.append(model(x).float().cpu().contiguous())
         if ref is not None:
             logits = torch.cat(outs) if outs else torch.zeros_like(clip[:, :1])
             logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
