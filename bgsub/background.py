@@ -19,7 +19,16 @@ Why each piece (the levers of the field's best unsupervised methods):
 - **Illumination compensation**: a global change of brightness (lights, auto exposure) shifts every pixel by about
   the same amount. Each frame's background is shifted by the per-channel median of (frame - background) over the
   frame (a regular grid of at least 4096 of its pixels), a robust estimate as long as moving objects cover less
-  than half of it.
+  than half of it (``compensate="offset"``). ``compensate="smooth"`` goes further: a light that changes in one
+  part of a room, or a window's daylight, changes the brightness smoothly across the frame, so each frame's
+  background is the reference times a smooth gain field plus a smooth offset field, both quadratic polynomials of
+  the pixel position per channel (the low-order polynomial illumination model of change detection; Radke et al.,
+  "Image change detection algorithms: a systematic survey", IEEE TIP 2005, section on intensity adjustments),
+  fitted to the frame by least squares in noise units over the grid's pixels within ``k`` noise levels, starting
+  from the median offset and reweighted three times (iteratively reweighted least squares with a hard cut-off, so
+  moving objects do not pull the fit). Clipped samples (0 or 255 in the frame or the reference) say nothing of
+  a gain and are left out of the fit; the background is clamped to [0, 1], the range the camera records (a
+  near-white wall cannot get 12% brighter).
 
 The residual ``z = |frame - (background + offset)| / sigma`` (per channel) is in units of each pixel's own noise: a
 pixel is an outlier at ``z > k`` whatever the scene. ``k`` is a noise-level multiple (6 by default: far outside
@@ -34,13 +43,14 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 
 from bgsub.errors import BgsubError
 
+COMPENSATIONS = ("offset", "smooth", "none")
 MAD_TO_SIGMA = 1.4826  # MAD x 1.4826 = standard deviation for Gaussian noise
 EPS = 1.0 / 255.0 / 8.0  # smallest noise level: an eighth of one 8-bit grey level
 
@@ -48,7 +58,8 @@ EPS = 1.0 / 255.0 / 8.0  # smallest noise level: an eighth of one 8-bit grey lev
 @dataclass
 class Reference:
     """background: (C, H, W) in [0, 1]; sigma: (1, H, W) each pixel's noise level (>= sigma_floor);
-    sigma_floor: the floor, the frame's median noise level; init: frames used; compensate: "offset" or "none"."""
+    sigma_floor: the floor, the frame's median noise level; init: frames used; compensate: "offset", "smooth" or
+    "none" (see the module docstring); k: the inlier cut-off of the smooth fit, in noise levels."""
 
     background: torch.Tensor
     sigma: torch.Tensor
@@ -56,16 +67,19 @@ class Reference:
     init: int
     compensate: str = "offset"
     shift: int = 0
+    k: float = 6.0
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # per-size bases of the smooth fit
 
     def to_dict(self) -> dict:
         return {"background": self.background.detach().cpu().contiguous(), "sigma": self.sigma.detach().cpu().contiguous(),
                 "sigma_floor": float(self.sigma_floor), "init": int(self.init), "compensate": self.compensate,
-                "shift": int(self.shift)}
+                "shift": int(self.shift), "k": float(self.k)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Reference":
         return cls(background=d["background"].float(), sigma=d["sigma"].float(), sigma_floor=float(d["sigma_floor"]),
-                   init=int(d["init"]), compensate=str(d.get("compensate", "offset")), shift=int(d.get("shift", 0)))
+                   init=int(d["init"]), compensate=str(d.get("compensate", "offset")), shift=int(d.get("shift", 0)),
+                   k=float(d.get("k", 6.0)))
 
     def resized(self, size: tuple[int, int]) -> "Reference":
         """The same reference at another frame size (bilinear), e.g. for a network run at reduced scale."""
@@ -75,7 +89,8 @@ class Reference:
 
         bg = F.interpolate(self.background[None], size=size, mode="bilinear", align_corners=False)[0]
         sg = F.interpolate(self.sigma[None], size=size, mode="bilinear", align_corners=False)[0]
-        return Reference(bg, sg.clamp(min=self.sigma_floor), self.sigma_floor, self.init, self.compensate, self.shift)
+        return Reference(bg, sg.clamp(min=self.sigma_floor), self.sigma_floor, self.init, self.compensate, self.shift,
+                         self.k)
 
 
 def _robust_sigma(dev: torch.Tensor) -> torch.Tensor:
@@ -94,10 +109,10 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
     """
     if frames.ndim != 4 or frames.shape[0] < 1:
         raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
-    if compensate not in ("offset", "none"):
-        raise BgsubError(f"background.compensate must be offset or none, got {compensate!r}")
+    if compensate not in COMPENSATIONS:
+        raise BgsubError(f"background.compensate must be {', '.join(COMPENSATIONS)}, got {compensate!r}")
     x = frames.detach().float().cpu()
-    if compensate == "offset":  # initialisation frames may differ in brightness too
+    if compensate != "none":  # initialisation frames may differ in brightness too (aligned by their offsets)
         first = x.median(dim=0).values
         x = x - _offsets(x, first)
     bg = x.median(dim=0).values  # (C, H, W)
@@ -114,7 +129,7 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
         sigma = torch.where(torch.isnan(s2), sigma, s2)
         floor = max(float(sigma.median()), EPS)
     return Reference(background=bg, sigma=sigma.clamp(min=floor), sigma_floor=floor, init=int(frames.shape[0]),
-                     compensate=compensate, shift=int(shift))
+                     compensate=compensate, shift=int(shift), k=float(k))
 
 
 def estimate_from(clip: torch.Tensor, bc) -> Reference:
@@ -158,14 +173,89 @@ def _lower_median(d: torch.Tensor) -> torch.Tensor:
 
 def offsets_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:
     """Each frame's illumination offset from the reference, (T, C, 1, 1) (zeros with ``compensate="none"``)."""
-    if ref.compensate == "offset":
+    if ref.compensate != "none":
         return _offsets(frames.float(), ref.background.to(frames.device))
     return frames.new_zeros(frames.shape[0], frames.shape[1], 1, 1, dtype=torch.float32)
 
 
+SMOOTH_TERMS = 6  # 1, u, v, u^2, uv, v^2: the quadratic polynomials of the pixel position
+SMOOTH_ROUNDS = 3  # reweighting rounds of the smooth fit
+CLIP_LO, CLIP_HI = 0.5 / 255, 254.5 / 255  # samples at 0 or 255 are clipped: they do not show a gain
+SMOOTH_SAMPLES = 512  # pixels the smooth fit is made on (at least; a regular grid): 12 coefficients per channel
+
+
+def _poly(h: int, w: int, stride: int = 1, device=None) -> torch.Tensor:
+    """(SMOOTH_TERMS, h', w') the quadratic monomials of the pixel centres (u across, v down, both in [-1, 1]) on
+    the grid of every ``stride``-th pixel (h' = ceil(h / stride))."""
+    v = (torch.arange(h, dtype=torch.float32, device=device)[::stride] + 0.5) / h * 2 - 1
+    u = (torch.arange(w, dtype=torch.float32, device=device)[::stride] + 0.5) / w * 2 - 1
+    v, u = torch.meshgrid(v, u, indexing="ij")
+    return torch.stack([torch.ones_like(u), u, v, u * u, u * v, v * v])
+
+
+def _smooth_basis(ref: Reference, stride: int, device) -> torch.Tensor:
+    """(C, 2 * SMOOTH_TERMS + 1, P) per channel: the gain terms (monomials x background), the offset terms
+    (monomials) and the background itself, on the grid of every ``stride``-th pixel; cached on ``ref``."""
+    key = (stride, str(device))
+    if key not in ref._cache:
+        bg = ref.background.to(device)[..., ::stride, ::stride]
+        C = bg.shape[0]
+        phi = _poly(*ref.background.shape[-2:], stride, device).reshape(1, SMOOTH_TERMS, -1).expand(C, -1, -1)
+        bg = bg.reshape(C, 1, -1)
+        ref._cache[key] = torch.cat([phi * bg, phi, bg], 1).contiguous()
+    return ref._cache[key]
+
+
+def compensation_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:
+    """Each frame's illumination compensation, what :func:`background_from` turns into its background:
+    ``"offset"``/``"none"``: (T, C, 1, 1) offsets; ``"smooth"``: (T, C, 2 * SMOOTH_TERMS) the coefficients of the
+    gain and offset fields (see the module docstring; the gain field is one plus the first six's polynomial)."""
+    if ref.compensate != "smooth":
+        return offsets_for(ref, frames)
+    x = frames.float()
+    T, C, H, W = x.shape
+    s = max(1, int((H * W / SMOOTH_SAMPLES) ** 0.5))
+    J2 = 2 * SMOOTH_TERMS
+    basis = _smooth_basis(ref, s, x.device)
+    isig = 1.0 / ref.sigma.to(x.device)[..., ::s, ::s].reshape(1, 1, -1)  # (1, 1, P)
+    A = basis[:, :J2] * isig  # (C, 2J, P): the terms in noise levels
+    r = (x[..., ::s, ::s].reshape(T, C, -1).transpose(0, 1) - basis[:, J2:]) * isig  # (C, T, P) noise levels
+    theta = x.new_zeros(C, T, J2)
+    theta[..., SMOOTH_TERMS] = _lower_median(r / isig)  # start: the median offset
+    ridge = 1e-6 * torch.eye(J2, device=x.device)
+    xs = x[..., ::s, ::s].reshape(T, C, -1)
+    bs = basis[:, J2]  # (C, P): the reference on the grid
+    unclipped = ((xs > CLIP_LO) & (xs < CLIP_HI)).all(1) & ((bs > CLIP_LO) & (bs < CLIP_HI)).all(0)  # (T, P)
+    for _ in range(SMOOTH_ROUNDS):
+        e = r - torch.bmm(theta, A)  # (C, T, P)
+        w = ((e.abs().amax(0) <= ref.k) & unclipped).to(x.dtype)  # (T, P): inliers in every channel
+        Aw = A[:, None] * w[None, :, None]  # (C, T, 2J, P)
+        G = torch.matmul(Aw, A[:, None].transpose(-1, -2))  # (C, T, 2J, 2J)
+        scale = G.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None].clamp(min=1e-12)
+        new = torch.linalg.solve(G + ridge * scale, torch.matmul(Aw, r[..., None])[..., 0])
+        enough = w.sum(1) >= 4 * J2  # too few inliers: keep the previous fit
+        theta = torch.where(enough[None, :, None], new, theta)
+    return theta.transpose(0, 1).contiguous()
+
+
+def background_from(ref: Reference, comp: torch.Tensor) -> torch.Tensor:
+    """The frames' backgrounds (T, C, H, W) from their compensation (:func:`compensation_for`)."""
+    if comp.shape[-1] == 1:  # offsets (T, C, 1, 1)
+        return ref.background.to(comp.device) + comp
+    T, C = comp.shape[:2]
+    H, W = ref.background.shape[-2:]
+    basis = _smooth_basis(ref, 1, comp.device)  # (C, 2J + 1, H * W)
+    coef = torch.cat([comp, comp.new_ones(T, C, 1)], 2)  # (T, C, 2J + 1): the background's own coefficient is 1
+    out = torch.empty(T, C, H * W, device=comp.device)
+    for c in range(C):  # one matrix product per channel, written in place: no gain or offset field materialised
+        torch.mm(coef[:, c], basis[c], out=out[:, c])
+    return out.view(T, C, H, W).clamp_(0.0, 1.0)  # what the camera can record
+
+
 def background_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:
-    """Each frame's background: the reference shifted by the frame's illumination offset. (T, C, H, W)."""
-    return ref.background.to(frames.device) + offsets_for(ref, frames)
+    """Each frame's background: the reference compensated for the frame's illumination (:func:`compensation_for`).
+    (T, C, H, W)."""
+    return background_from(ref, compensation_for(ref, frames))
 
 
 def residual(ref: Reference, frames: torch.Tensor, *, background: Optional[torch.Tensor] = None) -> torch.Tensor:

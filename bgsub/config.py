@@ -78,7 +78,8 @@ class BackgroundConfig:
     init: int = 100  # the first `init` selected frames are the initialisation window (CDnet's convention)
     k: float = 6.0  # outlier distance in noise levels: the energy's per-pixel foreground/background boundary
     passes: int = 2  # 1 = plain median and MAD; 2 = conservative re-estimation without the outlier samples
-    compensate: str = "offset"  # offset: per-frame illumination offset (robust median) | none
+    compensate: str = "offset"  # offset: per-frame illumination offset (robust median) | smooth: a quadratic
+    #                             gain and offset field per frame (robust fit) | none
     shift: int = 0  # displacement tolerance in pixels: a pixel is compared with the background within this radius
 
 

@@ -60,6 +60,11 @@ CONFIGS: dict[str, tuple[str, list[str]]] = {
     "unet-nounary": ("unet", ["model.unary=false"]),
     "unet-nounary-seed1": ("unet", ["model.unary=false", "train.seed=1"]),
     "unet-nounary-seed2": ("unet", ["model.unary=false", "train.seed=2"]),
+    # a smooth (quadratic) illumination field per frame instead of one offset per channel
+    "reference-smooth": ("reference", ["background.compensate=smooth"]),
+    "unet-smooth": ("unet", ["background.compensate=smooth"]),
+    "unet-smooth-seed1": ("unet", ["background.compensate=smooth", "train.seed=1"]),
+    "unet-smooth-seed2": ("unet", ["background.compensate=smooth", "train.seed=2"]),
     # a few labelled frames (issue 10): K ground-truth masks, Eq. 14, labelled frames not scored
     "unet-1label": ("unet", ["train.label_frames=1"]),
     "unet-5labels": ("unet", ["train.label_frames=5"]),

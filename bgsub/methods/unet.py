@@ -151,7 +151,7 @@ class UNetMethod(Method):
             model = self._inference_model().to(device=device, memory_format=fmt)  # an eval-mode copy
         ref = None
         if self.cfg.model.reference:
-            from bgsub.background import Reference, offsets_for, residual
+            from bgsub.background import Reference, background_from, compensation_for, residual
 
             if self.state.reference is None:
                 raise BgsubError("this U-Net has no background reference: fit it first")
@@ -160,10 +160,9 @@ class UNetMethod(Method):
         for i in range(0, clip.shape[0], max(1, sc.batch)):
             x = clip[i : i + sc.batch].to(device)
             if ref is not None:
-                off = offsets_for(ref, x)  # once per batch: the residual and the decomposition share it
-                offs.append(off.cpu())
-                x = network_input(residual(ref, x, background=ref.background.to(device) + off),
-                                  self.cfg.model.pixels)
+                comp = compensation_for(ref, x)  # once per batch: the residual and the decomposition share it
+                offs.append(comp.cpu())
+                x = network_input(residual(ref, x, background=background_from(ref, comp)), self.cfg.model.pixels)
             x = x.contiguous(memory_format=fmt)
             with autocast(device, sc.bf16):
                 outs.append(model(x).float().cpu().contiguous())
@@ -172,7 +171,7 @@ class UNetMethod(Method):
             logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
-                bg = ref.background + torch.cat(offs) if offs else clip.float()
+                bg = background_from(ref, torch.cat(offs)) if offs else clip.float()
                 S = torch.sigmoid(logits) * (clip - bg)
                 return clip - S, S
 
