@@ -110,7 +110,7 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
     if frames.ndim != 4 or frames.shape[0] < 1:
         raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
     if compensate not in COMPENSATIONS:
-        raise BgsubError(f"background.compensate must be {', '.join(COMPENSATIONS)}, got {compensate!r}")
+        raise BgsubError(f"background.compensate must be one of {', '.join(COMPENSATIONS)}, got {compensate!r}")
     x = frames.detach().float().cpu()
     if compensate != "none":  # initialisation frames may differ in brightness too (aligned by their offsets)
         first = x.median(dim=0).values

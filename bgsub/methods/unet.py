@@ -156,12 +156,12 @@ class UNetMethod(Method):
             if self.state.reference is None:
                 raise BgsubError("this U-Net has no background reference: fit it first")
             ref = Reference.from_dict(self.state.reference)
-        outs, offs = [], []
+        outs, comps = [], []
         for i in range(0, clip.shape[0], max(1, sc.batch)):
             x = clip[i : i + sc.batch].to(device)
             if ref is not None:
                 comp = compensation_for(ref, x)  # once per batch: the residual and the decomposition share it
-                offs.append(comp.cpu())
+                comps.append(comp.cpu())
                 x = network_input(residual(ref, x, background=background_from(ref, comp)), self.cfg.model.pixels)
             x = x.contiguous(memory_format=fmt)
             with autocast(device, sc.bf16):
@@ -171,7 +171,7 @@ class UNetMethod(Method):
             logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
-                bg = background_from(ref, torch.cat(offs)) if offs else clip.float()
+                bg = background_from(ref, torch.cat(comps)) if comps else clip.float()
                 S = torch.sigmoid(logits) * (clip - bg)
                 return clip - S, S
 
