@@ -132,11 +132,16 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
                      compensate=compensate, shift=int(shift), k=float(k))
 
 
+def init_count(init: int, frames: int) -> int:
+    """How many of ``frames`` fit frames are the initialisation window of ``init`` frames (at least one)."""
+    return max(1, min(init, frames))
+
+
 def estimate_from(clip: torch.Tensor, bc) -> Reference:
-    """The reference of a fit clip whose first frames are the initialisation window: :func:`estimate` on the first
-    ``min(bc.init, T)`` frames (at least one) with the settings of ``bc`` (a
-    :class:`bgsub.config.BackgroundConfig`). What every method given the reference fits on."""
-    n = max(1, min(bc.init, clip.shape[0]))
+    """The reference of a fit clip whose first frames are the initialisation window: :func:`estimate` on its first
+    :func:`init_count` frames with the settings of ``bc`` (a :class:`bgsub.config.BackgroundConfig`). What every
+    method given the reference fits on."""
+    n = init_count(bc.init, clip.shape[0])
     return estimate(clip[:n], k=bc.k, passes=bc.passes, compensate=bc.compensate, shift=bc.shift)
 
 
@@ -219,13 +224,14 @@ def compensation_for(ref: Reference, frames: torch.Tensor) -> torch.Tensor:
     basis = _smooth_basis(ref, s, x.device)
     isig = 1.0 / ref.sigma.to(x.device)[..., ::s, ::s].reshape(1, 1, -1)  # (1, 1, P)
     A = basis[:, :J2] * isig  # (C, 2J, P): the terms in noise levels
-    r = (x[..., ::s, ::s].reshape(T, C, -1).transpose(0, 1) - basis[:, J2:]) * isig  # (C, T, P) noise levels
+    xs = x[..., ::s, ::s].reshape(T, C, -1).transpose(0, 1)  # (C, T, P): the frames on the grid
+    bs = basis[:, J2:]  # (C, 1, P): the reference on the grid
+    d = xs - bs
+    r = d * isig  # (C, T, P): the residual in noise levels
     theta = x.new_zeros(C, T, J2)
-    theta[..., SMOOTH_TERMS] = _lower_median(r / isig)  # start: the median offset
+    theta[..., SMOOTH_TERMS] = _lower_median(d)  # start: the median offset
     ridge = 1e-6 * torch.eye(J2, device=x.device)
-    xs = x[..., ::s, ::s].reshape(T, C, -1)
-    bs = basis[:, J2]  # (C, P): the reference on the grid
-    unclipped = ((xs > CLIP_LO) & (xs < CLIP_HI)).all(1) & ((bs > CLIP_LO) & (bs < CLIP_HI)).all(0)  # (T, P)
+    unclipped = ((xs > CLIP_LO) & (xs < CLIP_HI)).all(0) & ((bs > CLIP_LO) & (bs < CLIP_HI)).all(0)  # (T, P)
     for _ in range(SMOOTH_ROUNDS):
         e = r - torch.bmm(theta, A)  # (C, T, P)
         w = ((e.abs().amax(0) <= ref.k) & unclipped).to(x.dtype)  # (T, P): inliers in every channel

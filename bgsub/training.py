@@ -32,7 +32,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from bgsub.config import Config, ModelConfig, config_from_dict
+from bgsub.config import Config, config_from_dict
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
@@ -62,32 +62,30 @@ VERSION = 1
 # ---- the model -----------------------------------------------------------------------------------------------
 
 
-def spec_from_config(mc: ModelConfig, channels: int = 1, cfg: Optional[Config] = None) -> UNetSpec:
-    """The network for ``mc`` on ``channels``-channel frames: with ``mc.reference`` one output channel (foreground
-    logits), else as many as the input (the signed S of the paper). ``mc.unary`` (the reference network only: the
-    paper's has no energy) takes k and the cap of the energy from ``cfg`` (``background.k``, ``train.cap``)."""
+def spec_from_config(cfg: Config, channels: int = 1) -> UNetSpec:
+    """The network for ``cfg.model`` on ``channels``-channel frames: with ``model.reference`` one output channel
+    (foreground logits), else as many as the input (the signed S of the paper). ``model.unary`` (the reference
+    network only: the paper's has no energy) takes k and the cap of the energy from ``background.k`` and
+    ``train.cap``."""
+    mc = cfg.model
     unary = mc.reference and mc.unary
-    c = cfg if cfg is not None else Config()
     return UNetSpec(in_channels=channels, out_channels=1 if mc.reference else channels,
                     base_channels=mc.base_channels, depth=mc.depth, convs=mc.convs, up=mc.up,
                     up_kernel=mc.up_kernel, conv_bias=mc.conv_bias, stem=mc.stem, skip=mc.skip,
-                    unary_k=c.background.k if unary else 0.0, unary_cap=c.train.cap)
+                    unary_k=cfg.background.k if unary else 0.0, unary_cap=cfg.train.cap)
 
 
 def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:
     """A fresh U-Net for ``cfg.model`` (weights from ``seed``, default ``cfg.train.seed``)."""
     channels = input_channels(cfg)
     try:
-        spec = spec_from_config(cfg.model, channels, cfg)
+        spec = spec_from_config(cfg, channels)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.train.seed if seed is None else seed)
             model = UNet(spec)
-            if cfg.model.reference and not spec.unary_k:  # start from "mostly background": sigmoid(-2) = 0.12
-                with torch.no_grad():
-                    model.head.bias.fill_(-2.0)
-            elif spec.unary_k:  # start from the energy's own per-pixel decision
-                with torch.no_grad():
-                    model.head.bias.zero_()
+            if cfg.model.reference:  # start from the energy's own per-pixel decision (unary), else from "mostly
+                with torch.no_grad():  # background": sigmoid(-2) = 0.12
+                    model.head.bias.fill_(0.0 if spec.unary_k else -2.0)
             return model
     except ValueError as exc:
         raise BgsubError(f"model config: {exc}") from None

@@ -131,9 +131,6 @@ class _InitWindow(Method):
     def fit_numbers(self, numbers: list[int], *, seed: int) -> list[int]:
         return init_window_numbers(numbers, init=self.cfg.background.init, pool=self.pool, seed=seed)
 
-    def _init_count(self, frames: int) -> int:
-        return max(1, min(self.cfg.background.init, frames))
-
 
 @register("median")
 class MedianBackground(_InitWindow):
@@ -158,9 +155,10 @@ class MedianBackground(_InitWindow):
         self.threshold: float | None = None
 
     def fit(self, clip: torch.Tensor) -> "MedianBackground":
+        from bgsub.background import init_count
         from bgsub.threshold import otsu_threshold
 
-        n = self._init_count(clip.shape[0])
+        n = init_count(self.cfg.background.init, clip.shape[0])
         self.background = clip[:n].float().median(dim=0).values
         self.threshold = otsu_threshold((clip.float() - self.background).abs().amax(dim=1))
         return self
