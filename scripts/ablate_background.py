@@ -27,12 +27,34 @@ VARIANTS = {
     "no-heal": {"heal": False},
     "no-update": {"update": False, "heal": False},
     "k4": {"k": 4.0},
+    "mad-clean": {"dynamics": "mad", "sigma_update": False, "clean": True},
+    "mad-clean-k5": {"dynamics": "mad", "sigma_update": False, "clean": True, "k": 5.0},
+    "mad-clean-n30": {"dynamics": "mad", "sigma_update": False, "clean": True, "n": 30},
+    "mad-noheal": {"dynamics": "mad", "sigma_update": False, "heal": False},
+    "mad-noupdate": {"dynamics": "mad", "sigma_update": False, "heal": False, "update": False},
+    "mad-m1": {"dynamics": "mad", "sigma_update": False, "matches": 1},
+    "mad-window": {"dynamics": "mad", "sigma_update": False, "init": "window"},
+    "dense-mad": {"init": "dense", "dynamics": "mad", "sigma_update": False},
+    "dense-both": {"init": "dense"},
+    "dense-mad-k4": {"init": "dense", "dynamics": "mad", "sigma_update": False, "k": 4.0},
+    "mad": {"dynamics": "mad", "sigma_update": False},
+    "mad-spread": {"dynamics": "mad-spread"},
+    "mad-k4": {"dynamics": "mad", "sigma_update": False, "k": 4.0},
+    "dyn-diff": {"dynamics": "diff", "sigma_update": False},
+    "dyn-spread": {"dynamics": "spread"},
+    "dyn-both-static": {"sigma_update": False},
+    "native": {"pixels": 0},
+    "k8": {"k": 8.0},
+    "k10": {"k": 10.0},
+    "k3": {"k": 3.0},
+    "k3-window": {"k": 3.0, "init": "window"},
+    "k3-first": {"k": 3.0, "init": "first"},
+    "k4-window": {"k": 4.0, "init": "window"},
     "within1": {"within": 1.0},
     "within03": {"within": 0.3},
     "first-no-heal": {"init": "first", "heal": False},
     "first-no-update": {"init": "first", "heal": False, "update": False},
     "no-sigma-update": {"sigma_update": False},
-    "k8": {"k": 8.0},
     "px76800": {"pixels": 76800},
     "n30": {"n": 30},
     "matches1": {"matches": 1},
@@ -83,7 +105,9 @@ def run(seq: Path, variant: str, threads: int, init: int) -> tuple[str, str, flo
             if gt.roi is not None:
                 valid = valid & gt.roi
             counts += confusion(r[j, 0].numpy() > k, pos, valid)
-    return seq.name, variant, scores(counts)["f_measure"], time.time() - t0
+    sc = scores(counts)
+    print(f"{seq.name} {variant}: P {sc['precision']:.3f} R {sc['recall']:.3f}", file=sys.stderr, flush=True)
+    return seq.name, variant, sc["f_measure"], time.time() - t0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,11 +80,26 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
         raise BgsubError(f"{source}: no frames selected")
     numbers = method.fit_numbers(selected, seed=seed)
     labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
-    ic = cfg.input
-    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
     t0 = time.perf_counter()
-    method.fit(clip.frames)
+    if getattr(method, "streams", False) and hasattr(method, "fit_stream"):
+        stream_fit(method, source, cfg=cfg, numbers=numbers)
+    else:
+        ic = cfg.input
+        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+        t0 = time.perf_counter()
+        method.fit(clip.frames)
     return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}
+
+
+def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list[int]) -> None:
+    """``method.fit_stream`` over the video read once from its first selected frame (a background model updated
+    over time sees every frame in order); the frames ``numbers`` are the ones it trains on. Frames are read ahead
+    in a background thread."""
+    ic = cfg.input
+    chunks = iter_chunks(source, chunk=64, start=ic.start, end=ic.end, stride=ic.stride, grayscale=ic.grayscale,
+                         scale=ic.scale)
+    with closing(prefetch(chunks, depth=2)) as it:
+        method.fit_stream(it, set(numbers))
 
 
 def window_workers(method: Method, cfg: Config) -> int:
@@ -196,6 +211,11 @@ def decompose_video(
     total = len(list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
     if total == 0:
         raise BgsubError(f"{source}: no frames selected")
+    want = method.begin_frames() if hasattr(method, "begin_frames") else 0
+    if want > 0:  # the background belongs to the video being decomposed: started on its first frames
+        ic = cfg.input
+        first = list_frames(source, start=ic.start, end=ic.end, stride=ic.stride)[:want]
+        method.begin(read_clip(source, numbers=first, grayscale=ic.grayscale, scale=ic.scale).frames)
     created = not out.exists()
     ensure_dir(out)
     save_config(cfg, out / "config.yaml")
