@@ -123,6 +123,8 @@ class ModelConfig:
     #                     (log of the background cost (z/k)^2, capped; bgsub.models.unet.unary_logits) plus the
     #                     network's output, which learns the correction (coherence, specks, holes), not the mask
     conv_bias: bool = False  # bias in the 3x3 convolutions (redundant before batch norm)
+    weights: Optional[str] = None  # unet-pretrained: a model file to use instead of the shipped weights
+    #                                (bgsub/weights/unet.pt); e.g. weights pretrained without some videos
     stem: str = "conv"  # conv | csf: the first convolution replaced by a ConvSparseFactorization layer (Koch &
     #                     Corso), whose Eq. 12 loss joins the training loss; slower (about 0.4 s more per step)
 

@@ -20,44 +20,22 @@ SEQUENCES = ("cdnet-highway", "cdnet-office", "ucsd-birds", "ucsd-boats", "ucsd-
 
 # name -> keyword arguments of SampleModel.initialise ("reference" = the static reference of bgsub.background)
 VARIANTS = {
-    "reference": None,
-    "default": {},
-    "first": {"init": "first"},
-    "window": {"init": "window"},
-    "no-heal": {"heal": False},
-    "no-update": {"update": False, "heal": False},
+    "reference": None,  # the static reference (the previous default's input)
+    "default": {},  # the sample model as the defaults set it
+    "start-first": {"init": "first"},  # samples from the first frame (ViBe), not the frames of least motion
+    "start-window": {"init": "window"},  # samples spread over the window
+    "start-dense": {"init": "dense"},  # the window's densest values per pixel
+    "no-clean": {"clean": False},  # samples more than k off their median kept (no conservative pass)
+    "no-heal": {"heal": False},  # a wrong start never heals (ghosts stay)
+    "no-update": {"update": False, "heal": False},  # the model never changes after the window
+    "sigma-spread": {"dynamics": "both", "clean": False, "sigma_update": True},  # sigma from the samples'
+    #                                     nearest-neighbour spread and frame differences, not their MAD
+    "no-floor": {"dynamics": "diff"},  # sigma from frame differences, no frame-median floor
+    "native": {"pixels": 0},  # the model at the frames' own size, not the network's
     "k4": {"k": 4.0},
-    "mad-clean": {"dynamics": "mad", "sigma_update": False, "clean": True},
-    "mad-clean-k5": {"dynamics": "mad", "sigma_update": False, "clean": True, "k": 5.0},
-    "mad-clean-n30": {"dynamics": "mad", "sigma_update": False, "clean": True, "n": 30},
-    "mad-noheal": {"dynamics": "mad", "sigma_update": False, "heal": False},
-    "mad-noupdate": {"dynamics": "mad", "sigma_update": False, "heal": False, "update": False},
-    "mad-m1": {"dynamics": "mad", "sigma_update": False, "matches": 1},
-    "mad-window": {"dynamics": "mad", "sigma_update": False, "init": "window"},
-    "dense-mad": {"init": "dense", "dynamics": "mad", "sigma_update": False},
-    "dense-both": {"init": "dense"},
-    "dense-mad-k4": {"init": "dense", "dynamics": "mad", "sigma_update": False, "k": 4.0},
-    "mad": {"dynamics": "mad", "sigma_update": False},
-    "mad-spread": {"dynamics": "mad-spread"},
-    "mad-k4": {"dynamics": "mad", "sigma_update": False, "k": 4.0},
-    "dyn-diff": {"dynamics": "diff", "sigma_update": False},
-    "dyn-spread": {"dynamics": "spread"},
-    "dyn-both-static": {"sigma_update": False},
-    "native": {"pixels": 0},
     "k8": {"k": 8.0},
-    "k10": {"k": 10.0},
-    "k3": {"k": 3.0},
-    "k3-window": {"k": 3.0, "init": "window"},
-    "k3-first": {"k": 3.0, "init": "first"},
-    "k4-window": {"k": 4.0, "init": "window"},
-    "within1": {"within": 1.0},
-    "within03": {"within": 0.3},
-    "first-no-heal": {"init": "first", "heal": False},
-    "first-no-update": {"init": "first", "heal": False, "update": False},
-    "no-sigma-update": {"sigma_update": False},
-    "px76800": {"pixels": 76800},
-    "n30": {"n": 30},
     "matches1": {"matches": 1},
+    "n30": {"n": 30},
     "reach8": {"reach": 8},
 }
 

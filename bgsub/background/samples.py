@@ -162,6 +162,7 @@ class SampleModel:
     phi: int = 16
     still_frames: int = 8
     reach: int = 4
+    heal_votes: int = 3
     heal: bool = True
     update: bool = True
     compensate: bool = True
@@ -174,6 +175,7 @@ class SampleModel:
     _bg: Optional[np.ndarray] = field(default=None, repr=False)
     _bg_at: int = field(default=0, repr=False)
     _dyn: Optional[np.ndarray] = field(default=None, repr=False)
+    _moved: Optional[np.ndarray] = field(default=None, repr=False)
     _rng: Optional[np.random.Generator] = field(default=None, repr=False)
 
     # ---- initialisation ---------------------------------------------------------------------------------------
@@ -263,7 +265,7 @@ class SampleModel:
         if dynamics in ("spread", "both", "mad-spread"):
             model.sigma = np.maximum(model._spread(), model._dyn)
         model.still = np.zeros((h, w), np.int32)
-        model.prev = x[-1].copy()
+        model.prev = None  # the first frame stepped has no previous one
         return model
 
     def _spread(self) -> np.ndarray:
@@ -345,23 +347,32 @@ class SampleModel:
                 jj = rng.integers(0, n, size=ys.shape[0])
                 self.samples[jj, :, ny, nx] = xc[:, ys, xs].T
                 changed = True
-        if self.heal and self.still is not None and self.prev is not None:
-            quiet = (np.abs(xc - self.prev).max(axis=0) <= 2.0 * self.sigma)
-            self.still = np.where(fg & quiet, self.still + 1, 0).astype(np.int32)
+        if self.heal and self.still is not None and self.prev is not None and self.prev.shape == xc.shape:
+            step = np.abs(xc - self.prev).max(axis=0)
+            quiet = step <= 2.0 * self.sigma
+            if self._moved is None:
+                self._moved = np.zeros(quiet.shape, bool)
+            # a ghost is revealed by a change: only a pixel that has changed by more than k noise levels since
+            # the start may heal (a person standing still from the first frame is not background waiting)
+            self._moved |= step > self.k * self.sigma
+            self.still = np.where(fg & quiet & self._moved, self.still + 1, 0).astype(np.int32)
             cand = self.still >= self.still_frames
             if cand.any():
                 ys, xs = np.nonzero(cand)
                 r = self.reach
-                hit = np.zeros(ys.shape[0], bool)
+                votes = np.zeros(ys.shape[0], np.int32)
                 for dy, dx in _DIRS:
                     ny, nx = np.clip(ys + dy * r, 0, h - 1), np.clip(xs + dx * r, 0, w - 1)
                     d = np.abs(self.samples[:, :, ny, nx] - xc[None, :, ys, xs]).max(axis=1)  # (n, P)
                     thr = self.k * np.maximum(self.sigma[ys, xs], self.sigma[ny, nx])
-                    hit |= (d <= thr[None]).sum(axis=0) >= self.matches
+                    votes += (d <= thr[None]).sum(axis=0) >= self.matches
+                hit = votes >= self.heal_votes  # like the background on one side at least (a border's 3)
                 if hit.any():
+                    # one sample a frame: a revealed background becomes background after `matches` frames,
+                    # and a dynamic pixel keeps its other samples
                     hy, hx = ys[hit], xs[hit]
-                    self.samples[:, :, hy, hx] = xc[None, :, hy, hx]
-                    self.still[hy, hx] = 0
+                    j = rng.integers(0, n, size=hy.shape[0])
+                    self.samples[j, :, hy, hx] = xc[:, hy, hx].T
                     changed = True
         self.prev = xc
         self.frames_seen += 1

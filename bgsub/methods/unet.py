@@ -180,25 +180,24 @@ class UNetMethod(Method):
         inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
         return self.train_on(inputs)
 
-    def fit_stream(self, chunks, keep: set[int]) -> "UNetMethod":
-        """Fit on a video given as its consecutive :class:`~bgsub.io.frames.Chunk` s, read once: the background
-        model is started on the first ``background.init`` frames and stepped over every frame; the network inputs
-        of the frames in ``keep`` (and of the labelled frames, if any) are kept, then the network is trained on
-        them. Memory: the window plus the kept inputs at the network's size."""
+    def collect_inputs(self, chunks, keep: set[int]) -> dict[int, torch.Tensor]:
+        """The network inputs of the frames ``keep`` of a video given as its consecutive
+        :class:`~bgsub.io.frames.Chunk` s, read once: the background model is started on the first
+        ``background.init`` frames and stepped over every frame up to the last one kept. Memory: the window plus
+        the kept inputs at the network's size."""
         buf: list[torch.Tensor] = []
         nums: list[int] = []
         want = self.begin_frames()
         kept: dict[int, torch.Tensor] = {}
-        labelled = set(getattr(self, "label_numbers", []) or [])
-        last = max(keep | labelled) if keep or labelled else None
+        last = max(keep) if keep else None
+        started = False
 
         def consume(numbers: list[int], frames: torch.Tensor) -> None:
             x = self.network_inputs(frames)
             for j, n in enumerate(numbers):
-                if n in keep or n in labelled:
+                if n in keep:
                     kept[n] = x[j].clone()
 
-        started = False
         for chunk in chunks:
             if not started:
                 buf.append(chunk.frames)
@@ -213,18 +212,22 @@ class UNetMethod(Method):
                 consume(chunk.numbers, chunk.frames)
             if last is not None and chunk.numbers[-1] >= last:
                 break
-        if not started:
-            if not buf:
-                raise BgsubError("no frames to fit on")
+        if not started and buf:  # a video shorter than the window
             frames = torch.cat(buf)
             self.begin(frames)
             consume(nums, frames)
+        return kept
+
+    def fit_stream(self, chunks, keep: set[int]) -> "UNetMethod":
+        """Fit on a video given as its consecutive chunks, read once (:meth:`collect_inputs`): the network is
+        trained on the inputs of the frames ``keep`` (and of the labelled frames of :meth:`attach_labels`)."""
+        labelled = list(getattr(self, "label_numbers", []) or [])
+        kept = self.collect_inputs(chunks, set(keep) | set(labelled))
         order = [n for n in sorted(kept) if n in keep]
         if not order:
             raise BgsubError("none of the frames to fit on was read")
         if labelled and getattr(self, "labels", None) is not None:
-            lab_nums = [n for n in self.label_numbers]
-            self.labels = (torch.stack([kept[n] for n in lab_nums]), self.labels[1], self.labels[2])
+            self.labels = (torch.stack([kept[n] for n in labelled]), self.labels[1], self.labels[2])
             self._labels_are_inputs = True
         return self.train_on(torch.stack([kept[n] for n in order]))
 
@@ -279,3 +282,45 @@ class UNetMethod(Method):
         S = torch.cat(outs) if outs else torch.zeros_like(clip)
         masks = magnitude(S) > self.state.threshold if self.decides_masks else None
         return Decomposition(background=clip - S, foreground=S, masks=masks)
+
+
+@register("unet-pretrained")
+class PretrainedUNet(UNetMethod):
+    """The reference U-Net pretrained once over many videos (``bgsub/weights/unet.pt``, made by
+    ``scripts/pretrain.py``; ``model.weights`` names another file): zero-shot, nothing is learned per video. The
+    background model is the video's own, started on its first frames (:meth:`begin`). The network's settings
+    (architecture, the background model it was trained with) come from the weights file; ``cfg`` supplies the
+    input and segment settings."""
+
+    def __init__(self, cfg: Optional[Config] = None, **kwargs):
+        import dataclasses
+
+        from bgsub.config import Config as _Config
+
+        cfg = cfg if cfg is not None else _Config()
+        path = cfg.model.weights
+        if path is None:
+            from bgsub.weights import shipped
+
+            path = shipped()
+            if not path.is_file():
+                raise BgsubError(f"{path}: the shipped weights are missing from this install (reinstall bgsub, or "
+                                 "make them with scripts/pretrain.py)")
+        model, saved, state = load_checkpoint(path)
+        if not saved.model.reference:
+            raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
+        if cfg.input.grayscale is not None and cfg.input.grayscale != saved.input.grayscale:
+            raise BgsubError(f"{path}: the network takes {'grey' if saved.input.grayscale else 'colour'} frames; "
+                             f"input.grayscale={str(cfg.input.grayscale).lower()} cannot be used with it")
+        run = dataclasses.replace(cfg, model=dataclasses.replace(saved.model, weights=cfg.model.weights),
+                                  input=dataclasses.replace(cfg.input, grayscale=saved.input.grayscale),
+                                  background=saved.background,
+                                  train=dataclasses.replace(cfg.train, cap=saved.train.cap, tv=saved.train.tv))
+        super().__init__(run, model=model, state=TrainState(epoch=state.epoch))
+        self.weights = str(path)
+
+    def fit_frames(self) -> int:
+        return 0  # nothing to learn per video
+
+    def fit(self, clip: torch.Tensor) -> "PretrainedUNet":
+        return self

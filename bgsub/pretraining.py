@@ -1,0 +1,97 @@
+"""Pretraining the reference U-Net once, without labels, over many videos: the network shipped in the package.
+
+The network's job is the same on every video: it corrects the background model's per-pixel decision (z > k)
+where the support energy's TV prior says so (specks, holes, boundaries). Its input is log(1 + z), the residual in
+noise levels of each video's own background model (:mod:`bgsub.background.state`), so it can be learned once from
+many videos and used on any other: ``unet-pretrained`` (zero-shot), ``bgsub segment VIDEO`` without a model,
+``bgsub train --init pretrained`` (a per-video start).
+
+    pools = [video_inputs(v, cfg, frames=120, seed=0) for v in videos]   # no labels: the videos' own inputs
+    model, history = pretrain(pools, cfg, steps=1500, seed=0)
+
+Every step draws one video (seeded), ``train.frames`` of its frames and one crop of ``train.crop`` pixels, as
+per-video training does (:func:`bgsub.training.train_model`), and minimises the same support energy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from bgsub.config import Config
+from bgsub.devices import resolve_device
+from bgsub.errors import BgsubError
+from bgsub.losses import support_energy
+from bgsub.models.unet import UNet
+from bgsub.netinput import autocast, memory_format
+from bgsub.progress import progress as _progress
+from bgsub.training import _draw, build_model
+
+
+def video_inputs(source: str | Path, cfg: Config, *, frames: int, seed: int = 0) -> torch.Tensor:
+    """(P, C, h, w) the network inputs log(1 + z) of a video, read once: its background model started on the
+    initialisation window and stepped over every frame up to the last kept one; kept: the window and
+    ``frames`` frames drawn (seeded) from the rest (:meth:`bgsub.methods.unet.UNetMethod.fit_numbers`)."""
+    import dataclasses
+
+    from bgsub.io.frames import iter_chunks, list_frames
+    from bgsub.methods.unet import UNetMethod
+
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, pool=frames, epochs=0))
+    m = UNetMethod(cfg)
+    ic = m.cfg.input
+    numbers = list_frames(source, start=ic.start, end=ic.end, stride=ic.stride)
+    if not numbers:
+        raise BgsubError(f"{source}: no frames selected")
+    keep = set(m.fit_numbers(numbers, seed=seed))
+    chunks = iter_chunks(source, chunk=64, start=ic.start, end=ic.end, stride=ic.stride, grayscale=ic.grayscale,
+                         scale=ic.scale)
+    kept = m.collect_inputs(chunks, keep)
+    return torch.stack([kept[n] for n in sorted(kept)])
+
+
+def pretrain(pools: list[torch.Tensor], cfg: Config, *, steps: int, seed: int = 0, progress: bool = True,
+             model: Optional[UNet] = None) -> tuple[UNet, list[dict]]:
+    """Train the reference U-Net (``cfg.model``; a fresh one from ``seed`` unless ``model`` is given) on the
+    support energy over ``pools``, one (P_i, C, h_i, w_i) tensor of network inputs per video. Adam with
+    ``train.lr`` and a cosine decay over ``steps``. Returns the network (eval mode, on the CPU) and the history."""
+    if not pools:
+        raise BgsubError("pretrain: no videos")
+    tc = cfg.train
+    device = resolve_device(tc.device)
+    fmt = memory_format(tc.channels_last)
+    model = model if model is not None else build_model(cfg, seed=seed)
+    model.to(device=device, memory_format=fmt).train()
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    gen = torch.Generator().manual_seed(seed)
+    weights = torch.tensor([math.sqrt(p.shape[0]) for p in pools])  # longer videos a little more often
+    history: list[dict] = []
+    bar = _progress(total=steps, desc="pretrain", unit="step", disable=not progress)
+    try:
+        for step in range(steps):
+            t0 = time.perf_counter()
+            v = int(torch.multinomial(weights, 1, generator=gen))
+            D = _draw(pools[v], min(tc.frames, pools[v].shape[0]), tc.crop, gen)
+            D = D.to(device).contiguous(memory_format=fmt)
+            lr = tc.lr * 0.5 * (1 + math.cos(math.pi * step / max(1, steps)))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with autocast(device, tc.bf16):
+                logits = model(D)
+            loss, parts = support_energy(logits.float(), torch.expm1(D), k=cfg.background.k, tv=tc.tv, cap=tc.cap)
+            if not torch.isfinite(loss.detach()):
+                raise BgsubError(f"pretraining diverged at step {step + 1}; lower train.lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append({"epoch": step + 1, "loss": loss.item(), "data": parts["data"].item(),
+                            "tv": parts["tv"].item(), "lr": lr, "video": v, "seconds": time.perf_counter() - t0})
+            bar.update(1)
+    finally:
+        bar.close()
+    model.eval().to("cpu", memory_format=torch.contiguous_format)
+    return model, history
