@@ -186,7 +186,7 @@ def decompose_video(
     k, ``out/bin%06d.png`` (masks at the input's native size), and on request ``fg%06d.png`` (|S|, scaled by
     its window's maximum; ``save_foreground`` True for every frame, or the frame numbers that want one) and
     ``bg%06d.png`` (L). Writes ``out/config.yaml``. Returns a summary (frames, seconds spent in the method, total
-    seconds, frames per second, ``interrupted``).
+    seconds, frames per second, ``begin_seconds``: the seconds ``method.begin`` took, ``interrupted``).
 
     ``source`` is read once, front to back (:class:`bgsub.io.stream.FrameStream`): a video file, a frame folder,
     a camera index or a stream URL. The first ``method.begin_frames()`` frames are read first and handed to
@@ -218,7 +218,7 @@ def decompose_video(
             threshold, method_seconds = _video_threshold(method, source, cfg=cfg, window=window,
                                                          max_frames=max_frames, total=stream.total, progress=progress)
         method.reset()
-        frames = _begin(method, stream, cfg)  # reads the first begin_frames() frames, calls method.begin
+        frames, begin_seconds = _begin(method, stream, cfg)  # reads the first begin_frames() frames, calls begin
         created = not out.exists()
         ensure_dir(out)
         save_config(cfg, out / "config.yaml")
@@ -234,6 +234,7 @@ def decompose_video(
             raise
     seconds = time.perf_counter() - t_start
     summary["method_seconds"] += method_seconds
+    summary["begin_seconds"] = begin_seconds
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
     return summary
@@ -244,13 +245,14 @@ def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threadi
     return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop)
 
 
-def _begin(method: Method, stream: FrameStream, cfg: Config) -> Iterator[Image]:
+def _begin(method: Method, stream: FrameStream, cfg: Config) -> tuple[Iterator[Image], float]:
     """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` and return the
-    stream's frames from the first one (those frames again, as decoded images, then the rest, unread yet)."""
+    stream's frames from the first one (those frames again, as decoded images, then the rest, unread yet), and the
+    seconds ``begin`` took."""
     images = stream.images()
     k = method.begin_frames()
     if k <= 0:
-        return images
+        return images, 0.0
     head = take(images, k)
     if not head:
         raise BgsubError(f"{stream.name}: no frames selected")
@@ -260,8 +262,9 @@ def _begin(method: Method, stream: FrameStream, cfg: Config) -> Iterator[Image]:
         method.begin(stack(head, grayscale=ic.grayscale, scale=ic.scale))
     except BgsubError as exc:
         raise BgsubError(f"{stream.name}: {exc}") from None
-    log.debug("%s: began on frames %d-%d in %.2f s", method.name, head[0][0], head[-1][0], time.perf_counter() - t0)
-    return itertools.chain(head, images)
+    seconds = time.perf_counter() - t0
+    log.debug("%s: began on frames %d-%d in %.2f s", method.name, head[0][0], head[-1][0], seconds)
+    return itertools.chain(head, images), seconds
 
 
 def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
@@ -274,7 +277,7 @@ def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_fr
     with _open(source, cfg, max_frames, None) as stream, \
             progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
                          leave=False) as bar:
-        for chunk, new in tiled(_begin(method, stream, cfg), window=window, cfg=cfg, top_up=_top_up(method)):
+        for chunk, new in tiled(_begin(method, stream, cfg)[0], window=window, cfg=cfg, top_up=_top_up(method)):
             t0 = time.perf_counter()
             dec = method.decompose(chunk.frames)
             method_seconds += time.perf_counter() - t0
