@@ -63,6 +63,20 @@ def is_live(source: str | os.PathLike | int) -> bool:
     return not isinstance(parse_source(source), Path)
 
 
+def _quiet_capture(src: int | str):
+    """``cv2.VideoCapture(src)`` without OpenCV's own warnings on stderr when it cannot open it (the caller says so
+    in one line)."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        return cv2.VideoCapture(src)
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(src)
+    finally:
+        log.setLogLevel(level)
+
+
 class FrameStream:
     """One pass over a source (see the module docstring). Create with :meth:`open`; iterate :meth:`images` once;
     :meth:`close` (or ``with``) releases the capture."""
@@ -116,7 +130,7 @@ class FrameStream:
                 cap.release()
                 raise BgsubError(f"{src}: not a video OpenCV can decode (nor a folder of images)")
             return cls(src, "video", cap=cap, **opts)
-        cap = cv2.VideoCapture(src)
+        cap = _quiet_capture(src)
         if not cap.isOpened():
             cap.release()
             what = "camera" if isinstance(src, int) else "stream"
