@@ -4,6 +4,7 @@ Example::
 
     from bgsub import api
     api.synth("demo", frames=60)
+    api.synth("stop-demo", scenario="stop")  # a named scenario (bgsub.scenarios.SCENARIOS)
     result = api.evaluate("masks/", "demo")   # CDnet scoring, detected from the layout
     result["scores"]["f_measure"]
 """

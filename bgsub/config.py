@@ -72,15 +72,29 @@ class RPCAConfig:
 
 @dataclass
 class BackgroundConfig:
-    """The background reference the default U-Net is given (see :mod:`bgsub.background`): a conservative
-    temporal median of the initialisation window, each pixel's noise level, per-frame illumination offset."""
+    """The background model the default U-Net is given (see :mod:`bgsub.background`): by default a
+    sample-consensus model of each pixel (:mod:`bgsub.background.samples`), started from the initialisation window
+    and updated over time; or the static reference (a conservative temporal median of the window, each pixel's
+    noise level, per-frame illumination offset)."""
 
+    model: str = "samples"  # samples: N samples per pixel, updated over time, healing a busy start | reference:
+    #                         the static conservative median of the initialisation window (the previous default)
     init: int = 100  # the first `init` selected frames are the initialisation window (CDnet's convention)
     k: float = 6.0  # outlier distance in noise levels: the energy's per-pixel foreground/background boundary
-    passes: int = 2  # 1 = plain median and MAD; 2 = conservative re-estimation without the outlier samples
-    compensate: str = "offset"  # offset: per-frame illumination offset (robust median) | smooth: a quadratic
-    #                             gain and offset field per frame (robust fit) | none
-    shift: int = 0  # displacement tolerance in pixels: a pixel is compared with the background within this radius
+    passes: int = 2  # reference: 1 = plain median and MAD; 2 = conservative re-estimation without the outliers
+    compensate: str = "offset"  # offset: per-frame illumination offset (robust median) | smooth (reference
+    #                             only): a quadratic gain and offset field per frame (robust fit) | none
+    shift: int = 0  # reference: displacement tolerance in pixels (compared with the background within a radius)
+    samples: int = 20  # samples: samples per pixel (ViBe's N)
+    matches: int = 2  # samples: a pixel is background when this many samples lie within k noise levels (#min)
+    start: str = "stable"  # samples: which window frames the samples come from: stable (each pixel's frames of
+    #                        least local motion, LaBGen) | dense | window (spread over the window) | first (ViBe)
+    update: int = 16  # samples: a background pixel replaces one of its samples, and one of a neighbour's, with
+    #                   probability 1/update each (ViBe's subsampling factor phi); 0 = never updated
+    still: int = 8  # samples: frames a foreground pixel must stay unchanged before it may heal (be absorbed
+    #                 when it matches the background around it); 0 = no healing
+    reach: int = 4  # samples: how far (working-size pixels) the background around a healing pixel is looked for
+    pixels: int = 0  # samples: the model's working size in pixels; 0 = the network's pixel budget (model.pixels)
 
 
 @dataclass

@@ -16,6 +16,10 @@ Layout written (CDnet style, so ``bgsub evaluate --gt OUT`` scores it the CDnet 
     OUT/synth.yaml                    (the parameters that made it)
 
 Frames are generated one at a time, so memory stays flat for any length.
+
+``synth(OUT, scenario=NAME)`` writes one of the named scenarios of :mod:`bgsub.scenarios` instead (busy-start,
+dynamic, lossless, camouflage, stop, light-switch: one background-model mechanism each) in the same layout;
+``synth.yaml`` then records the scenario and its event frames.
 """
 
 from __future__ import annotations
@@ -101,15 +105,19 @@ def _shape_mask(o: _Object) -> np.ndarray:
     return ((yy - cy) / (o.h / 2)) ** 2 + ((xx - cx) / (o.w / 2)) ** 2 <= 1.0
 
 
+def check_size(height: int, width: int, frames: int) -> None:
+    if height < 16 or width < 16:
+        raise BgsubError(f"synth: frame size must be at least 16x16, got {width}x{height}")
+    if frames < 2:
+        raise BgsubError(f"synth: need at least 2 frames, got {frames}")
+
+
 def iter_synth(
     *, height: int = 120, width: int = 160, frames: int = 100, seed: int = 0, noise: float = 0.01
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(number, image, mask)`` for numbers 1..frames; image: (H, W, 3) float32 RGB in [0, 1];
     mask: (H, W) bool, True where an object is."""
-    if height < 16 or width < 16:
-        raise BgsubError(f"synth: frame size must be at least 16x16, got {width}x{height}")
-    if frames < 2:
-        raise BgsubError(f"synth: need at least 2 frames, got {frames}")
+    check_size(height, width, frames)
     rng = np.random.default_rng(seed)
     bg = _background(height, width, rng)
     objs = _objects(height, width, frames, rng)
@@ -157,13 +165,21 @@ def synth(
     ext: str = "png",
     video: bool = False,
     folder: bool = True,
+    scenario: str = "default",
 ) -> dict:
     """Write the synthetic clip to ``out`` (layout in the module docstring). Returns a summary dict.
 
-    ``video=True`` also writes ``OUT/input.avi`` (MJPG); ``folder=False`` skips ``input/`` (video only)."""
+    ``video=True`` also writes ``OUT/input.avi`` (MJPG); ``folder=False`` skips ``input/`` (video only).
+    ``scenario``: a name in :data:`bgsub.scenarios.SCENARIOS` (``default``: the clip described above)."""
+    from bgsub.scenarios import get_scenario, iter_scenario, scenario_events
+
     out = Path(out)
+    sc = get_scenario(scenario)
     if ext not in ("png", "jpg", "bmp"):
         raise BgsubError(f"synth: image format must be png, jpg or bmp, got {ext!r}")
+    if sc.lossless and ext == "jpg":
+        raise BgsubError(f"synth: scenario {scenario!r} is exact 8-bit frames; write it as png or bmp, not jpg")
+    check_size(height, width, frames)
     if not folder and not video:
         raise BgsubError("synth: nothing to write (no folder and no video)")
     if out.exists() and not out.is_dir():
@@ -183,7 +199,7 @@ def synth(
             writer = cv2.VideoWriter(tmp_video, cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (width, height))
             if not writer.isOpened():
                 raise BgsubError("synth: OpenCV cannot write MJPG video here")
-        for n, img, mask in iter_synth(height=height, width=width, frames=frames, seed=seed):
+        for n, img, mask in iter_scenario(scenario, height=height, width=width, frames=frames, seed=seed):
             bgr = cv2.cvtColor((img * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
             if folder:
                 atomic_write_bytes(out / "input" / f"in{n:06d}.{ext}", _png(bgr, ext))
@@ -204,12 +220,17 @@ def synth(
         if tmp_video is not None:
             Path(tmp_video).unlink(missing_ok=True)
     atomic_write_bytes(out / "ROI.bmp", _png(np.full((height, width), 255, np.uint8), "bmp"))
-    params = {"frames": frames, "height": height, "width": width, "seed": seed, "ext": ext, "video": video}
+    params = {"frames": frames, "height": height, "width": width, "seed": seed, "ext": ext, "video": video,
+              "scenario": scenario}
+    events = scenario_events(scenario, frames=frames, height=height, width=width)
+    if events:
+        params["events"] = events
     atomic_write_bytes(out / "synth.yaml", yaml.safe_dump(params, sort_keys=False).encode())
-    first = frames // 10 + 1
+    first = sc.first_scored(frames)
     atomic_write_bytes(out / "temporalROI.txt", f"{first} {frames}\n".encode())
     return {
         "path": str(out),
+        "scenario": scenario,
         "frames": frames,
         "height": height,
         "width": width,

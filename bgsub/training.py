@@ -262,6 +262,7 @@ def train_model(
     progress: bool = True,
     on_step: Optional[Callable[[int, dict], None]] = None,
     labels: Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None,
+    inputs: bool = False,
 ) -> TrainState:
     """Minimise the training loss over ``cfg.train.epochs`` steps (continuing from ``state.epoch``): with
     ``model.reference`` the support energy (:func:`bgsub.losses.support_energy`) on the residuals to
@@ -270,7 +271,9 @@ def train_model(
     pool: (P, C, H, W) float32 frames in [0, 1], P >= 1; each step uses min(P, N) of them (see the module
     docstring). ``labels`` (model.reference only): (frames (K, C, H, W), target, valid (K, 1, h, w) at the
     network's size) for the supervised term of ``train.label_frames``, combined with the energy as Eq. 14 of
-    Koch & Corso (:func:`bgsub.losses.semi_supervised_loss`, mu stepping down 0.8, 0.5, 0.3, 0). Writes
+    Koch & Corso (:func:`bgsub.losses.semi_supervised_loss`, mu stepping down 0.8, 0.5, 0.3, 0).
+    ``inputs=True`` (model.reference): ``pool`` and the labelled frames are already the network's inputs,
+    log(1 + z) at the network's size (from the video's background model, :mod:`bgsub.background.state`). Writes
     ``checkpoint`` every ``save_every`` epochs, whenever ``save_seconds`` have passed since the
     last write, and at the end, when given. The model is left in
     the mode it was in. Returns the updated state (history appended).
@@ -278,7 +281,7 @@ def train_model(
     tc = cfg.train
     if pool.ndim != 4 or pool.shape[0] < 1:
         raise BgsubError(f"training frames must be (P, C, H, W) with P >= 1, got {tuple(pool.shape)}")
-    if pool.shape[1] != model.spec.in_channels:
+    if pool.shape[1] != model.spec.in_channels and not inputs:
         raise BgsubError(f"the model takes {model.spec.in_channels} channel(s) but the frames have {pool.shape[1]} "
                          f"(input.grayscale and model.in_channels disagree)")
     if tc.frames < 1 or tc.epochs < 0 or tc.crop < 0:
@@ -296,7 +299,11 @@ def train_model(
         gen.set_state(state.generator)
     n = min(tc.frames, pool.shape[0])
     reference = cfg.model.reference
-    if reference:
+    if reference and inputs:
+        if labels is not None:
+            lab_x = labels[0].to(device).contiguous(memory_format=fmt)
+            lab_t, lab_v = labels[1].to(device), labels[2].to(device)
+    elif reference:
         from bgsub.background import Reference, residual
 
         if state.reference is None:

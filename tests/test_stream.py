@@ -41,6 +41,16 @@ def model(clips, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def ref_model(clips, tmp_path_factory) -> Path:
+    """The same with the static background reference (``background.model=reference``), which the checkpoint keeps."""
+    from bgsub.pipelines.unet import train
+
+    out = tmp_path_factory.mktemp("model") / "ref.pt"
+    train(clips["a"], out, cfg=load_config(None, TINY + ["background.model=reference"]), epochs=4, progress=False)
+    return out
+
+
 def _cfg(*extra: str):
     return load_config(None, ["segment.device=cpu", *extra])
 
@@ -272,7 +282,8 @@ def test_a_stream_is_read_once():
         cv2.VideoCapture = orig
 
 
-def test_another_videos_model_segments_with_this_videos_background(clips, model, tmp_path, cli):
+@pytest.mark.parametrize("which", ["samples", "reference"])
+def test_another_videos_model_segments_with_this_videos_background(clips, model, ref_model, tmp_path, cli, which):
     """Model trained on a (64 x 48), video b (56 x 40): the background comes from b's first frames."""
     from bgsub.background import estimate_from
     from bgsub.io.frames import read_clip
@@ -280,10 +291,13 @@ def test_another_videos_model_segments_with_this_videos_background(clips, model,
     from bgsub.pipelines.run import decompose_video
     from bgsub.pipelines.unet import run_config
 
+    model = model if which == "samples" else ref_model
     r = cli("segment", clips["b"], "-m", model, "-o", tmp_path / "b", "--device", "cpu", "--json")
     assert r.code == 0, r.stderr
     masks = _masks(tmp_path / "b")
     assert len(masks) == 24 and all(m.shape == (40, 56) for m in masks.values())
+    if which == "samples":  # a background model updated over time: nothing of video a's is kept
+        return
 
     method = UNetMethod.load(model)
     method.cfg = run_config(method.cfg, _cfg())
@@ -294,7 +308,11 @@ def test_another_videos_model_segments_with_this_videos_background(clips, model,
     assert all(np.array_equal(a, b) for a, b in zip(masks.values(), _masks(tmp_path / "b2").values()))
 
 
-def test_reuse_background_of_another_size_is_a_one_line_error(clips, model, tmp_path, cli):
+def test_reuse_background_of_another_size_is_a_one_line_error(clips, model, ref_model, tmp_path, cli):
+    r = cli("segment", clips["a"], "-m", model, "-o", tmp_path / "s", "--reuse-background")
+    assert r.code == 1 and "no background was saved with this model" in r.stderr  # the default: samples
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
+    model = ref_model
     r = cli("segment", clips["b"], "-m", model, "-o", tmp_path / "b", "--reuse-background")
     assert r.code == 1 and r.stderr.startswith("bgsub: error:") and len(r.stderr.strip().splitlines()) == 1
     assert "64x48" in r.stderr and "56x40" in r.stderr and "Traceback" not in r.stderr
@@ -311,7 +329,7 @@ def test_fit_then_segment_keeps_the_fitted_background(clips, tmp_path):
     from bgsub.methods.base import create
     from bgsub.pipelines.run import decompose_video, fit_on_video
 
-    cfg = load_config(None, TINY + ["train.epochs=2"])
+    cfg = load_config(None, TINY + ["train.epochs=2", "background.model=reference"])
     m = create("unet", cfg)
     m.progress = False
     fit_on_video(m, clips["a"], cfg=cfg, seed=0)

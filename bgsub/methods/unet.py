@@ -48,7 +48,6 @@ from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoi
 class UNetMethod(Method):
     """The low-rank + sparse U-Net. ``self.model`` is the network; ``self.state`` the training state."""
 
-    window_threads = True  # decompose is a forward pass: no state across windows
 
     def __init__(self, cfg: Optional[Config] = None, *, model: Optional[UNet] = None,
                  state: Optional[TrainState] = None):
@@ -59,6 +58,17 @@ class UNetMethod(Method):
         self.progress = True
         self._fused: Optional[tuple[int, UNet]] = None  # (weights version, BN-folded copy) for decompose
         self._lock = threading.Lock()  # decompose runs on several windows at once (window_threads)
+        self.bg = None  # the background state of the video being segmented (bgsub.background.state)
+
+    @property
+    def streams(self) -> bool:  # type: ignore[override]
+        """True with a background model updated over time: each frame once, in order, no top-up."""
+        return bool(self.cfg.model.reference and self.cfg.background.model == "samples")
+
+    @property
+    def window_threads(self) -> bool:  # type: ignore[override]
+        """Windows side by side: only when decompose has no state across windows (the static reference)."""
+        return not self.streams
 
     @property
     def decides_masks(self) -> bool:  # type: ignore[override]
@@ -100,6 +110,7 @@ class UNetMethod(Method):
         scoring)."""
         k = self.cfg.train.label_frames
         self.labels, self.label_numbers = None, []
+        self._labels_are_inputs = False
         if k <= 0:
             return []
         if not self.cfg.model.reference:
@@ -122,11 +133,33 @@ class UNetMethod(Method):
         return self.label_numbers
 
     def estimate_reference(self, clip: torch.Tensor) -> None:
-        """Estimate the background reference on the initialisation window at the start of ``clip``."""
-        from bgsub.background import estimate_from
+        """Start the background model on the initialisation window at the start of ``clip`` (its first
+        ``background.init`` frames). The static reference is also kept in the training state (checkpoints of the
+        ``background.model=reference`` recipe carry it); the sample model belongs to the video only."""
+        from bgsub.background import init_count
+        from bgsub.background.state import StaticReference, start
 
-        ref = estimate_from(clip, self.cfg.background)
-        self.state.reference = ref.to_dict()
+        bc = self.cfg.background
+        n = init_count(bc.init, clip.shape[0])
+        self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed)
+        self.state.reference = self.bg.ref.to_dict() if isinstance(self.bg, StaticReference) else None
+
+    def _background(self):
+        """The background state, from the checkpoint's reference when begin() was not called (old files)."""
+        if self.bg is None and self.state.reference is not None:
+            from bgsub.background import Reference
+            from bgsub.background.state import StaticReference
+
+            self.bg = StaticReference(Reference.from_dict(self.state.reference))
+        if self.bg is None:
+            raise BgsubError("this U-Net has no background for this video: begin() it on the video's first frames")
+        return self.bg
+
+    def network_inputs(self, clip: torch.Tensor) -> torch.Tensor:
+        """log(1 + z) at the network's size for consecutive frames ``clip`` (T, C, H, W); steps (updates) the
+        background model."""
+        z = self._background().step(clip)
+        return network_input(z, self.cfg.model.pixels)
 
     def begin_frames(self) -> int:
         """With the reference: the initialisation window (``background.init`` frames), from which :meth:`begin`
@@ -146,7 +179,9 @@ class UNetMethod(Method):
             self.estimate_reference(frames)
             return
         if self.state.reference is None:
-            raise BgsubError("segment.reuse_background: this U-Net has no saved background reference")
+            raise BgsubError("segment.reuse_background: no background was saved with this model (only the static "
+                             "reference of background.model=reference is; a background model updated over time "
+                             "belongs to its video)")
         bg = self.state.reference["background"]
         if tuple(bg.shape[-2:]) != tuple(frames.shape[-2:]):
             raise BgsubError(f"the background saved with the model is {bg.shape[-1]}x{bg.shape[-2]} but the frames "
@@ -155,13 +190,78 @@ class UNetMethod(Method):
                              "background is estimated from this video")
 
     def fit(self, clip: torch.Tensor) -> "UNetMethod":
-        """clip: (P, C, H, W), the frames of :meth:`fit_numbers` in that order (the initialisation window first)."""
-        if self.cfg.model.reference:
-            self.estimate_reference(clip)
-        self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress,
-                                 labels=getattr(self, "labels", None))
+        """clip: (P, C, H, W). Reference network: consecutive frames of one video from its first (the
+        initialisation window first; the background model is started on it and stepped over all of them, and the
+        network trained on all of them); see :meth:`fit_stream` for a whole video. The paper's network: the
+        training pool."""
         if not self.cfg.model.reference:
+            self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress)
             self.state.threshold = fit_threshold(self.model, clip, self.cfg)
+            return self
+        self.begin(clip)
+        inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
+        return self.train_on(inputs)
+
+    def fit_stream(self, chunks, keep: set[int]) -> "UNetMethod":
+        """Fit on a video given as its consecutive :class:`~bgsub.io.frames.Chunk` s, read once: the background
+        model is started on the first ``background.init`` frames and stepped over every frame; the network inputs
+        of the frames in ``keep`` (and of the labelled frames, if any) are kept, then the network is trained on
+        them. Memory: the window plus the kept inputs at the network's size."""
+        buf: list[torch.Tensor] = []
+        nums: list[int] = []
+        want = self.begin_frames()
+        kept: dict[int, torch.Tensor] = {}
+        labelled = set(getattr(self, "label_numbers", []) or [])
+        last = max(keep | labelled) if keep or labelled else None
+
+        def consume(numbers: list[int], frames: torch.Tensor) -> None:
+            x = self.network_inputs(frames)
+            for j, n in enumerate(numbers):
+                if n in keep or n in labelled:
+                    kept[n] = x[j].clone()
+
+        started = False
+        for chunk in chunks:
+            if not started:
+                buf.append(chunk.frames)
+                nums.extend(chunk.numbers)
+                if len(nums) < want:
+                    continue
+                frames = torch.cat(buf)
+                self.begin(frames[:want])
+                consume(nums, frames)
+                started, buf = True, []
+            else:
+                consume(chunk.numbers, chunk.frames)
+            if last is not None and chunk.numbers[-1] >= last:
+                break
+        if not started:
+            if not buf:
+                raise BgsubError("no frames to fit on")
+            frames = torch.cat(buf)
+            self.begin(frames)
+            consume(nums, frames)
+        order = [n for n in sorted(kept) if n in keep]
+        if not order:
+            raise BgsubError("none of the frames to fit on was read")
+        if labelled and getattr(self, "labels", None) is not None:
+            lab_nums = [n for n in self.label_numbers]
+            self.labels = (torch.stack([kept[n] for n in lab_nums]), self.labels[1], self.labels[2])
+            self._labels_are_inputs = True
+        return self.train_on(torch.stack([kept[n] for n in order]))
+
+    def train_on(self, inputs: torch.Tensor) -> "UNetMethod":
+        """Train the reference network on ``inputs`` (P, C, h, w): log(1 + z) at the network's size."""
+        labels = getattr(self, "labels", None)
+        if labels is not None and not getattr(self, "_labels_are_inputs", False):
+            from bgsub.background.state import StaticReference
+
+            if not isinstance(self.bg, StaticReference):
+                raise BgsubError("train.label_frames with background.model=samples needs the whole video "
+                                 "(bgsub train / benchmark), not fit() on a clip")
+            labels = (network_input(self.bg.step(labels[0]), self.cfg.model.pixels), labels[1], labels[2])
+        self.state = train_model(self.model, inputs, self.cfg, state=self.state, progress=self.progress,
+                                 labels=labels, inputs=True, checkpoint=getattr(self, "checkpoint", None))
         return self
 
     def _inference_model(self) -> UNet:
@@ -179,30 +279,22 @@ class UNetMethod(Method):
         fmt = memory_format(sc.channels_last)
         with self._lock:  # the folded copy is built and moved once, not by two windows at the same time
             model = self._inference_model().to(device=device, memory_format=fmt)  # an eval-mode copy
-        ref = None
-        if self.cfg.model.reference:
-            from bgsub.background import Reference, background_from, compensation_for, residual
-
-            if self.state.reference is None:
-                raise BgsubError("this U-Net has no background reference: fit it first")
-            ref = Reference.from_dict(self.state.reference)
-        outs, comps = [], []
+        bg = self._background() if self.cfg.model.reference else None
+        outs = []
         for i in range(0, clip.shape[0], max(1, sc.batch)):
-            x = clip[i : i + sc.batch].to(device)
-            if ref is not None:
-                comp = compensation_for(ref, x)  # once per batch: the residual and the decomposition share it
-                comps.append(comp.cpu())
-                x = network_input(residual(ref, x, background=background_from(ref, comp)), self.cfg.model.pixels)
-            x = x.contiguous(memory_format=fmt)
+            x = clip[i : i + sc.batch]
+            if bg is not None:
+                x = self.network_inputs(x)
+            x = x.to(device).contiguous(memory_format=fmt)
             with autocast(device, sc.bf16):
                 outs.append(model(x).float().cpu().contiguous())
-        if ref is not None:
+        if bg is not None:
             logits = torch.cat(outs) if outs else torch.zeros_like(clip[:, :1])
             logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
-                bg = background_from(ref, torch.cat(comps)) if comps else clip.float()
-                S = torch.sigmoid(logits) * (clip - bg)
+                background = bg.background_image(clip)
+                S = torch.sigmoid(logits) * (clip - background)
                 return clip - S, S
 
             return LazyDecomposition(logits > 0, parts)

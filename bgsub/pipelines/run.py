@@ -39,7 +39,7 @@ import torch
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
-from bgsub.io.frames import Chunk, list_frames, probe, read_clip
+from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, prefetch
 from bgsub.io.stream import FrameStream, Image, chunks_of, stack, take
@@ -84,11 +84,26 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
         raise BgsubError(f"{source}: no frames selected")
     numbers = method.fit_numbers(selected, seed=seed)
     labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
-    ic = cfg.input
-    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
     t0 = time.perf_counter()
-    method.fit(clip.frames)
+    if getattr(method, "streams", False) and hasattr(method, "fit_stream"):
+        stream_fit(method, source, cfg=cfg, numbers=numbers)
+    else:
+        ic = cfg.input
+        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+        t0 = time.perf_counter()
+        method.fit(clip.frames)
     return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}
+
+
+def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list[int]) -> None:
+    """``method.fit_stream`` over the video read once from its first selected frame (a background model updated
+    over time sees every frame in order); the frames ``numbers`` are the ones it trains on. Frames are read ahead
+    in a background thread."""
+    ic = cfg.input
+    chunks = iter_chunks(source, chunk=64, start=ic.start, end=ic.end, stride=ic.stride, grayscale=ic.grayscale,
+                         scale=ic.scale)
+    with closing(prefetch(chunks, depth=2)) as it:
+        method.fit_stream(it, set(numbers))
 
 
 def window_workers(method: Method, cfg: Config) -> int:

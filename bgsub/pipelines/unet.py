@@ -27,7 +27,7 @@ from bgsub.errors import BgsubError
 from bgsub.io.atomic import check_writable
 from bgsub.io.frames import list_frames, probe, read_clip
 from bgsub.models.unet import count_parameters
-from bgsub.pipelines.run import decompose_video, sample_numbers, sigint_stops
+from bgsub.pipelines.run import decompose_video, sample_numbers, sigint_stops, stream_fit
 from bgsub.polishing import polish_model
 from bgsub.training import fit_threshold, load_checkpoint, save_checkpoint, train_model, write_history
 
@@ -91,20 +91,30 @@ def train(
         state = method.state
         state.frames = numbers
     ic = cfg.input
-    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
-    if resume and numbers is not None and clip.numbers != list(numbers):
-        raise BgsubError(f"{source}: does not hold the frames this checkpoint was trained on")
-    if cfg.model.reference and state.reference is None:
-        method.estimate_reference(clip.frames)
     start_epoch = state.epoch
     save_config(cfg, _sidecar(out, ".config.yaml"))
     labelled = method.attach_labels(source)
-    state = train_model(model, clip.frames, cfg, state=state, checkpoint=out, progress=progress,
-                        labels=method.labels)
+    if method.streams:  # a background model updated over time: the video is read once, every frame in order
+        method.checkpoint = out
+        stream_fit(method, source, cfg=cfg, numbers=numbers)
+        state = method.state
+        n_frames = len(numbers)
+        info = probe(source)
+        image_size = [info.height, info.width]
+    else:
+        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+        if resume and numbers is not None and clip.numbers != list(numbers):
+            raise BgsubError(f"{source}: does not hold the frames this checkpoint was trained on")
+        if cfg.model.reference and state.reference is None:
+            method.estimate_reference(clip.frames)
+        state = train_model(model, clip.frames, cfg, state=state, checkpoint=out, progress=progress,
+                            labels=method.labels)
+        n_frames = len(clip.numbers)
+        image_size = list(clip.frames.shape[-2:])
     seconds = time.perf_counter() - t0  # reading the frames, the reference and the training
     if not cfg.model.reference:
         state.threshold = fit_threshold(model, clip.frames, cfg)
-    save_checkpoint(out, model, cfg, state)
+    save_checkpoint(out, model, cfg, state)  # the network and its settings; never the video's background
     files = write_history(out.with_suffix(""), state.history, title=f"bgsub train {Path(source).name}")
     run = state.history[start_epoch:]
     last = state.history[-1] if state.history else {}
@@ -112,8 +122,8 @@ def train(
     return {
         "model": str(out),
         "input": str(source),
-        "frames": len(clip.numbers),
-        "image_size": list(clip.frames.shape[-2:]),
+        "frames": n_frames,
+        "image_size": image_size,
         "parameters": count_parameters(model),
         "device": str(resolve_device(cfg.train.device)),
         "threads": torch.get_num_threads(),

@@ -1,0 +1,368 @@
+"""A sample-consensus background model that is updated over time (the default U-Net's background).
+
+Each pixel keeps ``n`` samples of what its background has looked like (ViBe, Barnich & Van Droogenbroeck 2011;
+LOBSTER and SuBSENSE, St-Charles & Bilodeau 2014-2015). A frame's pixel is background when at least ``matches``
+of them lie within ``k`` noise levels of it: multi-modal by construction (leaves, water, a blinking screen take
+several sample values) without inflating one noise level. The model works at a working resolution of at most
+``pixels`` pixels (area-averaged frames: averaging m pixels before comparing divides the noise by sqrt(m) and
+keeps a coherent object's contrast), and gives the network, per frame and channel, the residual
+
+    z_c = (the ``matches``-th smallest |x_c - s_jc| over the samples j) / sigma
+
+in noise levels, the same contract as :func:`bgsub.background.residual`: z > k is the model's own decision.
+
+What each piece is for:
+
+- **Initialisation from a busy start** (LaBGen, Laugraud et al. 2017; SBMnet 2016): the samples come from the
+  frames of the initialisation window in which the pixel moves least (the ``n`` of lowest local motion, motion
+  being the frame differences around that frame, box-filtered over a neighbourhood), so objects that cross the
+  window are left out, and a background that shows only between two passing leaves is found.
+- **A noise floor with a physical meaning**: sigma is at least the camera's noise, estimated from the window's
+  frame differences (a lower quantile of |x_t - x_(t-1)|, robust to motion covering up to three quarters of the
+  frame) and never below the quantisation noise of 8-bit samples averaged to the working size (1/sqrt(12 m)
+  grey levels for m pixels averaged); and at least the pixel's own dynamics (the median of its residual over the
+  window: water and swaying leaves get a larger sigma, SuBSENSE's D_min feedback), updated as a running mean.
+- **Conservative, random, spatially diffused updates** (ViBe): a pixel the model calls background replaces one
+  random sample of its own with probability 1/``phi``, and one random sample of a random neighbour with
+  probability 1/``phi``; foreground never enters the model by its own update, so an object that stops stays
+  foreground.
+- **Healing a wrong start** (ghosts): a pixel the model calls foreground that has not changed for ``still``
+  frames, and whose value matches the samples of the background ``reach`` pixels away in one of 8 directions,
+  is background that was hidden when the model started (a person who stood there at the start and left): its
+  samples are replaced by its value. An object that stops is not like the background around it and stays
+  foreground (the policy: a stopped object stays foreground for as long as it differs from the background
+  around it by more than k noise levels; its parts that do not are absorbed after ``still`` frames).
+- **Illumination**: each frame's per-channel median offset from the model's background (the median of the
+  samples), over a regular grid of pixels, is removed before comparing (a light switch).
+
+Example::
+
+    model = SampleModel.initialise(first_frames)          # (T, C, H, W) in [0, 1]
+    z = model.step(frames)                                  # (T, C, h, w) in noise levels, updates the model
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+
+from bgsub.errors import BgsubError
+
+QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
+_DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+
+
+def working_size(h: int, w: int, pixels: int) -> tuple[int, int]:
+    """(h, w) scaled to at most ``pixels`` pixels (0 = no limit), aspect kept."""
+    if pixels <= 0 or h * w <= pixels:
+        return h, w
+    s = math.sqrt(pixels / (h * w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def to_working(frames: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(T, C, H, W) float in [0, 1] -> (T, C, h, w) float32 grey levels (0..255) at ``size`` (area average)."""
+    x = frames.detach().float().cpu().numpy()
+    T, C, H, W = x.shape
+    if (H, W) == tuple(size):
+        return x * np.float32(255.0)
+    h, w = size
+    planes = x.reshape(T * C, H, W)
+    out = np.empty((T * C, h, w), np.float32)
+    for i in range(T * C):
+        cv2.resize(planes[i], (w, h), dst=out[i], interpolation=cv2.INTER_AREA)
+    return out.reshape(T, C, h, w) * np.float32(255.0)
+
+
+def noise_level(x: np.ndarray, factor: float = 1.0) -> float:
+    """The camera's noise (grey levels) from consecutive frames x (T, C, h, w): the 25th percentile of
+    |x_t - x_(t-1)| is 0.3186 sqrt(2) sigma for Gaussian noise; floored at the quantisation noise of 8-bit
+    samples averaged ``factor`` at a time. One frame: the quantisation floor only."""
+    floor = QUANT / math.sqrt(max(1.0, factor))
+    if x.shape[0] < 2:
+        return floor
+    d = np.abs(np.diff(x[: min(x.shape[0], 64)], axis=0)).ravel()
+    q = float(np.percentile(d, 25)) / (0.3186 * math.sqrt(2.0))
+    return max(floor, q)
+
+
+def _motion(x: np.ndarray, box: int) -> np.ndarray:
+    """(T, h, w) local motion of each frame: the larger of its differences to the previous and next frame (max over
+    channels), box-filtered over ``box`` x ``box`` pixels."""
+    T = x.shape[0]
+    d = np.abs(np.diff(x, axis=0)).max(axis=1)  # (T-1, h, w)
+    m = np.empty((T,) + x.shape[2:], np.float32)
+    if T == 1:
+        m[:] = 0
+        return m
+    m[0], m[-1] = d[0], d[-1]
+    if T > 2:
+        np.maximum(d[:-1], d[1:], out=m[1:-1])
+    for t in range(T):
+        cv2.blur(m[t], (box, box), dst=m[t])
+    return m
+
+
+def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = False) -> np.ndarray:
+    """The k-th smallest |s_j - x| over the samples j (axis 0 of ``s``), elementwise; with ``reduce_channels``
+    the distance is the max over channels (axis 1 of ``s``, axis 0 of ``x``). Running minima for small k (one
+    pass over the samples, no sort): np.partition along the sample axis cost 40 ms a frame at 160x120."""
+    n = s.shape[0]
+    k = max(1, min(k, n))
+    if k > 3:
+        d = np.abs(s - x[None])
+        if reduce_channels:
+            d = d.max(axis=1)
+        return np.partition(d, k - 1, axis=0)[k - 1]
+    shape = x.shape[1:] if reduce_channels else x.shape
+    mins = [np.full(shape, np.inf, np.float32) for _ in range(k)]
+    d = np.empty(x.shape, np.float32)
+    t = np.empty(shape, np.float32)
+    for j in range(n):
+        np.subtract(s[j], x, out=d)
+        np.abs(d, out=d)
+        dj = d.max(axis=0) if reduce_channels else d
+        for i in range(k):  # insert dj into the sorted minima: mins[i] <- min(mins[i], dj); dj <- the larger
+            np.maximum(mins[i], dj, out=t)
+            np.minimum(mins[i], dj, out=mins[i])
+            dj, t = t, (dj if dj is not d else np.empty(shape, np.float32))
+    return mins[k - 1]
+
+
+@functools.lru_cache(maxsize=32)
+def spread_ratio(n: int, channels: int, matches: int) -> float:
+    """The spread statistic of :meth:`SampleModel._spread` (median over samples of the per-channel
+    ``matches``-th nearest other sample, max over channels) for unit Gaussian noise: dividing by it turns a
+    pixel's spread into a noise level (sigma). Computed once by simulation (seeded, 20,000 pixels)."""
+    rng = np.random.default_rng(12345)
+    s = rng.standard_normal((n, channels, 100, 200)).astype(np.float32)
+    d = np.stack([kth_smallest(s, s[j], matches + 1).max(axis=0) for j in range(n)])
+    return float(np.median(np.median(d, axis=0)))
+
+
+@dataclass
+class SampleModel:
+    """The model's state. samples: (n, C, h, w) float32 grey levels; sigma: (h, w) each pixel's noise level;
+    still: (h, w) frames each pixel has been still foreground; prev: (C, h, w) the last frame; size: working
+    (h, w); native: the frames' (H, W)."""
+
+    samples: np.ndarray
+    sigma: np.ndarray
+    noise: float
+    native: tuple[int, int]
+    size: tuple[int, int]
+    k: float = 6.0
+    matches: int = 2
+    phi: int = 16
+    still_frames: int = 8
+    reach: int = 4
+    heal: bool = True
+    update: bool = True
+    compensate: bool = True
+    sigma_update: bool = False
+    within: float = 0.5
+    seed: int = 0
+    frames_seen: int = 0
+    still: Optional[np.ndarray] = None
+    prev: Optional[np.ndarray] = None
+    _bg: Optional[np.ndarray] = field(default=None, repr=False)
+    _bg_at: int = field(default=0, repr=False)
+    _dyn: Optional[np.ndarray] = field(default=None, repr=False)
+    _rng: Optional[np.random.Generator] = field(default=None, repr=False)
+
+    # ---- initialisation ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def initialise(cls, frames: torch.Tensor, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
+                   matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
+                   heal: bool = True, update: bool = True, compensate: bool = True, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
+                   box: int = 0) -> "SampleModel":
+        """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
+        ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
+        (the first frame, as ViBe)."""
+        if frames.ndim != 4 or frames.shape[0] < 1:
+            raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
+        if matches < 1 or n < matches:
+            raise BgsubError(f"background: need 1 <= matches <= samples, got {matches} of {n}")
+        H, W = frames.shape[-2:]
+        size = working_size(H, W, pixels)
+        x = to_working(frames, size)
+        T, C, h, w = x.shape
+        factor = (H * W) / (h * w)
+        noise = noise_level(x, factor)
+        if init == "first" or T == 1:
+            idx = np.zeros((n, h, w), np.int64)
+        elif init == "window":
+            idx = np.broadcast_to(np.linspace(0, T - 1, n).round().astype(np.int64)[:, None, None], (n, h, w))
+        elif init == "stable":
+            b = box or max(3, (min(h, w) // 16) | 1)
+            m = _motion(x, b)
+            if T <= n:
+                idx = np.broadcast_to(np.arange(n)[:, None, None] % T, (n, h, w))
+            else:
+                idx = np.argpartition(m, n - 1, axis=0)[:n]
+        elif init == "dense":
+            # the densest values of each pixel's window: for each frame, how many frames lie within 3 of the
+            # pixel's own noise levels of it (its noise: the 20th percentile of its frame differences, 0.358
+            # sigma for noise); the background is the value that recurs, moving objects and sweeping leaves vary
+            dd = np.abs(np.diff(x, axis=0)).max(axis=1)
+            sp = np.maximum(np.percentile(dd, 20, axis=0) / 0.358, QUANT / math.sqrt(max(1.0, factor)))
+            R = (3.0 * sp).astype(np.float32)
+            cnt = np.zeros((T, h, w), np.float32)
+            for t in range(T):
+                cnt[t] = (np.abs(x - x[t][None]).max(axis=1) <= R[None]).sum(axis=0)
+            if T <= n:
+                idx = np.broadcast_to(np.arange(n)[:, None, None] % T, (n, h, w))
+            else:
+                idx = np.argpartition(-cnt, n - 1, axis=0)[:n]
+        else:
+            raise BgsubError(f"background init must be stable, dense, window or first, got {init!r}")
+        samples = np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0).copy()
+        if init == "first" or T == 1:  # ViBe: the first frame's neighbours
+            rng = np.random.default_rng(seed)
+            for j in range(1, n):
+                dy, dx = _DIRS[rng.integers(8)]
+                samples[j] = np.roll(samples[0], (dy, dx), axis=(-2, -1))
+        model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
+                    size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
+                    update=update, compensate=compensate, sigma_update=sigma_update, within=within, seed=seed)
+        model._dyn = np.full((h, w), noise, np.float32)
+        if T > 1 and dynamics in ("diff", "both"):
+            # each pixel's own dynamics: how much its background changes from one frame to the next, measured
+            # at the frames the samples come from (the median |x_t - x_(t-1)| there is 0.954 sigma for noise)
+            dd = np.abs(np.diff(x, axis=0)).max(axis=1)  # (T-1, h, w)
+            dd = np.concatenate([dd[:1], dd])  # frame t's difference to its previous (the first: to the next)
+            sel = np.take_along_axis(dd, np.ascontiguousarray(idx), axis=0)
+            model._dyn = np.maximum(np.median(sel, axis=0) / 0.954, noise).astype(np.float32)
+        model.sigma = model._dyn
+        if dynamics in ("mad", "mad-spread"):
+            # as the static reference: 1.4826 x the median absolute deviation of the samples from their median
+            # (max over channels), floored at the frame's median noise level
+            med = np.median(model.samples, axis=0)
+            mad = np.median(np.abs(model.samples - med[None]).max(axis=1), axis=0) * 1.4826
+            floor = max(noise, float(np.median(mad)))
+            model._dyn = np.maximum(mad, floor).astype(np.float32)
+            model.noise = floor
+            if clean:
+                # conservative (as the static reference's second pass): a sample more than k noise levels off
+                # the samples' median is an object that crossed the window, not a background mode; it is replaced
+                # by the median, and the noise level estimated again without it
+                off = np.abs(model.samples - med[None]).max(axis=1) > k * model._dyn[None]  # (n, h, w)
+                model.samples = np.where(off[:, None], med[None], model.samples).astype(np.float32)
+                mad = np.median(np.abs(model.samples - med[None]).max(axis=1), axis=0) * 1.4826
+                floor = max(noise, float(np.median(mad)))
+                model._dyn = np.maximum(mad, floor).astype(np.float32)
+                model.noise = floor
+            model.sigma = model._dyn
+        if dynamics in ("spread", "both", "mad-spread"):
+            model.sigma = np.maximum(model._spread(), model._dyn)
+        model.still = np.zeros((h, w), np.int32)
+        model.prev = x[-1].copy()
+        return model
+
+    def _spread(self) -> np.ndarray:
+        """(h, w) each pixel's own dynamics: the median over its samples of each sample's ``matches``-th smallest
+        distance (max over channels) to the other samples, floored at the camera noise. Water and leaves that
+        sway in place spread their samples; a still pixel's spread is its noise. The frames the samples were
+        not taken from (objects crossing the window) play no part."""
+        s = self.samples
+        n, C = s.shape[:2]
+        d = np.empty((n,) + s.shape[2:], np.float32)
+        for j in range(n):  # the (matches + 1)-th smallest distance counts sample j itself (0) first
+            d[j] = kth_smallest(s, s[j], self.matches + 1).max(axis=0)
+        spread = np.median(d, axis=0) / spread_ratio(n, C, self.matches)
+        return np.maximum(spread, self.noise).astype(np.float32)
+
+    # ---- one frame --------------------------------------------------------------------------------------------
+
+    def background(self) -> np.ndarray:
+        """(C, h, w) the model's background image: the median of the samples (cached until the samples change)."""
+        if self._bg is None or self.frames_seen - self._bg_at >= 64:
+            self._bg = np.median(self.samples, axis=0).astype(np.float32)
+            self._bg_at = self.frames_seen
+        return self._bg
+
+    def _offset(self, x: np.ndarray) -> np.ndarray:
+        """(C, 1, 1) the frame's per-channel median offset from the background, over a grid of >= 4096 pixels."""
+        if not self.compensate:
+            return np.zeros((x.shape[0], 1, 1), np.float32)
+        h, w = x.shape[-2:]
+        s = max(1, int((h * w / 4096) ** 0.5))
+        d = (x[:, ::s, ::s] - self.background()[:, ::s, ::s]).reshape(x.shape[0], -1)
+        return np.median(d, axis=1).astype(np.float32)[:, None, None]
+
+    def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
+        """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""
+        return kth_smallest(self.samples, x, self.matches + extra)
+
+    def step(self, frames: torch.Tensor) -> torch.Tensor:
+        """z (T, C, h, w) float32 in noise levels for consecutive frames (T, C, H, W) in [0, 1], each seen once
+        and in order; the model is updated after each frame."""
+        if tuple(frames.shape[-2:]) != self.native:
+            raise BgsubError(f"background: frames are {frames.shape[-1]}x{frames.shape[-2]} but the model was "
+                             f"initialised on {self.native[1]}x{self.native[0]}")
+        x = to_working(frames, self.size)
+        out = np.empty_like(x)
+        for t in range(x.shape[0]):
+            out[t] = self._step(x[t])
+        return torch.from_numpy(out)
+
+    def _step(self, x: np.ndarray) -> np.ndarray:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        rng = self._rng
+        xc = x - self._offset(x)
+        res = self._residual(xc)  # (C, h, w)
+        z = res / self.sigma
+        fg = z.max(axis=0) > self.k
+        n, C, h, w = self.samples.shape
+        changed = False
+        if self.update:
+            # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
+            # like one sample) never becomes a sample, so misclassifications do not feed the model
+            bgpx = z.max(axis=0) <= self.within * self.k
+            if self.sigma_update and self.frames_seen % 32 == 31:
+                self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
+            sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
+            if sel.any():
+                j = rng.integers(0, n, size=(h, w))
+                ys, xs = np.nonzero(sel)
+                self.samples[j[ys, xs], :, ys, xs] = xc[:, ys, xs].T
+                changed = True
+            sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
+            if sel.any():
+                ys, xs = np.nonzero(sel)
+                d = rng.integers(0, 8, size=ys.shape[0])
+                dy = np.array([p[0] for p in _DIRS])[d]
+                dx = np.array([p[1] for p in _DIRS])[d]
+                ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+                jj = rng.integers(0, n, size=ys.shape[0])
+                self.samples[jj, :, ny, nx] = xc[:, ys, xs].T
+                changed = True
+        if self.heal and self.still is not None and self.prev is not None:
+            quiet = (np.abs(xc - self.prev).max(axis=0) <= 2.0 * self.sigma)
+            self.still = np.where(fg & quiet, self.still + 1, 0).astype(np.int32)
+            cand = self.still >= self.still_frames
+            if cand.any():
+                ys, xs = np.nonzero(cand)
+                r = self.reach
+                hit = np.zeros(ys.shape[0], bool)
+                for dy, dx in _DIRS:
+                    ny, nx = np.clip(ys + dy * r, 0, h - 1), np.clip(xs + dx * r, 0, w - 1)
+                    d = np.abs(self.samples[:, :, ny, nx] - xc[None, :, ys, xs]).max(axis=1)  # (n, P)
+                    thr = self.k * np.maximum(self.sigma[ys, xs], self.sigma[ny, nx])
+                    hit |= (d <= thr[None]).sum(axis=0) >= self.matches
+                if hit.any():
+                    hy, hx = ys[hit], xs[hit]
+                    self.samples[:, :, hy, hx] = xc[None, :, hy, hx]
+                    self.still[hy, hx] = 0
+                    changed = True
+        self.prev = xc
+        self.frames_seen += 1
+        return z

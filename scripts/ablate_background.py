@@ -1,0 +1,149 @@
+"""The background models on their own: each thresholded at z > k (no network), on the real sequences.
+
+    python scripts/ablate_background.py --data ../shared/data [--variants default,no-heal,...] [--jobs 2]
+
+A research probe for choosing the default U-Net's background model (issue 18), one lever at a time. Each variant
+is a background model run over the whole sequence, front to back, initialised on the first ``background.init``
+frames; its mask is z > k at the model's working size, upsampled to the native size (bilinear on z). CDnet
+scoring. Prints a markdown table (F per sequence and the mean); skips cleanly when the data folder is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+SEQUENCES = ("cdnet-highway", "cdnet-office", "ucsd-birds", "ucsd-boats", "ucsd-peds", "ucsd-surf", "sbi-board",
+             "sbi-foliage")
+
+# name -> keyword arguments of SampleModel.initialise ("reference" = the static reference of bgsub.background)
+VARIANTS = {
+    "reference": None,
+    "default": {},
+    "first": {"init": "first"},
+    "window": {"init": "window"},
+    "no-heal": {"heal": False},
+    "no-update": {"update": False, "heal": False},
+    "k4": {"k": 4.0},
+    "mad-clean": {"dynamics": "mad", "sigma_update": False, "clean": True},
+    "mad-clean-k5": {"dynamics": "mad", "sigma_update": False, "clean": True, "k": 5.0},
+    "mad-clean-n30": {"dynamics": "mad", "sigma_update": False, "clean": True, "n": 30},
+    "mad-noheal": {"dynamics": "mad", "sigma_update": False, "heal": False},
+    "mad-noupdate": {"dynamics": "mad", "sigma_update": False, "heal": False, "update": False},
+    "mad-m1": {"dynamics": "mad", "sigma_update": False, "matches": 1},
+    "mad-window": {"dynamics": "mad", "sigma_update": False, "init": "window"},
+    "dense-mad": {"init": "dense", "dynamics": "mad", "sigma_update": False},
+    "dense-both": {"init": "dense"},
+    "dense-mad-k4": {"init": "dense", "dynamics": "mad", "sigma_update": False, "k": 4.0},
+    "mad": {"dynamics": "mad", "sigma_update": False},
+    "mad-spread": {"dynamics": "mad-spread"},
+    "mad-k4": {"dynamics": "mad", "sigma_update": False, "k": 4.0},
+    "dyn-diff": {"dynamics": "diff", "sigma_update": False},
+    "dyn-spread": {"dynamics": "spread"},
+    "dyn-both-static": {"sigma_update": False},
+    "native": {"pixels": 0},
+    "k8": {"k": 8.0},
+    "k10": {"k": 10.0},
+    "k3": {"k": 3.0},
+    "k3-window": {"k": 3.0, "init": "window"},
+    "k3-first": {"k": 3.0, "init": "first"},
+    "k4-window": {"k": 4.0, "init": "window"},
+    "within1": {"within": 1.0},
+    "within03": {"within": 0.3},
+    "first-no-heal": {"init": "first", "heal": False},
+    "first-no-update": {"init": "first", "heal": False, "update": False},
+    "no-sigma-update": {"sigma_update": False},
+    "px76800": {"pixels": 76800},
+    "n30": {"n": 30},
+    "matches1": {"matches": 1},
+    "reach8": {"reach": 8},
+}
+
+
+def run(seq: Path, variant: str, threads: int, init: int) -> tuple[str, str, float, float]:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    from bgsub.background import estimate, residual
+    from bgsub.background.samples import SampleModel
+    from bgsub.io.frames import read_clip
+    from bgsub.io.layout import find_ground_truth, read_labels, split_labels
+    from bgsub.metrics import Counts, confusion, scores
+
+    t0 = time.time()
+    frames = seq / ("input" if (seq / "input").is_dir() else "in")
+    clip = read_clip(frames, grayscale=False)
+    x = clip.frames
+    n0 = max(1, min(init, x.shape[0]))
+    kw = VARIANTS[variant]
+    gt = find_ground_truth(None, seq)
+    scored = set(gt.scored_numbers())
+    counts = Counts()
+    H, W = x.shape[-2:]
+    if kw is None:
+        ref = estimate(x[:n0])
+        k = 6.0
+        model = None
+    else:
+        model = SampleModel.initialise(x[:n0], **kw)
+        k = model.k
+    for i0 in range(0, x.shape[0], 32):
+        chunk = x[i0 : i0 + 32]
+        z = residual(ref, chunk) if model is None else model.step(chunk)
+        r = z.amax(1, keepdim=True)
+        if tuple(r.shape[-2:]) != (H, W):
+            r = F.interpolate(r, size=(H, W), mode="bilinear", align_corners=False)
+        for j in range(chunk.shape[0]):
+            num = clip.numbers[i0 + j]
+            if num not in scored:
+                continue
+            pos, valid = split_labels(read_labels(gt.files[num]), gt.policy)
+            if gt.roi is not None:
+                valid = valid & gt.roi
+            counts += confusion(r[j, 0].numpy() > k, pos, valid)
+    sc = scores(counts)
+    print(f"{seq.name} {variant}: P {sc['precision']:.3f} R {sc['recall']:.3f}", file=sys.stderr, flush=True)
+    return seq.name, variant, sc["f_measure"], time.time() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--sequences", default=",".join(SEQUENCES))
+    ap.add_argument("--variants", default="reference,default")
+    ap.add_argument("--init", type=int, default=100)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    if not a.data.is_dir():
+        print(f"{a.data}: no data folder, nothing to run")
+        return 0
+    seqs = [a.data / s for s in a.sequences.split(",") if (a.data / s).is_dir()]
+    variants = a.variants.split(",")
+    for v in variants:
+        if v not in VARIANTS:
+            ap.error(f"unknown variant {v!r} (valid: {', '.join(VARIANTS)})")
+    from concurrent.futures import ProcessPoolExecutor
+
+    res: dict[tuple[str, str], float] = {}
+    with ProcessPoolExecutor(a.jobs) as ex:
+        futs = [ex.submit(run, s, v, a.threads, a.init) for v in variants for s in seqs]
+        for f in futs:
+            name, v, fm, sec = f.result()
+            res[(name, v)] = fm
+            print(f"{name} {v}: F {fm:.3f} ({sec:.0f} s)", file=sys.stderr, flush=True)
+    names = [s.name for s in seqs]
+    print("| variant | " + " | ".join(names) + " | mean |")
+    print("| --- |" + " ---: |" * (len(names) + 1))
+    for v in variants:
+        fs = [res[(n, v)] for n in names]
+        print(f"| {v} | " + " | ".join(f"{f:.3f}" for f in fs) + f" | {sum(fs) / len(fs):.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
