@@ -187,6 +187,10 @@ class SegmentConfig:
     channels_last: bool = True
     threshold: str = "otsu"  # otsu: as threshold.scope says | fit: one Otsu threshold of |S| over the training
     #                          frames, saved in the checkpoint (like scope "video" without a second pass)
+    reuse_background: bool = False  # the reference U-Net: false = estimate the background from the first
+    #                                 background.init frames of the video being segmented (the model file is the
+    #                                 network; the background belongs to the video); true = reuse the one saved with
+    #                                 the model at training time (same camera, same view and size)
 
 
 @dataclass

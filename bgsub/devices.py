@@ -1,8 +1,10 @@
-"""Choosing the torch device: one rule for every command (training, segmenting, RPCA)."""
+"""Choosing the torch device: one rule for every command (training, segmenting, RPCA); and the torch thread count of
+a block (:func:`torch_threads`)."""
 
 from __future__ import annotations
 
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import torch
 
@@ -23,3 +25,18 @@ def resolve_device(name: Optional[str | torch.device]) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BgsubError(f"device {str(name)!r} requested but CUDA is not available (use --device cpu)")
     return dev
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(n)`` (n > 0), restoring the previous count afterwards."""
+    if n < 0:
+        raise BgsubError(f"threads must be >= 0, got {n}")
+    old = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n > 0:
+            torch.set_num_threads(old)

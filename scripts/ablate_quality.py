@@ -5,7 +5,7 @@
 Each configuration is a registered method plus ``--set``-style overrides of the defaults, changed one lever at a
 time from the default recipe (``unet``: the U-Net given the background reference, trained on the support energy).
 Each (sequence, configuration) pair is fitted, segmented and scored with the CDnet rules by the same code as
-``bgsub benchmark`` (:func:`bgsub.pipelines.benchmark.run_one`); pairs run in parallel worker processes
+``bgsub benchmark`` (:func:`bgsub.jobs.run_one`); pairs run in parallel worker processes
 (``--jobs``, ``--threads`` torch threads each). Writes ``OUT/ablation.json`` and prints a markdown table of F per
 sequence, the mean, and the mean train seconds. Skips cleanly (exit 0, a message) when the data folder is absent.
 """
@@ -85,7 +85,7 @@ def _job(args: tuple) -> dict:
 
     torch.set_num_threads(threads)
     from bgsub.config import load_config
-    from bgsub.pipelines.benchmark import run_one
+    from bgsub.jobs import run_one
 
     preset = next((o[1:] for o in overrides if o.startswith("@")), None)
     cfg = load_config(preset, [o for o in overrides if not o.startswith("@")])

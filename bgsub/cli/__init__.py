@@ -2,7 +2,7 @@
 
 Each command lives in its own module under ``bgsub/cli/`` and registers itself on :data:`app`. Results go to
 stdout (a rich table, or JSON with ``--json``); progress and logs go to stderr. Exit codes: 0 success,
-1 expected failure (one-line message, no traceback), 2 usage error.
+1 expected failure (one-line message, no traceback), 2 usage error, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations

@@ -83,22 +83,41 @@ def polish(
 
 
 @app.command(help="Run a trained U-Net over every frame of INPUT and write masks OUT/bin%06d.png (the default network's "
-             "foreground logits > 0; Otsu on |S| for the paper's network).")
+             "foreground logits > 0; Otsu on |S| for the paper's network).\n\n"
+             "INPUT is read once, front to back, and masks are written as the frames arrive: a video file, a folder "
+             "of frames, a camera index (0) or a stream URL (rtsp://..., anything with ://). Frames are numbered "
+             "as today (a folder by its file names, a video from 1); a camera or a stream 1, 2, 3, ... as they "
+             "arrive.\n\n"
+             "The model file is the network: the default network's background is estimated from the first "
+             "background.init (100) frames of INPUT, not taken from the training video, unless --reuse-background."
+             "\n\n"
+             "--max-frames N stops after N frames (exit 0). Ctrl-C stops reading: the frames already read are "
+             "segmented and written, the summary printed, and the exit code is 130 (interrupted; a second Ctrl-C "
+             "aborts at once).")
 def segment(
-    input: Annotated[Path, typer.Argument(help="Video file or folder of frames.")],
+    input: Annotated[str, typer.Argument(help="Video file, folder of frames (a CDnet sequence folder works), camera "
+                                              "index (0, 1, ...) or stream URL (rtsp://, http://, ...).")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Checkpoint from bgsub train or polish.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for the masks.")],
     config: ConfigOpt = None,
     sets: SetOpt = None,
     batch: Annotated[Optional[int], typer.Option(help="Frames per forward pass (segment.batch).")] = None,
     scope: Annotated[Optional[str], typer.Option(help="Otsu threshold per 'frame' (default), 'clip' (batch), "
-                                                      "'video' (one global threshold, two passes) or 'fit' (one "
-                                                      "threshold saved at training time, one pass).")] = None,
+                                                      "'video' (one global threshold, two passes; not for a camera "
+                                                      "or a stream) or 'fit' (one threshold saved at training "
+                                                      "time, one pass).")] = None,
     median: Annotated[Optional[int], typer.Option(help="Odd median filter size on the masks, 0 = off.")] = None,
     save_foreground: Annotated[bool, typer.Option("--save-foreground", help="Also write |S| as fg%06d.png.")] = False,
     save_background: Annotated[bool, typer.Option("--save-background", help="Also write L = D - S as bg%06d.png.")]
     = False,
-    overlay: Annotated[Optional[Path], typer.Option(help="Also write an overlay video (.avi or .mp4).")] = None,
+    overlay: Annotated[Optional[Path], typer.Option(help="Also write an overlay video (.avi or .mp4); reads the "
+                                                         "input a second time, after the masks (not for a camera or "
+                                                         "a stream).")] = None,
+    max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stop after N frames.")] = None,
+    reuse_background: Annotated[Optional[bool], typer.Option(
+        "--reuse-background", help="Use the background saved with the model at training time instead of "
+        "estimating it from INPUT's first frames (same camera and view; the frame size must match) "
+        "(segment.reuse_background).")] = None,
     device: Device = None,
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
@@ -108,8 +127,11 @@ def segment(
     set_threads(threads)
     fit = "fit" if scope == "fit" else ("otsu" if scope is not None else None)
     cfg = resolve_config(config, sets, segment__batch=batch, segment__device=device, segment__threshold=fit,
-                         threshold__scope=None if scope == "fit" else scope, threshold__median=median)
+                         threshold__scope=None if scope == "fit" else scope, threshold__median=median,
+                         segment__reuse_background=reuse_background)
     result = run(input, output, model=model, cfg=cfg, save_foreground=save_foreground,
-                 save_background=save_background, overlay=overlay)
+                 save_background=save_background, overlay=overlay, max_frames=max_frames)
     emit(result, as_json, lambda r: out_console.print(
-        f"{r['out']}  ({r['frames']} frames, {r['fps']:.1f} frames/s)"))
+        f"{r['out']}  ({r['frames']} frames, {r['fps']:.1f} frames/s{', interrupted' if r['interrupted'] else ''})"))
+    if result["interrupted"]:
+        raise typer.Exit(130)

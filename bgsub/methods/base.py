@@ -10,6 +10,11 @@ inside. Methods that produce masks directly (OpenCV's MOG2) also set ``Decomposi
 skipped for them. Methods with state across calls (MOG2's background model) keep it between ``decompose`` calls
 on consecutive windows; ``reset()`` forgets it.
 
+State that belongs to the video being segmented rather than to the trained method (the U-Net's background
+reference) is set up by ``begin(frames)``: the pipeline calls it once per video, before the first ``decompose``,
+with the video's first ``begin_frames()`` frames, and then hands ``decompose`` consecutive windows in order, each
+frame exactly once (see :mod:`bgsub.pipelines.run`).
+
 Methods register under a short kebab-case name::
 
     @register("rpca-ialm")
@@ -110,6 +115,16 @@ class Method(ABC):
 
     def reset(self) -> None:
         """Forget state carried between consecutive ``decompose`` calls (none by default)."""
+
+    def begin_frames(self) -> int:
+        """How many of the video's first frames :meth:`begin` needs before the first ``decompose`` (0: none, and
+        :meth:`begin` is not called)."""
+        return 0
+
+    def begin(self, frames: torch.Tensor) -> None:
+        """Set up the state that belongs to the video being segmented, once per video, before any ``decompose``.
+        frames: (T, C, H, W), the video's first ``begin_frames()`` selected frames (fewer when the video is
+        shorter), read the way ``decompose`` gets them. Default: nothing."""
 
 
 def draw_numbers(numbers: list[int], k: int, *, seed: int) -> list[int]:

@@ -7,6 +7,10 @@ the low-rank + sparse support energy (:func:`bgsub.losses.support_energy`, DECOL
 fixed to the reference). ``fit_numbers`` picks the initialisation window (the first ``background.init`` frames)
 plus ``train.pool`` frames drawn from the rest of the video; ``fit`` estimates the reference on the first and
 trains on all of them; masks are ``logits > 0`` (no Otsu: a frame where nothing moves gets an empty mask).
+The reference belongs to the video: ``begin(frames)`` (called by the pipeline once per video, before the first
+``decompose``, with its first ``begin_frames()`` = ``background.init`` frames) estimates it again from the video
+being segmented, replacing the one saved in the checkpoint at training time; ``segment.reuse_background`` keeps
+the saved one instead (``begin`` then only checks the frame size against it).
 
 The paper's network (``model.reference = false``, presets ``paper`` and ``cpu-fast``):
 ``fit(clip)`` trains (Eq. 6, :func:`bgsub.training.train_model`) on the frames it is given: the clip is the pool
@@ -65,16 +69,6 @@ class UNetMethod(Method):
     def window_threads(self) -> bool:  # type: ignore[override]
         """Windows side by side: only when decompose has no state across windows (the static reference)."""
         return not self.streams
-
-    def begin_frames(self) -> int:
-        """The initialisation window: the first ``background.init`` frames of the video (reference network)."""
-        return max(1, self.cfg.background.init) if self.cfg.model.reference else 0
-
-    def begin(self, frames: torch.Tensor) -> None:
-        """Start the background of the video being segmented from its first frames (T, C, H, W): what
-        :meth:`decompose` then compares each frame with. Replaces any background of another video."""
-        if self.cfg.model.reference:
-            self.estimate_reference(frames)
 
     @property
     def decides_masks(self) -> bool:  # type: ignore[override]
@@ -166,6 +160,34 @@ class UNetMethod(Method):
         background model."""
         z = self._background().step(clip)
         return network_input(z, self.cfg.model.pixels)
+
+    def begin_frames(self) -> int:
+        """With the reference: the initialisation window (``background.init`` frames), from which :meth:`begin`
+        estimates the video's background; with ``segment.reuse_background`` the first frame only (its size is
+        checked against the saved background). 0 for the paper's network (no reference)."""
+        if not self.cfg.model.reference:
+            return 0
+        return 1 if self.cfg.segment.reuse_background else max(1, self.cfg.background.init)
+
+    def begin(self, frames: torch.Tensor) -> None:
+        """frames: (T, C, H, W), the first frames of the video about to be segmented. With the reference: estimate
+        the background reference from them (:meth:`estimate_reference`), or, with ``segment.reuse_background``,
+        keep the saved one after checking that it has the frames' size (a one-line error naming both sizes)."""
+        if not self.cfg.model.reference:
+            return
+        if not self.cfg.segment.reuse_background:
+            self.estimate_reference(frames)
+            return
+        if self.state.reference is None:
+            raise BgsubError("segment.reuse_background: no background was saved with this model (only the static "
+                             "reference of background.model=reference is; a background model updated over time "
+                             "belongs to its video)")
+        bg = self.state.reference["background"]
+        if tuple(bg.shape[-2:]) != tuple(frames.shape[-2:]):
+            raise BgsubError(f"the background saved with the model is {bg.shape[-1]}x{bg.shape[-2]} but the frames "
+                             f"are {frames.shape[-1]}x{frames.shape[-2]} (width x height): --reuse-background needs "
+                             "the video the model was trained on, or one of the same size; without it the "
+                             "background is estimated from this video")
 
     def fit(self, clip: torch.Tensor) -> "UNetMethod":
         """clip: (P, C, H, W). Reference network: consecutive frames of one video from its first (the

@@ -9,7 +9,8 @@ for videos found by searching a folder, their path relative to that folder (``ca
 videos with the same name get a short hash of their full path appended (``day-3fa2c1``), so names do not depend
 on which other inputs were given or on the order.
 
-The job (:func:`process_video`, a plain function of paths and a config, run wherever the engine runs it): fit
+The job (:func:`process_video`, a plain function of paths and a config, run wherever the engine runs it; around
+:func:`bgsub.jobs.run_one`, the job runner it shares with ``bgsub benchmark``): fit
 the method on ``method.fit_frames()`` frames (seeded), segment the whole video, score it the CDnet way when
 it is a sequence folder with ground truth, write ``bin%06d.png``, ``config.yaml`` and ``result.json`` into a
 hidden ``OUT/.<name>.partial-*`` folder and rename that to ``OUT/<name>`` at the end: an interrupted or failed
@@ -46,6 +47,7 @@ from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
 from bgsub.io.frames import numbered_files
 from bgsub.io.layout import is_sequence_dir
+from bgsub.jobs import config_hash, require_shared, run_one, torch_threads
 
 log = logging.getLogger("bgsub")
 
@@ -224,15 +226,6 @@ def _replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def require_shared(marker: Optional[str], out: str | os.PathLike) -> None:
-    """Raise unless the driver's ``marker`` file (in ``out``) is visible here: a worker on another machine that
-    does not mount ``out`` at the same path would write outputs nobody finds."""
-    if marker is not None and not Path(marker).is_file():
-        raise BgsubError(f"{out}: not visible from the worker on {socket.gethostname()} (the run's marker file is "
-                         "missing): workers must see the inputs and the output folder at the same paths as the "
-                         "driver")
-
-
 def process_video(
     source: str,
     out: str,
@@ -250,9 +243,6 @@ def process_video(
     leaving ``out/name`` as it was. ``marker``: a file the driver created in ``out``; if this worker cannot see
     it, ``out`` is not shared with the driver (an error). ``threads`` > 0: torch threads for this job."""
     import torch
-
-    from bgsub.pipelines.benchmark import config_hash, run_one
-    from bgsub.pipelines.rpca import torch_threads
 
     host = socket.gethostname()
     require_shared(marker, out)
@@ -335,8 +325,6 @@ def batch(
     """
     from bgsub.engines import make_engine
     from bgsub.methods.base import available
-    from bgsub.pipelines.benchmark import config_hash
-
     cfg = cfg if cfg is not None else Config()
     seed = cfg.train.seed if seed is None else seed
     known = available()

@@ -23,7 +23,8 @@ benchmark resumes where it stopped: a pair already ``ok`` under the same config 
 ``OUT/results.md``: the same as markdown tables. ``OUT/<sequence>/contact.png``: a few scored frames, one row per
 method (see :mod:`bgsub.viz`). A method that fails on one sequence is recorded as failed and the benchmark goes on.
 
-Each (sequence, method) pair is an independent job (:func:`run_pair`) handed to an engine (:mod:`bgsub.engines`):
+Each (sequence, method) pair is an independent job (:func:`run_pair`, around :func:`bgsub.jobs.run_one`, the job
+runner it shares with ``bgsub batch``) handed to an engine (:mod:`bgsub.engines`):
 in this process one at a time by default, or as Ray tasks in parallel; records are saved as jobs finish, and a
 sequence's contact sheet is drawn when its last pair finishes.
 """
@@ -31,8 +32,6 @@ sequence's contact sheet is drawn when its last pair finishes.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import json
 import logging
 import os
 import platform
@@ -42,12 +41,14 @@ from typing import Any, Callable, Optional
 from bgsub.config import Config
 from bgsub.errors import BgsubError
 from bgsub.io.layout import check_sequences, is_sequence_dir, skip_reason
+from bgsub.jobs import config_hash, require_shared, run_one, torch_threads, window_for
 from bgsub.pipelines.report import (RESULTS_JSON, RESULTS_MD, SCHEMA, SCORES, _contact, _contact_frames,
                                     load_results, render_markdown, write_results)
 
 __all__ = [
     "find_sequences", "config_hash", "environment", "window_for", "run_one", "run_pair", "Event", "benchmark",
-    # re-exported from bgsub.pipelines.report, so that ``from bgsub.pipelines.benchmark import ...`` keeps working
+    # re-exported from bgsub.pipelines.report and bgsub.jobs, so that ``from bgsub.pipelines.benchmark import ...``
+    # keeps working
     "RESULTS_JSON", "RESULTS_MD", "SCHEMA", "SCORES", "load_results", "render_markdown", "write_results",
 ]
 
@@ -99,12 +100,6 @@ def find_sequences(data_dir: str | os.PathLike) -> list[tuple[str, Path]]:
 # environment and config
 
 
-def config_hash(cfg: Config) -> str:
-    """Short fingerprint of the resolved config; a finished run is reused only under the same one."""
-    text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -144,82 +139,21 @@ def environment(cfg: Config) -> dict[str, Any]:
     }
 
 
-def window_for(method, cfg: Config) -> int:
-    """Frames per window handed to ``method.decompose`` (see the module docstring)."""
-    if method.name.startswith("rpca"):
-        return int(cfg.rpca.window)
-    if method.name == "unet":
-        return int(cfg.segment.batch)
-    return int(cfg.input.chunk)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # one run
 
-
-
-def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
-            keep_foreground: Optional[set[int]] = None, score: bool = True) -> dict[str, Any]:
-    """Fit, decompose and score ``name`` on ``seq``; the measured part of a benchmark record. Raises on failure.
-
-    ``seq`` is a sequence folder with ground truth when ``score`` (the default); with ``score=False`` any video
-    source (file, frame folder) and the record has no ``scores``/``counts``/``scored_frames``/``missing``.
-    ``keep_foreground``: frame numbers whose ``fg%06d.png`` (|S|) are written for the contact sheet (only those:
-    S is not even computed for a window without one; any other ``fg`` file left by an earlier run is deleted);
-    ``None`` writes none."""
-    from bgsub.methods.base import create
-    from bgsub.pipelines.evaluate import evaluate
-    from bgsub.pipelines.run import decompose_video, fit_on_video
-
-    method = create(name, cfg)
-    if hasattr(method, "progress"):  # the caller shows progress per run; no per-step bars under its table
-        method.progress = False
-    fit = fit_on_video(method, seq, cfg=cfg, seed=seed)
-    window = window_for(method, cfg)
-    run = decompose_video(method, seq, out, cfg=cfg, window=window,
-                          save_foreground=set(keep_foreground) if keep_foreground is not None else False,
-                          progress=False)
-    labelled = fit.get("label_frames") or []
-    if labelled:  # frames whose ground truth the method trained on are left out of scoring
-        from bgsub.io.masks import mask_name
-
-        for n in labelled:
-            (Path(out) / mask_name(n)).unlink(missing_ok=True)
-    ev = evaluate(out, cdnet=seq, allow_missing=bool(labelled)) if score else None
-    if keep_foreground is not None:
-        from bgsub.io.frames import numbered_files
-
-        for n, p in numbered_files(out, prefix="fg").items():
-            if n not in keep_foreground:
-                p.unlink(missing_ok=True)
-    scored = {"scores": ev["scores"], "counts": ev["counts"], "scored_frames": ev["frames"],
-              "missing": ev["missing"]} if ev is not None else {}
-    return {
-        **scored,
-        "frames": run["frames"],
-        "window": window,
-        "fit_frames": len(fit["fit_frames"]),
-        "label_frames": labelled,  # trained on their ground truth, not scored
-        "train_seconds": fit["fit_seconds"],
-        "segment_seconds": run["seconds"],
-        "method_seconds": run["method_seconds"],
-        "fps": run["fps"],
-    }
 
 
 def run_pair(name: str, seq: str, run_dir: str, *, cfg: Config, seed: int,
              keep_foreground: Optional[set[int]] = None, marker: Optional[str] = None,
              threads: int = 0) -> dict[str, Any]:
     """The benchmark's job, run by an engine wherever it runs jobs: clear ``run_dir``'s earlier masks, then
-    :func:`run_one`. Adds the threads and host it ran with. ``marker``, ``threads``: see
+    :func:`bgsub.jobs.run_one`. Adds the threads and host it ran with. ``marker``, ``threads``: see
     :func:`bgsub.pipelines.batch.process_video`."""
     import socket
 
     import cv2
     import torch
-
-    from bgsub.pipelines.batch import require_shared
-    from bgsub.pipelines.rpca import torch_threads
 
     require_shared(marker, Path(run_dir).parent)
     run_dir_p = Path(run_dir)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 
 from bgsub.config import Config
+from bgsub.devices import torch_threads  # noqa: F401 (re-exported: bgsub.pipelines.rpca.torch_threads)
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
 from bgsub.methods.base import create
@@ -34,21 +34,6 @@ from bgsub.pipelines.run import decompose_video
 from bgsub.solvers import SOLVERS
 
 log = logging.getLogger("bgsub")
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(n)`` (n > 0), restoring the previous count afterwards."""
-    if n < 0:
-        raise BgsubError(f"threads must be >= 0, got {n}")
-    old = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n > 0:
-            torch.set_num_threads(old)
 
 
 def rpca(

@@ -2,11 +2,20 @@
 
 This is the one code path that ``bgsub rpca``, ``bgsub segment`` and ``bgsub benchmark`` share.
 
+The source is read once, front to back (:class:`bgsub.io.stream.FrameStream`: a video file, a frame folder, a
+camera or a stream): its frame size and numbers come from the frames as they arrive, and each window's masks are
+written as soon as it is decomposed, so the first mask is on disk long before the last frame is read.
+
+A method that sets up state belonging to the video (``begin_frames() > 0``: the U-Net's background reference)
+first gets the video's first ``begin_frames()`` frames in ``begin``; those frames are then decomposed with the
+rest. Memory is bounded by that buffer (kept as decoded 8-bit images) and a few windows, not by the video length.
+
 Windows are *tiled*: consecutive, non-overlapping runs of ``window`` frames, each decomposed on its own. A short
 last window (fewer than ``window`` frames) is topped up with the tail of the previous window, so every window a
-method sees has the full length where the video allows it; only the new frames' outputs are written. Memory is
-bounded by two windows, not by the video length. Stateful methods (``streams = True``: MOG2, KNN) get plain
-consecutive chunks instead, so each frame is fed exactly once and in order.
+method sees has the full length where the video allows it; only the new frames' outputs are written. Stateful
+methods (``streams = True``: MOG2, KNN) and methods that began on the video get plain consecutive chunks instead,
+so each frame is fed exactly once and in order (windows may still be decomposed side by side, see
+:func:`window_workers`; results are taken in order).
 
 Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu threshold per frame;
 ``"clip"`` one per window; ``"video"`` one for the whole video, from a histogram of |S| gathered in a first pass
@@ -15,12 +24,15 @@ Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import signal
+import threading
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Collection, Iterator, Optional
+from typing import Any, Collection, Iterable, Iterator, Optional
 
 import torch
 
@@ -30,6 +42,7 @@ from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, prefetch
+from bgsub.io.stream import FrameStream, Image, chunks_of, stack, take
 from bgsub.methods.base import Decomposition, Method, draw_numbers
 from bgsub.progress import progress as progress_bar
 from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
@@ -43,19 +56,10 @@ def iter_windows(
     source: str | Path, *, window: int, cfg: Config, top_up: bool = True
 ) -> Iterator[tuple[Chunk, int]]:
     """Yield ``(chunk, new)``: a window of frames and how many of its *last* frames are new (to be written).
-    ``top_up=False`` yields plain consecutive chunks (for stateful methods that must see each frame once)."""
-    ic = cfg.input
-    prev: Optional[Chunk] = None
-    for chunk in iter_chunks(source, chunk=window, start=ic.start, end=ic.end, stride=ic.stride,
-                             grayscale=ic.grayscale, scale=ic.scale):
-        t = len(chunk.numbers)
-        if top_up and t < window and prev is not None:
-            k = window - t
-            merged = Chunk(prev.numbers[-k:] + chunk.numbers, torch.cat([prev.frames[-k:], chunk.frames]))
-            yield merged, t
-        else:
-            yield chunk, t
-        prev = chunk
+    ``top_up=False`` yields plain consecutive chunks (for stateful methods that must see each frame once).
+    One pass over ``source`` (see :func:`tiled`)."""
+    with _open(source, cfg, None, None) as stream:
+        yield from tiled(stream.images(), window=window, cfg=cfg, top_up=top_up)
 
 
 def sample_numbers(source: str | Path, k: int, *, cfg: Config, seed: int) -> list[int]:
@@ -182,7 +186,7 @@ def _write_window(out: Path, numbers: list[int], masks: torch.Tensor, native: tu
 
 def decompose_video(
     method: Method,
-    source: str | Path,
+    source: str | Path | int,
     out: str | Path,
     *,
     cfg: Config,
@@ -190,74 +194,148 @@ def decompose_video(
     save_foreground: bool | Collection[int] = False,
     save_background: bool = False,
     progress: bool = True,
+    max_frames: Optional[int] = None,
+    stop: Optional[threading.Event] = None,
 ) -> dict[str, Any]:
     """Run ``method.decompose`` over ``source`` in windows of ``window`` frames and write, for each frame number
     k, ``out/bin%06d.png`` (masks at the input's native size), and on request ``fg%06d.png`` (|S|, scaled by
     its window's maximum; ``save_foreground`` True for every frame, or the frame numbers that want one) and
     ``bg%06d.png`` (L). Writes ``out/config.yaml``. Returns a summary (frames, seconds spent in the method, total
-    seconds, frames per second).
+    seconds, frames per second, ``begin_seconds``: the seconds ``method.begin`` took, ``interrupted``).
+
+    ``source`` is read once, front to back (:class:`bgsub.io.stream.FrameStream`): a video file, a frame folder,
+    a camera index or a stream URL. The first ``method.begin_frames()`` frames are read first and handed to
+    ``method.begin``; then they and the frames after them are decomposed in windows, in order, and each window's
+    files are written as soon as it is done. ``max_frames``: stop after that many frames; ``stop``: an event that
+    ends the reading at the next frame when set (the frames read so far are still decomposed and written; the
+    summary says ``interrupted``). ``threshold.scope = "video"`` reads the source twice (not for a camera or a
+    stream).
     """
     if window < 1:
         raise BgsubError(f"window must be >= 1, got {window}")
-    info = probe(source)
-    native = (info.height, info.width)
-    cfg = method.input_config(cfg, native)
-    scope, median = cfg.threshold.scope, cfg.threshold.median
+    scope = cfg.threshold.scope
     if scope not in SCOPES:
         raise BgsubError(f"threshold scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
-    total = len(list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
-    if total == 0:
-        raise BgsubError(f"{source}: no frames selected")
-    want = method.begin_frames() if hasattr(method, "begin_frames") else 0
-    if want > 0:  # the background belongs to the video being decomposed: started on its first frames
-        ic = cfg.input
-        first = list_frames(source, start=ic.start, end=ic.end, stride=ic.stride)[:want]
-        method.begin(read_clip(source, numbers=first, grayscale=ic.grayscale, scale=ic.scale).frames)
-    created = not out.exists()
-    ensure_dir(out)
-    save_config(cfg, out / "config.yaml")
-    try:
-        return _decompose(method, source, out, cfg=cfg, window=window, total=total, native=native,
-                          save_foreground=save_foreground, save_background=save_background, progress=progress)
-    except BgsubError:
-        # bad input found before any mask was written: leave no output folder holding only config.yaml
-        if created and not any(e.name != "config.yaml" for e in os.scandir(out)):
-            (out / "config.yaml").unlink(missing_ok=True)
-            out.rmdir()
-        raise
-
-
-def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, window: int, total: int,
-               native: tuple[int, int], save_foreground: bool | Collection[int], save_background: bool,
-               progress: bool) -> dict[str, Any]:
-    scope, median = cfg.threshold.scope, cfg.threshold.median
-
-    threshold: Optional[float] = None
-    method_seconds = 0.0
-    t_start = time.perf_counter()
-    if scope == "video" and not getattr(method, "decides_masks", False):
-        hist = HistogramOtsu()
+    two_pass = scope == "video" and not getattr(method, "decides_masks", False)
+    with _open(source, cfg, max_frames, stop) as stream:
+        if two_pass and stream.live:
+            raise BgsubError(f"{stream.name}: threshold.scope=video reads the input twice, and a camera or a stream "
+                             "is read once: use scope frame or clip")
+        native = stream.size  # the first frame, read now (a folder's first file, a camera's first frame)
+        cfg = method.input_config(cfg, native)
+        threshold: Optional[float] = None
+        method_seconds = 0.0
+        t_start = time.perf_counter()
+        if two_pass:
+            threshold, method_seconds = _video_threshold(method, source, cfg=cfg, window=window,
+                                                         max_frames=max_frames, total=stream.total, progress=progress)
         method.reset()
-        with progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress, leave=False) as bar:
-            for chunk, new in iter_windows(source, window=window, cfg=cfg, top_up=not method.streams):
-                t0 = time.perf_counter()
-                dec = method.decompose(chunk.frames)
-                method_seconds += time.perf_counter() - t0
-                hist.update(magnitude(dec.foreground[-new:]))
-                bar.update(new)
-        threshold = hist.threshold()
-        log.info("video-wide Otsu threshold on |S|: %.5g", threshold)
+        frames, begin_seconds = _begin(method, stream, cfg)  # reads the first begin_frames() frames, calls begin
+        created = not out.exists()
+        ensure_dir(out)
+        save_config(cfg, out / "config.yaml")
+        try:
+            summary = _decompose(method, frames, out, cfg=cfg, window=window, total=stream.total, native=native,
+                                 threshold=threshold, save_foreground=save_foreground,
+                                 save_background=save_background, progress=progress)
+        except BgsubError:
+            # bad input found before any mask was written: leave no output folder holding only config.yaml
+            if created and not any(e.name != "config.yaml" for e in os.scandir(out)):
+                (out / "config.yaml").unlink(missing_ok=True)
+                out.rmdir()
+            raise
+    seconds = time.perf_counter() - t_start
+    summary["method_seconds"] += method_seconds
+    summary["begin_seconds"] = begin_seconds
+    summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
+                   interrupted=stream.interrupted, live=stream.live)
+    return summary
 
+
+def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threading.Event]) -> FrameStream:
+    ic = cfg.input
+    return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop)
+
+
+def _begin(method: Method, stream: FrameStream, cfg: Config) -> tuple[Iterator[Image], float]:
+    """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` and return the
+    stream's frames from the first one (those frames again, as decoded images, then the rest, unread yet), and the
+    seconds ``begin`` took."""
+    images = stream.images()
+    k = method.begin_frames()
+    if k <= 0:
+        return images, 0.0
+    head = take(images, k)
+    if not head:
+        raise BgsubError(f"{stream.name}: no frames selected")
+    ic = cfg.input
+    t0 = time.perf_counter()
+    try:
+        method.begin(stack(head, grayscale=ic.grayscale, scale=ic.scale))
+    except BgsubError as exc:
+        raise BgsubError(f"{stream.name}: {exc}") from None
+    seconds = time.perf_counter() - t0
+    log.debug("%s: began on frames %d-%d in %.2f s", method.name, head[0][0], head[-1][0], seconds)
+    return itertools.chain(head, images), seconds
+
+
+def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
+                     total: Optional[int], progress: bool) -> tuple[float, float]:
+    """The first pass of ``threshold.scope = "video"``: one Otsu threshold from a histogram of |S| over the whole
+    video (its own pass over the source). Returns ``(threshold, seconds in the method)``."""
+    hist = HistogramOtsu()
     method.reset()
+    method_seconds = 0.0
+    with _open(source, cfg, max_frames, None) as stream, \
+            progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
+                         leave=False) as bar:
+        for chunk, new in tiled(_begin(method, stream, cfg)[0], window=window, cfg=cfg, top_up=_top_up(method)):
+            t0 = time.perf_counter()
+            dec = method.decompose(chunk.frames)
+            method_seconds += time.perf_counter() - t0
+            hist.update(magnitude(dec.foreground[-new:]))
+            bar.update(new)
+    threshold = hist.threshold()
+    log.info("video-wide Otsu threshold on |S|: %.5g", threshold)
+    return threshold, method_seconds
+
+
+def _top_up(method: Method) -> bool:
+    """Whether a short last window may be topped up with frames of the previous one: not for methods that carry
+    state from window to window (``streams``) or that began on this video (``begin_frames() > 0``): those see each
+    frame exactly once, in order."""
+    return not method.streams and method.begin_frames() <= 0
+
+
+def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = True) -> Iterator[tuple[Chunk, int]]:
+    """Yield ``(chunk, new)`` for decoded ``images`` in order (see :func:`iter_windows`): windows of ``window``
+    frames, a short last one topped up with the previous window's tail when ``top_up``."""
+    ic = cfg.input
+    prev: Optional[Chunk] = None
+    for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale):
+        t = len(chunk.numbers)
+        if top_up and t < window and prev is not None:
+            k = window - t
+            yield Chunk(prev.numbers[-k:] + chunk.numbers, torch.cat([prev.frames[-k:], chunk.frames])), t
+        else:
+            yield chunk, t
+        prev = chunk
+
+
+def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Config, window: int,
+               total: Optional[int], native: tuple[int, int], threshold: Optional[float],
+               save_foreground: bool | Collection[int], save_background: bool, progress: bool) -> dict[str, Any]:
+    scope, median = cfg.threshold.scope, cfg.threshold.median
+    method_seconds = 0.0
     frames = 0
     workers = window_workers(method, cfg)
     # the next window is read and the last one's files are encoded and written in background threads while the
     # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
     # decomposed at once, one per thread, and their results taken in order
-    windows = prefetch(iter_windows(source, window=window, cfg=cfg, top_up=not method.streams), depth=2)
+    windows = prefetch(tiled(images, window=window, cfg=cfg, top_up=_top_up(method)), depth=2)
     with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
             closing(windows), BackgroundWriter(depth=2) as writer, _Decomposer(method, workers) as decomposer:
         for (chunk, new), dec, seconds in decomposer.map(windows):
@@ -274,16 +352,35 @@ def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, wi
             writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers)
             frames += new
             bar.update(new)
-    seconds = time.perf_counter() - t_start
     return {
         "method": method.name,
-        "input": str(source),
         "out": str(out),
         "frames": frames,
         "window": window,
         "workers": workers,
         "threshold_scope": scope,
         "method_seconds": method_seconds,
-        "seconds": seconds,
-        "fps": frames / seconds if seconds > 0 else float("inf"),
     }
+
+
+@contextmanager
+def sigint_stops(stop: threading.Event) -> Iterator[None]:
+    """Within the block, the first Ctrl-C (SIGINT) sets ``stop`` instead of raising :class:`KeyboardInterrupt`
+    (a live run then ends cleanly: reading stops, the frames read are finished and written); a second Ctrl-C
+    raises as usual. Outside the main thread (where no signal handler can be set) the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.warning("interrupted: finishing the frames read so far (Ctrl-C again to abort)")
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,307 @@
+"""A source read once, front to back: a video file, a folder of frames, a camera or a network stream.
+
+:mod:`bgsub.io.frames` may open a source several times (:func:`~bgsub.io.frames.probe`,
+:func:`~bgsub.io.frames.list_frames`, then the frames), which a camera or a stream does not allow. A
+:class:`FrameStream` opens its source once and reads it once, in order; what other readers learn first (the frame
+size, the frame count) it learns from the frames as they arrive:
+
+- ``size``: the first frame's (H, W), read on first use and handed out again as the first frame;
+- ``total``: the number of selected frames when known without reading them (a folder: exact; a video file: from
+  the container, may be approximate; a camera or a stream: None);
+- frame numbers: a folder's from its file names, as in :mod:`bgsub.io.frames`; 1, 2, 3, ... in the order the
+  frames arrive otherwise (a video file's position, 1-based).
+
+Sources (:func:`parse_source`): anything with ``://`` is a stream URL (``rtsp://...``, ``http://...``), a bare
+integer that is not an existing path is a camera index (``0``), anything else a path (a video file, a folder of
+frames or a CDnet/UCSD sequence folder).
+
+The stream ends at the end of the source, after ``limit`` frames, when ``stop`` (a :class:`threading.Event`) is
+set (checked before each frame: Ctrl-C handlers set it), or when a :class:`KeyboardInterrupt` is raised while a
+frame is read; ``interrupted`` then says so. Frames already read are handed out whole; nothing is read twice.
+
+    s = FrameStream.open("0", limit=100)             # camera 0, at most 100 frames
+    h, w = s.size
+    for chunk in chunks_of(s.images(), chunk=16, grayscale=False):
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from bgsub.errors import BgsubError
+from bgsub.io.frames import Chunk, _check_options, _convert, _resolve_input_folder, numbered_files
+
+Image = tuple[int, np.ndarray, str]  # (frame number, the image as OpenCV decoded it, where it came from)
+
+_INDEX = re.compile(r"\d+")
+
+
+def parse_source(source: str | os.PathLike | int) -> Path | int | str:
+    """What ``source`` names: a stream URL (``str``, it has ``://``), a camera index (``int``: a bare integer that
+    is not an existing path) or a path (``Path``)."""
+    if isinstance(source, int):
+        return source
+    text = os.fspath(source)
+    if "://" in text:
+        return text
+    if _INDEX.fullmatch(text.strip()) and not os.path.exists(text):
+        return int(text)
+    return Path(text)
+
+
+def is_live(source: str | os.PathLike | int) -> bool:
+    """True for a camera index or a stream URL (see :func:`parse_source`): a source that can be read only once."""
+    return not isinstance(parse_source(source), Path)
+
+
+def _quiet_capture(src: int | str):
+    """``cv2.VideoCapture(src)`` without OpenCV's own warnings on stderr when it cannot open it (the caller says so
+    in one line)."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        return cv2.VideoCapture(src)
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(src)
+    finally:
+        log.setLogLevel(level)
+
+
+class FrameStream:
+    """One pass over a source (see the module docstring). Create with :meth:`open`; iterate :meth:`images` once;
+    :meth:`close` (or ``with``) releases the capture."""
+
+    def __init__(self, source: Path | int | str, kind: str, *, start: Optional[int], end: Optional[int], stride: int,
+                 limit: Optional[int], stop: Optional[threading.Event], files: Optional[dict[int, Path]] = None,
+                 cap=None):
+        self.source, self.kind = source, kind
+        self.start, self.end, self.stride, self.limit = start, end, stride, limit
+        self.stop = stop if stop is not None else threading.Event()
+        self.interrupted = False  # ended by stop or by a KeyboardInterrupt while reading
+        self.read = 0  # frames read so far
+        self._files, self._cap = files, cap
+        self._first: Optional[Image] = None
+        self._gen: Optional[Iterator[Image]] = None
+        self._started = False
+        self.total = self._total()
+
+    @property
+    def live(self) -> bool:
+        """A camera or a stream: no second pass, no frame count."""
+        return self.kind in ("camera", "stream")
+
+    @property
+    def name(self) -> str:
+        return str(self.source)
+
+    @classmethod
+    def open(cls, source: str | os.PathLike | int, *, start: Optional[int] = None, end: Optional[int] = None,
+             stride: int = 1, limit: Optional[int] = None,
+             stop: Optional[threading.Event] = None) -> "FrameStream":
+        """Open ``source`` (see :func:`parse_source`) for one pass over the frames ``start``..``end`` (inclusive
+        frame numbers), every ``stride``-th, at most ``limit`` of them. Raises :class:`BgsubError` (one line,
+        naming the source) when it does not exist or cannot be opened."""
+        _check_options(start, end, stride, 1.0)
+        if limit is not None and limit < 1:
+            raise BgsubError(f"--max-frames must be >= 1, got {limit}")
+        src = parse_source(source)
+        opts = dict(start=start, end=end, stride=stride, limit=limit, stop=stop)
+        if isinstance(src, Path):
+            if not src.exists():
+                raise BgsubError(f"{src}: no such file or folder")
+            if src.is_dir():
+                folder = _resolve_input_folder(src)
+                files = numbered_files(folder)
+                if not files:
+                    raise BgsubError(f"{folder}: no numbered image files")
+                return cls(folder, "folder", files=files, **opts)
+            cap = cv2.VideoCapture(str(src))
+            if not cap.isOpened():
+                cap.release()
+                raise BgsubError(f"{src}: not a video OpenCV can decode (nor a folder of images)")
+            return cls(src, "video", cap=cap, **opts)
+        cap = _quiet_capture(src)
+        if not cap.isOpened():
+            cap.release()
+            what = "camera" if isinstance(src, int) else "stream"
+            raise BgsubError(f"{src}: OpenCV cannot open this {what}")
+        return cls(src, "camera" if isinstance(src, int) else "stream", cap=cap, **opts)
+
+    def _selected(self, numbers: Iterable[int]) -> list[int]:
+        keys = [n for n in numbers if (self.start is None or n >= self.start) and (self.end is None or n <= self.end)]
+        return keys[:: self.stride]
+
+    def _total(self) -> Optional[int]:
+        if self.kind == "folder":
+            n: Optional[int] = len(self._selected(self._files))
+        elif self.kind == "video":
+            count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            n = len(self._selected(range(1, count + 1))) if count > 0 else None
+        else:
+            return None
+        if n is not None and self.limit is not None:
+            n = min(n, self.limit)
+        return n
+
+    # ---- reading ------------------------------------------------------------------------------------------------
+
+    def _read_folder(self) -> Iterator[Image]:
+        for n in self._selected(self._files):
+            p = self._files[n]
+            img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise BgsubError(f"{p}: unreadable image")
+            yield n, img, str(p)
+
+    def _read_capture(self) -> Iterator[Image]:
+        n = kept = 0
+        where = f"{self.source} frame" if self.kind == "video" else f"{self.kind} {self.source} frame"
+        while True:
+            n += 1
+            if self.end is not None and n > self.end:
+                return
+            in_range = self.start is None or n >= self.start
+            take = in_range and kept % self.stride == 0
+            if in_range:
+                kept += 1
+            if not take:
+                if not self._cap.grab():  # skipped frames are not decoded
+                    return
+                continue
+            ok, img = self._cap.read()
+            if not ok or img is None:
+                return
+            yield n, img, f"{where} {n}"
+
+    def _images(self) -> Iterator[Image]:
+        raw = self._read_folder() if self.kind == "folder" else self._read_capture()
+        size: Optional[tuple[int, int]] = None
+        first = ""
+        try:
+            while self.limit is None or self.read < self.limit:
+                if self.stop.is_set():
+                    self.interrupted = True
+                    return
+                try:
+                    item = next(raw)
+                except StopIteration:
+                    return
+                except KeyboardInterrupt:  # Ctrl-C while waiting for a frame: the source ends here
+                    self.interrupted = True
+                    return
+                n, img, where = item
+                if size is None:
+                    size, first = img.shape[:2], where
+                elif img.shape[:2] != size:
+                    raise BgsubError(f"{where}: frame is {img.shape[1]}x{img.shape[0]} but {first} is "
+                                     f"{size[1]}x{size[0]}; all frames of a video must have one size")
+                self.read += 1
+                yield item
+        finally:
+            raw.close()
+            self.close()
+
+    def _next(self) -> Optional[Image]:
+        if self._gen is None:
+            self._gen = self._images()
+        return next(self._gen, None)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the frames as stored (the first frame's, read now if not yet). Raises when the selection holds
+        no frame."""
+        if self._first is None:
+            if self._started:
+                raise BgsubError(f"{self.name}: the frame size is asked after the frames were read")
+            self._first = self._next()
+            if self._first is None:
+                raise BgsubError(f"{self.name}: no frames selected" + (" (interrupted)" if self.interrupted else ""))
+        h, w = self._first[1].shape[:2]
+        return int(h), int(w)
+
+    def images(self) -> Iterator[Image]:
+        """The selected frames as OpenCV decoded them, ``(number, image, where)``, in order. One pass only: a
+        second call is an error (the source is not opened or read again)."""
+        if self._started:
+            raise BgsubError(f"{self.name}: a stream is read once")
+        self._started = True
+        return self._iter()
+
+    def _iter(self) -> Iterator[Image]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        while True:
+            item = self._next()
+            if item is None:
+                return
+            yield item
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def __enter__(self) -> "FrameStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._gen is not None:
+            try:
+                self._gen.close()
+            except ValueError:  # still running in a reader thread that did not stop in time: it releases it
+                return
+        self.close()
+
+
+def take(images: Iterator[Image], k: int) -> list[Image]:
+    """The next ``k`` items of ``images`` (fewer when it ends first)."""
+    out: list[Image] = []
+    for item in images:
+        out.append(item)
+        if len(out) >= k:
+            break
+    return out
+
+
+def stack(images: list[Image], *, grayscale: bool, scale: float) -> torch.Tensor:
+    """Decoded images -> (T, C, H, W) float32 in [0, 1] (as :func:`bgsub.io.frames.read_clip` gives them)."""
+    first = _convert(images[0][1], grayscale=grayscale, scale=scale, where=images[0][2])
+    buf = np.empty((len(images), *first.shape), np.float32)
+    buf[0] = first
+    for i, (_, img, where) in enumerate(images[1:], 1):
+        _convert(img, grayscale=grayscale, scale=scale, where=where, out=buf[i])
+    return torch.from_numpy(buf)
+
+
+def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: float = 1.0) -> Iterator[Chunk]:
+    """:class:`Chunk` s of at most ``chunk`` consecutive frames of ``images`` (decoded images, in order), each
+    frame converted straight into its slot of the chunk's tensor (as :func:`bgsub.io.frames.iter_chunks`)."""
+    if chunk < 1:
+        raise BgsubError(f"chunk must be >= 1, got {chunk}")
+    nums: list[int] = []
+    buf: Optional[np.ndarray] = None
+    for n, img, where in images:
+        if buf is None:
+            first = _convert(img, grayscale=grayscale, scale=scale, where=where)
+            buf = np.empty((chunk, *first.shape), np.float32)
+            buf[0] = first
+        else:
+            _convert(img, grayscale=grayscale, scale=scale, where=where, out=buf[len(nums)])
+        nums.append(n)
+        if len(nums) == chunk:
+            yield Chunk(nums, torch.from_numpy(buf))
+            nums, buf = [], None
+    if nums:
+        assert buf is not None
+        yield Chunk(nums, torch.from_numpy(buf[: len(nums)]))
