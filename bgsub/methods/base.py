@@ -82,6 +82,8 @@ class Method(ABC):
     #                                         threads (no state across windows, thread-safe): on the CPU the
     #                                         pipeline then runs one window per thread, each with one torch thread
     grayscale: ClassVar[bool] = False  # the input this method does best on when input.grayscale is not set
+    prepares: ClassVar[bool] = False  # True when prepare() does the in-order work: windows may then be
+    #                                   decomposed side by side even though the method streams
 
     def __init__(self, cfg=None):
         from bgsub.config import Config
@@ -112,6 +114,12 @@ class Method(ABC):
     @abstractmethod
     def decompose(self, clip: torch.Tensor) -> Decomposition:
         """Split ``clip`` (T, C, H, W) into background and foreground of the same shape."""
+
+    def prepare(self, clip: torch.Tensor):
+        """Work on a window that must run in order, one window after another (a background model updated over
+        time), done by the pipeline before :meth:`decompose` in the thread that reads the frames; ``decompose``
+        then gets what this returns. Default: the clip itself (nothing to do)."""
+        return clip
 
     def reset(self) -> None:
         """Forget state carried between consecutive ``decompose`` calls (none by default)."""

@@ -44,6 +44,16 @@ from bgsub.threshold import magnitude
 from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoint, save_checkpoint, train_model
 
 
+class Prepared:
+    """A window with its network inputs computed (:meth:`UNetMethod.prepare`): clip (T, C, H, W), inputs
+    (T, C, h, w) log(1 + z) at the network's size."""
+
+    __slots__ = ("clip", "inputs")
+
+    def __init__(self, clip: torch.Tensor, inputs: torch.Tensor):
+        self.clip, self.inputs = clip, inputs
+
+
 @register("unet")
 class UNetMethod(Method):
     """The low-rank + sparse U-Net. ``self.model`` is the network; ``self.state`` the training state."""
@@ -65,10 +75,15 @@ class UNetMethod(Method):
         """True with a background model updated over time: each frame once, in order, no top-up."""
         return bool(self.cfg.model.reference and self.cfg.background.model == "samples")
 
-    @property
-    def window_threads(self) -> bool:  # type: ignore[override]
-        """Windows side by side: only when decompose has no state across windows (the static reference)."""
-        return not self.streams
+    window_threads = True  # the network's forward passes of several windows side by side
+    prepares = True  # the background model steps in prepare(), in order, in the reading thread
+
+    def prepare(self, clip: torch.Tensor):
+        """The window's network inputs (the background model stepped over it, in order): the in-order part of
+        :meth:`decompose`, which the pipeline runs beside the reading. Returns a :class:`Prepared`."""
+        if not self.cfg.model.reference:
+            return clip
+        return Prepared(clip, self.network_inputs(clip))
 
     @property
     def decides_masks(self) -> bool:  # type: ignore[override]
@@ -283,11 +298,14 @@ class UNetMethod(Method):
         with self._lock:  # the folded copy is built and moved once, not by two windows at the same time
             model = self._inference_model().to(device=device, memory_format=fmt)  # an eval-mode copy
         bg = self._background() if self.cfg.model.reference else None
+        inputs = None
+        if isinstance(clip, Prepared):
+            clip, inputs = clip.clip, clip.inputs
         outs = []
         for i in range(0, clip.shape[0], max(1, sc.batch)):
             x = clip[i : i + sc.batch]
             if bg is not None:
-                x = self.network_inputs(x)
+                x = inputs[i : i + sc.batch] if inputs is not None else self.network_inputs(x)
             x = x.to(device).contiguous(memory_format=fmt)
             with autocast(device, sc.bf16):
                 outs.append(model(x).float().cpu().contiguous())

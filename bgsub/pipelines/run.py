@@ -114,7 +114,7 @@ def window_workers(method: Method, cfg: Config) -> int:
     n = cfg.segment.workers
     if n < 0:
         raise BgsubError(f"segment.workers must be >= 0, got {n}")
-    if not method.window_threads or method.streams:
+    if not method.window_threads or (method.streams and not getattr(method, "prepares", False)):
         return 1
     if n > 0:
         return n
@@ -141,7 +141,7 @@ class _Decomposer:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, frames: torch.Tensor) -> tuple[Decomposition, float]:
+    def _run(self, frames) -> tuple[Decomposition, float]:
         t0 = time.perf_counter()
         dec = self.method.decompose(frames)
         return dec, time.perf_counter() - t0
@@ -151,19 +151,30 @@ class _Decomposer:
         ``seconds``: the window's own decompose time (with several workers their sum exceeds the wall time)."""
         if self.pool is None:
             for item in windows:
-                yield (item, *self._run(item[0].frames))
+                yield (item, *self._run(_payload(item)))
             return
         from collections import deque
 
         pending: deque = deque()
         for item in windows:
-            pending.append((item, self.pool.submit(self._run, item[0].frames)))
+            pending.append((item, self.pool.submit(self._run, _payload(item))))
             if len(pending) >= self.workers:
                 done, fut = pending.popleft()
                 yield (done, *fut.result())
         while pending:
             done, fut = pending.popleft()
             yield (done, *fut.result())
+
+
+def _payload(item):
+    """What decompose gets for a window item: its prepared form (see :func:`_prepared`) or its frames."""
+    return item[2] if len(item) > 2 else item[0].frames
+
+
+def _prepared(method: Method, windows):
+    """``(chunk, new, method.prepare(chunk.frames))`` for each window, in order (run in the reading thread)."""
+    for chunk, new in windows:
+        yield chunk, new, method.prepare(chunk.frames)
 
 
 def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]) -> torch.Tensor:
@@ -335,10 +346,13 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     # the next window is read and the last one's files are encoded and written in background threads while the
     # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
     # decomposed at once, one per thread, and their results taken in order
-    windows = prefetch(tiled(images, window=window, cfg=cfg, top_up=_top_up(method)), depth=2)
+    windows = tiled(images, window=window, cfg=cfg, top_up=_top_up(method))
+    if getattr(method, "prepares", False):  # in-order work (the background model) beside the reading
+        windows = _prepared(method, windows)
+    windows = prefetch(windows, depth=2)
     with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
             closing(windows), BackgroundWriter(depth=2) as writer, _Decomposer(method, workers) as decomposer:
-        for (chunk, new), dec, seconds in decomposer.map(windows):
+        for (chunk, new, *_), dec, seconds in decomposer.map(windows):
             method_seconds += seconds
             masks = _masks(dec, scope, median, threshold)
             numbers = chunk.numbers[len(chunk.numbers) - new:]
