@@ -91,8 +91,9 @@ class BackgroundConfig:
     #                        least local motion, LaBGen) | dense | window (spread over the window) | first (ViBe)
     update: int = 16  # samples: a background pixel replaces one of its samples, and one of a neighbour's, with
     #                   probability 1/update each (ViBe's subsampling factor phi); 0 = never updated
-    still: int = 8  # samples: frames a foreground pixel must stay unchanged before it may heal (be absorbed
-    #                 when it matches the background around it); 0 = no healing
+    still: int = 0  # samples: > 0: a foreground pixel that changed and then stayed unchanged this many frames,
+    #                 and matches the background around it, heals (is absorbed): off by default (measured: it
+    #                 absorbed parts of stopped objects, and the spatially diffused updates already heal)
     reach: int = 4  # samples: how far (working-size pixels) the background around a healing pixel is looked for
     pixels: int = 0  # samples: the model's working size in pixels; 0 = the network's pixel budget (model.pixels)
 
