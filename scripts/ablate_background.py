@@ -32,6 +32,9 @@ VARIANTS = {
     #                                     nearest-neighbour spread and frame differences, not their MAD
     "no-floor": {"dynamics": "diff"},  # sigma from frame differences, no frame-median floor
     "native": {"pixels": 0},  # the model at the frames' own size, not the network's
+    "phi32": {"phi": 32},
+    "phi64": {"phi": 64},
+    "heal": {"heal": True, "still": 8},
     "k4": {"k": 4.0},
     "k8": {"k": 8.0},
     "matches1": {"matches": 1},

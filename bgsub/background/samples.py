@@ -163,7 +163,7 @@ class SampleModel:
     still_frames: int = 8
     reach: int = 4
     heal_votes: int = 3
-    heal: bool = True
+    heal: bool = False
     update: bool = True
     compensate: bool = True
     sigma_update: bool = False
@@ -183,7 +183,7 @@ class SampleModel:
     @classmethod
     def initialise(cls, frames: torch.Tensor, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
                    matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
-                   heal: bool = True, update: bool = True, compensate: bool = True, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
+                   heal: bool = False, update: bool = True, compensate: bool = True, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"

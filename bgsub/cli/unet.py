@@ -50,6 +50,9 @@ def train(
         "--label-frames", help="Add a supervised term on K ground-truth masks spread over the video (seeded; "
         "Eq. 14 of Koch & Corso); 0 = unsupervised, the default (train.label_frames).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
+    init: Annotated[str, typer.Option("--init", help="scratch: fresh weights (train.epochs steps); pretrained: "
+                                      "start from the shipped network (bgsub/weights/unet.pt; 100 steps unless "
+                                      "--epochs says otherwise).")] = "scratch",
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -59,7 +62,7 @@ def train(
     cfg = resolve_config(config, sets, train__frames=frames, train__lr=lr, train__crop=crop, train__seed=seed,
                          train__device=device, train__labels=str(labels) if labels is not None else None,
                          train__label_frames=label_frames)
-    result = run(input, output, cfg=cfg, resume=resume, epochs=epochs)
+    result = run(input, output, cfg=cfg, resume=resume, epochs=epochs, init=init)
     emit(result, as_json, _paths(("model", "history", "config")))
 
 
@@ -82,8 +85,10 @@ def polish(
     emit(result, as_json, _paths(("model", "history")))
 
 
-@app.command(help="Run a trained U-Net over every frame of INPUT and write masks OUT/bin%06d.png (the default network's "
-             "foreground logits > 0; Otsu on |S| for the paper's network).\n\n"
+@app.command(help="Run a U-Net over every frame of INPUT and write masks OUT/bin%06d.png (the default network's "
+             "foreground logits > 0; Otsu on |S| for the paper's network). Without --model, the network shipped "
+             "in the package (pretrained once over many videos, no training wait); with --model, a network from "
+             "bgsub train.\n\n"
              "INPUT is read once, front to back, and masks are written as the frames arrive: a video file, a folder "
              "of frames, a camera index (0) or a stream URL (rtsp://..., anything with ://). Frames are numbered "
              "as today (a folder by its file names, a video from 1); a camera or a stream 1, 2, 3, ... as they "
@@ -97,7 +102,8 @@ def polish(
 def segment(
     input: Annotated[str, typer.Argument(help="Video file, folder of frames (a CDnet sequence folder works), camera "
                                               "index (0, 1, ...) or stream URL (rtsp://, http://, ...).")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="Checkpoint from bgsub train or polish.")],
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Checkpoint from bgsub train or polish "
+                                                  "(default: the shipped pretrained network).")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for the masks.")],
     config: ConfigOpt = None,
     sets: SetOpt = None,

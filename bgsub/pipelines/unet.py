@@ -34,6 +34,20 @@ from bgsub.training import fit_threshold, load_checkpoint, save_checkpoint, trai
 log = logging.getLogger("bgsub")
 
 
+PRETRAINED_EPOCHS = 100  # steps of a per-video training started from the shipped network
+
+
+def _load_pretrained(method) -> None:
+    """Copy the shipped network's weights into ``method.model`` (the architecture must be the same)."""
+    from bgsub.methods.unet import PretrainedUNet
+
+    shipped = PretrainedUNet(method.cfg)
+    if shipped.model.spec != method.model.spec:
+        raise BgsubError(f"--init pretrained: the shipped network is {shipped.model.spec}, this config builds "
+                         f"{method.model.spec}; drop the model settings that differ")
+    method.model.load_state_dict(shipped.model.state_dict())
+
+
 def _sidecar(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
 
@@ -46,6 +60,7 @@ def train(
     resume: bool = False,
     epochs: Optional[int] = None,
     progress: bool = True,
+    init: str = "scratch",
 ) -> dict[str, Any]:
     """Train a U-Net on frames of ``source`` and write the checkpoint ``out`` (atomically, every
     ``train.save_every`` epochs and at the end), ``OUT_STEM.history.csv``/``.png`` and ``OUT_STEM.config.yaml``.
@@ -78,7 +93,16 @@ def train(
         if epochs is not None:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
         info = probe(source)
+        if init not in ("scratch", "pretrained"):
+            raise BgsubError(f"--init must be scratch or pretrained, got {init!r}")
+        if init == "pretrained":
+            if not cfg.model.reference:
+                raise BgsubError("--init pretrained needs the reference network (model.reference=true)")
+            if epochs is None:
+                cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=PRETRAINED_EPOCHS))
         method = UNetMethod(cfg)  # resolves input.grayscale (colour unless set) and builds the network
+        if init == "pretrained":
+            _load_pretrained(method)
         method.cfg = method.input_config(method.cfg, (info.height, info.width))  # the pixel budget
         cfg, model = method.cfg, method.model
         selected = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
@@ -213,7 +237,7 @@ def segment(
     source: str | os.PathLike | int,
     out: str | os.PathLike,
     *,
-    model: str | os.PathLike,
+    model: Optional[str | os.PathLike] = None,
     cfg: Optional[Config] = None,
     save_foreground: bool = False,
     save_background: bool = False,
@@ -233,18 +257,25 @@ def segment(
     size). ``max_frames``: stop after that many frames. Ctrl-C (in the main thread), or ``stop`` set, ends the
     reading; the frames read are still segmented and written and the summary says ``interrupted``. The overlay
     reads the input again after the masks (refused for a camera or a stream).
+    ``model`` None: the network shipped in the package (``unet-pretrained``, zero-shot: no training; its
+    background model is still the video's own).
     Returns the summary of :func:`bgsub.pipelines.run.decompose_video` (frames, seconds, fps, interrupted).
     """
     from bgsub.io.stream import is_live
-    from bgsub.methods.unet import UNetMethod
+    from bgsub.methods.unet import PretrainedUNet, UNetMethod
 
     if overlay is not None:
         if is_live(source):
             raise BgsubError(f"{source}: --overlay reads the input a second time, which a camera or a stream "
                              "cannot give: write the masks and draw the overlay from a recording")
         check_writable(overlay)
-    method = UNetMethod.load(model)
-    method.cfg = run_config(method.cfg, cfg)
+    if model is None:
+        method = PretrainedUNet(cfg if cfg is not None else Config())
+        if method.cfg.segment.reuse_background:
+            raise BgsubError("--reuse-background needs --model (the shipped network carries no background)")
+    else:
+        method = UNetMethod.load(model)
+        method.cfg = run_config(method.cfg, cfg)
     sc = method.cfg.segment
     if sc.batch < 1:
         raise BgsubError(f"segment.batch must be >= 1, got {sc.batch}")
@@ -253,7 +284,7 @@ def segment(
         result = decompose_video(method, source, out, cfg=method.cfg, window=sc.batch,
                                  save_foreground=save_foreground, save_background=save_background, progress=progress,
                                  max_frames=max_frames, stop=stop)
-    result["model"] = str(model)
+    result["model"] = str(model) if model is not None else f"pretrained ({method.weights})"
     result["device"] = str(resolve_device(sc.device))
     result["threads"] = torch.get_num_threads()
     result["background"] = ("saved" if sc.reuse_background else "estimated") if method.cfg.model.reference else None
