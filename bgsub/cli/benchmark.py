@@ -47,7 +47,7 @@ def _table(rows: dict[tuple[str, str], dict[str, Any]]) -> Table:
 )
 def benchmark(
     data_dir: Annotated[Path, typer.Argument(help="Folder holding sequence folders (or one sequence folder).")],
-    methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated method names.")] = "unet,median,reference,rpca-ialm,mog2,knn",
+    methods: Annotated[str, typer.Option("--methods", "-m", help="Comma-separated method names.")] = "unet,unet-pretrained,consensus,median,reference,rpca-ialm,mog2,knn",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("benchmark"),
     force: Annotated[bool, typer.Option("--force", help="Re-run pairs that already finished.")] = False,
     threads: ThreadsOpt = None,

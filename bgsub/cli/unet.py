@@ -102,9 +102,9 @@ def polish(
 def segment(
     input: Annotated[str, typer.Argument(help="Video file, folder of frames (a CDnet sequence folder works), camera "
                                               "index (0, 1, ...) or stream URL (rtsp://, http://, ...).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for the masks.")],
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Checkpoint from bgsub train or polish "
                                                   "(default: the shipped pretrained network).")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for the masks.")],
     config: ConfigOpt = None,
     sets: SetOpt = None,
     batch: Annotated[Optional[int], typer.Option(help="Frames per forward pass (segment.batch).")] = None,

@@ -206,3 +206,42 @@ class ReferenceThreshold(_InitWindow):
         masks = z.amax(dim=1, keepdim=True) > self.cfg.background.k
         S = masks * (clip.float() - bg)
         return Decomposition(background=clip.float() - S, foreground=S, masks=masks)
+
+
+@register("consensus")
+class ConsensusThreshold(Method):
+    """The default U-Net's input on its own, thresholded: the sample-consensus background model of
+    :mod:`bgsub.background.samples` (started on the video's first ``background.init`` frames, updated over time),
+    foreground where its residual exceeds ``background.k`` noise levels in some channel, upsampled from the
+    model's working size (bilinear on z). What the network adds to it is what the ablation measures."""
+
+    decides_masks: ClassVar[bool] = True
+    streams: ClassVar[bool] = True  # the model is updated frame by frame: each frame once, in order
+
+    def __init__(self, cfg=None):
+        super().__init__(cfg)
+        self.state = None
+
+    def begin_frames(self) -> int:
+        return max(1, self.cfg.background.init)
+
+    def begin(self, frames: torch.Tensor) -> None:
+        import dataclasses
+
+        from bgsub.background.state import start
+
+        bc = dataclasses.replace(self.cfg.background, model="samples")
+        self.state = start(frames, bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed)
+
+    def decompose(self, clip: torch.Tensor) -> Decomposition:
+        import torch.nn.functional as F
+
+        if self.state is None:
+            raise BgsubError("consensus: begin() it on the video's first frames first")
+        r = self.state.step(clip).amax(dim=1, keepdim=True)
+        if tuple(r.shape[-2:]) != tuple(clip.shape[-2:]):
+            r = F.interpolate(r, size=tuple(clip.shape[-2:]), mode="bilinear", align_corners=False)
+        masks = r > self.cfg.background.k
+        bg = self.state.background_image(clip)
+        S = masks * (clip.float() - bg)
+        return Decomposition(background=clip.float() - S, foreground=S, masks=masks)
