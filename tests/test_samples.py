@@ -125,3 +125,22 @@ def test_a_swaying_background_is_background_and_an_object_in_front_is_not(tmp_pa
     pred = _masks(x)
     single = _masks(x, n=20, matches=20, clean=False)  # all samples must match: one mode, no consensus
     assert _f(pred, gt) > _f(single, gt) + 0.1
+
+
+def test_the_health_check_warns_when_the_window_never_settles(caplog):
+    """A camera panning over texture: no pixel stands still in the window, and the model says so on stderr; a
+    still scene with noise does not."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    tex = cv2.GaussianBlur(rng.random((200, 400)).astype(np.float32), (0, 0), 1)
+    tex = (tex - tex.min()) / (tex.max() - tex.min())
+    pan = torch.from_numpy(np.stack([np.stack([tex[50:130, 3 * t : 3 * t + 100]] * 3) for t in range(30)]))
+    with caplog.at_level("WARNING", logger="bgsub"):
+        SampleModel.initialise(pan.float())
+    assert any("never stand still" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    still = torch.from_numpy(np.stack([np.stack([tex[50:130, :100]] * 3)] * 30)).float()
+    with caplog.at_level("WARNING", logger="bgsub"):
+        SampleModel.initialise((still + 0.01 * torch.randn_like(still)).clamp(0, 1))
+    assert not any("never stand still" in r.getMessage() for r in caplog.records)

@@ -44,6 +44,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -53,6 +54,9 @@ import numpy as np
 import torch
 
 from bgsub.errors import BgsubError
+
+log = logging.getLogger("bgsub")
+UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
 
 QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
 _DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
@@ -80,16 +84,31 @@ def to_working(frames: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     return out.reshape(T, C, h, w) * np.float32(255.0)
 
 
+def immerkaer(img: np.ndarray) -> float:
+    """The noise of one image (h, w) in its own units, from the Laplacian difference mask (Immerkaer, "Fast noise
+    variance estimation", CVIU 1996): sqrt(pi / 2) / (6 (w - 2)(h - 2)) sum |img * M|. Blind to motion; texture
+    raises it."""
+    m = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    h, w = img.shape
+    if h < 3 or w < 3:
+        return 0.0
+    r = cv2.filter2D(img.astype(np.float32), -1, m, borderType=cv2.BORDER_REPLICATE)[1:-1, 1:-1]
+    return float(math.sqrt(math.pi / 2) * np.abs(r).sum() / (6.0 * (w - 2) * (h - 2)))
+
+
 def noise_level(x: np.ndarray, factor: float = 1.0) -> float:
-    """The camera's noise (grey levels) from consecutive frames x (T, C, h, w): the 25th percentile of
-    |x_t - x_(t-1)| is 0.3186 sqrt(2) sigma for Gaussian noise; floored at the quantisation noise of 8-bit
-    samples averaged ``factor`` at a time. One frame: the quantisation floor only."""
+    """The camera's noise (grey levels) from frames x (T, C, h, w): the smaller of a temporal estimate (the 25th
+    percentile of |x_t - x_(t-1)| is 0.3186 sqrt(2) sigma for Gaussian noise: robust to motion over up to three
+    quarters of the frame) and a spatial one from single frames (:func:`immerkaer`, the median over the first
+    frames' channels: robust to any motion, raised by texture); floored at the quantisation noise of 8-bit samples
+    averaged ``factor`` at a time."""
     floor = QUANT / math.sqrt(max(1.0, factor))
+    spatial = float(np.median([immerkaer(x[t, c]) for t in range(min(x.shape[0], 5)) for c in range(x.shape[1])]))
     if x.shape[0] < 2:
-        return floor
+        return max(floor, spatial)
     d = np.abs(np.diff(x[: min(x.shape[0], 64)], axis=0)).ravel()
-    q = float(np.percentile(d, 25)) / (0.3186 * math.sqrt(2.0))
-    return max(floor, q)
+    temporal = float(np.percentile(d, 25)) / (0.3186 * math.sqrt(2.0))
+    return max(floor, min(temporal, spatial))
 
 
 def _motion(x: np.ndarray, box: int) -> np.ndarray:
@@ -231,6 +250,15 @@ class SampleModel:
             for j in range(1, n):
                 dy, dx = _DIRS[rng.integers(8)]
                 samples[j] = np.roll(samples[0], (dy, dx), axis=(-2, -1))
+        if T > 1:  # the health check: a window in which most pixels never stand still gives no credible model
+            # a pixel settles when it stands still (frame difference within 4 noise levels) in at least a quarter
+            # of the frames its samples need
+            still = (_motion(x, 1) <= 4.0 * max(noise, 1.0)).sum(axis=0)
+            unsettled = float((still < max(1, min(n, T) // 4)).mean())
+            if unsettled > UNSETTLED:
+                log.warning("background: %.0f%% of the pixels never stand still in the first %d frames (a camera "
+                            "that moves, or objects everywhere): the background model holds what moved there, and "
+                            "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
                     update=update, compensate=compensate, sigma_update=sigma_update, within=within, seed=seed)

@@ -1,0 +1,76 @@
+"""The shipped network (bgsub/weights/unet.pt): what the file holds, zero-shot segmentation with no training,
+and a per-video training that starts from it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bgsub.weights import shipped
+
+
+def test_the_shipped_weights_are_a_small_network_without_a_background():
+    from bgsub.training import load_checkpoint
+
+    p = shipped()
+    assert p.is_file() and p.stat().st_size < 1_000_000
+    model, cfg, state = load_checkpoint(p)  # weights_only=True inside
+    assert cfg.model.reference and model.spec.out_channels == 1 and model.spec.in_channels == 3
+    assert state.reference is None and state.optimizer is None  # the network only: the background is the video's
+    data = torch.load(p, map_location="cpu", weights_only=True)
+    assert data["format"] == "bgsub-unet" and data["reference"] is None
+
+
+def test_unet_pretrained_learns_nothing_per_video():
+    from bgsub.methods.base import available, create
+
+    assert {"unet", "unet-pretrained", "consensus"} <= set(available())
+    m = create("unet-pretrained")
+    assert m.fit_frames() == 0 and m.begin_frames() == m.cfg.background.init
+
+
+def _score(cli, tmp_path, scenario, extra=(), frames=150):
+    clip = tmp_path / scenario
+    cli("synth", str(clip), "-n", str(frames), "--height", "96", "--width", "128", "--seed", "1", "--scenario",
+        scenario)
+    out = tmp_path / f"{scenario}-masks"
+    args = ["--quiet", "segment", str(clip), "-o", str(out)]
+    for e in extra:
+        args += ["--set", e]
+    cli(*args)
+    r = cli("evaluate", str(out), "--gt", str(clip), "--json")
+    return json.loads(r.stdout)["scores"]["f_measure"]
+
+
+def test_segment_without_a_model_uses_the_shipped_network(cli, tmp_path):
+    """One command, no training: the synthetic clip's exact ground truth."""
+    assert _score(cli, tmp_path, "default") >= 0.85
+
+
+def test_lossless_footage_zero_shot_and_the_old_floor(cli, tmp_path):
+    """Noise-free frames with sub-grey-level flicker and compression blocks: the sample model's noise floor
+    (quantisation and measured noise) against the static reference's (an eighth of a grey level)."""
+    good = _score(cli, tmp_path, "lossless")
+    old = _score(cli, tmp_path, "lossless", ["background.model=reference"])
+    assert good >= 0.9 and good > old + 0.2
+
+
+def test_a_stopped_object_zero_shot(cli, tmp_path):
+    assert _score(cli, tmp_path, "stop") >= 0.9
+
+
+def test_train_init_pretrained_starts_from_the_shipped_weights(cli, tmp_path):
+    from bgsub.training import load_checkpoint
+
+    clip = tmp_path / "clip"
+    cli("synth", str(clip), "-n", "30", "--height", "48", "--width", "64")
+    m = tmp_path / "m.pt"
+    cli("--quiet", "train", str(clip), "-o", str(m), "--init", "pretrained", "--epochs", "0")
+    mine, _, _ = load_checkpoint(m)
+    theirs, _, _ = load_checkpoint(shipped())
+    for (k, a), (_, b) in zip(mine.state_dict().items(), theirs.state_dict().items()):
+        assert torch.equal(a, b), k
+    r = cli("train", str(clip), "-o", str(tmp_path / "x.pt"), "--init", "nope")
+    assert r.code == 1 and "scratch or pretrained" in r.stderr
