@@ -32,6 +32,7 @@ VARIANTS = {
     #                                     nearest-neighbour spread and frame differences, not their MAD
     "no-floor": {"dynamics": "diff"},  # sigma from frame differences, no frame-median floor
     "native": {"pixels": 0},  # the model at the frames' own size, not the network's
+    "gain": {"gain": True},
     "phi32": {"phi": 32},
     "phi64": {"phi": 64},
     "heal": {"heal": True, "still": 8},

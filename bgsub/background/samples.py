@@ -185,6 +185,7 @@ class SampleModel:
     heal: bool = False
     update: bool = True
     compensate: bool = True
+    gain: bool = False
     sigma_update: bool = False
     within: float = 0.5
     seed: int = 0
@@ -202,7 +203,7 @@ class SampleModel:
     @classmethod
     def initialise(cls, frames: torch.Tensor, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
                    matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
-                   heal: bool = False, update: bool = True, compensate: bool = True, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
+                   heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
@@ -261,7 +262,7 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, sigma_update=sigma_update, within=within, seed=seed)
+                    update=update, compensate=compensate, gain=gain, sigma_update=sigma_update, within=within, seed=seed)
         model._dyn = np.full((h, w), noise, np.float32)
         if T > 1 and dynamics in ("diff", "both"):
             # each pixel's own dynamics: how much its background changes from one frame to the next, measured
@@ -327,6 +328,35 @@ class SampleModel:
         d = (x[:, ::s, ::s] - self.background()[:, ::s, ::s]).reshape(x.shape[0], -1)
         return np.median(d, axis=1).astype(np.float32)[:, None, None]
 
+    def _compensated(self, x: np.ndarray) -> np.ndarray:
+        """The frame in the model's illumination. ``gain`` off: minus the median offset per channel. On: each
+        channel's gain and offset (x = a bg + b) fitted by least squares over the grid's pixels within k noise
+        levels of the fit (two reweighting rounds from the median offset; clipped samples left out), then
+        undone: (x - b) / a. A light that dims or brightens the scene multiplies it (exposure, a lamp)."""
+        off = self._offset(x)
+        if not (self.compensate and self.gain):
+            return x - off
+        h, w = x.shape[-2:]
+        s = max(1, int((h * w / 4096) ** 0.5))
+        bg = self.background()[:, ::s, ::s].reshape(x.shape[0], -1)
+        xs = x[:, ::s, ::s].reshape(x.shape[0], -1)
+        sig = self.sigma[::s, ::s].reshape(1, -1)
+        a = np.ones((x.shape[0], 1), np.float32)
+        b = off[:, :, 0].astype(np.float32)
+        ok = (bg > 0.5) & (bg < 254.5) & (xs > 0.5) & (xs < 254.5)
+        for _ in range(2):
+            r = np.abs(xs - (a * bg + b)) <= self.k * sig
+            wgt = (r & ok).all(axis=0)  # inliers in every channel
+            if wgt.sum() < 64:
+                break
+            B, X = bg[:, wgt], xs[:, wgt]
+            mb, mx = B.mean(axis=1, keepdims=True), X.mean(axis=1, keepdims=True)
+            var = ((B - mb) ** 2).mean(axis=1, keepdims=True)
+            a_new = ((B - mb) * (X - mx)).mean(axis=1, keepdims=True) / np.maximum(var, 1e-6)
+            a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
+            b = (mx - a * mb).astype(np.float32)
+        return (x - b[:, :, None]) / a[:, :, None]
+
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
         """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""
         return kth_smallest(self.samples, x, self.matches + extra)
@@ -347,7 +377,7 @@ class SampleModel:
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         rng = self._rng
-        xc = x - self._offset(x)
+        xc = self._compensated(x)
         res = self._residual(xc)  # (C, h, w)
         z = res / self.sigma
         fg = z.max(axis=0) > self.k

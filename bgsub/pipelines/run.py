@@ -341,7 +341,8 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
                save_foreground: bool | Collection[int], save_background: bool, progress: bool) -> dict[str, Any]:
     scope, median = cfg.threshold.scope, cfg.threshold.median
     method_seconds = 0.0
-    frames = foreground = 0
+    frames = 0
+    foreground = False
     workers = window_workers(method, cfg)
     # the next window is read and the last one's files are encoded and written in background threads while the
     # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
@@ -365,7 +366,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
                 bg = dec.background[-new:].clamp(0, 1)
             writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers)
             frames += new
-            foreground += int(masks[-new:].sum())
+            foreground = foreground or bool(masks[-new:].any())
             bar.update(new)
     if frames and not foreground:  # never silently empty: say it, so an empty result is a reading, not a mystery
         log.warning("%s: no foreground in any of the %d frames (a static scene, or a background model that holds "
@@ -374,7 +375,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
         "method": method.name,
         "out": str(out),
         "frames": frames,
-        "foreground_pixels": foreground,
+        "any_foreground": bool(foreground),
         "window": window,
         "workers": workers,
         "threshold_scope": scope,
