@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
     work = a.work or Path(tempfile.mkdtemp(prefix="bgsub-pretrain."))
     work.mkdir(parents=True, exist_ok=True)
-    cfg = Config()
+    from bgsub.methods.unet import UNetMethod
+
+    cfg = UNetMethod(Config()).cfg  # the defaults, with the input the network takes resolved (colour)
     t0 = time.time()
     real = [a.data / s for s in SEQUENCES if (a.data / s).is_dir()]
     if not real:

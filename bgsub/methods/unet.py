@@ -360,11 +360,12 @@ class PretrainedUNet(UNetMethod):
         model, saved, state = load_checkpoint(path)
         if not saved.model.reference:
             raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
-        if cfg.input.grayscale is not None and cfg.input.grayscale != saved.input.grayscale:
-            raise BgsubError(f"{path}: the network takes {'grey' if saved.input.grayscale else 'colour'} frames; "
+        grey = model.spec.in_channels == 1  # what the network takes, from the network itself
+        if cfg.input.grayscale is not None and cfg.input.grayscale != grey:
+            raise BgsubError(f"{path}: the network takes {'grey' if grey else 'colour'} frames; "
                              f"input.grayscale={str(cfg.input.grayscale).lower()} cannot be used with it")
         run = dataclasses.replace(cfg, model=dataclasses.replace(saved.model, weights=cfg.model.weights),
-                                  input=dataclasses.replace(cfg.input, grayscale=saved.input.grayscale),
+                                  input=dataclasses.replace(cfg.input, grayscale=grey),
                                   background=_changed(cfg.background, saved.background),
                                   train=dataclasses.replace(cfg.train, cap=saved.train.cap, tv=saved.train.tv))
         super().__init__(run, model=model, state=TrainState(epoch=state.epoch))
