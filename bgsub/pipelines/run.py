@@ -27,7 +27,7 @@ import torch
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
-from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
+from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip, working_size
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, prefetch
 from bgsub.methods.base import Decomposition, Method, draw_numbers
@@ -79,12 +79,23 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
     if not selected:
         raise BgsubError(f"{source}: no frames selected")
     numbers = method.fit_numbers(selected, seed=seed)
-    labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
     ic = cfg.input
+    check_fit_memory(f"{method.name}: fit", (info.height, info.width), ic, len(numbers))
+    labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
     clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
     t0 = time.perf_counter()
     method.fit(clip.frames)
     return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}
+
+
+def check_fit_memory(what: str, native: tuple[int, int], ic, frames: int) -> None:
+    """Refuse (or warn about) fitting on ``frames`` frames of ``native`` size read with the resolved input config
+    ``ic`` when the estimate does not fit in the available memory (:mod:`bgsub.memory`)."""
+    from bgsub import memory
+
+    size = working_size(native[0], native[1], ic.scale)
+    need = memory.fit_bytes(frames, memory.working_channels(ic.grayscale), size, native)
+    memory.check(need, f"{what} on {frames} {memory.describe(native, size)}", size=size, max_pixels=ic.max_pixels)
 
 
 def window_workers(method: Method, cfg: Config) -> int:
@@ -196,6 +207,7 @@ def decompose_video(
     total = len(list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride))
     if total == 0:
         raise BgsubError(f"{source}: no frames selected")
+    _check_window_memory(method, native, cfg, window)
     created = not out.exists()
     ensure_dir(out)
     save_config(cfg, out / "config.yaml")
@@ -208,6 +220,17 @@ def decompose_video(
             (out / "config.yaml").unlink(missing_ok=True)
             out.rmdir()
         raise
+
+
+def _check_window_memory(method: Method, native: tuple[int, int], cfg: Config, window: int) -> None:
+    from bgsub import memory
+
+    ic = cfg.input
+    size = working_size(native[0], native[1], ic.scale)
+    workers = window_workers(method, cfg)
+    need = memory.segment_bytes(window, workers, memory.working_channels(ic.grayscale), size, native)
+    memory.check(need, f"{method.name} in windows of {window} over {memory.describe(native, size)}", size=size,
+                 max_pixels=ic.max_pixels)
 
 
 def _decompose(method: Method, source: str | Path, out: Path, *, cfg: Config, window: int, total: int,
