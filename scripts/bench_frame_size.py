@@ -12,7 +12,9 @@ subprocess (``python -m bgsub``, the code of ``--code``, default this checkout),
 OpenCV threads; wall time is measured around the process (start-up included) and peak RSS is the child's
 ``ru_maxrss`` (``os.wait4``: the whole process, as ``/usr/bin/time -v`` reports it). ``segment fps`` is the
 command's own frames per second (reading, network, writing masks at native size: end to end, without start-up).
-``median`` and ``mog2`` run through ``bgsub batch -m NAME`` (fit on their frames, then every frame).
+``median`` and ``mog2`` run through ``bgsub batch -m NAME`` (fit on their frames, then every frame). CPU seconds
+(user + system, from the same ``wait4``) are kept in results.json: on a machine other jobs load, wall time is an
+upper bound and CPU time / threads a rough guide to what a quiet machine gives.
 
 ``--quality``: frames 1..``--quality-frames`` (700) at their native size and upscaled to 1080p, the ground truth
 upscaled the same way (nearest neighbour; ``ROI.bmp`` too; ``temporalROI.txt`` as is, so frames 470..700 are
@@ -102,7 +104,7 @@ def run(args: list[str], *, code: Path, threads: int, log: Path) -> dict:
         except ValueError:
             continue
     return {"cmd": " ".join(["bgsub", *args]), "rc": proc.returncode, "seconds": seconds,
-            "peak_rss": usage.ru_maxrss * 1024, "result": result}
+            "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss": usage.ru_maxrss * 1024, "result": result}
 
 
 def bench_size(name: str, folder: Path, work: Path, *, code: Path, threads: int, sets: list[str],
@@ -132,8 +134,8 @@ def _gb(n: float) -> str:
 
 
 def table(rows: list[dict], frames: int, methods: list[str]) -> str:
-    head = ("| size | train s | train peak GB | segment frames/s (end to end) | segment wall s | segment peak GB | "
-            + " | ".join(f"{m} s | {m} peak GB" for m in methods) + " |")
+    head = ("| size | train s (cpu s) | train peak GB | segment frames/s (end to end) | segment s (cpu s) | "
+            "segment peak GB | " + " | ".join(f"{m} s (cpu s) | {m} peak GB" for m in methods) + " |")
     lines = [head, "| --- " * (6 + 2 * len(methods)) + "|"]
     for row in rows:
         def cell(r, key):
@@ -141,7 +143,10 @@ def table(rows: list[dict], frames: int, methods: list[str]) -> str:
                 return "-"
             if r["rc"] != 0:
                 return f"failed (rc {r['rc']})"
-            return f"{r['seconds']:.1f}" if key == "s" else _gb(r["peak_rss"])
+            if key == "s":
+                cpu = r.get("cpu_seconds")
+                return f"{r['seconds']:.1f}" + (f" ({cpu:.0f})" if cpu is not None else "")
+            return _gb(r["peak_rss"])
         t, s = row.get("train"), row.get("segment")
         fps = s["result"]["fps"] if s and s["rc"] == 0 and s.get("result") else None
         cells = [row["size"], cell(t, "s"), cell(t, "gb"), f"{fps:.1f}" if fps else "-", cell(s, "s"), cell(s, "gb")]

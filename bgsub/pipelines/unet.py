@@ -197,9 +197,9 @@ def polish(
 
 def run_config(saved: Config, cfg: Optional[Config]) -> Config:
     """The config for running a trained model. Frames are read the way the model was trained (input.grayscale,
-    input.scale and input.max_pixels come from the checkpoint); ``threshold`` and ``segment`` keys that ``cfg`` leaves at their default
-    values come from the checkpoint too (so a model trained with a preset is segmented the same way), the others
-    from ``cfg``."""
+    input.scale and input.max_pixels come from the checkpoint: the same working size); ``threshold`` and
+    ``segment`` keys that ``cfg`` leaves at their default values come from the checkpoint too (so a model trained
+    with a preset is segmented the same way), the others from ``cfg``."""
     if cfg is None:
         return saved
     default = Config()
