@@ -4,14 +4,16 @@ The estimate follows what a run holds, not the camera: frames are float32 (C, H,
 (``input.scale`` and the pixel budget ``input.max_pixels``, :func:`bgsub.io.frames.working_size`), so
 
 - fitting (``bgsub train``, a method's ``fit``): the fit clip (``background.init`` + ``train.pool`` frames for the
-  default U-Net) and the copies the background estimate and training make of it: ``FIT_COPIES`` clips;
-- segmenting (``segment``, ``rpca``, ``batch``, ``benchmark``): the windows in flight (read ahead, being
-  decomposed, being written: ``WINDOW_COPIES`` windows per worker) plus one native-size frame per window in flight
-  (decoding, masks upsampled to the native size before they are written);
+  default U-Net) and what the background estimate and training make of it: ``FIT_COPIES`` clips;
+- segmenting (``segment``, ``rpca``, ``batch``, ``benchmark``): the windows in flight (two read ahead, one per
+  worker being decomposed) plus what a method's decomposition holds per window (``WINDOW_COPIES``: MOG2 returns
+  float background and foreground beside the masks; the U-Net only its logits), plus native-size 8-bit masks
+  waiting to be written;
 - plus ``BASE_BYTES``, the interpreter with torch, OpenCV and a model loaded.
 
-The coefficients were calibrated against measured peak RSS (``/usr/bin/time -v``, ``scripts/bench_frame_size.py``,
-see the README's "Frame size" section); they err on the high side. The check compares the estimate with the
+The coefficients were calibrated against measured peak RSS (``scripts/bench_frame_size.py``, ``ru_maxrss`` of each
+command; the README's "Frame size" section): on highway at 240p and upscaled to 1080p, the estimates of train,
+segment, median and mog2 are 15-30% above the measured peaks. The check compares the estimate with the
 memory available now (``MemAvailable`` of ``/proc/meminfo``, or what is left under the cgroup's limit when that is
 lower): above it, a one-line :class:`~bgsub.errors.BgsubError` naming the bytes needed and the lever
 (``--set input.max_pixels=...``) before anything is read or written; above ``WARN_FRACTION`` of it, a warning.
@@ -29,9 +31,10 @@ from bgsub.errors import BgsubError
 log = logging.getLogger("bgsub")
 
 GIB = 1024 ** 3
-BASE_BYTES = int(0.75 * GIB)  # python + torch + OpenCV + a model, measured 0.55-0.7 GiB
-FIT_COPIES = 3.5  # the fit clip, the background estimate's copies of the init window, training's working set
-WINDOW_COPIES = 6.0  # per worker: read ahead, topped up, residual and background, masks waiting to be written
+BASE_BYTES = int(0.5 * GIB)  # python + torch + OpenCV + a model (the fits below give 0.35-0.45 GB)
+FIT_COPIES = 2.5  # the fit clip, the background estimate's copies of the init window, training's inputs (fit: 2.2)
+WINDOW_COPIES = {"unet": 1.0}  # per method: windows' worth of arrays its decompose returns; others: DEFAULT_COPIES
+DEFAULT_COPIES = 4.0  # clip, float background and foreground, masks (MOG2 measured: about 3.5)
 WARN_FRACTION = 0.7
 
 
@@ -69,12 +72,11 @@ def fit_bytes(frames: int, channels: int, size: tuple[int, int], native: tuple[i
 
 
 def segment_bytes(window: int, workers: int, channels: int, size: tuple[int, int], native: tuple[int, int],
-                  copies: float = WINDOW_COPIES) -> int:
-    """Estimated peak of running a method over a video in windows of ``window`` frames, ``workers`` at once."""
-    in_flight = max(1, workers) + 2  # decomposed + read ahead (prefetch depth 2); written ones are masks
-    native_frames = (2 + in_flight) * window  # uint8 native masks (writer) and decoded frames
-    return int(BASE_BYTES + copies * max(1, workers) * window * frame_bytes(channels, size)
-               + 2 * window * frame_bytes(channels, size) + native_frames * native[0] * native[1])
+                  method: str = "") -> int:
+    """Estimated peak of running ``method`` over a video in windows of ``window`` frames, ``workers`` at once."""
+    copies = WINDOW_COPIES.get(method, DEFAULT_COPIES)
+    windows = copies + max(1, workers) + 2  # its outputs, the windows being decomposed, two read ahead
+    return int(BASE_BYTES + windows * window * frame_bytes(channels, size) + 4 * window * native[0] * native[1])
 
 
 def _fmt(n: float) -> str:

@@ -228,7 +228,7 @@ def _check_window_memory(method: Method, native: tuple[int, int], cfg: Config, w
     ic = cfg.input
     size = working_size(native[0], native[1], ic.scale)
     workers = window_workers(method, cfg)
-    need = memory.segment_bytes(window, workers, memory.working_channels(ic.grayscale), size, native)
+    need = memory.segment_bytes(window, workers, memory.working_channels(ic.grayscale), size, native, method.name)
     memory.check(need, f"{method.name} in windows of {window} over {memory.describe(native, size)}", size=size,
                  max_pixels=ic.max_pixels)
 
