@@ -134,8 +134,8 @@ def _gb(n: float) -> str:
 
 
 def table(rows: list[dict], frames: int, methods: list[str]) -> str:
-    head = ("| size | train s (cpu s) | train peak GB | segment frames/s (end to end) | segment s (cpu s) | "
-            "segment peak GB | " + " | ".join(f"{m} s (cpu s) | {m} peak GB" for m in methods) + " |")
+    head = ("| size | train s (cpu s) | train peak GiB | segment frames/s (end to end) | segment s (cpu s) | "
+            "segment peak GiB | " + " | ".join(f"{m} s (cpu s) | {m} peak GiB" for m in methods) + " |")
     lines = [head, "| --- " * (6 + 2 * len(methods)) + "|"]
     for row in rows:
         def cell(r, key):
@@ -177,8 +177,8 @@ def quality(data: Path, work: Path, *, frames: int, code: Path, threads: int, se
                      "precision": scores.get("precision"), "recall": scores.get("recall"),
                      "frames_scored": (e.get("result") or {}).get("frames")}
         print(f"quality {name}: F={scores.get('f_measure')} P={scores.get('precision')} R={scores.get('recall')} "
-              f"train {t['seconds']:.1f} s {_gb(t['peak_rss'])} GB, segment "
-              f"{(s.get('result') or {}).get('fps', float('nan')):.1f} frames/s {_gb(s['peak_rss'])} GB", flush=True)
+              f"train {t['seconds']:.1f} s {_gb(t['peak_rss'])} GiB, segment "
+              f"{(s.get('result') or {}).get('fps', float('nan')):.1f} frames/s {_gb(s['peak_rss'])} GiB", flush=True)
     if res["native"]["f_measure"] is not None and res["1080p"]["f_measure"] is not None:
         res["f_difference"] = res["1080p"]["f_measure"] - res["native"]["f_measure"]
     return res

@@ -211,3 +211,21 @@ def test_upscaled_results_close_to_native(tmp_path_factory, method):
     f_up = evaluate(root / "m-up", up)["scores"]["f_measure"]
     assert f_native > 0.4  # the method works on this clip at all (MOG2 ~0.49, reference ~0.9)
     assert abs(f_up - f_native) <= 0.02, (f_native, f_up)
+
+
+def test_unet_trains_and_segments_at_the_working_size(clips, tmp_path):
+    """The default U-Net on the 4x upscaled clip with a budget of the native pixel count: trained at 48x64, its
+    checkpoint records the effective scale and budget, and segment (with default settings) runs at that size
+    and writes masks at 192x256."""
+    from bgsub import api
+    from bgsub.training import load_checkpoint
+
+    _, up = clips
+    cfg = load_config(None, [f"input.max_pixels={48 * 64}", "train.epochs=2", "background.init=8", "train.pool=4"])
+    res = api.train(up, tmp_path / "m.pt", cfg=cfg, progress=False)
+    assert res["image_size"] == [48, 64]
+    _, saved, _ = load_checkpoint(tmp_path / "m.pt")
+    assert saved.input.scale == 0.25 and saved.input.max_pixels == 48 * 64
+    api.segment(up, tmp_path / "masks", model=tmp_path / "m.pt", cfg=load_config(None), progress=False)
+    m = cv2.imread(str(tmp_path / "masks" / "bin000024.png"), cv2.IMREAD_GRAYSCALE)
+    assert m.shape == (192, 256)
