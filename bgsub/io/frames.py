@@ -18,12 +18,9 @@ and only the masks are written back at the native size. A JPEG file shrunk by ha
 libjpeg (``cv2.IMREAD_REDUCED_*_2/4/8``: the DCT is scaled, most of the decoding is skipped; a 4K frame decodes
 about three times faster) and then area-resized to the exact working size. That path is not bit-exact with
 decoding in full and area-resizing (the decoder's scaled IDCT is not an area average and it converts to grey from
-YCbCr itself): tests hold it within 2/255 on average. Other formats, and any frame not reduced by at least 2,
-take the full decode as before, so frames at their native size are byte-identical to what they always were.
-
-Streaming: :func:`iter_frames` yields one frame at a time and :func:`iter_chunks` at most ``chunk`` frames at a
-time, so memory does not grow with the length of the video. :func:`read_clip` loads a whole selection at once,
-for methods that need it (a training set, an RPCA window).
+YCbCr itself): tests hold it within 1/255 on average, 3/255 at the 99th percentile. Other formats, and any frame
+not reduced by at least 2, take the full decode as before, so frames at their native size are byte-identical to
+what they always were.
 """
 
 from __future__ import annotations
