@@ -40,6 +40,12 @@ class InputConfig:
     grayscale: Optional[bool] = None  # None = the method's own choice (colour for unet, median, mog2, knn;
     #                                   grayscale for the rpca solvers, the paper's preprocessing); true/false forces it
     scale: float = 1.0  # resize factor applied to every frame (0.5 = half resolution)
+    max_pixels: int = 250000  # pixel budget of the working size: larger frames are read reduced by
+    #                           sqrt(max_pixels / (H W)) (effective scale min(scale, that)); every method fits and
+    #                           runs at that size and masks are written back at the native size, so memory and time
+    #                           follow the budget, not the camera (1080p runs at 666 x 375). 250000 keeps every
+    #                           sequence of the benchmark data (up to 348 x 468) native. 0 = no budget. A saved
+    #                           config.yaml holds the effective scale
     chunk: int = 64  # frames held in memory at once by streaming commands
 
 

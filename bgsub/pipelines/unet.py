@@ -72,6 +72,8 @@ def train(
     from bgsub.methods.unet import UNetMethod
 
     out = Path(out)
+    if not resume:
+        _check_train_memory(source, cfg)  # before anything is written
     check_writable(out)  # before hours of training, not after
     t0 = time.perf_counter()
     if resume:
@@ -163,6 +165,22 @@ def train(
     }
 
 
+def _check_train_memory(source: str | os.PathLike, cfg: Config) -> None:
+    """Refuse (or warn about) a training run whose frames would not fit in memory (:mod:`bgsub.memory`)."""
+    from bgsub.config import with_grayscale
+    from bgsub.io.frames import resolve_input
+    from bgsub.methods.unet import UNetMethod
+    from bgsub.pipelines.run import check_fit_memory
+
+    info = probe(source)
+    native = (info.height, info.width)
+    run_cfg = with_grayscale(cfg, UNetMethod.grayscale)  # the input as the method resolves it, without a network
+    tc, ic = run_cfg.train, resolve_input(run_cfg.input, native)
+    want = max(1, run_cfg.background.init) + tc.pool if run_cfg.model.reference else max(tc.pool, tc.frames)
+    selected = len(list_frames(source, start=ic.start, end=ic.end, stride=ic.stride))
+    check_fit_memory("train", native, ic, min(want, selected) + max(0, tc.label_frames))
+
+
 def polish(
     model_path: str | os.PathLike,
     source: str | os.PathLike,
@@ -213,10 +231,10 @@ def polish(
 
 
 def run_config(saved: Config, cfg: Optional[Config]) -> Config:
-    """The config for running a trained model. Frames are read the way the model was trained (input.grayscale and
-    input.scale come from the checkpoint); ``threshold`` and ``segment`` keys that ``cfg`` leaves at their default
-    values come from the checkpoint too (so a model trained with a preset is segmented the same way), the others
-    from ``cfg``."""
+    """The config for running a trained model. Frames are read the way the model was trained (input.grayscale,
+    input.scale and input.max_pixels come from the checkpoint: the same working size); ``threshold`` and
+    ``segment`` keys that ``cfg`` leaves at their default values come from the checkpoint too (so a model trained
+    with a preset is segmented the same way), the others from ``cfg``."""
     if cfg is None:
         return saved
     default = Config()
@@ -227,7 +245,8 @@ def run_config(saved: Config, cfg: Optional[Config]) -> Config:
                 if getattr(mine, f.name) == getattr(base, f.name)}
         return dataclasses.replace(mine, **keep)
 
-    inp = dataclasses.replace(cfg.input, grayscale=saved.input.grayscale, scale=saved.input.scale)
+    inp = dataclasses.replace(cfg.input, grayscale=saved.input.grayscale, scale=saved.input.scale,
+                              max_pixels=saved.input.max_pixels)
     return dataclasses.replace(cfg, input=inp, model=saved.model, train=saved.train, background=saved.background,
                                threshold=merge("threshold"),
                                segment=merge("segment"))
