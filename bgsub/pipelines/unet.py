@@ -125,8 +125,10 @@ def train(
         stream_fit(method, source, cfg=cfg, numbers=numbers)
         state = method.state
         n_frames = len(numbers)
+        from bgsub.io.frames import working_size
+
         info = probe(source)
-        image_size = [info.height, info.width]
+        image_size = list(working_size(info.height, info.width, cfg.input.scale))  # the frames as trained on
     else:
         clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
         if resume and numbers is not None and clip.numbers != list(numbers):
