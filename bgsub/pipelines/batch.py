@@ -303,7 +303,7 @@ def batch(
     inputs: Iterable[str],
     out: str | os.PathLike,
     *,
-    method: str = "unet",
+    method: str = "unet-pretrained",
     cfg: Optional[Config] = None,
     engine: str = "local",
     engine_options: Optional[dict[str, Any]] = None,
