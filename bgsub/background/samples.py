@@ -11,29 +11,33 @@ keeps a coherent object's contrast), and gives the network, per frame and channe
 
 in noise levels, the same contract as :func:`bgsub.background.residual`: z > k is the model's own decision.
 
-What each piece is for:
+What each piece is for (measured one at a time: README, "This round"):
 
 - **Initialisation from a busy start** (LaBGen, Laugraud et al. 2017; SBMnet 2016): the samples come from the
   frames of the initialisation window in which the pixel moves least (the ``n`` of lowest local motion, motion
   being the frame differences around that frame, box-filtered over a neighbourhood), so objects that cross the
-  window are left out, and a background that shows only between two passing leaves is found.
-- **A noise floor with a physical meaning**: sigma is at least the camera's noise, estimated from the window's
-  frame differences (a lower quantile of |x_t - x_(t-1)|, robust to motion covering up to three quarters of the
-  frame) and never below the quantisation noise of 8-bit samples averaged to the working size (1/sqrt(12 m)
-  grey levels for m pixels averaged); and at least the pixel's own dynamics (the median of its residual over the
-  window: water and swaying leaves get a larger sigma, SuBSENSE's D_min feedback), updated as a running mean.
-- **Conservative, random, spatially diffused updates** (ViBe): a pixel the model calls background replaces one
-  random sample of its own with probability 1/``phi``, and one random sample of a random neighbour with
-  probability 1/``phi``; foreground never enters the model by its own update, so an object that stops stays
-  foreground.
-- **Healing a wrong start** (ghosts): a pixel the model calls foreground that has not changed for ``still``
-  frames, and whose value matches the samples of the background ``reach`` pixels away in one of 8 directions,
-  is background that was hidden when the model started (a person who stood there at the start and left): its
-  samples are replaced by its value. An object that stops is not like the background around it and stays
-  foreground (the policy: a stopped object stays foreground for as long as it differs from the background
-  around it by more than k noise levels; its parts that do not are absorbed after ``still`` frames).
+  window are left out, and a background that shows only between two passing leaves is found (``init="stable"``;
+  ``"first"`` is ViBe's start from the first frame, ``"window"`` a spread of the window, ``"dense"`` the
+  window's most repeated values). A **conservative pass** (``clean``) then replaces samples more than k noise
+  levels off the samples' median by the median: an object that stood in a minority of them is not a mode.
+- **Noise levels with a physical meaning** (``dynamics="mad"``): sigma is 1.4826 x the median absolute
+  deviation of the pixel's samples (max over channels), floored at the frame's median of it and at the camera
+  noise (:func:`noise_level`: the smaller of a temporal estimate and Immerkaer's single-image one), itself never
+  below the quantisation noise of 8-bit samples averaged to the working size (1/sqrt(12 m) grey levels for m
+  pixels averaged). Other estimates kept for the ablation: ``"spread"`` (the samples' nearest-neighbour
+  spacing, calibrated by :func:`spread_ratio`), ``"diff"`` (frame differences at the sampled frames), ``"both"``.
+- **Conservative, random, spatially diffused updates** (ViBe): a pixel within ``within`` x k noise levels of its
+  samples replaces one random sample of its own with probability 1/``phi``, and one random sample of a random
+  neighbour with probability 1/``phi``; foreground never enters the model by its own update. A stopped object is
+  taken in only from its border, by the background next to it (about one pixel per ``phi`` frames).
+- **Healing after a change** (``heal``, off by default): a foreground pixel that changed by more than k noise
+  levels since the start and then stayed unchanged for ``still`` frames, and whose value matches the samples of
+  the pixels ``reach`` away in at least ``heal_votes`` of 8 directions, is background revealed by an object that
+  left (a ghost): one of its samples is replaced by its value each frame.
 - **Illumination**: each frame's per-channel median offset from the model's background (the median of the
-  samples), over a regular grid of pixels, is removed before comparing (a light switch).
+  samples), over a regular grid of pixels, is removed before comparing (``gain``: a per-channel gain as well).
+- **A health check**: when most pixels never stand still in the window, a warning says the model holds what
+  moved there.
 
 Example::
 
