@@ -33,6 +33,7 @@ VARIANTS = {
     "no-floor": {"dynamics": "diff"},  # sigma from frame differences, no frame-median floor
     "native": {"pixels": 0},  # the model at the frames' own size, not the network's
     "gain": {"gain": True},
+    "smooth": {"smooth": True},
     "phi32": {"phi": 32},
     "phi64": {"phi": 64},
     "heal": {"heal": True, "still": 8},

@@ -190,6 +190,7 @@ class SampleModel:
     update: bool = True
     compensate: bool = True
     gain: bool = False
+    smooth: bool = False
     sigma_update: bool = False
     within: float = 0.5
     seed: int = 0
@@ -200,6 +201,7 @@ class SampleModel:
     _bg_at: int = field(default=0, repr=False)
     _dyn: Optional[np.ndarray] = field(default=None, repr=False)
     _moved: Optional[np.ndarray] = field(default=None, repr=False)
+    _poly: Optional[np.ndarray] = field(default=None, repr=False)
     _rng: Optional[np.random.Generator] = field(default=None, repr=False)
 
     # ---- initialisation ---------------------------------------------------------------------------------------
@@ -207,7 +209,7 @@ class SampleModel:
     @classmethod
     def initialise(cls, frames: torch.Tensor, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
                    matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
-                   heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
+                   heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
@@ -266,7 +268,7 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, sigma_update=sigma_update, within=within, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, seed=seed)
         model._dyn = np.full((h, w), noise, np.float32)
         if T > 1 and dynamics in ("diff", "both"):
             # each pixel's own dynamics: how much its background changes from one frame to the next, measured
@@ -338,6 +340,8 @@ class SampleModel:
         levels of the fit (two reweighting rounds from the median offset; clipped samples left out), then
         undone: (x - b) / a. A light that dims or brightens the scene multiplies it (exposure, a lamp)."""
         off = self._offset(x)
+        if self.compensate and self.smooth:
+            return self._smooth(x, off)
         if not (self.compensate and self.gain):
             return x - off
         h, w = x.shape[-2:]
@@ -360,6 +364,40 @@ class SampleModel:
             a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
             b = (mx - a * mb).astype(np.float32)
         return (x - b[:, :, None]) / a[:, :, None]
+
+    def _smooth(self, x: np.ndarray, off: np.ndarray) -> np.ndarray:
+        """The frame in the model's illumination with a smooth light field: per channel x = bg (1 + g(u, v)) +
+        o(u, v), g and o quadratic polynomials of the pixel position (Radke et al. 2005's low-order illumination
+        model; the static reference's ``compensate=smooth``), fitted by least squares in noise levels over a grid
+        of >= 512 pixels within k noise levels of the fit (three reweighting rounds from the median offset;
+        clipped samples left out), then undone: (x - o) / (1 + g)."""
+        C, h, w = x.shape
+        s = max(1, int((h * w / 512) ** 0.5))
+        if self._poly is None or self._poly.shape[1:] != (h, w):
+            v = (np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1
+            u = (np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1
+            vv, uu = np.meshgrid(v, u, indexing="ij")
+            self._poly = np.stack([np.ones_like(uu), uu, vv, uu * uu, uu * vv, vv * vv])  # (6, h, w)
+        phi = self._poly[:, ::s, ::s].reshape(6, -1)  # (6, P)
+        bg = self.background()[:, ::s, ::s].reshape(C, -1)
+        xs = x[:, ::s, ::s].reshape(C, -1)
+        isig = 1.0 / self.sigma[::s, ::s].reshape(-1)
+        ok = ((bg > 0.5) & (bg < 254.5) & (xs > 0.5) & (xs < 254.5)).all(axis=0)
+        coef = np.zeros((C, 12), np.float32)
+        coef[:, 6] = off[:, 0, 0]
+        for _ in range(3):
+            A = np.concatenate([phi[None] * bg[:, None], np.broadcast_to(phi[None], (C, 6, phi.shape[1]))], 1)
+            pred = bg + np.einsum("cj,cjp->cp", coef, A)
+            inl = ((np.abs(xs - pred) * isig[None] <= self.k).all(axis=0) & ok)
+            if inl.sum() < 48:
+                break
+            for c in range(C):
+                Aw = (A[c][:, inl] * isig[inl]).T  # (P, 12) in noise levels
+                bw = (xs[c, inl] - bg[c, inl]) * isig[inl]
+                coef[c] = np.linalg.lstsq(Aw, bw, rcond=None)[0]
+        gain = 1.0 + np.einsum("cj,jhw->chw", coef[:, :6], self._poly)
+        offs = np.einsum("cj,jhw->chw", coef[:, 6:], self._poly)
+        return ((x - offs) / np.maximum(gain, 0.25)).astype(np.float32)
 
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
         """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""
