@@ -74,3 +74,13 @@ def test_train_init_pretrained_starts_from_the_shipped_weights(cli, tmp_path):
         assert torch.equal(a, b), k
     r = cli("train", str(clip), "-o", str(tmp_path / "x.pt"), "--init", "nope")
     assert r.code == 1 and "scratch or pretrained" in r.stderr
+
+
+def test_training_starts_its_own_background_even_with_reuse_background_set(cli, tmp_path):
+    """segment.reuse_background is about segmenting; a training run always starts the background model on the
+    video it trains on (it used to find none and fail)."""
+    clip = tmp_path / "clip"
+    cli("synth", str(clip), "-n", "30", "--height", "48", "--width", "64")
+    r = cli("--quiet", "train", str(clip), "-o", str(tmp_path / "m.pt"), "--epochs", "2", "--set",
+            "segment.reuse_background=true")
+    assert r.code == 0, r.stderr

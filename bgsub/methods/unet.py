@@ -224,7 +224,7 @@ class UNetMethod(Method):
             self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress)
             self.state.threshold = fit_threshold(self.model, clip, self.cfg)
             return self
-        self.begin(clip)
+        self.estimate_reference(clip)  # fitting always starts the background from these frames (never reused)
         inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
         return self.train_on(inputs)
 
@@ -235,7 +235,7 @@ class UNetMethod(Method):
         the kept inputs at the network's size."""
         buf: list[torch.Tensor] = []
         nums: list[int] = []
-        want = self.begin_frames()
+        want = max(1, self.cfg.background.init)  # fitting always starts the background (never reused)
         kept: dict[int, torch.Tensor] = {}
         last = max(keep) if keep else None
         started = False
@@ -253,7 +253,7 @@ class UNetMethod(Method):
                 if len(nums) < want:
                     continue
                 frames = torch.cat(buf)
-                self.begin(frames[:want])
+                self.estimate_reference(frames[:want])
                 consume(nums, frames)
                 started, buf = True, []
             else:
@@ -262,7 +262,7 @@ class UNetMethod(Method):
                 break
         if not started and buf:  # a video shorter than the window
             frames = torch.cat(buf)
-            self.begin(frames)
+            self.estimate_reference(frames)
             consume(nums, frames)
         return kept
 
