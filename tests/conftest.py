@@ -36,6 +36,10 @@ def run_cli(*args: str) -> CliResult:
             main([str(a) for a in args])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            from bgsub.progress import set_quiet
+
+            set_quiet(False)  # --quiet is process-wide: one in-process call must not silence the next test
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
