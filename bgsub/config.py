@@ -215,6 +215,15 @@ class Config:
         return dataclasses.asdict(self)
 
 
+def explicit_over(saved, mine):
+    """A config section: ``mine``'s keys where they differ from the defaults (what the user set), ``saved``'s
+    elsewhere (e.g. what a model was trained or segmented with)."""
+    base = type(mine)()
+    changed = {f.name: getattr(mine, f.name) for f in dataclasses.fields(mine)
+               if getattr(mine, f.name) != getattr(base, f.name)}
+    return dataclasses.replace(saved, **changed)
+
+
 def with_grayscale(cfg: Config, grayscale: bool) -> Config:
     """``cfg`` with ``input.grayscale`` resolved: kept when the user set it, else ``grayscale`` (the method's own
     choice, see :attr:`bgsub.methods.base.Method.grayscale`)."""

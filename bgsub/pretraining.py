@@ -15,6 +15,7 @@ per-video training does (:func:`bgsub.training.train_model`), and minimises the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -29,15 +30,13 @@ from bgsub.losses import support_energy
 from bgsub.models.unet import UNet
 from bgsub.netinput import autocast, memory_format
 from bgsub.progress import progress as _progress
-from bgsub.training import _draw, build_model
+from bgsub.training import _draw, _lr_at, build_model
 
 
 def video_inputs(source: str | Path, cfg: Config, *, frames: int, seed: int = 0) -> torch.Tensor:
     """(P, C, h, w) the network inputs log(1 + z) of a video, read once: its background model started on the
     initialisation window and stepped over every frame up to the last kept one; kept: the window and
     ``frames`` frames drawn (seeded) from the rest (:meth:`bgsub.methods.unet.UNetMethod.fit_numbers`)."""
-    import dataclasses
-
     from bgsub.io.frames import iter_chunks, list_frames
     from bgsub.methods.unet import UNetMethod
 
@@ -58,10 +57,12 @@ def pretrain(pools: list[torch.Tensor], cfg: Config, *, steps: int, seed: int = 
              model: Optional[UNet] = None) -> tuple[UNet, list[dict]]:
     """Train the reference U-Net (``cfg.model``; a fresh one from ``seed`` unless ``model`` is given) on the
     support energy over ``pools``, one (P_i, C, h_i, w_i) tensor of network inputs per video. Adam with
-    ``train.lr`` and a cosine decay over ``steps``. Returns the network (eval mode, on the CPU) and the history."""
+    ``train.lr`` and ``train.schedule`` (cosine: decay to 0) over ``steps``. Returns the network (eval mode, on
+    the CPU) and the history."""
     if not pools:
         raise BgsubError("pretrain: no videos")
     tc = cfg.train
+    schedule = dataclasses.replace(cfg, train=dataclasses.replace(tc, epochs=steps))  # train.schedule over steps
     device = resolve_device(tc.device)
     fmt = memory_format(tc.channels_last)
     model = model if model is not None else build_model(cfg, seed=seed)
@@ -77,7 +78,7 @@ def pretrain(pools: list[torch.Tensor], cfg: Config, *, steps: int, seed: int = 
             v = int(torch.multinomial(weights, 1, generator=gen))
             D = _draw(pools[v], min(tc.frames, pools[v].shape[0]), tc.crop, gen)
             D = D.to(device).contiguous(memory_format=fmt)
-            lr = tc.lr * 0.5 * (1 + math.cos(math.pi * step / max(1, steps)))
+            lr = _lr_at(schedule, step)
             for g in opt.param_groups:
                 g["lr"] = lr
             with autocast(device, tc.bf16):

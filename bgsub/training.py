@@ -281,7 +281,7 @@ def train_model(
     tc = cfg.train
     if pool.ndim != 4 or pool.shape[0] < 1:
         raise BgsubError(f"training frames must be (P, C, H, W) with P >= 1, got {tuple(pool.shape)}")
-    if pool.shape[1] != model.spec.in_channels and not inputs:
+    if pool.shape[1] != model.spec.in_channels:
         raise BgsubError(f"the model takes {model.spec.in_channels} channel(s) but the frames have {pool.shape[1]} "
                          f"(input.grayscale and model.in_channels disagree)")
     if tc.frames < 1 or tc.epochs < 0 or tc.crop < 0:

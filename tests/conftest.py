@@ -43,6 +43,18 @@ def run_cli(*args: str) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+def read_masks(folder: Path) -> dict:
+    """The ``bin*.png`` masks of ``folder`` by file name, each asserted to be a complete, readable PNG."""
+    import cv2
+
+    out = {}
+    for f in sorted(folder.glob("bin*.png")):
+        a = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+        assert a is not None, f"{f} is not a complete PNG"
+        out[f.name] = a
+    return out
+
+
 @pytest.fixture
 def cli():
     return run_cli

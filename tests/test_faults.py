@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from bgsub.synth import synth
+from conftest import read_masks  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
 pytestmark = pytest.mark.slow
 
@@ -55,13 +55,6 @@ def _kill_when(args: list, ready, timeout: float = 120.0) -> None:
         p.stderr.close()
 
 
-def _masks(folder: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for f in sorted(folder.glob("bin*.png")):
-        a = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-        assert a is not None, f"{f} is not a complete PNG"
-        out[f.name] = a
-    return out
 
 
 def _hidden(folder: Path) -> list[Path]:
@@ -91,7 +84,7 @@ def _segment_in_process(clip: Path, model: Path, out: Path) -> dict[str, np.ndar
     from bgsub.pipelines.unet import segment
 
     segment(clip, out, model=model, cfg=load_config(None, ["segment.device=cpu"]), progress=False)
-    return _masks(out)
+    return read_masks(out)
 
 
 TRAIN = ["--frames", "6", "--seed", "4", *TINY, "--set", "train.save_every=5", "--set", "train.bf16=false"]
@@ -156,14 +149,14 @@ def test_killed_mask_writers_leave_no_partial_file_and_the_rerun_completes(tmp_p
         args = ["rpca", clip, "--window", "10", "--max-iter", "30", "--device", "cpu"]
         rpca(clip, tmp_path / "full", load_config(None, ["rpca.window=10", "rpca.max_iter=30", "rpca.device=cpu"]),
              progress=False)
-        full = _masks(tmp_path / "full")
+        full = read_masks(tmp_path / "full")
     out = tmp_path / "out"
     _kill_when([*args, "-o", out], lambda: out.is_dir() and len(list(out.glob("bin*.png"))) >= 20)
-    partial = _masks(out)  # every visible mask is a complete PNG
+    partial = read_masks(out)  # every visible mask is a complete PNG
     assert 20 <= len(partial) < 120
     assert all(np.array_equal(partial[k], full[k]) for k in partial)
     _run(*args, "-o", out)
-    again = _masks(out)
+    again = read_masks(out)
     assert again.keys() == full.keys() and all(np.array_equal(again[k], full[k]) for k in full)
     assert _hidden(out) == []  # temporary files of the killed process are gone
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 from bgsub.config import load_config
 from bgsub.io.stream import FrameStream, parse_source
 from bgsub.synth import synth
+from conftest import read_masks  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
 INIT, BATCH = 10, 4
 TINY = ["model.depth=1", "model.base_channels=4", f"background.init={INIT}", "train.pool=10", "train.device=cpu",
@@ -60,13 +60,6 @@ def _frames(clip: Path) -> list[np.ndarray]:
     return [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted((clip / "input").glob("in*.png"))]
 
 
-def _masks(folder: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for f in sorted(folder.glob("bin*.png")):
-        a = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-        assert a is not None, f"{f} is not a complete PNG"
-        out[f.name] = a
-    return out
 
 
 def _only_outputs(folder: Path) -> None:
@@ -132,7 +125,7 @@ def reference_masks(clips, model, tmp_path):
     from bgsub.pipelines.unet import segment
 
     segment(clips["a"], tmp_path / "folder", model=model, cfg=_cfg(), progress=False)
-    return _masks(tmp_path / "folder")
+    return read_masks(tmp_path / "folder")
 
 
 def test_a_video_read_once_gives_the_masks_of_its_frame_folder(clips, model, reference_masks, tmp_path, monkeypatch):
@@ -145,7 +138,7 @@ def test_a_video_read_once_gives_the_masks_of_its_frame_folder(clips, model, ref
     r = segment(video, tmp_path / "video", model=model, cfg=_cfg(), progress=False)
     assert fake.opened == [str(video)] and fake.reads == 30  # opened once, each frame read once, no seek
     assert r["frames"] == 30 and not r["interrupted"] and not r["live"]
-    got = _masks(tmp_path / "video")
+    got = read_masks(tmp_path / "video")
     assert got.keys() == reference_masks.keys() and len(got) == 30
     assert all(np.array_equal(got[k], reference_masks[k]) for k in got)
 
@@ -173,7 +166,7 @@ def test_max_frames_ends_the_run_after_n_frames(clips, model, tmp_path, monkeypa
     r = cli("segment", "0", "-m", model, "-o", tmp_path / "out", "--max-frames", "13", "--device", "cpu")
     assert r.code == 0, r.stderr
     assert fake.opened == [0]  # "0" is camera 0 (no such path here)
-    assert fake.reads == 13 and sorted(_masks(tmp_path / "out")) == [f"bin{n:06d}.png" for n in range(1, 14)]
+    assert fake.reads == 13 and sorted(read_masks(tmp_path / "out")) == [f"bin{n:06d}.png" for n in range(1, 14)]
     assert "13 frames" in r.stdout
     _only_outputs(tmp_path / "out")
 
@@ -192,7 +185,7 @@ def test_an_interrupted_source_leaves_the_masks_of_every_frame_read(clips, model
     r = segment("rtsp://camera.example/live", tmp_path / "out", model=model, cfg=_cfg(), progress=False)
     assert fake.opened == ["rtsp://camera.example/live"]
     assert r["interrupted"] and r["live"] and r["frames"] == after
-    got = _masks(tmp_path / "out")
+    got = read_masks(tmp_path / "out")
     assert sorted(got) == [f"bin{n:06d}.png" for n in range(1, after + 1)]
     _only_outputs(tmp_path / "out")
     if after > INIT:  # the same initialisation window: the same masks as the whole folder's
@@ -212,7 +205,7 @@ def test_ctrl_c_stops_reading_and_the_command_exits_130(clips, model, tmp_path, 
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
     assert r.code == 130, r.stderr
     assert "interrupted" in r.stdout and "interrupted" in r.stderr
-    n = len(_masks(tmp_path / "out"))
+    n = len(read_masks(tmp_path / "out"))
     assert 16 <= n < 30 and fake.reads == n  # stopped reading; every frame read has its mask
     _only_outputs(tmp_path / "out")
 
@@ -294,7 +287,7 @@ def test_another_videos_model_segments_with_this_videos_background(clips, model,
     model = model if which == "samples" else ref_model
     r = cli("segment", clips["b"], "-m", model, "-o", tmp_path / "b", "--device", "cpu", "--json")
     assert r.code == 0, r.stderr
-    masks = _masks(tmp_path / "b")
+    masks = read_masks(tmp_path / "b")
     assert len(masks) == 24 and all(m.shape == (40, 56) for m in masks.values())
     if which == "samples":  # a background model updated over time: nothing of video a's is kept
         return
@@ -305,7 +298,7 @@ def test_another_videos_model_segments_with_this_videos_background(clips, model,
     first = read_clip(clips["b"], numbers=range(1, INIT + 1), grayscale=False).frames
     want = estimate_from(first, method.cfg.background)
     torch.testing.assert_close(method.state.reference["background"], want.background, rtol=0, atol=0)
-    assert all(np.array_equal(a, b) for a, b in zip(masks.values(), _masks(tmp_path / "b2").values()))
+    assert all(np.array_equal(a, b) for a, b in zip(masks.values(), read_masks(tmp_path / "b2").values()))
 
 
 def test_reuse_background_of_another_size_is_a_one_line_error(clips, model, ref_model, tmp_path, cli):

@@ -58,20 +58,14 @@ import numpy as np
 import torch
 
 from bgsub.errors import BgsubError
+from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
 
 log = logging.getLogger("bgsub")
 UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
 
 QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
 _DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
-
-
-def working_size(h: int, w: int, pixels: int) -> tuple[int, int]:
-    """(h, w) scaled to at most ``pixels`` pixels (0 = no limit), aspect kept."""
-    if pixels <= 0 or h * w <= pixels:
-        return h, w
-    s = math.sqrt(pixels / (h * w))
-    return max(1, round(h * s)), max(1, round(w * s))
+_DY, _DX = np.array([d[0] for d in _DIRS]), np.array([d[1] for d in _DIRS])
 
 
 def to_working(frames: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -127,9 +121,15 @@ def _motion(x: np.ndarray, box: int) -> np.ndarray:
     m[0], m[-1] = d[0], d[-1]
     if T > 2:
         np.maximum(d[:-1], d[1:], out=m[1:-1])
-    for t in range(T):
-        cv2.blur(m[t], (box, box), dst=m[t])
-    return m
+    return _blurred(m, box) if box > 1 else m
+
+
+def _blurred(m: np.ndarray, box: int) -> np.ndarray:
+    """A copy of (T, h, w) ``m`` with each plane box-filtered over ``box`` x ``box`` pixels."""
+    out = np.empty_like(m)
+    for t in range(m.shape[0]):
+        cv2.blur(m[t], (box, box), dst=out[t])
+    return out
 
 
 def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = False) -> np.ndarray:
@@ -224,13 +224,14 @@ class SampleModel:
         T, C, h, w = x.shape
         factor = (H * W) / (h * w)
         noise = noise_level(x, factor)
+        raw = _motion(x, 1)  # each frame's difference to its neighbours (the stable start, the health check)
         if init == "first" or T == 1:
             idx = np.zeros((n, h, w), np.int64)
         elif init == "window":
             idx = np.broadcast_to(np.linspace(0, T - 1, n).round().astype(np.int64)[:, None, None], (n, h, w))
         elif init == "stable":
             b = box or max(3, (min(h, w) // 16) | 1)
-            m = _motion(x, b)
+            m = _blurred(raw, b)
             if T <= n:
                 idx = np.broadcast_to(np.arange(n)[:, None, None] % T, (n, h, w))
             else:
@@ -260,7 +261,7 @@ class SampleModel:
         if T > 1:  # the health check: a window in which most pixels never stand still gives no credible model
             # a pixel settles when it stands still (frame difference within 4 noise levels) in at least a quarter
             # of the frames its samples need
-            still = (_motion(x, 1) <= 4.0 * max(noise, 1.0)).sum(axis=0)
+            still = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0)
             unsettled = float((still < max(1, min(n, T) // 4)).mean())
             if unsettled > UNSETTLED:
                 log.warning("background: %.0f%% of the pixels never stand still in the first %d frames (a camera "
@@ -424,7 +425,6 @@ class SampleModel:
         z = res / self.sigma
         fg = z.max(axis=0) > self.k
         n, C, h, w = self.samples.shape
-        changed = False
         if self.update:
             # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
             # like one sample) never becomes a sample, so misclassifications do not feed the model
@@ -436,18 +436,14 @@ class SampleModel:
                 j = rng.integers(0, n, size=(h, w))
                 ys, xs = np.nonzero(sel)
                 self.samples[j[ys, xs], :, ys, xs] = xc[:, ys, xs].T
-                changed = True
             sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
             if sel.any():
                 ys, xs = np.nonzero(sel)
                 d = rng.integers(0, 8, size=ys.shape[0])
-                dy = np.array([p[0] for p in _DIRS])[d]
-                dx = np.array([p[1] for p in _DIRS])[d]
-                ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+                ny, nx = np.clip(ys + _DY[d], 0, h - 1), np.clip(xs + _DX[d], 0, w - 1)
                 jj = rng.integers(0, n, size=ys.shape[0])
                 self.samples[jj, :, ny, nx] = xc[:, ys, xs].T
-                changed = True
-        if self.heal and self.still is not None and self.prev is not None and self.prev.shape == xc.shape:
+        if self.heal and self.still is not None and self.prev is not None:
             step = np.abs(xc - self.prev).max(axis=0)
             quiet = step <= 2.0 * self.sigma
             if self._moved is None:
@@ -473,7 +469,6 @@ class SampleModel:
                     hy, hx = ys[hit], xs[hit]
                     j = rng.integers(0, n, size=hy.shape[0])
                     self.samples[j, :, hy, hx] = xc[:, hy, hx].T
-                    changed = True
-        self.prev = xc
+            self.prev = xc
         self.frames_seen += 1
         return z

@@ -136,16 +136,23 @@ def _resolve_input_folder(path: Path) -> Path:
     return path
 
 
+def folder_files(path: Path) -> tuple[Path, dict[int, Path]]:
+    """A frame folder (a sequence folder means its ``input/`` or ``in/``) and its numbered image files; raises
+    :class:`BgsubError` naming the folder when it holds none."""
+    folder = _resolve_input_folder(path)
+    files = numbered_files(folder)
+    if not files:
+        raise BgsubError(f"{folder}: no numbered image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return folder, files
+
+
 def probe(path: str | os.PathLike) -> SourceInfo:
     """Inspect a source. Raises :class:`BgsubError` with the path in the message if it is missing or empty."""
     p = Path(path)
     if not p.exists():
         raise BgsubError(f"{p}: no such file or folder")
     if p.is_dir():
-        p = _resolve_input_folder(p)
-        files = numbered_files(p)
-        if not files:
-            raise BgsubError(f"{p}: no numbered image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        p, files = folder_files(p)
         first = _read_image(next(iter(files.values())), grayscale=True, scale=1.0)
         return SourceInfo(p, "folder", len(files), first.shape[1], first.shape[2], list(files), files)
     cap = cv2.VideoCapture(str(p))

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from bgsub.errors import BgsubError
-from bgsub.io.frames import Chunk, _check_options, _convert, _resolve_input_folder, numbered_files
+from bgsub.io.frames import Chunk, _check_options, _convert, folder_files
 
 Image = tuple[int, np.ndarray, str]  # (frame number, the image as OpenCV decoded it, where it came from)
 
@@ -120,10 +120,7 @@ class FrameStream:
             if not src.exists():
                 raise BgsubError(f"{src}: no such file or folder")
             if src.is_dir():
-                folder = _resolve_input_folder(src)
-                files = numbered_files(folder)
-                if not files:
-                    raise BgsubError(f"{folder}: no numbered image files")
+                folder, files = folder_files(src)
                 return cls(folder, "folder", files=files, **opts)
             cap = cv2.VideoCapture(str(src))
             if not cap.isOpened():

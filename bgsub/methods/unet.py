@@ -44,17 +44,6 @@ from bgsub.threshold import magnitude
 from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoint, save_checkpoint, train_model
 
 
-def _changed(mine, saved):
-    """``saved`` (a config section) with the keys that ``mine`` sets away from the defaults applied: the user's
-    explicit settings win, the rest are the ones the network was trained with."""
-    import dataclasses
-
-    base = type(mine)()
-    diff = {f.name: getattr(mine, f.name) for f in dataclasses.fields(mine)
-            if getattr(mine, f.name) != getattr(base, f.name)}
-    return dataclasses.replace(saved, **diff)
-
-
 class Prepared:
     """A window with its network inputs computed (:meth:`UNetMethod.prepare`): clip (T, C, H, W), inputs
     (T, C, h, w) log(1 + z) at the network's size."""
@@ -346,7 +335,7 @@ class PretrainedUNet(UNetMethod):
     def __init__(self, cfg: Optional[Config] = None, **kwargs):
         import dataclasses
 
-        from bgsub.config import Config as _Config
+        from bgsub.config import Config as _Config, explicit_over
 
         cfg = cfg if cfg is not None else _Config()
         path = cfg.model.weights
@@ -366,7 +355,7 @@ class PretrainedUNet(UNetMethod):
                              f"input.grayscale={str(cfg.input.grayscale).lower()} cannot be used with it")
         run = dataclasses.replace(cfg, model=dataclasses.replace(saved.model, weights=cfg.model.weights),
                                   input=dataclasses.replace(cfg.input, grayscale=grey),
-                                  background=_changed(cfg.background, saved.background),
+                                  background=explicit_over(saved.background, cfg.background),
                                   train=dataclasses.replace(cfg.train, cap=saved.train.cap, tv=saved.train.tv))
         super().__init__(run, model=model, state=TrainState(epoch=state.epoch))
         self.weights = str(path)

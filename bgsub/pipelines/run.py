@@ -85,8 +85,8 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
     numbers = method.fit_numbers(selected, seed=seed)
     check_fit_memory(f"{method.name}: fit", (info.height, info.width), cfg.input, len(numbers))
     labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
-    t0 = time.perf_counter()
     if getattr(method, "streams", False) and hasattr(method, "fit_stream"):
+        t0 = time.perf_counter()  # the reading is part of the fit: the model steps over every frame
         stream_fit(method, source, cfg=cfg, numbers=numbers)
     else:
         ic = cfg.input

@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import torch
 
-from bgsub.config import Config, save_config
+from bgsub.config import Config, explicit_over, save_config
 from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import check_writable
@@ -72,8 +72,9 @@ def train(
     from bgsub.methods.unet import UNetMethod
 
     out = Path(out)
-    if not resume:
-        _check_train_memory(source, cfg)  # before anything is written
+    info = None if resume else probe(source)
+    if info is not None:
+        _check_train_memory(source, info, cfg)  # before anything is written
     check_writable(out)  # before hours of training, not after
     t0 = time.perf_counter()
     if resume:
@@ -94,7 +95,6 @@ def train(
     else:
         if epochs is not None:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
-        info = probe(source)
         if init not in ("scratch", "pretrained"):
             raise BgsubError(f"--init must be scratch or pretrained, got {init!r}")
         if init == "pretrained":
@@ -127,7 +127,7 @@ def train(
         n_frames = len(numbers)
         from bgsub.io.frames import working_size
 
-        info = probe(source)
+        info = info or probe(source)
         image_size = list(working_size(info.height, info.width, cfg.input.scale))  # the frames as trained on
     else:
         clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
@@ -167,15 +167,14 @@ def train(
     }
 
 
-def _check_train_memory(source: str | os.PathLike, cfg: Config) -> None:
+def _check_train_memory(source: str | os.PathLike, info, cfg: Config) -> None:
     """Refuse (or warn about) a training run whose frames would not fit in memory (:mod:`bgsub.memory`)."""
     from bgsub.config import with_grayscale
     from bgsub.io.frames import resolve_input
     from bgsub.methods.unet import UNetMethod
     from bgsub.pipelines.run import check_fit_memory
 
-    info = probe(source)
-    native = (info.height, info.width)
+    native = (info.height, info.width)  # info: probe(source)
     run_cfg = with_grayscale(cfg, UNetMethod.grayscale)  # the input as the method resolves it, without a network
     tc, ic = run_cfg.train, resolve_input(run_cfg.input, native)
     want = max(1, run_cfg.background.init) + tc.pool if run_cfg.model.reference else max(tc.pool, tc.frames)
@@ -239,13 +238,9 @@ def run_config(saved: Config, cfg: Optional[Config]) -> Config:
     with a preset is segmented the same way), the others from ``cfg``."""
     if cfg is None:
         return saved
-    default = Config()
 
     def merge(section: str):
-        mine, theirs, base = getattr(cfg, section), getattr(saved, section), getattr(default, section)
-        keep = {f.name: getattr(theirs, f.name) for f in dataclasses.fields(mine)
-                if getattr(mine, f.name) == getattr(base, f.name)}
-        return dataclasses.replace(mine, **keep)
+        return explicit_over(getattr(saved, section), getattr(cfg, section))
 
     inp = dataclasses.replace(cfg.input, grayscale=saved.input.grayscale, scale=saved.input.scale,
                               max_pixels=saved.input.max_pixels)
