@@ -102,6 +102,12 @@ class BackgroundConfig:
     #                 absorbed parts of stopped objects, and the spatially diffused updates already heal)
     reach: int = 4  # samples: how far (working-size pixels) the background around a healing pixel is looked for
     pixels: int = 0  # samples: the model's working size in pixels; 0 = the network's pixel budget (model.pixels)
+    horizon: int = 300  # samples, start=stable: the stable start goes on online up to this frame (each pixel's
+    #                     samples stay its stillest frames seen so far; a background that the window never saw
+    #                     still is found later); 0 or <= init = the window alone
+    gain: bool = False  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
+    #                     it brings back more of the scene than the offset alone (a light switched on or off; off
+    #                     by default: measured, it cost cdnet-office 0.02-0.03)
 
 
 @dataclass

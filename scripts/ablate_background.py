@@ -42,6 +42,14 @@ VARIANTS = {
     "matches1": {"matches": 1},
     "n30": {"n": 30},
     "reach8": {"reach": 8},
+    "shift1": {"shift": 1},
+    "texture": {"texture": True},
+    "horizon300": {"horizon": 300},  # the stable start goes on, online, up to frame 300
+    "h300-gain": {"horizon": 300, "gain": True},
+    "h300-gain-shift1": {"horizon": 300, "gain": True, "shift": 1},
+    "h300-gain-texture": {"horizon": 300, "gain": True, "texture": True},
+    "h300-texture": {"horizon": 300, "texture": True},  # a texture channel (mean |neighbour difference| inside each working pixel)
+    "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel
 }
 
 

@@ -20,6 +20,12 @@ What each piece is for (measured one at a time: README, "This round"):
   ``"first"`` is ViBe's start from the first frame, ``"window"`` a spread of the window, ``"dense"`` the
   window's most repeated values). A **conservative pass** (``clean``) then replaces samples more than k noise
   levels off the samples' median by the median: an object that stood in a minority of them is not a mode.
+  **Over a longer horizon** (``horizon`` frames, online; :meth:`SampleModel._extend`): after the window each new
+  frame's local motion is measured too, and where a pixel moved less than in the least still of its kept frames,
+  the new value replaces that one; the samples are set again from the kept values every 16 frames. Leaves that
+  sweep across the lens for the whole window, never quite still, give way to the scene behind them once it shows
+  still, with no delay before the first mask. The noise floor stays the window's (the stillest frames of a longer
+  stretch are also its least noisy: their spread underestimates the noise).
 - **Noise levels with a physical meaning** (``dynamics="mad"``): sigma is 1.4826 x the median absolute
   deviation of the pixel's samples (max over channels), floored at the frame's median of it and at the camera
   noise (:func:`noise_level`: the smaller of a temporal estimate and Immerkaer's single-image one), itself never
@@ -35,7 +41,13 @@ What each piece is for (measured one at a time: README, "This round"):
   the pixels ``reach`` away in at least ``heal_votes`` of 8 directions, is background revealed by an object that
   left (a ghost): one of its samples is replaced by its value each frame.
 - **Illumination**: each frame's per-channel median offset from the model's background (the median of the
-  samples), over a regular grid of pixels, is removed before comparing (``gain``: a per-channel gain as well).
+  samples), over a regular grid of pixels, is removed before comparing. With ``gain`` a per-channel gain is
+  fitted as well (robust least squares over the grid) and kept only when it brings back more of the grid's pixels
+  within k noise levels than the offset alone, by more than chance (3 sqrt(n), model selection by consensus as
+  in RANSAC): a light switched on or off scales a textured scene; a flat or ever-changing one (sky, water)
+  cannot tell a gain from noise and keeps the offset.
+- Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
+  shaking camera), ``texture`` (:mod:`bgsub.background.texture`, a texture channel).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
   moved there.
 
@@ -57,6 +69,7 @@ import cv2
 import numpy as np
 import torch
 
+from bgsub.background import illumination
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
 
@@ -193,8 +206,20 @@ class SampleModel:
     smooth: bool = False
     sigma_update: bool = False
     within: float = 0.5
+    shift: int = 0
+    texture: bool = False
+    tsamples: Optional[np.ndarray] = None
+    tsigma: Optional[np.ndarray] = None
     seed: int = 0
     frames_seen: int = 0
+    horizon: int = 0
+    _camera: float = 0.0
+    _clean: bool = True
+    _box: int = 3
+    _t0: int = 0
+    _floor: float = 0.0
+    _sig0: Optional[np.ndarray] = field(default=None, repr=False)
+    _stable: Optional[tuple] = field(default=None, repr=False)  # (values, motion, frame t-2, frame t-1)
     still: Optional[np.ndarray] = None
     prev: Optional[np.ndarray] = None
     _bg: Optional[np.ndarray] = field(default=None, repr=False)
@@ -210,7 +235,7 @@ class SampleModel:
     def initialise(cls, frames: torch.Tensor, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
                    matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
                    heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
-                   box: int = 0) -> "SampleModel":
+                   box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe)."""
@@ -261,17 +286,25 @@ class SampleModel:
         if T > 1:  # the health check: a window in which most pixels never stand still gives no credible model
             # a pixel settles when it stands still (frame difference within 4 noise levels) in at least a quarter
             # of the frames its samples need
-            still = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0)
-            unsettled = float((still < max(1, min(n, T) // 4)).mean())
+            quiet = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0)  # (h, w) still frames of each pixel
+            unsettled = float((quiet < max(1, min(n, T) // 4)).mean())
             if unsettled > UNSETTLED:
                 log.warning("background: %.0f%% of the pixels never stand still in the first %d frames (a camera "
                             "that moves, or objects everywhere): the background model holds what moved there, and "
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, seed=seed)
         model._dyn = np.full((h, w), noise, np.float32)
-        if T > 1 and dynamics in ("diff", "both"):
+        model._camera, model._clean = noise, clean
+        if init == "stable" and horizon > T and T > n and T > 1 and dynamics == "mad":
+            # the stable start goes on past the window, up to ``horizon`` frames: each pixel's samples stay the
+            # values of its frames of least motion seen so far (see :meth:`_extend`)
+            model.horizon = horizon
+            model._box = b
+            m_idx = np.take_along_axis(m, np.ascontiguousarray(idx), axis=0).astype(np.float32)
+            model._stable = (samples.copy(), m_idx, None, None)
+            model._t0 = T  # the window's frames        if T > 1 and dynamics in ("diff", "both"):
             # each pixel's own dynamics: how much its background changes from one frame to the next, measured
             # at the frames the samples come from (the median |x_t - x_(t-1)| there is 0.954 sigma for noise)
             dd = np.abs(np.diff(x, axis=0)).max(axis=1)  # (T-1, h, w)
@@ -280,29 +313,61 @@ class SampleModel:
             model._dyn = np.maximum(np.median(sel, axis=0) / 0.954, noise).astype(np.float32)
         model.sigma = model._dyn
         if dynamics in ("mad", "mad-spread"):
-            # as the static reference: 1.4826 x the median absolute deviation of the samples from their median
-            # (max over channels), floored at the frame's median noise level
-            med = np.median(model.samples, axis=0)
-            mad = np.median(np.abs(model.samples - med[None]).max(axis=1), axis=0) * 1.4826
-            floor = max(noise, float(np.median(mad)))
-            model._dyn = np.maximum(mad, floor).astype(np.float32)
-            model.noise = floor
-            if clean:
-                # conservative (as the static reference's second pass): a sample more than k noise levels off
-                # the samples' median is an object that crossed the window, not a background mode; it is replaced
-                # by the median, and the noise level estimated again without it
-                off = np.abs(model.samples - med[None]).max(axis=1) > k * model._dyn[None]  # (n, h, w)
-                model.samples = np.where(off[:, None], med[None], model.samples).astype(np.float32)
-                mad = np.median(np.abs(model.samples - med[None]).max(axis=1), axis=0) * 1.4826
-                floor = max(noise, float(np.median(mad)))
-                model._dyn = np.maximum(mad, floor).astype(np.float32)
-                model.noise = floor
-            model.sigma = model._dyn
+            model._camera = noise
+            model._clean = clean
+            model._settle(model.samples)
+            if model._stable is not None:
+                model._floor = model.noise  # the window's noise floor: a longer horizon never lowers it,
+                # nor the noise level of a pixel the window saw still in all the frames its samples need (its
+                # estimate was sound); one it never saw still (leaves across the lens) had none to keep
+                model._sig0 = np.where(quiet >= n, model.sigma, 0).astype(np.float32)
         if dynamics in ("spread", "both", "mad-spread"):
             model.sigma = np.maximum(model._spread(), model._dyn)
+        if texture:
+            from bgsub.background.texture import texture_map
+
+            tm = texture_map(frames, size)  # (T, h, w)
+            ts = np.take_along_axis(tm, np.ascontiguousarray(idx), axis=0).copy()  # the colour samples' frames
+            tmed = np.median(ts, axis=0)
+            tsig = np.maximum(np.median(np.abs(ts - tmed[None]), axis=0) * 1.4826, 0)
+            tfloor = max(noise, float(np.median(tsig)))
+            tsig = np.maximum(tsig, tfloor)
+            if clean:  # the conservative pass, as for the colours
+                ts = np.where(np.abs(ts - tmed[None]) > k * tsig[None], tmed[None], ts)
+                tsig = np.median(np.abs(ts - tmed[None]), axis=0) * 1.4826
+                tsig = np.maximum(tsig, max(noise, float(np.median(tsig))))
+            model.tsamples = ts[:, None].astype(np.float32)
+            model.tsigma = tsig.astype(np.float32)
         model.still = np.zeros((h, w), np.int32)
         model.prev = None  # the first frame stepped has no previous one
         return model
+
+    def _settle(self, samples: np.ndarray) -> None:
+        """Samples and noise levels from stable values ``samples`` (n, C, h, w): as the static reference, sigma is
+        1.4826 x the median absolute deviation of the samples from their median (max over channels), floored at
+        the frame's median of it and at the camera noise. The conservative pass (``clean``, as the static
+        reference's second pass): a sample more than k noise levels off the samples' median is an object that
+        crossed the window, not a background mode; it is replaced by the median, and the noise level estimated
+        again without it. Over a longer horizon (:meth:`_extend`) neither the floor nor any pixel's noise level
+        drops below the window's: the stillest frames of a longer stretch are also its least noisy ones, and their
+        spread underestimates the noise (a selection bias)."""
+        med = np.median(samples, axis=0)
+        mad = np.median(np.abs(samples - med[None]).max(axis=1), axis=0) * 1.4826
+        floor = max(self._camera, float(np.median(mad)), self._floor)
+        dyn = np.maximum(mad, floor).astype(np.float32)
+        if self._clean:
+            off = np.abs(samples - med[None]).max(axis=1) > self.k * dyn[None]  # (n, h, w)
+            samples = np.where(off[:, None], med[None], samples).astype(np.float32)
+            mad = np.median(np.abs(samples - med[None]).max(axis=1), axis=0) * 1.4826
+            floor = max(self._camera, float(np.median(mad)), self._floor)
+            dyn = np.maximum(mad, floor).astype(np.float32)
+        if self._sig0 is not None:
+            dyn = np.maximum(dyn, self._sig0)
+        self.samples = np.ascontiguousarray(samples, dtype=np.float32)
+        self._dyn = dyn
+        self.noise = floor
+        self.sigma = dyn
+        self._bg = None
 
     def _spread(self) -> np.ndarray:
         """(h, w) each pixel's own dynamics: the median over its samples of each sample's ``matches``-th smallest
@@ -327,82 +392,49 @@ class SampleModel:
         return self._bg
 
     def _offset(self, x: np.ndarray) -> np.ndarray:
-        """(C, 1, 1) the frame's per-channel median offset from the background, over a grid of >= 4096 pixels."""
+        """(C, 1, 1) the frame's per-channel median offset from the background (zero without ``compensate``)."""
         if not self.compensate:
             return np.zeros((x.shape[0], 1, 1), np.float32)
-        h, w = x.shape[-2:]
-        s = max(1, int((h * w / 4096) ** 0.5))
-        d = (x[:, ::s, ::s] - self.background()[:, ::s, ::s]).reshape(x.shape[0], -1)
-        return np.median(d, axis=1).astype(np.float32)[:, None, None]
+        return illumination.offset(x, self.background())
 
     def _compensated(self, x: np.ndarray) -> np.ndarray:
-        """The frame in the model's illumination. ``gain`` off: minus the median offset per channel. On: each
-        channel's gain and offset (x = a bg + b) fitted by least squares over the grid's pixels within k noise
-        levels of the fit (two reweighting rounds from the median offset; clipped samples left out), then
-        undone: (x - b) / a. A light that dims or brightens the scene multiplies it (exposure, a lamp)."""
+        """The frame in the model's illumination (:mod:`bgsub.background.illumination`): minus the median offset
+        per channel; with ``gain`` a gain as well where it explains more of the scene; with ``smooth`` a
+        quadratic light field."""
         off = self._offset(x)
         if self.compensate and self.smooth:
-            return self._smooth(x, off)
+            if self._poly is None or self._poly.shape[1:] != x.shape[1:]:
+                self._poly = illumination.polynomial_basis(*x.shape[1:])
+            return illumination.smooth_compensated(x, self.background(), self.sigma, self.k, off, self._poly)
         if not (self.compensate and self.gain):
             return x - off
-        h, w = x.shape[-2:]
-        s = max(1, int((h * w / 4096) ** 0.5))
-        bg = self.background()[:, ::s, ::s].reshape(x.shape[0], -1)
-        xs = x[:, ::s, ::s].reshape(x.shape[0], -1)
-        sig = self.sigma[::s, ::s].reshape(1, -1)
-        a = np.ones((x.shape[0], 1), np.float32)
-        b = off[:, :, 0].astype(np.float32)
-        ok = (bg > 0.5) & (bg < 254.5) & (xs > 0.5) & (xs < 254.5)
-        for _ in range(2):
-            r = np.abs(xs - (a * bg + b)) <= self.k * sig
-            wgt = (r & ok).all(axis=0)  # inliers in every channel
-            if wgt.sum() < 64:
-                break
-            B, X = bg[:, wgt], xs[:, wgt]
-            mb, mx = B.mean(axis=1, keepdims=True), X.mean(axis=1, keepdims=True)
-            var = ((B - mb) ** 2).mean(axis=1, keepdims=True)
-            a_new = ((B - mb) * (X - mx)).mean(axis=1, keepdims=True) / np.maximum(var, 1e-6)
-            a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
-            b = (mx - a * mb).astype(np.float32)
-        return (x - b[:, :, None]) / a[:, :, None]
-
-    def _smooth(self, x: np.ndarray, off: np.ndarray) -> np.ndarray:
-        """The frame in the model's illumination with a smooth light field: per channel x = bg (1 + g(u, v)) +
-        o(u, v), g and o quadratic polynomials of the pixel position (Radke et al. 2005's low-order illumination
-        model; the static reference's ``compensate=smooth``), fitted by least squares in noise levels over a grid
-        of >= 512 pixels within k noise levels of the fit (three reweighting rounds from the median offset;
-        clipped samples left out), then undone: (x - o) / (1 + g)."""
-        C, h, w = x.shape
-        s = max(1, int((h * w / 512) ** 0.5))
-        if self._poly is None or self._poly.shape[1:] != (h, w):
-            v = (np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1
-            u = (np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1
-            vv, uu = np.meshgrid(v, u, indexing="ij")
-            self._poly = np.stack([np.ones_like(uu), uu, vv, uu * uu, uu * vv, vv * vv])  # (6, h, w)
-        phi = self._poly[:, ::s, ::s].reshape(6, -1)  # (6, P)
-        bg = self.background()[:, ::s, ::s].reshape(C, -1)
-        xs = x[:, ::s, ::s].reshape(C, -1)
-        isig = 1.0 / self.sigma[::s, ::s].reshape(-1)
-        ok = ((bg > 0.5) & (bg < 254.5) & (xs > 0.5) & (xs < 254.5)).all(axis=0)
-        coef = np.zeros((C, 12), np.float32)
-        coef[:, 6] = off[:, 0, 0]
-        for _ in range(3):
-            A = np.concatenate([phi[None] * bg[:, None], np.broadcast_to(phi[None], (C, 6, phi.shape[1]))], 1)
-            pred = bg + np.einsum("cj,cjp->cp", coef, A)
-            inl = ((np.abs(xs - pred) * isig[None] <= self.k).all(axis=0) & ok)
-            if inl.sum() < 48:
-                break
-            for c in range(C):
-                Aw = (A[c][:, inl] * isig[inl]).T  # (P, 12) in noise levels
-                bw = (xs[c, inl] - bg[c, inl]) * isig[inl]
-                coef[c] = np.linalg.lstsq(Aw, bw, rcond=None)[0]
-        gain = 1.0 + np.einsum("cj,jhw->chw", coef[:, :6], self._poly)
-        offs = np.einsum("cj,jhw->chw", coef[:, 6:], self._poly)
-        return ((x - offs) / np.maximum(gain, 0.25)).astype(np.float32)
+        return illumination.gain_compensated(x, self.background(), self.sigma, self.k, off)
 
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
         """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""
         return kth_smallest(self.samples, x, self.matches + extra)
+
+    def _shifted(self, x: np.ndarray, res: np.ndarray) -> np.ndarray:
+        """The residual where a neighbour's background (within ``shift`` working pixels) explains the pixel better:
+        a camera that shakes by a fraction of a pixel, or an edge whose blur changes, moves the background's edges
+        but not its colours."""
+        bg = self.background()
+        h, w = x.shape[-2:]
+        r = self.shift
+        pad = np.pad(bg, ((0, 0), (r, r), (r, r)), mode="edge")
+        best = res
+        bestm = res.max(axis=0)
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                if dy == 0 and dx == 0:
+                    continue
+                d = np.abs(x - pad[:, r + dy : r + dy + h, r + dx : r + dx + w])
+                m = d.max(axis=0)
+                better = m < bestm
+                if better.any():
+                    best = np.where(better[None], d, best)
+                    bestm = np.where(better, m, bestm)
+        return best
 
     def step(self, frames: torch.Tensor) -> torch.Tensor:
         """z (T, C, h, w) float32 in noise levels for consecutive frames (T, C, H, W) in [0, 1], each seen once
@@ -411,18 +443,62 @@ class SampleModel:
             raise BgsubError(f"background: frames are {frames.shape[-1]}x{frames.shape[-2]} but the model was "
                              f"initialised on {self.native[1]}x{self.native[0]}")
         x = to_working(frames, self.size)
+        tm = None
+        if self.texture and self.tsamples is not None:
+            from bgsub.background.texture import texture_map
+
+            tm = texture_map(frames, self.size)
         out = np.empty_like(x)
         for t in range(x.shape[0]):
-            out[t] = self._step(x[t])
+            out[t] = self._step(x[t], None if tm is None else tm[t])
         return torch.from_numpy(out)
 
-    def _step(self, x: np.ndarray) -> np.ndarray:
+    def _extend(self, xc: np.ndarray) -> None:
+        """The stable start over a longer horizon, online (LaBGen's selection, streamed): the frame before this
+        one gets its local motion (the larger of its differences to its neighbours, box-filtered, as in the
+        window); where it moved less than the pixel's least still kept frame, its value replaces that one. Every
+        16 frames and at the horizon the samples are set again from the kept values (:meth:`_settle`: median,
+        conservative pass, noise levels); updates made in between are replaced."""
+        vals, mot, p2, p1 = self._stable
+        if self.frames_seen <= self._t0 or p2 is None:  # the window's own frames (already chosen from), stepped
+            self._stable = (vals, mot, p1, xc)
+            return
+        d = np.maximum(np.abs(p1 - p2).max(axis=0), np.abs(xc - p1).max(axis=0))
+        mm = cv2.blur(d.astype(np.float32), (self._box, self._box))
+        worst = np.argmax(mot, axis=0)  # (h, w)
+        wm = np.take_along_axis(mot, worst[None], axis=0)[0]
+        sel = mm < wm
+        if sel.any():
+            ys, xs = np.nonzero(sel)
+            vals[worst[ys, xs], :, ys, xs] = p1[:, ys, xs].T
+            mot[worst[ys, xs], ys, xs] = mm[ys, xs]
+        self._stable = (vals, mot, p1, xc)
+        t = self.frames_seen  # this frame's index in the video (stepping starts at its first frame)
+        if t % 16 == 0 or t + 1 >= self.horizon:
+            self._settle(vals.copy())
+        if t + 1 >= self.horizon:
+            self._stable = None
+
+    def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None) -> np.ndarray:
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         rng = self._rng
         xc = self._compensated(x)
+        if self._stable is not None:
+            self._extend(xc)
         res = self._residual(xc)  # (C, h, w)
+        if self.shift > 0:
+            res = self._shifted(xc, res)
         z = res / self.sigma
+        if tex is not None:  # the texture as one more channel: its z raises every colour channel's
+            zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma
+            # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
+            zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
+            # an object's edge changes the texture of the cells next to it: next to colour foreground the
+            # texture says nothing new (no halo)
+            near = cv2.dilate((z.max(axis=0) > self.k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            zt[near] = 0
+            np.maximum(z, zt[None], out=z)
         fg = z.max(axis=0) > self.k
         n, C, h, w = self.samples.shape
         if self.update:
@@ -436,6 +512,8 @@ class SampleModel:
                 j = rng.integers(0, n, size=(h, w))
                 ys, xs = np.nonzero(sel)
                 self.samples[j[ys, xs], :, ys, xs] = xc[:, ys, xs].T
+                if tex is not None:
+                    self.tsamples[j[ys, xs], 0, ys, xs] = tex[ys, xs]
             sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
             if sel.any():
                 ys, xs = np.nonzero(sel)
@@ -443,6 +521,8 @@ class SampleModel:
                 ny, nx = np.clip(ys + _DY[d], 0, h - 1), np.clip(xs + _DX[d], 0, w - 1)
                 jj = rng.integers(0, n, size=ys.shape[0])
                 self.samples[jj, :, ny, nx] = xc[:, ys, xs].T
+                if tex is not None:
+                    self.tsamples[jj, 0, ny, nx] = tex[ys, xs]
         if self.heal and self.still is not None and self.prev is not None:
             step = np.abs(xc - self.prev).max(axis=0)
             quiet = step <= 2.0 * self.sigma

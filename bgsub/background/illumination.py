@@ -1,0 +1,101 @@
+"""Illumination compensation for the sample model: a frame brought into the background model's light.
+
+Each function takes a frame ``x`` (C, h, w) and the model's background image ``bg`` (C, h, w), both grey levels
+at the working size, and returns what is needed to undo the frame's light change before it is compared with the
+samples. The statistics come from a regular grid of pixels (a median of 4096 samples is within about 0.02 noise
+levels of the all-pixel one).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+
+def grid_step(h: int, w: int, at_least: int = 4096) -> int:
+    """The largest step of a regular pixel grid that keeps at least ``at_least`` pixels (1 for small frames)."""
+    return max(1, int((h * w / at_least) ** 0.5))
+
+
+def offset(x: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """(C, 1, 1) the frame's per-channel median offset from the background over the grid."""
+    s = grid_step(*x.shape[-2:])
+    d = (x[:, ::s, ::s] - bg[:, ::s, ::s]).reshape(x.shape[0], -1)
+    return np.median(d, axis=1).astype(np.float32)[:, None, None]
+
+
+def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray) -> np.ndarray:
+    """The frame with a per-channel gain and offset (x = a bg + b) undone: (x - b) / a, fitted by least squares
+    over the grid's pixels within ``k`` noise levels (``sigma`` (h, w)) of the fit (two reweighting rounds from
+    the median offset ``off``; clipped samples left out). A light that dims or brightens the scene multiplies it
+    (exposure, a lamp). Model selection by consensus (as RANSAC): the gain is kept only when it brings back more
+    of the grid's pixels within k noise levels than the offset alone, by more than chance (three standard
+    deviations of a count, 3 sqrt(n)); a flat or ever-changing background (sky, water) cannot tell a gain from
+    noise and keeps the offset: x - off."""
+    C, h, w = x.shape
+    s = grid_step(h, w)
+    B0 = bg[:, ::s, ::s].reshape(C, -1)
+    xs = x[:, ::s, ::s].reshape(C, -1)
+    sig = sigma[::s, ::s].reshape(1, -1)
+    a = np.ones((C, 1), np.float32)
+    b = off[:, :, 0].astype(np.float32)
+    ok = (B0 > 0.5) & (B0 < 254.5) & (xs > 0.5) & (xs < 254.5)
+    for _ in range(2):
+        r = np.abs(xs - (a * B0 + b)) <= k * sig
+        wgt = (r & ok).all(axis=0)  # inliers in every channel
+        if wgt.sum() < 64:
+            break
+        B, X = B0[:, wgt], xs[:, wgt]
+        mb, mx = B.mean(axis=1, keepdims=True), X.mean(axis=1, keepdims=True)
+        var = ((B - mb) ** 2).mean(axis=1, keepdims=True)
+        a_new = ((B - mb) * (X - mx)).mean(axis=1, keepdims=True) / np.maximum(var, 1e-6)
+        a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
+        b = (mx - a * mb).astype(np.float32)
+    kept_gain = ((np.abs(xs - (a * B0 + b)) <= k * sig) & ok).all(axis=0).sum()
+    kept_off = ((np.abs(xs - (B0 + off[:, :, 0])) <= k * sig) & ok).all(axis=0).sum()
+    if kept_gain <= kept_off + 3.0 * math.sqrt(max(kept_off, 1)):
+        return x - off
+    return (x - b[:, :, None]) / a[:, :, None]
+
+
+def polynomial_basis(h: int, w: int) -> np.ndarray:
+    """(6, h, w) the quadratic monomials 1, u, v, u^2, uv, v^2 of the pixel position, u and v in [-1, 1]."""
+    v = (np.arange(h, dtype=np.float32) + 0.5) / h * 2 - 1
+    u = (np.arange(w, dtype=np.float32) + 0.5) / w * 2 - 1
+    vv, uu = np.meshgrid(v, u, indexing="ij")
+    return np.stack([np.ones_like(uu), uu, vv, uu * uu, uu * vv, vv * vv])
+
+
+def smooth_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray,
+                       poly: Optional[np.ndarray] = None) -> np.ndarray:
+    """The frame with a smooth light field undone: per channel x = bg (1 + g(u, v)) + o(u, v), g and o quadratic
+    polynomials of the pixel position (Radke et al. 2005's low-order illumination model; the static reference's
+    ``compensate=smooth``), fitted by least squares in noise levels over a grid of >= 512 pixels within ``k``
+    noise levels of the fit (three reweighting rounds from the median offset ``off``; clipped samples left out),
+    then undone: (x - o) / (1 + g). ``poly``: :func:`polynomial_basis` of the frame's size (made when None)."""
+    C, h, w = x.shape
+    s = grid_step(h, w, 512)
+    if poly is None or poly.shape[1:] != (h, w):
+        poly = polynomial_basis(h, w)
+    phi = poly[:, ::s, ::s].reshape(6, -1)  # (6, P)
+    B = bg[:, ::s, ::s].reshape(C, -1)
+    xs = x[:, ::s, ::s].reshape(C, -1)
+    isig = 1.0 / sigma[::s, ::s].reshape(-1)
+    ok = ((B > 0.5) & (B < 254.5) & (xs > 0.5) & (xs < 254.5)).all(axis=0)
+    coef = np.zeros((C, 12), np.float32)
+    coef[:, 6] = off[:, 0, 0]
+    for _ in range(3):
+        A = np.concatenate([phi[None] * B[:, None], np.broadcast_to(phi[None], (C, 6, phi.shape[1]))], 1)
+        pred = B + np.einsum("cj,cjp->cp", coef, A)
+        inl = ((np.abs(xs - pred) * isig[None] <= k).all(axis=0) & ok)
+        if inl.sum() < 48:
+            break
+        for c in range(C):
+            Aw = (A[c][:, inl] * isig[inl]).T  # (P, 12) in noise levels
+            bw = (xs[c, inl] - B[c, inl]) * isig[inl]
+            coef[c] = np.linalg.lstsq(Aw, bw, rcond=None)[0]
+    gain = 1.0 + np.einsum("cj,jhw->chw", coef[:, :6], poly)
+    offs = np.einsum("cj,jhw->chw", coef[:, 6:], poly)
+    return ((x - offs) / np.maximum(gain, 0.25)).astype(np.float32)
