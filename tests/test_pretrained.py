@@ -31,11 +31,12 @@ def test_unet_pretrained_learns_nothing_per_video():
     assert m.fit_frames() == 0 and m.begin_frames() == m.cfg.background.init
 
 
-def _score(cli, tmp_path, scenario, extra=(), frames=150):
-    clip = tmp_path / scenario
-    cli("synth", str(clip), "-n", str(frames), "--height", "96", "--width", "128", "--seed", "1", "--scenario",
-        scenario)
-    out = tmp_path / f"{scenario}-masks"
+def _score(cli, tmp_path, scenario, extra=(), frames=150, size=(96, 128)):
+    clip = tmp_path / f"{scenario}-{size[0]}"
+    if not clip.exists():
+        cli("synth", str(clip), "-n", str(frames), "--height", str(size[0]), "--width", str(size[1]), "--seed", "1",
+            "--scenario", scenario)
+    out = tmp_path / f"{scenario}-{size[0]}-masks-{len(extra)}"
     args = ["--quiet", "segment", str(clip), "-o", str(out)]
     for e in extra:
         args += ["--set", e]
@@ -84,3 +85,11 @@ def test_training_starts_its_own_background_even_with_reuse_background_set(cli, 
     r = cli("--quiet", "train", str(clip), "-o", str(tmp_path / "m.pt"), "--epochs", "2", "--set",
             "segment.reuse_background=true")
     assert r.code == 0, r.stderr
+
+
+def test_a_camouflaged_object_zero_shot_needs_the_texture_channel(cli, tmp_path):
+    """A striped object whose mean colour matches the background, at 320 x 240 (the model averages 2 x 2 pixels
+    to one, so colour alone loses the stripes): the default (texture on) sees it; without texture it is missed."""
+    good = _score(cli, tmp_path, "camouflage", frames=100, size=(240, 320))
+    blind = _score(cli, tmp_path, "camouflage", ["background.texture=false"], frames=100, size=(240, 320))
+    assert good >= 0.85 and good > blind + 0.1

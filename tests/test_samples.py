@@ -181,7 +181,11 @@ def test_a_longer_horizon_finds_a_background_the_window_never_saw_still():
 
     def masks(**kw):
         m = SampleModel.initialise(x[:40], pixels=0, **kw)
-        return m.step(x).amax(1).numpy() > m.k
+        sig = m.sigma.copy()
+        out = m.step(x).amax(1).numpy() > m.k
+        if kw:  # the leaf's noise level is not kept: the window never saw the pixel still
+            assert np.median(m.sigma[patch]) < 0.6 * np.median(sig[patch])
+        return out
 
     with_h, without = masks(horizon=120), masks()
     assert with_h[75:, patch].mean() < 0.02 and without[75:, patch].mean() > 0.5
@@ -193,9 +197,10 @@ def test_the_horizon_never_lowers_the_noise_floor_below_the_window_s():
     rng = np.random.default_rng(3)
     x = torch.from_numpy((0.5 + rng.normal(0, 2 / 255, size=(200, 3, 40, 50))).astype(np.float32))
     m = SampleModel.initialise(x[:50], pixels=0, horizon=200)
-    floor = m.noise
+    floor, sig = m.noise, m.sigma.copy()
     m.step(x)
     assert m.noise >= floor and float(np.median(m.sigma)) >= floor
+    assert (m.sigma >= sig).all()  # every pixel stood still in the window: its noise level is kept too
     # the bias it guards against: the stillest 20 of all 200 frames spread less than those of the first 50
     assert SampleModel.initialise(x, pixels=0).noise < floor
 
@@ -224,11 +229,11 @@ def test_a_gain_is_kept_for_a_light_switch_and_not_for_a_flat_changing_scene(tmp
 def test_texture_map_against_a_literal_loop():
     """Mean |difference| of horizontally and vertically adjacent grey pixels, each difference split between its
     two pixels, area-averaged to the working size: checked against explicit loops."""
-    from bgsub.background.texture import texture_map
+    from bgsub.background.working import working_and_texture
 
     rng = np.random.default_rng(5)
     x = rng.random((2, 3, 8, 12)).astype(np.float32)
-    got = texture_map(torch.from_numpy(x), (4, 6))
+    got = working_and_texture(torch.from_numpy(x), (4, 6))[1]
     for t in range(2):
         g = x[t].mean(axis=0) * 255
         acc = np.zeros_like(g)

@@ -46,8 +46,13 @@ What each piece is for (measured one at a time: README, "This round"):
   within k noise levels than the offset alone, by more than chance (3 sqrt(n), model selection by consensus as
   in RANSAC): a light switched on or off scales a textured scene; a flat or ever-changing one (sky, water)
   cannot tell a gain from noise and keeps the offset.
+- **Texture** (``texture``; :mod:`bgsub.background.texture`): samples of each working pixel's texture (the mean
+  |difference| of adjacent pixels inside it, measured at up to twice the working size) beside the colour
+  samples, matched the same way; its z raises every colour channel's, except next to colour foreground (an
+  object's edge changes its neighbours' texture: no halo) and where the change does not hold over a 3 x 3
+  neighbourhood (a glint on water).
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
-  shaking camera), ``texture`` (:mod:`bgsub.background.texture`, a texture channel).
+  shaking camera), ``gain``.
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
   moved there.
 
@@ -70,6 +75,7 @@ import numpy as np
 import torch
 
 from bgsub.background import illumination
+from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
 
@@ -79,20 +85,6 @@ UNSETTLED = 0.5  # the health check: warn when more than this share of the pixel
 QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
 _DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 _DY, _DX = np.array([d[0] for d in _DIRS]), np.array([d[1] for d in _DIRS])
-
-
-def to_working(frames: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """(T, C, H, W) float in [0, 1] -> (T, C, h, w) float32 grey levels (0..255) at ``size`` (area average)."""
-    x = frames.detach().float().cpu().numpy()
-    T, C, H, W = x.shape
-    if (H, W) == tuple(size):
-        return x * np.float32(255.0)
-    h, w = size
-    planes = x.reshape(T * C, H, W)
-    out = np.empty((T * C, h, w), np.float32)
-    for i in range(T * C):
-        cv2.resize(planes[i], (w, h), dst=out[i], interpolation=cv2.INTER_AREA)
-    return out.reshape(T, C, h, w) * np.float32(255.0)
 
 
 def immerkaer(img: np.ndarray) -> float:
@@ -245,7 +237,11 @@ class SampleModel:
             raise BgsubError(f"background: need 1 <= matches <= samples, got {matches} of {n}")
         H, W = frames.shape[-2:]
         size = working_size(H, W, pixels)
-        x = to_working(frames, size)
+        tm = None
+        if texture:
+            x, tm = working_and_texture(frames, size)  # (T, C, h, w), (T, h, w)
+        else:
+            x = to_working(frames, size)
         T, C, h, w = x.shape
         factor = (H * W) / (h * w)
         noise = noise_level(x, factor)
@@ -323,10 +319,7 @@ class SampleModel:
                 model._sig0 = np.where(quiet >= n, model.sigma, 0).astype(np.float32)
         if dynamics in ("spread", "both", "mad-spread"):
             model.sigma = np.maximum(model._spread(), model._dyn)
-        if texture:
-            from bgsub.background.texture import texture_map
-
-            tm = texture_map(frames, size)  # (T, h, w)
+        if tm is not None:
             ts = np.take_along_axis(tm, np.ascontiguousarray(idx), axis=0).copy()  # the colour samples' frames
             tmed = np.median(ts, axis=0)
             tsig = np.maximum(np.median(np.abs(ts - tmed[None]), axis=0) * 1.4826, 0)
@@ -442,12 +435,11 @@ class SampleModel:
         if tuple(frames.shape[-2:]) != self.native:
             raise BgsubError(f"background: frames are {frames.shape[-1]}x{frames.shape[-2]} but the model was "
                              f"initialised on {self.native[1]}x{self.native[0]}")
-        x = to_working(frames, self.size)
         tm = None
         if self.texture and self.tsamples is not None:
-            from bgsub.background.texture import texture_map
-
-            tm = texture_map(frames, self.size)
+            x, tm = working_and_texture(frames, self.size)
+        else:
+            x = to_working(frames, self.size)
         out = np.empty_like(x)
         for t in range(x.shape[0]):
             out[t] = self._step(x[t], None if tm is None else tm[t])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 from bgsub.netinput import network_size
 
@@ -29,26 +28,28 @@ def texture_size(native: tuple[int, int], size: tuple[int, int]) -> tuple[int, i
     return network_size(H, W, 4 * h * w)
 
 
-def texture_map(frames: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(T, C, H, W) in [0, 1] -> (T, h, w) float32: the mean |difference| of horizontally and vertically adjacent
-    grey pixels (grey levels 0..255, the two directions summed), measured at :func:`texture_size` and
-    area-averaged to ``size``."""
-    x = frames.detach().float().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames, np.float32)
-    T, C, H, W = x.shape
-    th, tw = texture_size((H, W), size)
+def texture_of(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(T, th, tw) grey frames (grey levels) at the texture size -> (T, h, w) float32: the mean |difference| of
+    horizontally and vertically adjacent pixels (each difference split between its two pixels, the two
+    directions summed), area-averaged to ``size``."""
+    T, th, tw = grey.shape
     h, w = size
     out = np.empty((T, h, w), np.float32)
     g = np.empty((th, tw), np.float32)
+    dx = np.empty((th, max(tw - 1, 0)), np.float32)
+    dy = np.empty((max(th - 1, 0), tw), np.float32)
     for t in range(T):
-        grey = x[t].mean(axis=0) * np.float32(255.0)
-        if (th, tw) != (H, W):
-            grey = cv2.resize(grey, (tw, th), interpolation=cv2.INTER_AREA)
+        p = np.ascontiguousarray(grey[t], dtype=np.float32)
         g[:] = 0
-        d = np.abs(np.diff(grey, axis=1))  # (th, tw - 1): split each difference between its two pixels
-        g[:, 1:] += 0.5 * d
-        g[:, :-1] += 0.5 * d
-        d = np.abs(np.diff(grey, axis=0))
-        g[1:] += 0.5 * d
-        g[:-1] += 0.5 * d
+        if tw > 1:  # |difference| of horizontal neighbours, half to each of its two pixels
+            cv2.absdiff(p[:, 1:], p[:, :-1], dst=dx)
+            dx *= np.float32(0.5)
+            g[:, 1:] += dx
+            g[:, :-1] += dx
+        if th > 1:
+            cv2.absdiff(p[1:], p[:-1], dst=dy)
+            dy *= np.float32(0.5)
+            g[1:] += dy
+            g[:-1] += dy
         out[t] = g if (th, tw) == (h, w) else cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA)
     return out
