@@ -278,12 +278,22 @@ def decompose_video(
     return summary
 
 
+MAX_READERS = 4  # decoding and converting threads at most: beyond them the in-order background model step limits
+#                 the rate, and each decoder keeps two native frames ahead (eight 4K frames: 200 MB)
+
+
+def readers() -> int:
+    """Threads that decode a folder's files and convert frames to the working size side by side: the torch thread
+    count (the ``--threads`` count: one for a single-threaded run, all in the reading thread as before), at most
+    :data:`MAX_READERS`."""
+    return max(1, min(torch.get_num_threads(), MAX_READERS))
+
+
 def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threading.Event]) -> FrameStream:
-    """The source as a :class:`FrameStream`; a folder's files are decoded by as many threads as torch has (the
-    ``--threads`` count: one for a single-threaded run, as before), beside the reading thread."""
+    """The source as a :class:`FrameStream`, a folder's files decoded by :func:`readers` threads."""
     ic = cfg.input
     return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop,
-                            decoders=torch.get_num_threads())
+                            decoders=readers())
 
 
 def _begin(method: Method, stream: FrameStream, cfg: Config) -> tuple[Iterator[Image], float]:
@@ -300,7 +310,7 @@ def _begin(method: Method, stream: FrameStream, cfg: Config) -> tuple[Iterator[I
         raise BgsubError(f"{stream.name}: no frames selected")
     head: list = []
     frames = stack(itertools.chain([first], images), grayscale=ic.grayscale, scale=ic.scale,
-                   workers=torch.get_num_threads(), count=k, keep=head)
+                   workers=readers(), count=k, keep=head)
     t0 = time.perf_counter()
     try:
         method.begin(frames)
@@ -345,7 +355,7 @@ def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = T
     ic = cfg.input
     prev: Optional[Chunk] = None
     for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale,
-                           workers=torch.get_num_threads()):
+                           workers=readers()):
         t = len(chunk.numbers)
         if top_up and t < window and prev is not None:
             k = window - t
