@@ -92,7 +92,8 @@ def run(args: list[str], *, code: Path, threads: int, log: Path) -> dict:
     with open(log, "ab") as err:
         err.write(("\n$ " + " ".join(cmd) + "\n").encode())
         err.flush()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+        # run in the checkout: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=str(code))
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
@@ -214,6 +215,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quality", action="store_true", help="the 1080p quality check instead of the size sweep")
     ap.add_argument("--quality-frames", type=int, default=700)
     a = ap.parse_args(argv)
+    a.code = a.code.resolve()
     if not (a.data / "input").is_dir() and not (a.data / "in").is_dir():
         print(f"{a.data}: not a sequence folder; skipped", file=sys.stderr)
         return 0
