@@ -31,7 +31,7 @@ import itertools
 import os
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -287,34 +287,35 @@ def take(images: Iterator[Image], k: int) -> list[Image]:
     return out
 
 
-def _converter(grayscale: bool, scale: float, workers: int):
-    """``convert(item, out)``: an image item into the float32 (C, H, W) slot ``out``, returning a handle whose
-    ``result()`` waits for it (in a pool of ``workers`` threads when > 1: OpenCV's resize and the conversion release
-    the GIL); ``close()`` ends the pool. An item already converted (a 4-tuple, see :func:`stack`) is copied."""
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="bgsub-convert") if workers > 1 else None
+class _Converter:
+    """Converts image items into float32 (C, H, W) slots: ``submit(item, out)`` returns a future, run in a pool of
+    ``workers`` threads when > 1 (OpenCV's resize and the conversion release the GIL), at once otherwise. An item
+    already converted (a 4-tuple ``(number, None, where, frame)``, see :func:`stack`) is copied."""
 
-    def work(item, out):
+    def __init__(self, grayscale: bool, scale: float, workers: int):
+        self.grayscale, self.scale = grayscale, scale
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="bgsub-convert") if workers > 1 else None
+
+    def _work(self, item, out: np.ndarray) -> None:
         if len(item) > 3:
             np.copyto(out, item[3])
         else:
-            _convert(item[1], grayscale=grayscale, scale=scale, where=item[2], out=out)
+            _convert(item[1], grayscale=self.grayscale, scale=self.scale, where=item[2], out=out)
 
-    class _Done:
-        @staticmethod
-        def result():
-            return None
+    def submit(self, item, out: np.ndarray) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(self._work, item, out)
+        done: Future = Future()
+        self._work(item, out)
+        done.set_result(None)
+        return done
 
-    def convert(item, out):
-        if pool is None:
-            work(item, out)
-            return _Done
-        return pool.submit(work, item, out)
+    def __enter__(self) -> "_Converter":
+        return self
 
-    def close() -> None:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    return convert, close
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _shape(item, *, grayscale: bool, scale: float) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -336,24 +337,20 @@ def stack(images: Iterable[Image], *, grayscale: bool, scale: float, workers: in
     if count is None:
         images = list(images)
         count = len(images)
-    it = iter(images)
     buf: Optional[np.ndarray] = None
     names: list[tuple[int, str]] = []
-    convert, close = _converter(grayscale, scale, workers)
-    try:
+    with _Converter(grayscale, scale, workers) as converter:
         jobs = []
-        for item in (itertools.islice(it, count) if count > 0 else ()):
+        for item in itertools.islice(images, max(0, count)):
             if buf is None:
                 first, shape = _shape(item, grayscale=grayscale, scale=scale)
                 buf = np.empty((count, *shape), np.float32)
                 buf[0] = first
             else:
-                jobs.append(convert(item, buf[len(names)]))
+                jobs.append(converter.submit(item, buf[len(names)]))
             names.append((item[0], item[2]))
         for j in jobs:
             j.result()
-    finally:
-        close()
     if buf is None:
         raise BgsubError("no frames to stack")
     buf = buf[: len(names)]
@@ -372,11 +369,10 @@ def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: fl
     if chunk < 1:
         raise BgsubError(f"chunk must be >= 1, got {chunk}")
     nums: list[int] = []
-    jobs: list = []
+    jobs: list[Future] = []
     buf: Optional[np.ndarray] = None
     shape: Optional[tuple[int, ...]] = None
-    convert, close = _converter(grayscale, scale, workers)
-    try:
+    with _Converter(grayscale, scale, workers) as converter:
         for item in images:
             if shape is None:
                 first, shape = _shape(item, grayscale=grayscale, scale=scale)
@@ -385,7 +381,7 @@ def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: fl
             else:
                 if buf is None:
                     buf = np.empty((chunk, *shape), np.float32)
-                jobs.append(convert(item, buf[len(nums)]))
+                jobs.append(converter.submit(item, buf[len(nums)]))
             nums.append(item[0])
             if len(nums) == chunk:
                 for j in jobs:
@@ -397,5 +393,3 @@ def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: fl
         if nums:
             assert buf is not None
             yield Chunk(nums, torch.from_numpy(buf[: len(nums)]))
-    finally:
-        close()
