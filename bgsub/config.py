@@ -187,8 +187,9 @@ class SegmentConfig:
     video length)."""
 
     batch: int = 8  # frames per window and forward pass: 8 keeps a forward's activations of the 160x120-class
-    #                 network in the CPU's caches (36% less CPU time a frame than 16 on a 32 MiB-L3 EPYC, the same
-    #                 masks on cdnet-highway); a checkpoint that saved another value keeps it
+    #                 network nearer the CPU's caches (the forward alone, one thread: 3.1-3.6 vs 5.1-5.8 ms a frame
+    #                 with 16 on the development VM; the same masks on cdnet-highway); a checkpoint that saved
+    #                 another value keeps it
     device: str = "auto"
     workers: int = 0  # windows decomposed at once, one torch thread each; 0 = auto: the torch thread count on the
     #                   CPU for methods that allow it (the U-Net), else 1
