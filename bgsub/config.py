@@ -196,7 +196,10 @@ class SegmentConfig:
     """Running a model over a video (frames are read and processed in batches: memory is independent of the
     video length)."""
 
-    batch: int = 16
+    batch: int = 8  # frames per window and forward pass: 8 keeps a forward's activations of the 160x120-class
+    #                 network nearer the CPU's caches (the forward alone, one thread: 3.1-3.6 vs 5.1-5.8 ms a frame
+    #                 with 16 on the development VM; the same masks on cdnet-highway); a checkpoint that saved
+    #                 another value keeps it
     device: str = "auto"
     workers: int = 0  # windows decomposed at once, one torch thread each; 0 = auto: the torch thread count on the
     #                   CPU for methods that allow it (the U-Net), else 1

@@ -12,7 +12,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from skimage.filters import threshold_otsu
 
 from bgsub.errors import BgsubError
 
@@ -24,6 +23,14 @@ def magnitude(foreground: torch.Tensor) -> torch.Tensor:
     if foreground.ndim != 4:
         raise ValueError(f"expected (T, C, H, W), got shape {tuple(foreground.shape)}")
     return foreground.detach().abs().amax(dim=1, keepdim=True).float().cpu()
+
+
+def threshold_otsu(*args, **kwargs) -> float:
+    """scikit-image's ``threshold_otsu``, imported on first use (0.17 s of scipy and scikit-image at start-up that
+    the networks with a mask head, which never threshold |S|, do not need)."""
+    from skimage.filters import threshold_otsu as otsu
+
+    return otsu(*args, **kwargs)
 
 
 def otsu_threshold(values: np.ndarray | torch.Tensor, *, nbins: int = 256) -> float:

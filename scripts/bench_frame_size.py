@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Time and peak memory of ``bgsub train``, ``segment`` (the default U-Net) and the ``median`` and ``mog2``
-baselines against frame size, on a CDnet sequence upscaled from 240p to 4K; and a quality check at 1080p.
+"""Time and peak memory of the zero-shot ``bgsub segment`` (the shipped network, no --model), ``bgsub train``,
+``segment --model`` (the default U-Net trained on the video) and the ``median`` and ``mog2`` baselines against
+frame size, on a CDnet sequence upscaled from 240p to 4K; and a quality check at 1080p.
 
     python scripts/bench_frame_size.py --data ../shared/data/cdnet-highway --frames 400 \\
         --sizes 240p,720p,1080p,4K --threads 2 --out /tmp/bench_frame_size
@@ -10,8 +11,9 @@ Upscaled copies (bicubic, JPEG quality 90) of the first ``--frames`` frames are 
 folder, removed at the end unless ``--keep``; 400 4K frames take about 1 GB). Each command runs as its own
 subprocess (``python -m bgsub``, the code of ``--code``, default this checkout), with ``--threads`` torch and
 OpenCV threads; wall time is measured around the process (start-up included) and peak RSS is the child's
-``ru_maxrss`` (``os.wait4``: the whole process, as ``/usr/bin/time -v`` reports it). ``segment fps`` is the
-command's own frames per second (reading, network, writing masks at native size: end to end, without start-up).
+``ru_maxrss`` (``os.wait4``: the whole process, as ``/usr/bin/time -v`` reports it). ``--no-train`` measures the
+zero-shot segment (and the baselines) only. ``segment fps`` is the command's own frames per second (reading,
+network, writing masks at native size: end to end, without start-up).
 ``median`` and ``mog2`` run through ``bgsub batch -m NAME`` (fit on their frames, then every frame). CPU seconds
 (user + system, from the same ``wait4``) are kept in results.json: on a machine other jobs load, wall time is an
 upper bound and CPU time / threads a rough guide to what a quiet machine gives.
@@ -90,7 +92,8 @@ def run(args: list[str], *, code: Path, threads: int, log: Path) -> dict:
     with open(log, "ab") as err:
         err.write(("\n$ " + " ".join(cmd) + "\n").encode())
         err.flush()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+        # run in the checkout: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=str(code))
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
@@ -108,19 +111,24 @@ def run(args: list[str], *, code: Path, threads: int, log: Path) -> dict:
 
 
 def bench_size(name: str, folder: Path, work: Path, *, code: Path, threads: int, sets: list[str],
-               methods: list[str], log: Path) -> dict:
+               methods: list[str], log: Path, train: bool = True) -> dict:
     extra = [a for s in sets for a in ("--set", s)]
     th = ["--threads", str(threads)]
     row: dict = {"size": name}
     model = work / f"{name}.pt"
-    r = run(["train", str(folder), "-o", str(model), *th, "--json", *extra], code=code, threads=threads, log=log)
-    row["train"] = r
-    if r["rc"] == 0:
-        masks = work / f"{name}-masks"
-        r = run(["segment", str(folder), "--model", str(model), "-o", str(masks), *th, "--json", *extra],
-                code=code, threads=threads, log=log)
-        row["segment"] = r
-        shutil.rmtree(masks, ignore_errors=True)
+    masks = work / f"{name}-masks"
+    # zero-shot: the default `bgsub segment VIDEO -o OUT`, the shipped network, nothing trained
+    row["zero_shot"] = run(["segment", str(folder), "-o", str(masks), *th, "--json", *extra], code=code,
+                           threads=threads, log=log)
+    shutil.rmtree(masks, ignore_errors=True)
+    if train:
+        r = run(["train", str(folder), "-o", str(model), *th, "--json", *extra], code=code, threads=threads, log=log)
+        row["train"] = r
+        if r["rc"] == 0:
+            r = run(["segment", str(folder), "--model", str(model), "-o", str(masks), *th, "--json", *extra],
+                    code=code, threads=threads, log=log)
+            row["segment"] = r
+            shutil.rmtree(masks, ignore_errors=True)
     for m in methods:
         out = work / f"{name}-{m}"
         row[m] = run(["batch", str(folder), "-o", str(out), "-m", m, *th, *extra], code=code, threads=threads,
@@ -134,9 +142,10 @@ def _gb(n: float) -> str:
 
 
 def table(rows: list[dict], frames: int, methods: list[str]) -> str:
-    head = ("| size | train s (cpu s) | train peak GiB | segment frames/s (end to end) | segment s (cpu s) | "
-            "segment peak GiB | " + " | ".join(f"{m} s (cpu s) | {m} peak GiB" for m in methods) + " |")
-    lines = [head, "| --- " * (6 + 2 * len(methods)) + "|"]
+    cols = ["size", "zero-shot segment frames/s", "zero-shot s (cpu s)", "zero-shot peak GiB", "train s (cpu s)",
+            "train peak GiB", "segment frames/s (end to end)", "segment s (cpu s)", "segment peak GiB"]
+    cols += [c for m in methods for c in (f"{m} s (cpu s)", f"{m} peak GiB")]
+    lines = ["| " + " | ".join(cols) + " |", "| --- " * len(cols) + "|"]
     for row in rows:
         def cell(r, key):
             if r is None:
@@ -147,9 +156,14 @@ def table(rows: list[dict], frames: int, methods: list[str]) -> str:
                 cpu = r.get("cpu_seconds")
                 return f"{r['seconds']:.1f}" + (f" ({cpu:.0f})" if cpu is not None else "")
             return _gb(r["peak_rss"])
-        t, s = row.get("train"), row.get("segment")
-        fps = s["result"]["fps"] if s and s["rc"] == 0 and s.get("result") else None
-        cells = [row["size"], cell(t, "s"), cell(t, "gb"), f"{fps:.1f}" if fps else "-", cell(s, "s"), cell(s, "gb")]
+        t, s, z = row.get("train"), row.get("segment"), row.get("zero_shot")
+
+        def fps(r):
+            f = r["result"]["fps"] if r and r["rc"] == 0 and r.get("result") else None
+            return f"{f:.1f}" if f else "-"
+
+        cells = [row["size"], fps(z), cell(z, "s"), cell(z, "gb"), cell(t, "s"), cell(t, "gb"), fps(s), cell(s, "s"),
+                 cell(s, "gb")]
         for m in methods:
             cells += [cell(row.get(m), "s"), cell(row.get(m), "gb")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -196,9 +210,12 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the upscaled copies")
     ap.add_argument("--code", type=Path, default=REPO, help="the bgsub checkout to run (PYTHONPATH)")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="config override for every command")
+    ap.add_argument("--no-train", dest="train", action="store_false",
+                    help="only the zero-shot segment (and the baselines): no training, no trained segment")
     ap.add_argument("--quality", action="store_true", help="the 1080p quality check instead of the size sweep")
     ap.add_argument("--quality-frames", type=int, default=700)
     a = ap.parse_args(argv)
+    a.code = a.code.resolve()
     if not (a.data / "input").is_dir() and not (a.data / "in").is_dir():
         print(f"{a.data}: not a sequence folder; skipped", file=sys.stderr)
         return 0
@@ -227,7 +244,7 @@ def main(argv=None) -> int:
             print(f"{name}: {a.frames} frames upscaled in {time.perf_counter() - t0:.0f} s", file=sys.stderr,
                   flush=True)
             row = bench_size(name, folder, work, code=a.code, threads=a.threads, sets=a.sets, methods=methods,
-                             log=log)
+                             log=log, train=a.train)
             row["load"] = os.getloadavg()
             rows.append(row)
             print(table([row], a.frames, methods).splitlines()[-1], flush=True)

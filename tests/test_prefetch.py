@@ -9,7 +9,7 @@ import torch
 
 from bgsub.background import OFFSET_SAMPLES, _offsets, offset_stride
 from bgsub.errors import BgsubError
-from bgsub.io.prefetch import BackgroundWriter, prefetch
+from bgsub.io.prefetch import BackgroundWriter, ordered_map, prefetch
 from bgsub.methods.base import LazyDecomposition
 
 
@@ -59,6 +59,37 @@ def test_prefetch_stops_the_producer_when_the_consumer_breaks():
     time.sleep(0.3)
     assert len(made) < 10
     assert not any(t.name == "bgsub-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_ordered_map_keeps_the_order_stays_bounded_and_raises_at_the_item():
+    started = []
+
+    def slow(i):
+        started.append(i)
+        time.sleep(0.004 * (i % 3))  # later items finish first
+        if i == 7:
+            raise BgsubError("frame 7 is damaged")
+        return i * i
+
+    got = []
+    it = ordered_map(slow, range(20), workers=3, ahead=4)
+    with pytest.raises(BgsubError, match="frame 7"):
+        for x in it:
+            assert len(started) - len(got) <= 4 + 1  # never more than `ahead` jobs ahead of the consumer
+            got.append(x)
+    assert got == [i * i for i in range(7)]
+    assert list(ordered_map(lambda i: -i, range(9), workers=1)) == [-i for i in range(9)]  # one worker: plain map
+
+
+def test_ordered_map_closed_early_starts_no_more_jobs():
+    started = []
+    it = ordered_map(lambda i: started.append(i) or i, range(1000), workers=2, ahead=4)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()
+    n = len(started)
+    time.sleep(0.1)
+    assert len(started) == n <= 8
+    assert not any(t.name.startswith("bgsub-map") and t.is_alive() for t in threading.enumerate())
 
 
 def test_background_writer_runs_jobs_in_order_and_reraises():

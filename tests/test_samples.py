@@ -23,6 +23,23 @@ def test_kth_smallest_against_a_sort():
         np.testing.assert_allclose(kth_smallest(s, x, k, reduce_channels=True), want, rtol=0, atol=1e-6)
 
 
+def test_kth_smallest_opencv_path_equals_numpy_bit_for_bit():
+    """The float32 fast path (OpenCV on 2-D views) gives exactly the values of the NumPy path (float64 inputs take
+    it) and of a sort, in every layout the model uses (one channel, three, a single row)."""
+    rng = np.random.default_rng(1)
+    for shape in ((20, 3, 12, 17), (20, 1, 5, 8), (6, 3, 1, 11), (4, 2, 3, 3)):
+        s = np.round(rng.normal(128, 40, size=shape)).astype(np.float32)  # ties, as 8-bit samples have
+        x = np.round(rng.normal(128, 40, size=shape[1:])).astype(np.float32)
+        for k in (1, 2, 3):
+            for rc in (False, True):
+                fast = kth_smallest(s, x, k, reduce_channels=rc)
+                slow = kth_smallest(s.astype(np.float64), x.astype(np.float64), k, reduce_channels=rc)
+                d = np.abs(s - x[None])
+                want = np.sort(d.max(axis=1) if rc else d, axis=0)[k - 1]
+                assert fast.dtype == np.float32 and fast.shape == want.shape
+                assert np.array_equal(fast, want) and np.array_equal(fast, slow.astype(np.float32)), (shape, k, rc)
+
+
 def test_noise_level_of_gaussian_frames_and_the_quantisation_floor():
     rng = np.random.default_rng(1)
     x = (100 + rng.normal(0, 2.0, size=(30, 3, 40, 50))).astype(np.float32)  # sigma 2 grey levels
@@ -259,3 +276,26 @@ def test_texture_sees_an_object_whose_colour_matches_the_background(tmp_path):
     with_t = _f(_masks(x, texture=True), gt)
     without = _f(_masks(x), gt)
     assert with_t >= 0.85 and with_t > without + 0.1
+
+
+@pytest.mark.parametrize("heal", [False, True])
+def test_the_fast_step_equals_the_plain_numpy_step(monkeypatch, heal):
+    """The model stepped with the fast arithmetic (OpenCV running minima, the channel maximum once) and with plain
+    NumPy (float64 running minima cast back, ``z.max(axis=0)``) gives the same residuals and the same samples, bit
+    for bit, frame after frame (random updates included)."""
+    import bgsub.background.samples as S
+
+    rng = np.random.default_rng(5)
+    frames = torch.from_numpy(rng.random((60, 3, 36, 44), dtype=np.float32) * 0.1 + 0.4)
+    frames[30:, 0, 10:20, 5:25] += 0.4  # an object that arrives and stays, in one channel only
+    kw = dict(n=8, pixels=0, heal=heal, still=3 if heal else 8, seed=7)
+    fast = SampleModel.initialise(frames[:20], **kw)
+    z_fast = fast.step(frames[20:])
+    monkeypatch.setattr(S, "_kth_smallest_cv", lambda s, x, k, rc: S.kth_smallest(
+        s.astype(np.float64), x.astype(np.float64), k, rc).astype(np.float32))
+    monkeypatch.setattr(S, "_channel_max", lambda z: z.max(axis=0))
+    plain = SampleModel.initialise(frames[:20], **kw)
+    z_plain = plain.step(frames[20:])
+    assert torch.equal(z_fast, z_plain)
+    assert np.array_equal(fast.samples, plain.samples) and fast.frames_seen == plain.frames_seen == 40
+    assert (fast.samples != SampleModel.initialise(frames[:20], **kw).samples).any()  # the updates did run

@@ -3,6 +3,7 @@ cleanly (``--max-frames``, Ctrl-C), and segments with the background of the vide
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -363,3 +364,46 @@ def test_methods_that_begin_on_the_video_get_each_frame_once_in_order(small_clip
     from bgsub.io.frames import read_clip
 
     assert torch.equal(m.began, read_clip(small_clip, numbers=range(1, 13), grayscale=False).frames)
+
+
+def test_decoding_and_converting_side_by_side_gives_the_same_frames_and_masks(clips, model, reference_masks, tmp_path):
+    """Several decoder and conversion threads (``--threads`` > 1) hand out the same frames, in order, as one; the
+    initialisation window converted once and reused gives the same chunks; and segment writes the same masks."""
+    from bgsub.io.stream import chunks_of, stack
+    from bgsub.pipelines.unet import segment
+
+    def frames(decoders):
+        with FrameStream.open(clips["a"], decoders=decoders) as s:
+            return [(n, img.copy()) for n, img, _ in s.images()]
+
+    one, three = frames(1), frames(3)
+    assert [n for n, _ in one] == [n for n, _ in three] == list(range(1, 31))
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(one, three))
+    with FrameStream.open(clips["a"], limit=7, decoders=3) as s:
+        assert [n for n, _, _ in s.images()] == list(range(1, 8))
+
+    def chunks(workers, begin):
+        with FrameStream.open(clips["a"], decoders=workers) as s:
+            images = s.images()
+            head: list = []
+            if begin:
+                first = stack(images, grayscale=False, scale=0.5, workers=workers, count=begin, keep=head)
+                assert first.shape[0] == begin and all(len(h) == 4 and h[1] is None for h in head)
+            return [(c.numbers, c.frames.clone()) for c in
+                    chunks_of(itertools.chain(head, images), chunk=4, grayscale=False, scale=0.5,
+                              workers=workers)]
+
+    ref = chunks(1, 0)
+    for workers, begin in ((3, 0), (1, 10), (3, 10), (2, 1)):
+        got = chunks(workers, begin)
+        assert [n for n, _ in got] == [n for n, _ in ref]
+        assert all(torch.equal(a, b) for (_, a), (_, b) in zip(got, ref)), (workers, begin)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        segment(clips["a"], tmp_path / "threads", model=model, cfg=_cfg(), progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    got = read_masks(tmp_path / "threads")
+    assert got.keys() == reference_masks.keys() and all(np.array_equal(got[k], reference_masks[k]) for k in got)

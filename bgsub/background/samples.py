@@ -140,7 +140,9 @@ def _blurred(m: np.ndarray, box: int) -> np.ndarray:
 def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = False) -> np.ndarray:
     """The k-th smallest |s_j - x| over the samples j (axis 0 of ``s``), elementwise; with ``reduce_channels``
     the distance is the max over channels (axis 1 of ``s``, axis 0 of ``x``). Running minima for small k (one
-    pass over the samples, no sort): np.partition along the sample axis cost 40 ms a frame at 160x120."""
+    pass over the samples, no sort): np.partition along the sample axis cost 40 ms a frame at 160x120. On float32
+    arrays the running minima are OpenCV's element-wise absdiff / min / max on 2-D views (exactly the same values
+    as NumPy's, with fewer passes over the data: a quarter less time)."""
     n = s.shape[0]
     k = max(1, min(k, n))
     if k > 3:
@@ -148,6 +150,8 @@ def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = F
         if reduce_channels:
             d = d.max(axis=1)
         return np.partition(d, k - 1, axis=0)[k - 1]
+    if s.dtype == np.float32 and x.dtype == np.float32 and x.ndim >= 2 and x.size > 0:
+        return _kth_smallest_cv(s, x, k, reduce_channels)
     shape = x.shape[1:] if reduce_channels else x.shape
     mins = [np.full(shape, np.inf, np.float32) for _ in range(k)]
     d = np.empty(x.shape, np.float32)
@@ -161,6 +165,47 @@ def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = F
             np.minimum(mins[i], dj, out=mins[i])
             dj, t = t, (dj if dj is not d else np.empty(shape, np.float32))
     return mins[k - 1]
+
+
+def _kth_smallest_cv(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool) -> np.ndarray:
+    """:func:`kth_smallest` for float32 ``s`` and ``x`` (ndim >= 2) and k <= 3, by OpenCV on 2-D views: one
+    absdiff per sample (|s_j - x|, the same float32 values as NumPy's subtract and abs), the channel maximum,
+    then the insertion into the sorted minima (min / max are exact)."""
+    n, w = s.shape[0], x.shape[-1]
+    x2 = np.ascontiguousarray(x).reshape(-1, w)
+    s2 = np.ascontiguousarray(s).reshape(n, -1, w)
+    C = x.shape[0]
+    rows = x2.shape[0] // C if reduce_channels else x2.shape[0]
+    d = np.empty_like(x2)
+    r = np.empty((rows, w), np.float32) if reduce_channels and C > 1 else None
+    mins = [np.full((rows, w), np.inf, np.float32) for _ in range(k)]
+    spare = [np.empty((rows, w), np.float32) for _ in range(min(k - 1, 2))]
+    for j in range(n):
+        cv2.absdiff(s2[j], x2, dst=d)
+        dj = d[:rows]
+        if r is not None:
+            cv2.max(d[:rows], d[rows : 2 * rows], dst=r)
+            for c in range(2, C):
+                cv2.max(r, d[c * rows : (c + 1) * rows], dst=r)
+            dj = r
+        for i in range(k - 1):  # mins[i] <- min(mins[i], dj); dj <- the larger of the two, carried on
+            t = spare[i % 2]
+            cv2.max(mins[i], dj, dst=t)
+            cv2.min(mins[i], dj, dst=mins[i])
+            dj = t
+        cv2.min(mins[k - 1], dj, dst=mins[k - 1])
+    return mins[k - 1].reshape(x.shape[1:] if reduce_channels else x.shape)
+
+
+def _channel_max(z: np.ndarray) -> np.ndarray:
+    """``z.max(axis=0)`` of a (C, h, w) array, as C - 1 element-wise maxima of whole planes (the same values;
+    NumPy's reduction over the outer axis is a slower strided pass)."""
+    if z.shape[0] == 1:
+        return z[0].copy()
+    out = np.maximum(z[0], z[1])
+    for c in range(2, z.shape[0]):
+        np.maximum(out, z[c], out=out)
+    return out
 
 
 @functools.lru_cache(maxsize=32)
@@ -482,21 +527,22 @@ class SampleModel:
         if self.shift > 0:
             res = self._shifted(xc, res)
         z = res / self.sigma
+        zmax = _channel_max(z)  # (h, w), computed once
         if tex is not None:  # the texture as one more channel: its z raises every colour channel's
             zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma
             # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
             zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
             # an object's edge changes the texture of the cells next to it: next to colour foreground the
             # texture says nothing new (no halo)
-            near = cv2.dilate((z.max(axis=0) > self.k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            near = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
             zt[near] = 0
             np.maximum(z, zt[None], out=z)
-        fg = z.max(axis=0) > self.k
+            np.maximum(zmax, zt, out=zmax)
         n, C, h, w = self.samples.shape
         if self.update:
             # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
             # like one sample) never becomes a sample, so misclassifications do not feed the model
-            bgpx = z.max(axis=0) <= self.within * self.k
+            bgpx = zmax <= self.within * self.k
             if self.sigma_update and self.frames_seen % 32 == 31:
                 self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
             sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
@@ -516,6 +562,7 @@ class SampleModel:
                 if tex is not None:
                     self.tsamples[jj, 0, ny, nx] = tex[ys, xs]
         if self.heal and self.still is not None and self.prev is not None:
+            fg = zmax > self.k
             step = np.abs(xc - self.prev).max(axis=0)
             quiet = step <= 2.0 * self.sigma
             if self._moved is None:

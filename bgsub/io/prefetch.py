@@ -8,6 +8,8 @@ thread to the caller, at the next item or at the end, unchanged (a :class:`~bgsu
         ...
     with BackgroundWriter(depth=2) as w:
         w.submit(write_batch, out, masks)      # returns at once unless `depth` writes are pending
+    for img in ordered_map(cv2.imread, paths, workers=2):   # decoded side by side, handed out in order
+        ...
 """
 
 from __future__ import annotations
@@ -64,6 +66,32 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def ordered_map(fn: Callable[[Any], T], items: Iterable[Any], workers: int, ahead: int | None = None) -> Iterator[T]:
+    """``fn(item)`` for each of ``items``, computed by ``workers`` threads side by side (for work that releases the
+    GIL: decoding images), yielded in the order of ``items``. At most ``ahead`` (default ``2 * workers``) results
+    are pending or waiting at any time (memory stays bounded). An exception of ``fn`` is raised at its item.
+    Closing the iterator early cancels the jobs not started and waits for the running ones. ``workers`` <= 1:
+    a plain ``map`` in the caller's thread."""
+    if workers <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    ahead = max(workers, ahead if ahead is not None else 2 * workers)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bgsub-map")
+    pending: deque[Future] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)
 
 
 class BackgroundWriter:

@@ -27,9 +27,11 @@ frame is read; ``interrupted`` then says so. Frames already read are handed out 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
@@ -39,6 +41,7 @@ import torch
 
 from bgsub.errors import BgsubError
 from bgsub.io.frames import Chunk, _check_options, _convert, folder_files
+from bgsub.io.prefetch import ordered_map
 
 Image = tuple[int, np.ndarray, str]  # (frame number, the image as OpenCV decoded it, where it came from)
 
@@ -63,6 +66,10 @@ def is_live(source: str | os.PathLike | int) -> bool:
     return not isinstance(parse_source(source), Path)
 
 
+def _imread(path: Path) -> Optional[np.ndarray]:
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
 def _quiet_capture(src: int | str):
     """``cv2.VideoCapture(src)`` without OpenCV's own warnings on stderr when it cannot open it (the caller says so
     in one line)."""
@@ -83,8 +90,9 @@ class FrameStream:
 
     def __init__(self, source: Path | int | str, kind: str, *, start: Optional[int], end: Optional[int], stride: int,
                  limit: Optional[int], stop: Optional[threading.Event], files: Optional[dict[int, Path]] = None,
-                 cap=None):
+                 cap=None, decoders: int = 1):
         self.source, self.kind = source, kind
+        self.decoders = max(1, int(decoders))  # a folder's files decoded side by side (in order all the same)
         self.start, self.end, self.stride, self.limit = start, end, stride, limit
         self.stop = stop if stop is not None else threading.Event()
         self.interrupted = False  # ended by stop or by a KeyboardInterrupt while reading
@@ -107,15 +115,17 @@ class FrameStream:
     @classmethod
     def open(cls, source: str | os.PathLike | int, *, start: Optional[int] = None, end: Optional[int] = None,
              stride: int = 1, limit: Optional[int] = None,
-             stop: Optional[threading.Event] = None) -> "FrameStream":
+             stop: Optional[threading.Event] = None, decoders: int = 1) -> "FrameStream":
         """Open ``source`` (see :func:`parse_source`) for one pass over the frames ``start``..``end`` (inclusive
         frame numbers), every ``stride``-th, at most ``limit`` of them. Raises :class:`BgsubError` (one line,
-        naming the source) when it does not exist or cannot be opened."""
+        naming the source) when it does not exist or cannot be opened. ``decoders`` > 1: a folder's image files
+        are decoded by that many threads side by side, a few files ahead of the reader (handed out in order, the
+        same images; a video, a camera or a stream decodes one frame after the other)."""
         _check_options(start, end, stride, 1.0)
         if limit is not None and limit < 1:
             raise BgsubError(f"--max-frames must be >= 1, got {limit}")
         src = parse_source(source)
-        opts = dict(start=start, end=end, stride=stride, limit=limit, stop=stop)
+        opts = dict(start=start, end=end, stride=stride, limit=limit, stop=stop, decoders=decoders)
         if isinstance(src, Path):
             if not src.exists():
                 raise BgsubError(f"{src}: no such file or folder")
@@ -153,12 +163,18 @@ class FrameStream:
     # ---- reading ------------------------------------------------------------------------------------------------
 
     def _read_folder(self) -> Iterator[Image]:
-        for n in self._selected(self._files):
-            p = self._files[n]
-            img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise BgsubError(f"{p}: unreadable image")
-            yield n, img, str(p)
+        numbers = self._selected(self._files)
+        if self.limit is not None:
+            numbers = numbers[: self.limit]  # nothing decoded ahead past the last frame wanted
+        paths = [self._files[n] for n in numbers]
+        decoded = ordered_map(_imread, paths, workers=min(self.decoders, len(paths)))
+        try:
+            for n, p, img in zip(numbers, paths, decoded):
+                if img is None:
+                    raise BgsubError(f"{p}: unreadable image")
+                yield n, img, str(p)
+        finally:
+            decoded.close()
 
     def _read_capture(self) -> Iterator[Image]:
         n = kept = 0
@@ -271,34 +287,109 @@ def take(images: Iterator[Image], k: int) -> list[Image]:
     return out
 
 
-def stack(images: list[Image], *, grayscale: bool, scale: float) -> torch.Tensor:
-    """Decoded images -> (T, C, H, W) float32 in [0, 1] (as :func:`bgsub.io.frames.read_clip` gives them)."""
-    first = _convert(images[0][1], grayscale=grayscale, scale=scale, where=images[0][2])
-    buf = np.empty((len(images), *first.shape), np.float32)
-    buf[0] = first
-    for i, (_, img, where) in enumerate(images[1:], 1):
-        _convert(img, grayscale=grayscale, scale=scale, where=where, out=buf[i])
+class _Converter:
+    """Converts image items into float32 (C, H, W) slots: ``submit(item, out)`` returns a future, run in a pool of
+    ``workers`` threads when > 1 (OpenCV's resize and the conversion release the GIL), at once otherwise. An item
+    already converted (a 4-tuple ``(number, None, where, frame)``, see :func:`stack`) is copied."""
+
+    def __init__(self, grayscale: bool, scale: float, workers: int):
+        self.grayscale, self.scale = grayscale, scale
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="bgsub-convert") if workers > 1 else None
+
+    def _work(self, item, out: np.ndarray) -> None:
+        if len(item) > 3:
+            np.copyto(out, item[3])
+        else:
+            _convert(item[1], grayscale=self.grayscale, scale=self.scale, where=item[2], out=out)
+
+    def submit(self, item, out: np.ndarray) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(self._work, item, out)
+        done: Future = Future()
+        self._work(item, out)
+        done.set_result(None)
+        return done
+
+    def __enter__(self) -> "_Converter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _shape(item, *, grayscale: bool, scale: float) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The first item converted (synchronously) and its (C, H, W)."""
+    if len(item) > 3:
+        return item[3], item[3].shape
+    first = _convert(item[1], grayscale=grayscale, scale=scale, where=item[2])
+    return first, first.shape
+
+
+def stack(images: Iterable[Image], *, grayscale: bool, scale: float, workers: int = 1, count: Optional[int] = None,
+          keep: Optional[list] = None) -> torch.Tensor:
+    """Decoded images -> (T, C, H, W) float32 in [0, 1] (as :func:`bgsub.io.frames.read_clip` gives them), each
+    converted straight into its slot as it arrives (``workers`` > 1: that many conversions side by side), so the
+    decoded images need not all be held. ``count``: at most that many are taken from ``images`` (an iterator is
+    left at the next one); default: all. ``keep`` (a list): receives ``(number, None, where, frame)`` for each
+    image, ``frame`` its converted (C, H, W) view of the result, for :func:`chunks_of` to take without converting
+    again."""
+    if count is None:
+        images = list(images)
+        count = len(images)
+    buf: Optional[np.ndarray] = None
+    names: list[tuple[int, str]] = []
+    with _Converter(grayscale, scale, workers) as converter:
+        jobs = []
+        for item in itertools.islice(images, max(0, count)):
+            if buf is None:
+                first, shape = _shape(item, grayscale=grayscale, scale=scale)
+                buf = np.empty((count, *shape), np.float32)
+                buf[0] = first
+            else:
+                jobs.append(converter.submit(item, buf[len(names)]))
+            names.append((item[0], item[2]))
+        for j in jobs:
+            j.result()
+    if buf is None:
+        raise BgsubError("no frames to stack")
+    buf = buf[: len(names)]
+    if keep is not None:
+        keep.extend((n, None, where, buf[i]) for i, (n, where) in enumerate(names))
     return torch.from_numpy(buf)
 
 
-def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: float = 1.0) -> Iterator[Chunk]:
+def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: float = 1.0,
+              workers: int = 1) -> Iterator[Chunk]:
     """:class:`Chunk` s of at most ``chunk`` consecutive frames of ``images`` (decoded images, in order), each
-    frame converted straight into its slot of the chunk's tensor (as :func:`bgsub.io.frames.iter_chunks`)."""
+    frame converted straight into its slot of the chunk's tensor (as :func:`bgsub.io.frames.iter_chunks`).
+    ``workers`` > 1: the conversions (the resize to the working size) run in that many threads side by side, a
+    chunk handed out when all of its frames are done (the same tensors). Items already converted (``keep`` of
+    :func:`stack`) are copied into their slot."""
     if chunk < 1:
         raise BgsubError(f"chunk must be >= 1, got {chunk}")
     nums: list[int] = []
+    jobs: list[Future] = []
     buf: Optional[np.ndarray] = None
-    for n, img, where in images:
-        if buf is None:
-            first = _convert(img, grayscale=grayscale, scale=scale, where=where)
-            buf = np.empty((chunk, *first.shape), np.float32)
-            buf[0] = first
-        else:
-            _convert(img, grayscale=grayscale, scale=scale, where=where, out=buf[len(nums)])
-        nums.append(n)
-        if len(nums) == chunk:
-            yield Chunk(nums, torch.from_numpy(buf))
-            nums, buf = [], None
-    if nums:
-        assert buf is not None
-        yield Chunk(nums, torch.from_numpy(buf[: len(nums)]))
+    shape: Optional[tuple[int, ...]] = None
+    with _Converter(grayscale, scale, workers) as converter:
+        for item in images:
+            if shape is None:
+                first, shape = _shape(item, grayscale=grayscale, scale=scale)
+                buf = np.empty((chunk, *shape), np.float32)
+                buf[0] = first
+            else:
+                if buf is None:
+                    buf = np.empty((chunk, *shape), np.float32)
+                jobs.append(converter.submit(item, buf[len(nums)]))
+            nums.append(item[0])
+            if len(nums) == chunk:
+                for j in jobs:
+                    j.result()
+                yield Chunk(nums, torch.from_numpy(buf))
+                nums, jobs, buf = [], [], None
+        for j in jobs:
+            j.result()
+        if nums:
+            assert buf is not None
+            yield Chunk(nums, torch.from_numpy(buf[: len(nums)]))

@@ -42,7 +42,7 @@ from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip, working_size
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, prefetch
-from bgsub.io.stream import FrameStream, Image, chunks_of, stack, take
+from bgsub.io.stream import FrameStream, Image, chunks_of, stack
 from bgsub.methods.base import Decomposition, Method, draw_numbers
 from bgsub.progress import progress as progress_bar
 from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
@@ -278,26 +278,42 @@ def decompose_video(
     return summary
 
 
+MAX_READERS = 4  # decoding and converting threads at most: beyond them the in-order background model step limits
+#                 the rate, and each decoder keeps two native frames ahead (eight 4K frames: 200 MB)
+
+
+def readers() -> int:
+    """Threads that decode a folder's files and convert frames to the working size side by side: the torch thread
+    count (the ``--threads`` count: one for a single-threaded run, all in the reading thread as before), at most
+    :data:`MAX_READERS`."""
+    return max(1, min(torch.get_num_threads(), MAX_READERS))
+
+
 def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threading.Event]) -> FrameStream:
+    """The source as a :class:`FrameStream`, a folder's files decoded by :func:`readers` threads."""
     ic = cfg.input
-    return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop)
+    return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop,
+                            decoders=readers())
 
 
 def _begin(method: Method, stream: FrameStream, cfg: Config) -> tuple[Iterator[Image], float]:
     """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` and return the
-    stream's frames from the first one (those frames again, as decoded images, then the rest, unread yet), and the
-    seconds ``begin`` took."""
+    stream's frames from the first one (those frames again, converted already: they are not converted twice and
+    their decoded images are not held, then the rest, unread yet), and the seconds ``begin`` took."""
     images = stream.images()
     k = method.begin_frames()
     if k <= 0:
         return images, 0.0
-    head = take(images, k)
-    if not head:
-        raise BgsubError(f"{stream.name}: no frames selected")
     ic = cfg.input
+    first = next(images, None)
+    if first is None:
+        raise BgsubError(f"{stream.name}: no frames selected")
+    head: list = []
+    frames = stack(itertools.chain([first], images), grayscale=ic.grayscale, scale=ic.scale,
+                   workers=readers(), count=k, keep=head)
     t0 = time.perf_counter()
     try:
-        method.begin(stack(head, grayscale=ic.grayscale, scale=ic.scale))
+        method.begin(frames)
     except BgsubError as exc:
         raise BgsubError(f"{stream.name}: {exc}") from None
     seconds = time.perf_counter() - t0
@@ -338,7 +354,8 @@ def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = T
     frames, a short last one topped up with the previous window's tail when ``top_up``."""
     ic = cfg.input
     prev: Optional[Chunk] = None
-    for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale):
+    for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale,
+                           workers=readers()):
         t = len(chunk.numbers)
         if top_up and t < window and prev is not None:
             k = window - t
