@@ -299,3 +299,11 @@ def test_the_fast_step_equals_the_plain_numpy_step(monkeypatch, heal):
     assert torch.equal(z_fast, z_plain)
     assert np.array_equal(fast.samples, plain.samples) and fast.frames_seen == plain.frames_seen == 40
     assert (fast.samples != SampleModel.initialise(frames[:20], **kw).samples).any()  # the updates did run
+
+
+@pytest.mark.parametrize("n", [1, 5, 20])
+def test_median0_equals_numpy_median(n):
+    a = np.random.default_rng(n).random((n, 3, 7, 9)).astype(np.float32)
+    from bgsub.background.samples import median0
+
+    np.testing.assert_array_equal(median0(a), np.median(a, axis=0))
