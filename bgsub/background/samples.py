@@ -64,7 +64,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -75,6 +74,8 @@ import numpy as np
 import torch
 
 from bgsub.background import illumination
+from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
+    QUANT, _blurred, _channel_max, _motion, kth_smallest, median0, noise_level, spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -82,154 +83,8 @@ from bgsub.netinput import network_size as working_size  # (h, w) within a pixel
 log = logging.getLogger("bgsub")
 UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
 
-QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
 _DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 _DY, _DX = np.array([d[0] for d in _DIRS]), np.array([d[1] for d in _DIRS])
-
-
-def immerkaer(img: np.ndarray) -> float:
-    """The noise of one image (h, w) in its own units, from the Laplacian difference mask (Immerkaer, "Fast noise
-    variance estimation", CVIU 1996): sqrt(pi / 2) / (6 (w - 2)(h - 2)) sum |img * M|. Blind to motion; texture
-    raises it."""
-    m = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    h, w = img.shape
-    if h < 3 or w < 3:
-        return 0.0
-    r = cv2.filter2D(img.astype(np.float32), -1, m, borderType=cv2.BORDER_REPLICATE)[1:-1, 1:-1]
-    return float(math.sqrt(math.pi / 2) * np.abs(r).sum() / (6.0 * (w - 2) * (h - 2)))
-
-
-def noise_level(x: np.ndarray, factor: float = 1.0) -> float:
-    """The camera's noise (grey levels) from frames x (T, C, h, w): the smaller of a temporal estimate (the 25th
-    percentile of |x_t - x_(t-1)| is 0.3186 sqrt(2) sigma for Gaussian noise: robust to motion over up to three
-    quarters of the frame) and a spatial one from single frames (:func:`immerkaer`, the median over the first
-    frames' channels: robust to any motion, raised by texture); floored at the quantisation noise of 8-bit samples
-    averaged ``factor`` at a time."""
-    floor = QUANT / math.sqrt(max(1.0, factor))
-    spatial = float(np.median([immerkaer(x[t, c]) for t in range(min(x.shape[0], 5)) for c in range(x.shape[1])]))
-    if x.shape[0] < 2:
-        return max(floor, spatial)
-    d = np.abs(np.diff(x[: min(x.shape[0], 64)], axis=0)).ravel()
-    temporal = float(np.percentile(d, 25)) / (0.3186 * math.sqrt(2.0))
-    return max(floor, min(temporal, spatial))
-
-
-def _motion(x: np.ndarray, box: int) -> np.ndarray:
-    """(T, h, w) local motion of each frame: the larger of its differences to the previous and next frame (max over
-    channels), box-filtered over ``box`` x ``box`` pixels."""
-    T = x.shape[0]
-    d = np.abs(np.diff(x, axis=0)).max(axis=1)  # (T-1, h, w)
-    m = np.empty((T,) + x.shape[2:], np.float32)
-    if T == 1:
-        m[:] = 0
-        return m
-    m[0], m[-1] = d[0], d[-1]
-    if T > 2:
-        np.maximum(d[:-1], d[1:], out=m[1:-1])
-    return _blurred(m, box) if box > 1 else m
-
-
-def _blurred(m: np.ndarray, box: int) -> np.ndarray:
-    """A copy of (T, h, w) ``m`` with each plane box-filtered over ``box`` x ``box`` pixels."""
-    out = np.empty_like(m)
-    for t in range(m.shape[0]):
-        cv2.blur(m[t], (box, box), dst=out[t])
-    return out
-
-
-def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = False) -> np.ndarray:
-    """The k-th smallest |s_j - x| over the samples j (axis 0 of ``s``), elementwise; with ``reduce_channels``
-    the distance is the max over channels (axis 1 of ``s``, axis 0 of ``x``). Running minima for small k (one
-    pass over the samples, no sort): np.partition along the sample axis cost 40 ms a frame at 160x120. On float32
-    arrays the running minima are OpenCV's element-wise absdiff / min / max on 2-D views (exactly the same values
-    as NumPy's, with fewer passes over the data: a quarter less time)."""
-    n = s.shape[0]
-    k = max(1, min(k, n))
-    if k > 3:
-        d = np.abs(s - x[None])
-        if reduce_channels:
-            d = d.max(axis=1)
-        return np.partition(d, k - 1, axis=0)[k - 1]
-    if s.dtype == np.float32 and x.dtype == np.float32 and x.ndim >= 2 and x.size > 0:
-        return _kth_smallest_cv(s, x, k, reduce_channels)
-    shape = x.shape[1:] if reduce_channels else x.shape
-    mins = [np.full(shape, np.inf, np.float32) for _ in range(k)]
-    d = np.empty(x.shape, np.float32)
-    t = np.empty(shape, np.float32)
-    for j in range(n):
-        np.subtract(s[j], x, out=d)
-        np.abs(d, out=d)
-        dj = d.max(axis=0) if reduce_channels else d
-        for i in range(k):  # insert dj into the sorted minima: mins[i] <- min(mins[i], dj); dj <- the larger
-            np.maximum(mins[i], dj, out=t)
-            np.minimum(mins[i], dj, out=mins[i])
-            dj, t = t, (dj if dj is not d else np.empty(shape, np.float32))
-    return mins[k - 1]
-
-
-def _kth_smallest_cv(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool) -> np.ndarray:
-    """:func:`kth_smallest` for float32 ``s`` and ``x`` (ndim >= 2) and k <= 3, by OpenCV on 2-D views: one
-    absdiff per sample (|s_j - x|, the same float32 values as NumPy's subtract and abs), the channel maximum,
-    then the insertion into the sorted minima (min / max are exact)."""
-    n, w = s.shape[0], x.shape[-1]
-    x2 = np.ascontiguousarray(x).reshape(-1, w)
-    s2 = np.ascontiguousarray(s).reshape(n, -1, w)
-    C = x.shape[0]
-    rows = x2.shape[0] // C if reduce_channels else x2.shape[0]
-    d = np.empty_like(x2)
-    r = np.empty((rows, w), np.float32) if reduce_channels and C > 1 else None
-    mins = [np.full((rows, w), np.inf, np.float32) for _ in range(k)]
-    spare = [np.empty((rows, w), np.float32) for _ in range(min(k - 1, 2))]
-    for j in range(n):
-        cv2.absdiff(s2[j], x2, dst=d)
-        dj = d[:rows]
-        if r is not None:
-            cv2.max(d[:rows], d[rows : 2 * rows], dst=r)
-            for c in range(2, C):
-                cv2.max(r, d[c * rows : (c + 1) * rows], dst=r)
-            dj = r
-        for i in range(k - 1):  # mins[i] <- min(mins[i], dj); dj <- the larger of the two, carried on
-            t = spare[i % 2]
-            cv2.max(mins[i], dj, dst=t)
-            cv2.min(mins[i], dj, dst=mins[i])
-            dj = t
-        cv2.min(mins[k - 1], dj, dst=mins[k - 1])
-    return mins[k - 1].reshape(x.shape[1:] if reduce_channels else x.shape)
-
-
-def _channel_max(z: np.ndarray) -> np.ndarray:
-    """``z.max(axis=0)`` of a (C, h, w) array, as C - 1 element-wise maxima of whole planes (the same values;
-    NumPy's reduction over the outer axis is a slower strided pass)."""
-    if z.shape[0] == 1:
-        return z[0].copy()
-    out = np.maximum(z[0], z[1])
-    for c in range(2, z.shape[0]):
-        np.maximum(out, z[c], out=out)
-    return out
-
-
-def median0(a: np.ndarray) -> np.ndarray:
-    """``np.median(a, axis=0)``, the same values, from a sort along the axis (NumPy's vectorised sort of short
-    columns is about five times faster than the partition np.median uses): the middle element, or the mean of the
-    two middle ones."""
-    n = a.shape[0]
-    if n == 0:
-        return np.median(a, axis=0)
-    s = np.sort(a, axis=0)
-    if n % 2:
-        return s[n // 2].copy()
-    return np.mean(s[n // 2 - 1 : n // 2 + 1], axis=0)
-
-
-@functools.lru_cache(maxsize=32)
-def spread_ratio(n: int, channels: int, matches: int) -> float:
-    """The spread statistic of :meth:`SampleModel._spread` (median over samples of the per-channel
-    ``matches``-th nearest other sample, max over channels) for unit Gaussian noise: dividing by it turns a
-    pixel's spread into a noise level (sigma). Computed once by simulation (seeded, 20,000 pixels)."""
-    rng = np.random.default_rng(12345)
-    s = rng.standard_normal((n, channels, 100, 200)).astype(np.float32)
-    d = np.stack([kth_smallest(s, s[j], matches + 1).max(axis=0) for j in range(n)])
-    return float(np.median(np.median(d, axis=0)))
 
 
 @dataclass
