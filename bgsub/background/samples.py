@@ -213,7 +213,8 @@ class SampleModel:
             model._box = b
             m_idx = np.take_along_axis(m, np.ascontiguousarray(idx), axis=0).astype(np.float32)
             model._stable = (samples.copy(), m_idx, None, None)
-            model._t0 = T  # the window's frames        if T > 1 and dynamics in ("diff", "both"):
+            model._t0 = T  # the window's frames
+        if T > 1 and dynamics in ("diff", "both"):
             # each pixel's own dynamics: how much its background changes from one frame to the next, measured
             # at the frames the samples come from (the median |x_t - x_(t-1)| there is 0.954 sigma for noise)
             dd = np.abs(np.diff(x, axis=0)).max(axis=1)  # (T-1, h, w)
