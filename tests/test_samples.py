@@ -308,3 +308,17 @@ def test_median0_equals_numpy_median(n):
     from bgsub.background.samples import median0
 
     np.testing.assert_array_equal(median0(a), np.median(a, axis=0))
+
+
+def test_robust_spread_hand_computed():
+    """Samples 10, 10, 11, 9, 100 at one pixel: median 10, median absolute deviation 1 (sigma 1.4826); the
+    conservative pass replaces 100 (90 > 6 x 1.4826 off) by 10, and the deviations 0, 0, 1, 1, 0 leave a median of
+    0: sigma falls to the floor given (0.5)."""
+    from bgsub.background.stats import robust_spread
+
+    s = np.array([10, 10, 11, 9, 100], np.float32).reshape(5, 1, 1, 1)
+    _, sigma, low = robust_spread(s, 6.0, 0.5, clean=False)
+    assert sigma[0, 0] == pytest.approx(1.4826) and low == pytest.approx(1.4826)
+    out, sigma, low = robust_spread(s, 6.0, 0.5, clean=True)
+    np.testing.assert_array_equal(out.ravel(), [10, 10, 11, 9, 10])
+    assert sigma[0, 0] == pytest.approx(0.5) and low == 0.5

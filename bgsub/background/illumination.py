@@ -14,7 +14,10 @@ from typing import Optional
 import numpy as np
 
 
-def grid_step(h: int, w: int, at_least: int = 4096) -> int:
+OFFSET_SAMPLES = 4096  # pixels the illumination offset is estimated from (at least; a regular grid)
+
+
+def grid_step(h: int, w: int, at_least: int = OFFSET_SAMPLES) -> int:
     """The largest step of a regular pixel grid that keeps at least ``at_least`` pixels (1 for small frames)."""
     return max(1, int((h * w / at_least) ** 0.5))
 

@@ -48,6 +48,7 @@ from typing import Optional
 
 import torch
 
+from bgsub.background.illumination import OFFSET_SAMPLES, grid_step
 from bgsub.errors import BgsubError
 
 COMPENSATIONS = ("offset", "smooth", "none")
@@ -145,13 +146,10 @@ def estimate_from(clip: torch.Tensor, bc) -> Reference:
     return estimate(clip[:n], k=bc.k, passes=bc.passes, compensate=bc.compensate, shift=bc.shift)
 
 
-OFFSET_SAMPLES = 4096  # pixels the illumination offset is estimated from (at least; a regular grid)
-
-
 def offset_stride(h: int, w: int) -> int:
     """Step of the regular pixel grid the illumination offset is estimated on: the largest step that keeps at
     least :data:`OFFSET_SAMPLES` pixels (1 for frames smaller than that)."""
-    return max(1, int((h * w / OFFSET_SAMPLES) ** 0.5))
+    return grid_step(h, w, OFFSET_SAMPLES)
 
 
 def _offsets(frames: torch.Tensor, background: torch.Tensor) -> torch.Tensor:

@@ -75,7 +75,7 @@ import torch
 
 from bgsub.background import illumination
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    QUANT, _blurred, _channel_max, _motion, kth_smallest, median0, noise_level, spread_ratio)
+    QUANT, _blurred, _channel_max, _motion, kth_smallest, median0, noise_level, robust_spread, spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -223,8 +223,6 @@ class SampleModel:
             model._dyn = np.maximum(np.median(sel, axis=0) / 0.954, noise).astype(np.float32)
         model.sigma = model._dyn
         if dynamics in ("mad", "mad-spread"):
-            model._camera = noise
-            model._clean = clean
             model._settle(model.samples)
             if model._stable is not None:
                 model._floor = model.noise  # the window's noise floor: a longer horizon never lowers it,
@@ -233,18 +231,9 @@ class SampleModel:
                 model._sig0 = np.where(quiet >= n, model.sigma, 0).astype(np.float32)
         if dynamics in ("spread", "both", "mad-spread"):
             model.sigma = np.maximum(model._spread(), model._dyn)
-        if tm is not None:
-            ts = np.take_along_axis(tm, np.ascontiguousarray(idx), axis=0).copy()  # the colour samples' frames
-            tmed = np.median(ts, axis=0)
-            tsig = np.maximum(np.median(np.abs(ts - tmed[None]), axis=0) * 1.4826, 0)
-            tfloor = max(noise, float(np.median(tsig)))
-            tsig = np.maximum(tsig, tfloor)
-            if clean:  # the conservative pass, as for the colours
-                ts = np.where(np.abs(ts - tmed[None]) > k * tsig[None], tmed[None], ts)
-                tsig = np.median(np.abs(ts - tmed[None]), axis=0) * 1.4826
-                tsig = np.maximum(tsig, max(noise, float(np.median(tsig))))
-            model.tsamples = ts[:, None].astype(np.float32)
-            model.tsigma = tsig.astype(np.float32)
+        if tm is not None:  # the colour samples' frames, the same noise levels and conservative pass
+            ts = np.take_along_axis(tm, np.ascontiguousarray(idx), axis=0)[:, None]  # (n, 1, h, w)
+            model.tsamples, model.tsigma, _ = robust_spread(ts.astype(np.float32), k, noise, clean)
         model.still = np.zeros((h, w), np.int32)
         model.prev = None  # the first frame stepped has no previous one
         return model
@@ -258,16 +247,7 @@ class SampleModel:
         again without it. Over a longer horizon (:meth:`_extend`) neither the floor nor any pixel's noise level
         drops below the window's: the stillest frames of a longer stretch are also its least noisy ones, and their
         spread underestimates the noise (a selection bias)."""
-        med = median0(samples)
-        mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
-        floor = max(self._camera, float(np.median(mad)), self._floor)
-        dyn = np.maximum(mad, floor).astype(np.float32)
-        if self._clean:
-            off = np.abs(samples - med[None]).max(axis=1) > self.k * dyn[None]  # (n, h, w)
-            samples = np.where(off[:, None], med[None], samples).astype(np.float32)
-            mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
-            floor = max(self._camera, float(np.median(mad)), self._floor)
-            dyn = np.maximum(mad, floor).astype(np.float32)
+        samples, dyn, floor = robust_spread(samples, self.k, max(self._camera, self._floor), self._clean)
         if self._sig0 is not None:
             dyn = np.maximum(dyn, self._sig0)
         self.samples = np.ascontiguousarray(samples, dtype=np.float32)
@@ -369,8 +349,7 @@ class SampleModel:
         if self.frames_seen <= self._t0 or p2 is None:  # the window's own frames (already chosen from), stepped
             self._stable = (vals, mot, p1, xc)
             return
-        d = np.maximum(np.abs(p1 - p2).max(axis=0), np.abs(xc - p1).max(axis=0))
-        mm = cv2.blur(d.astype(np.float32), (self._box, self._box))
+        mm = _motion(np.stack((p2, p1, xc)), self._box)[1]  # the previous frame's, as in the window
         flat = np.ascontiguousarray(mot.reshape(mot.shape[0], -1).T)  # (h w, n): the reduction runs along memory
         worst = np.argmax(flat, axis=1).reshape(mot.shape[1:])  # (h, w)
         wm = flat.max(axis=1).reshape(mot.shape[1:])
