@@ -109,9 +109,9 @@ class BackgroundConfig:
     horizon: int = 300  # samples, start=stable: the stable start goes on online up to this frame (each pixel's
     #                     samples stay its stillest frames seen so far; a background that the window never saw
     #                     still is found later); 0 or <= init = the window alone
-    gain: bool = False  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
-    #                     it brings back more of the scene than the offset alone (a light switched on or off; off
-    #                     by default: measured, it cost cdnet-office 0.01-0.04)
+    gain: bool = True  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
+    #                    it brings back more of the scene than the offset alone (a light switched on or off, a
+    #                    camera's exposure); pixels the camera clipped are compared as the bounds they are
 
 
 @dataclass

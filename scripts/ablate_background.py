@@ -49,6 +49,11 @@ VARIANTS = {
     "h300-gain-shift1": {"horizon": 300, "gain": True, "shift": 1},
     "h300-gain-texture": {"horizon": 300, "gain": True, "texture": True},
     "h300-texture": {"horizon": 300, "texture": True},  # a texture channel (mean |neighbour difference| inside each working pixel)
+    "h300-texture-nocensor": {"horizon": 300, "texture": True, "censor": False},  # saturated pixels compared
+    #                                            two-sidedly, as any other (before this session)
+    "h300-gain-texture-nocensor": {"horizon": 300, "gain": True, "texture": True, "censor": False},
+    "h300-gain-texture-noabsorb": {"horizon": 300, "gain": True, "texture": True, "absorb": False},
+    "h300-gain-texture-shadow": {"horizon": 300, "gain": True, "texture": True, "shadow": True},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel
 }
 

@@ -240,7 +240,88 @@ def test_a_gain_is_kept_for_a_light_switch_and_not_for_a_flat_changing_scene(tmp
     frame = (140 + rng.normal(0, 14, size=(3, 64, 64))).astype(np.float32)  # independent of the background
     s = max(1, int((64 * 64 / 4096) ** 0.5))
     off = np.median((frame[:, ::s, ::s] - m.background()[:, ::s, ::s]).reshape(3, -1), axis=1)
-    np.testing.assert_allclose(m._compensated(frame), frame - off[:, None, None], atol=1e-4)
+    np.testing.assert_allclose(m._compensated(frame)[0], frame - off[:, None, None], atol=1e-4)
+
+
+def _saturated_wall_clip(t=60, h=48, w=64, gain=1.15, seed=3):
+    """A scene whose left half is texture (60-160 grey levels) and right half a wall brighter than the camera's
+    range (true 270: clipped to 255); the light brightens by ``gain`` at frame t // 2 (no foreground)."""
+    rng = np.random.default_rng(seed)
+    truth = np.full((3, h, w), 270.0)
+    truth[:, :, : w // 2] = 60 + 100 * rng.random((3, h, w // 2))
+    g = np.where(np.arange(t) < t // 2, 1.0, gain)[:, None, None, None]
+    x = np.clip(g * truth[None] + rng.normal(0, 1.0, size=(t, 3, h, w)), 0, 255)
+    return torch.from_numpy((x / 255).astype(np.float32)), w // 2
+
+
+def test_a_clipped_wall_under_a_brighter_light_is_background():
+    """Undoing the 15% gain on the clipped wall gives 255 / 1.15 = 222, far below its samples (255): read as the
+    bound it is (the truth is at least 255, so at least 222 in the model's light), the wall matches; compared
+    two-sidedly it is all foreground. The textured half is background either way (the gain is undone)."""
+    x, half = _saturated_wall_clip()
+    for censor, want_wall in ((True, 0.0), (False, 1.0)):
+        m = SampleModel.initialise(x[:30], pixels=0, gain=True, censor=censor)
+        fg = (m.step(x[30:]).amax(1) > m.k).numpy()  # (30, h, w)
+        assert abs(fg[:, :, half:].mean() - want_wall) < 0.01, censor
+        assert fg[:, :, :half].mean() < 0.01
+
+
+def test_censored_residual_against_a_literal_loop():
+    """For a saturated pixel every channel is a lower bound: the residual is the ``matches``-th smallest of
+    max(0, bound - sample) over the samples, per channel (a literal loop); unsaturated pixels keep |x - s|."""
+    rng = np.random.default_rng(8)
+    frames = torch.from_numpy(rng.random((12, 3, 6, 7), dtype=np.float32))
+    m = SampleModel.initialise(frames, n=6, pixels=0, clean=False)
+    x = (rng.random((3, 6, 7)) * 240).astype(np.float32)
+    x[:, 2, 3] = (254.0, 200.0, 120.0)  # one channel at the top of the range: the pixel was clipped
+    x[1, 4, 5] = 255.0
+    xc = x - 7.0
+    res = kth_smallest(m.samples, xc, m.matches)
+    want = res.copy()
+    for (y, xx) in ((2, 3), (4, 5)):
+        for c in range(3):
+            d = sorted(max(0.0, float(xc[c, y, xx]) - float(m.samples[j, c, y, xx])) for j in range(6))
+            want[c, y, xx] = d[m.matches - 1]
+    sat = m._censored(x, xc, res)
+    assert sat.sum() == 2 and sat[2, 3] and sat[4, 5]
+    np.testing.assert_allclose(res, want, atol=1e-5)
+
+
+def _shadow_clip(grey=False, t=40, h=48, w=64, seed=6):
+    """A coloured, textured scene (no foreground in the first 30 frames); then a shadow (the scene at 60% of its
+    light, chromaticity and texture kept) over the left quarter, and an object of another colour, as dark, over
+    the right quarter (the rest, half the frame, unchanged: no illumination offset). Returns frames (T, 3, h, w) in [0, 1] and the two regions."""
+    rng = np.random.default_rng(seed)
+    base = np.stack([90 + 80 * rng.random((h, w)), 70 + 60 * rng.random((h, w)), 40 + 40 * rng.random((h, w))])
+    if grey:
+        base = np.repeat(base[:1], 3, axis=0)
+    x = np.repeat(base[None], t, axis=0) + rng.normal(0, 1.0, size=(t, 1 if grey else 3, h, w))
+    left = np.zeros((h, w), bool)
+    left[:, : w // 4] = True
+    right = np.zeros((h, w), bool)
+    right[:, 3 * w // 4:] = True
+    x[30:, :, left] *= 0.6
+    obj = np.array([0.6 * 75, 0.6 * 100, 0.6 * 130]) if not grey else np.full(3, 0.6 * 130 * 0.8)
+    x[30:, :, right] = obj[None, :, None] + rng.normal(0, 1.0, size=(t - 30, 1 if grey else 3, int(right.sum())))
+    return torch.from_numpy((np.clip(x, 0, 255) / 255).astype(np.float32)), left, right
+
+
+def test_a_cast_shadow_is_background_and_a_dark_object_is_not():
+    """Horprasert's test: the shadowed quarter keeps the background's chromaticity (a brightness of 0.6, inside
+    [SHADOW_MIN, 1)) and is background with ``shadow``, foreground without it; the object of another colour,
+    as dark, is foreground either way. On grey video (no chromaticity) the model does not use it: an object of
+    the same grey, darker, stays foreground."""
+    x, left, right = _shadow_clip()
+    for shadow, want_left in ((True, 0.0), (False, 1.0)):
+        m = SampleModel.initialise(x[:30], pixels=0, gain=False, shadow=shadow)
+        fg = (m.step(x[30:]).amax(1) > m.k).numpy()
+        assert abs(fg[:, left].mean() - want_left) < 0.02, shadow
+        assert fg[:, right].mean() > 0.98
+    xg, _, right = _shadow_clip(grey=True)
+    m = SampleModel.initialise(xg[:30], pixels=0, gain=False, shadow=True)
+    assert m._grey
+    fg = (m.step(xg[30:]).amax(1) > m.k).numpy()
+    assert fg[:, right].mean() > 0.98
 
 
 def test_texture_map_against_a_literal_loop():

@@ -29,38 +29,57 @@ def offset(x: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return np.median(d, axis=1).astype(np.float32)[:, None, None]
 
 
-def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray) -> np.ndarray:
+def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray,
+                     with_gain: bool = False):
     """The frame with a per-channel gain and offset (x = a bg + b) undone: (x - b) / a, fitted by least squares
-    over the grid's pixels within ``k`` noise levels (``sigma`` (h, w)) of the fit (two reweighting rounds from
-    the median offset ``off``; clipped samples left out). A light that dims or brightens the scene multiplies it
-    (exposure, a lamp). Model selection by consensus (as RANSAC): the gain is kept only when it brings back more
-    of the grid's pixels within k noise levels than the offset alone, by more than chance (three standard
-    deviations of a count, 3 sqrt(n)); a flat or ever-changing background (sky, water) cannot tell a gain from
-    noise and keeps the offset: x - off."""
+    over the grid's pixels within ``k`` noise levels (``sigma`` (h, w)) of the fit (two reweighting rounds; clipped
+    samples left out). A light that dims or brightens the scene multiplies it (exposure, a lamp). Two starts, as
+    RANSAC's hypotheses: the median offset ``off`` (a = 1) and the median ratio (b = 0, a pure gain: the offset
+    alone can miss every pixel of a textured scene when a gain is large); the fit with more inliers is kept.
+    Model selection by consensus (as RANSAC): the gain is kept only when it brings back more of the grid's pixels
+    within k noise levels than the offset alone, by more than chance (three standard deviations of a count,
+    3 sqrt(n)); a flat or ever-changing background (sky, water) cannot tell a gain from noise and keeps the offset:
+    x - off. With ``with_gain`` returns (frame, gain (C, 1, 1), ones when refused)."""
     C, h, w = x.shape
     s = grid_step(h, w)
     B0 = bg[:, ::s, ::s].reshape(C, -1)
     xs = x[:, ::s, ::s].reshape(C, -1)
     sig = sigma[::s, ::s].reshape(1, -1)
-    a = np.ones((C, 1), np.float32)
-    b = off[:, :, 0].astype(np.float32)
     ok = (B0 > 0.5) & (B0 < 254.5) & (xs > 0.5) & (xs < 254.5)
-    for _ in range(2):
-        r = np.abs(xs - (a * B0 + b)) <= k * sig
-        wgt = (r & ok).all(axis=0)  # inliers in every channel
-        if wgt.sum() < 64:
-            break
-        B, X = B0[:, wgt], xs[:, wgt]
-        mb, mx = B.mean(axis=1, keepdims=True), X.mean(axis=1, keepdims=True)
-        var = ((B - mb) ** 2).mean(axis=1, keepdims=True)
-        a_new = ((B - mb) * (X - mx)).mean(axis=1, keepdims=True) / np.maximum(var, 1e-6)
-        a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
-        b = (mx - a * mb).astype(np.float32)
-    kept_gain = ((np.abs(xs - (a * B0 + b)) <= k * sig) & ok).all(axis=0).sum()
-    kept_off = ((np.abs(xs - (B0 + off[:, :, 0])) <= k * sig) & ok).all(axis=0).sum()
+
+    def inliers(a, b):
+        return ((np.abs(xs - (a * B0 + b)) <= k * sig) & ok).all(axis=0)
+
+    Bd, Xd = B0.astype(np.float64), xs.astype(np.float64)
+    BB, BX = Bd * Bd, Bd * Xd  # the least-squares sums as dot products with the inlier weights (no copies)
+
+    def fit(a, b):
+        for _ in range(2):
+            wgt = inliers(a, b)  # inliers in every channel
+            cnt = int(wgt.sum())
+            if cnt < 64:
+                break
+            wv = wgt.astype(np.float64) / cnt
+            mb, mx = (Bd @ wv)[:, None], (Xd @ wv)[:, None]
+            var = (BB @ wv)[:, None] - mb * mb
+            cov = (BX @ wv)[:, None] - mb * mx
+            a_new = cov / np.maximum(var, 1e-6)
+            a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
+            b = (mx - a * mb).astype(np.float32)
+        return a, b, int(inliers(a, b).sum())
+
+    ones = np.ones((C, 1), np.float32)
+    b_off = off[:, :, 0].astype(np.float32)
+    okc = ok.all(axis=0) & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
+    ratio = np.median(xs[:, okc] / B0[:, okc], axis=1, keepdims=True) if okc.sum() >= 64 else ones
+    fits = [fit(ones, b_off), fit(np.clip(ratio, 0.25, 4.0).astype(np.float32), np.zeros((C, 1), np.float32))]
+    a, b, kept_gain = max(fits, key=lambda f: f[2])
+    kept_off = int(inliers(ones, b_off).sum())
     if kept_gain <= kept_off + 3.0 * math.sqrt(max(kept_off, 1)):
-        return x - off
-    return (x - b[:, :, None]) / a[:, :, None]
+        out, a = x - off, ones
+    else:
+        out = (x - b[:, :, None]) / a[:, :, None]
+    return (out, a[:, :, None]) if with_gain else out
 
 
 def polynomial_basis(h: int, w: int) -> np.ndarray:

@@ -81,7 +81,10 @@ from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
 
 log = logging.getLogger("bgsub")
-UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
+CLIP_HI = 253.0  # grey levels at the working size: a channel this close to the 8-bit range's top was clipped by the
+#                  camera (a censored value: the truth is at least it; JPEG moves a clipped flat area by a level or two)
+UNSETTLED = 0.5
+SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)  # the health check: warn when more than this share of the pixels never settles in the window
 
 _DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 _DY, _DX = np.array([d[0] for d in _DIRS]), np.array([d[1] for d in _DIRS])
@@ -113,6 +116,10 @@ class SampleModel:
     within: float = 0.5
     shift: int = 0
     texture: bool = False
+    censor: bool = True
+    absorb: bool = True
+    shadow: bool = False
+    _grey: bool = False
     tsamples: Optional[np.ndarray] = None
     tsigma: Optional[np.ndarray] = None
     seed: int = 0
@@ -140,7 +147,8 @@ class SampleModel:
     def initialise(cls, frames: torch.Tensor, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
                    matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
                    heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
-                   box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0) -> "SampleModel":
+                   box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
+                   censor: bool = True, absorb: bool = True, shadow: bool = False) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe)."""
@@ -203,7 +211,8 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, seed=seed)
+        model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean = noise, clean
         if init == "stable" and horizon > T and T > n and T > 1 and dynamics == "mad":
@@ -284,18 +293,58 @@ class SampleModel:
             return np.zeros((x.shape[0], 1, 1), np.float32)
         return illumination.offset(x, self.background())
 
-    def _compensated(self, x: np.ndarray) -> np.ndarray:
+    def _compensated(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         """The frame in the model's illumination (:mod:`bgsub.background.illumination`): minus the median offset
         per channel; with ``gain`` a gain as well where it explains more of the scene; with ``smooth`` a
-        quadratic light field."""
+        quadratic light field. Returns (frame, the gain undone, its mean over channels: 1 without one); the
+        texture (differences, where an offset cancels) is divided by it."""
         off = self._offset(x)
         if self.compensate and self.smooth:
             if self._poly is None or self._poly.shape[1:] != x.shape[1:]:
                 self._poly = illumination.polynomial_basis(*x.shape[1:])
-            return illumination.smooth_compensated(x, self.background(), self.sigma, self.k, off, self._poly)
+            return illumination.smooth_compensated(x, self.background(), self.sigma, self.k, off, self._poly), 1.0
         if not (self.compensate and self.gain):
-            return x - off
-        return illumination.gain_compensated(x, self.background(), self.sigma, self.k, off)
+            return x - off, 1.0
+        xc, a = illumination.gain_compensated(x, self.background(), self.sigma, self.k, off, with_gain=True)
+        return xc, float(a.mean())
+
+    def _censored(self, x: np.ndarray, xc: np.ndarray, res: np.ndarray) -> Optional[np.ndarray]:
+        """Saturated pixels: where the camera clipped a pixel (a channel within ``255 - CLIP_HI`` grey levels of
+        the top; the colour processing after the sensor mixes the channels, so every channel of it is affected),
+        its values only say the truth is at least that bright. In the model's light (``xc``) the bound is compared
+        one-sidedly: a sample brighter than it matches (a bright wall clips under a light that brightens the scene,
+        and undoing the change would make it darker than its samples). ``res`` is corrected in place; returns the
+        (h, w) mask of saturated pixels (None if none)."""
+        sat = x.max(axis=0) >= CLIP_HI
+        if not sat.any():
+            return None
+        ys, xs = np.nonzero(sat)
+        s = self.samples[:, :, ys, xs]  # (n, C, P)
+        d = xc[None, :, ys, xs] - s  # how far the bound lies below each sample: > 0 is a mismatch
+        np.maximum(d, 0, out=d)
+        m = min(self.matches, d.shape[0])
+        res[:, ys, xs] = np.partition(d, m - 1, axis=0)[m - 1]
+        return sat
+
+    def _shadowed(self, xc: np.ndarray, z: np.ndarray, zmax: np.ndarray) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """Cast shadows (Horprasert, Harwood & Davis 1999: brightness and chromaticity distortion): a foreground
+        pixel whose colour is the background's scaled by a brightness alpha in [SHADOW_MIN, 1) (least squares
+        over the channels), with the remaining chromaticity distortion |x - alpha bg| within k noise levels, is
+        the background in shadow: its colour z becomes that distortion (``z``, ``zmax`` changed in place). Grey
+        video has no chromaticity to tell a shadow from a darker object: not used there. Returns (alpha (h, w),
+        shadow mask (h, w)), None when no pixel is one."""
+        fg = zmax > self.k
+        if not fg.any():
+            return None
+        bg = self.background()
+        alpha = (xc * bg).sum(axis=0) / np.maximum((bg * bg).sum(axis=0), 1e-6)
+        cd = np.abs(xc - alpha[None] * bg).max(axis=0) / self.sigma
+        sh = fg & (alpha >= SHADOW_MIN) & (alpha < 1.0) & (cd <= self.k)
+        if not sh.any():
+            return None
+        z[:, sh] = np.minimum(z[:, sh], cd[sh][None])
+        zmax[sh] = np.minimum(zmax[sh], cd[sh])
+        return alpha.astype(np.float32), sh
 
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
         """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""
@@ -369,15 +418,21 @@ class SampleModel:
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         rng = self._rng
-        xc = self._compensated(x)
+        xc, gain = self._compensated(x)
         if self._stable is not None:
             self._extend(xc)
         res = self._residual(xc)  # (C, h, w)
         if self.shift > 0:
             res = self._shifted(xc, res)
+        clipped = self._censored(x, xc, res) if self.censor else None
         z = res / self.sigma
         zmax = _channel_max(z)  # (h, w), computed once
+        shade = self._shadowed(xc, z, zmax) if self.shadow and not self._grey else None
         if tex is not None:  # the texture as one more channel: its z raises every colour channel's
+            if gain != 1.0:  # a gain scales differences
+                tex = tex / np.float32(gain)
+            if shade is not None:  # a shadow scales the texture under it as it scales the colour
+                tex = np.where(shade[1], tex / np.maximum(shade[0], SHADOW_MIN), tex).astype(np.float32)
             zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma
             # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
             zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
@@ -392,6 +447,10 @@ class SampleModel:
             # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
             # like one sample) never becomes a sample, so misclassifications do not feed the model
             bgpx = zmax <= self.within * self.k
+            if clipped is not None:  # a clipped value is a bound, not a sample
+                bgpx &= ~clipped
+            if shade is not None:  # a shadow is not what the background looks like
+                bgpx &= ~shade[1]
             if self.sigma_update and self.frames_seen % 32 == 31:
                 self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
             sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
@@ -406,6 +465,9 @@ class SampleModel:
                 ys, xs = np.nonzero(sel)
                 d = rng.integers(0, 8, size=ys.shape[0])
                 ny, nx = np.clip(ys + _DY[d], 0, h - 1), np.clip(xs + _DX[d], 0, w - 1)
+                if not self.absorb:  # the background spreads only into background: foreground is never eaten
+                    keep = zmax[ny, nx] <= self.k
+                    ys, xs, ny, nx = ys[keep], xs[keep], ny[keep], nx[keep]
                 jj = rng.integers(0, n, size=ys.shape[0])
                 self.samples[jj, :, ny, nx] = xc[:, ys, xs].T
                 if tex is not None:
