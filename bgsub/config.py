@@ -109,6 +109,11 @@ class BackgroundConfig:
     horizon: int = 300  # samples, start=stable: the stable start goes on online up to this frame (each pixel's
     #                     samples stay its stillest frames seen so far; a background that the window never saw
     #                     still is found later); 0 or <= init = the window alone
+    motion: str = "both"  # samples, start=stable: how a frame's stillness is measured when choosing each pixel's
+    #                       samples: diff (frame differences, box-filtered; LaBGen) | flow (the differences over
+    #                       the gradient: displacement, LaBGen-OF's idea; a drifting blurred leaf moves, a sharp
+    #                       still background does not) | both (still by both, each in units of the pixel's own
+    #                       median over the window: flow alone cannot see a flat road or sky stand still)
     gain: bool = True  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
     #                    it brings back more of the scene than the offset alone (a light switched on or off, a
     #                    camera's exposure); pixels the camera clipped are compared as the bounds they are

@@ -54,6 +54,8 @@ VARIANTS = {
     "h300-gain-texture-nocensor": {"horizon": 300, "gain": True, "texture": True, "censor": False},
     "h300-gain-texture-noabsorb": {"horizon": 300, "gain": True, "texture": True, "absorb": False},
     "h300-gain-texture-shadow": {"horizon": 300, "gain": True, "texture": True, "shadow": True},
+    "h300-gain-texture-flow": {"horizon": 300, "gain": True, "texture": True, "motion": "flow"},
+    "h300-gain-texture-both": {"horizon": 300, "gain": True, "texture": True, "motion": "both"},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel
 }
 

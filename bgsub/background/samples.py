@@ -16,7 +16,12 @@ What each piece is for (measured one at a time: README, "This round"):
 - **Initialisation from a busy start** (LaBGen, Laugraud et al. 2017; SBMnet 2016): the samples come from the
   frames of the initialisation window in which the pixel moves least (the ``n`` of lowest local motion, motion
   being the frame differences around that frame, box-filtered over a neighbourhood), so objects that cross the
-  window are left out, and a background that shows only between two passing leaves is found (``init="stable"``;
+  window are left out, and a background that shows only between two passing leaves is found. With
+  ``motion="both"`` (the default config's) a frame is still only when it is still in two senses, each in units of
+  the pixel's own median over the window: its frame differences (as above) and its displacement (the differences
+  over the gradient, :func:`bgsub.background.stats._flow`: LaBGen-OF's idea); a blurred leaf or a flat shirt that
+  drifts changes its pixels little but moves, a flat road that stands still shows noise over no gradient
+  (``init="stable"``;
   ``"first"`` is ViBe's start from the first frame, ``"window"`` a spread of the window, ``"dense"`` the
   window's most repeated values). A **conservative pass** (``clean``) then replaces samples more than k noise
   levels off the samples' median by the median: an object that stood in a minority of them is not a mode.
@@ -45,14 +50,18 @@ What each piece is for (measured one at a time: README, "This round"):
   fitted as well (robust least squares over the grid) and kept only when it brings back more of the grid's pixels
   within k noise levels than the offset alone, by more than chance (3 sqrt(n), model selection by consensus as
   in RANSAC): a light switched on or off scales a textured scene; a flat or ever-changing one (sky, water)
-  cannot tell a gain from noise and keeps the offset.
+  cannot tell a gain from noise and keeps the offset. The fit starts from the median offset and from the median
+  ratio (a pure gain), and keeps the start with more inliers. **Saturated pixels** (``censor``): a pixel the
+  camera clipped (a channel within ``255 - CLIP_HI`` of the top) only bounds the truth from below; it is compared
+  with the samples one-sidedly and never enters them.
 - **Texture** (``texture``; :mod:`bgsub.background.texture`): samples of each working pixel's texture (the mean
   |difference| of adjacent pixels inside it, measured at up to twice the working size) beside the colour
   samples, matched the same way; its z raises every colour channel's, except next to colour foreground (an
   object's edge changes its neighbours' texture: no halo) and where the change does not hold over a 3 x 3
   neighbourhood (a glint on water).
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
-  shaking camera), ``gain``.
+  shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels), ``shadow`` (cast
+  shadows by Horprasert's brightness and chromaticity distortion: office gains, dark grey cars are lost).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
   moved there.
 
@@ -74,8 +83,9 @@ import numpy as np
 import torch
 
 from bgsub.background import illumination
+from bgsub.background.start import box_size, frame_motion, select
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    QUANT, _blurred, _channel_max, _motion, kth_smallest, median0, noise_level, robust_spread, spread_ratio)
+    QUANT, _channel_max, _motion, kth_smallest, median0, noise_level, robust_spread, spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -119,6 +129,8 @@ class SampleModel:
     censor: bool = True
     absorb: bool = True
     shadow: bool = False
+    motion: str = "diff"
+    _mnorm: Optional[tuple] = field(default=None, repr=False)
     _grey: bool = False
     tsamples: Optional[np.ndarray] = None
     tsigma: Optional[np.ndarray] = None
@@ -148,7 +160,8 @@ class SampleModel:
                    matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
                    heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
-                   censor: bool = True, absorb: bool = True, shadow: bool = False) -> "SampleModel":
+                   censor: bool = True, absorb: bool = True, shadow: bool = False,
+                   motion: str = "diff") -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe)."""
@@ -167,33 +180,8 @@ class SampleModel:
         factor = (H * W) / (h * w)
         noise = noise_level(x, factor)
         raw = _motion(x, 1)  # each frame's difference to its neighbours (the stable start, the health check)
-        if init == "first" or T == 1:
-            idx = np.zeros((n, h, w), np.int64)
-        elif init == "window":
-            idx = np.broadcast_to(np.linspace(0, T - 1, n).round().astype(np.int64)[:, None, None], (n, h, w))
-        elif init == "stable":
-            b = box or max(3, (min(h, w) // 16) | 1)
-            m = _blurred(raw, b)
-            if T <= n:
-                idx = np.broadcast_to(np.arange(n)[:, None, None] % T, (n, h, w))
-            else:
-                idx = np.argpartition(m, n - 1, axis=0)[:n]
-        elif init == "dense":
-            # the densest values of each pixel's window: for each frame, how many frames lie within 3 of the
-            # pixel's own noise levels of it (its noise: the 20th percentile of its frame differences, 0.358
-            # sigma for noise); the background is the value that recurs, moving objects and sweeping leaves vary
-            dd = np.abs(np.diff(x, axis=0)).max(axis=1)
-            sp = np.maximum(np.percentile(dd, 20, axis=0) / 0.358, QUANT / math.sqrt(max(1.0, factor)))
-            R = (3.0 * sp).astype(np.float32)
-            cnt = np.zeros((T, h, w), np.float32)
-            for t in range(T):
-                cnt[t] = (np.abs(x - x[t][None]).max(axis=1) <= R[None]).sum(axis=0)
-            if T <= n:
-                idx = np.broadcast_to(np.arange(n)[:, None, None] % T, (n, h, w))
-            else:
-                idx = np.argpartition(-cnt, n - 1, axis=0)[:n]
-        else:
-            raise BgsubError(f"background init must be stable, dense, window or first, got {init!r}")
+        b = box_size(h, w, box)
+        idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
         samples = np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0).copy()
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
             rng = np.random.default_rng(seed)
@@ -211,7 +199,7 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, motion=motion, seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean = noise, clean
@@ -220,6 +208,7 @@ class SampleModel:
             # values of its frames of least motion seen so far (see :meth:`_extend`)
             model.horizon = horizon
             model._box = b
+            model._mnorm = mnorm
             m_idx = np.take_along_axis(m, np.ascontiguousarray(idx), axis=0).astype(np.float32)
             model._stable = (samples.copy(), m_idx, None, None)
             model._t0 = T  # the window's frames
@@ -398,7 +387,8 @@ class SampleModel:
         if self.frames_seen <= self._t0 or p2 is None:  # the window's own frames (already chosen from), stepped
             self._stable = (vals, mot, p1, xc)
             return
-        mm = _motion(np.stack((p2, p1, xc)), self._box)[1]  # the previous frame's, as in the window
+        st3 = np.stack((p2, p1, xc))
+        mm = frame_motion(np.stack((p2, p1, xc)), self._box, self._camera, self.motion, self._mnorm)
         flat = np.ascontiguousarray(mot.reshape(mot.shape[0], -1).T)  # (h w, n): the reduction runs along memory
         worst = np.argmax(flat, axis=1).reshape(mot.shape[1:])  # (h, w)
         wm = flat.max(axis=1).reshape(mot.shape[1:])

@@ -56,6 +56,26 @@ def _motion(x: np.ndarray, box: int) -> np.ndarray:
     return _blurred(m, box) if box > 1 else m
 
 
+def _gradient(x: np.ndarray) -> np.ndarray:
+    """(T, h, w) each frame's gradient magnitude (central differences, max over channels) of (T, C, h, w)."""
+    gy = np.zeros(x.shape, np.float32)
+    gx = np.zeros(x.shape, np.float32)
+    gy[..., 1:-1, :] = 0.5 * (x[..., 2:, :] - x[..., :-2, :])
+    gx[..., :, 1:-1] = 0.5 * (x[..., :, 2:] - x[..., :, :-2])
+    return np.sqrt(gx * gx + gy * gy).max(axis=1)
+
+
+def _flow(x: np.ndarray, box: int, noise: float) -> np.ndarray:
+    """(T, h, w) local motion as displacement (LaBGen-OF's idea, Laugraud et al. 2018, in its normal-flow form):
+    each frame's difference to its neighbours (:func:`_motion`) over its gradient magnitude, the gradient floored
+    at the noise level (a flat region's differences are noise), box-filtered. A blurred leaf that drifts changes
+    its pixels little but moves far; a sharp background that stands still changes them by noise."""
+    d = _motion(x, 1)
+    g = np.maximum(_gradient(x), np.float32(max(noise, 1e-3)))
+    r = (d / g).astype(np.float32)
+    return _blurred(r, box) if box > 1 else r
+
+
 def _blurred(m: np.ndarray, box: int) -> np.ndarray:
     """A copy of (T, h, w) ``m`` with each plane box-filtered over ``box`` x ``box`` pixels."""
     out = np.empty_like(m)

@@ -1,0 +1,89 @@
+"""Where the sample model's first samples come from: the frames of the initialisation window chosen per pixel.
+
+The busy start (SBMnet 2016; LaBGen, Laugraud et al. 2017): a background hidden for part of the window shows in
+the frames where the pixel stands still, so each pixel's samples are its ``n`` frames of least local motion
+(``init="stable"``). What "motion" means (``motion``):
+
+- ``"diff"``: each frame's larger difference to its neighbours (max over channels), box-filtered (LaBGen's).
+- ``"flow"``: those differences over the gradient magnitude, the gradient floored at the noise level, box-filtered:
+  displacement, in the normal-flow form (LaBGen-OF's idea, Laugraud et al. 2018). A blurred leaf or a flat shirt
+  that drifts changes its pixels little but moves.
+- ``"both"``: the larger of the two, each divided by the pixel's own median of it over the window (unitless): a
+  frame is still only when it is still in both senses. Flow alone cannot see a flat road or sky stand still.
+
+The other starts, kept for the ablation: ``"first"`` (ViBe: the first frame), ``"window"`` (frames spread over
+the window), ``"dense"`` (each pixel's most repeated values).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from bgsub.background.stats import QUANT, _blurred, _flow, _motion, median0
+from bgsub.errors import BgsubError
+
+MOTIONS = ("diff", "flow", "both")
+INITS = ("stable", "dense", "window", "first")
+
+
+def box_size(h: int, w: int, box: int = 0) -> int:
+    """The motion's neighbourhood at working size (h, w): ``box``, or an odd sixteenth of the smaller side (>= 3)."""
+    return box or max(3, (min(h, w) // 16) | 1)
+
+
+def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: str
+              ) -> tuple[np.ndarray, Optional[tuple[np.ndarray, np.ndarray]]]:
+    """(T, h, w) each frame's motion (lower is stiller) of the window x (T, C, h, w), ``raw`` its unfiltered frame
+    differences (:func:`bgsub.background.stats._motion` with box 1); and, for ``"both"``, the per-pixel medians that
+    make each measure unitless (kept to judge later frames the same way: :func:`frame_motion`)."""
+    if motion not in MOTIONS:
+        raise BgsubError(f"background.motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
+    if motion == "diff":
+        return _blurred(raw, box), None
+    if motion == "flow":
+        return _flow(x, box, noise), None
+    md, mf = _blurred(raw, box), _flow(x, box, noise)
+    nd = np.maximum(median0(md), 1e-3).astype(np.float32)
+    nf = np.maximum(median0(mf), 1e-3).astype(np.float32)
+    return np.maximum(md / nd, mf / nf), (nd, nf)
+
+
+def frame_motion(three: np.ndarray, box: int, noise: float, motion: str,
+                 norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(h, w) the motion of the middle one of three consecutive frames (3, C, h, w), measured as in the window."""
+    if motion == "diff":
+        return _motion(three, box)[1]
+    if motion == "flow":
+        return _flow(three, box, noise)[1]
+    nd, nf = norm
+    return np.maximum(_motion(three, box)[1] / nd, _flow(three, box, noise)[1] / nf)
+
+
+def select(x: np.ndarray, raw: np.ndarray, n: int, init: str, box: int, noise: float, motion: str,
+           factor: float) -> tuple[np.ndarray, Optional[np.ndarray], Optional[tuple]]:
+    """Each pixel's ``n`` sample frames of the window x (T, C, h, w): (idx (n, h, w), the window's motion (T, h,
+    w) for ``"stable"`` else None, the measure's medians for ``"both"`` else None)."""
+    T, C, h, w = x.shape
+    if init not in INITS:
+        raise BgsubError(f"background init must be stable, dense, window or first, got {init!r}")
+    if init == "first" or T == 1:
+        return np.zeros((n, h, w), np.int64), None, None
+    if init == "window":
+        return np.broadcast_to(np.linspace(0, T - 1, n).round().astype(np.int64)[:, None, None], (n, h, w)), None, None
+    cyc = np.broadcast_to(np.arange(n)[:, None, None] % T, (n, h, w))
+    if init == "stable":
+        m, norm = stillness(x, raw, box, noise, motion)
+        return (cyc if T <= n else np.argpartition(m, n - 1, axis=0)[:n]), m, norm
+    # "dense": the densest values of each pixel's window: for each frame, how many frames lie within 3 of the
+    # pixel's own noise levels of it (its noise: the 20th percentile of its frame differences, 0.358 sigma for
+    # noise); the background is the value that recurs, moving objects and sweeping leaves vary
+    dd = np.abs(np.diff(x, axis=0)).max(axis=1)
+    sp = np.maximum(np.percentile(dd, 20, axis=0) / 0.358, QUANT / math.sqrt(max(1.0, factor)))
+    R = (3.0 * sp).astype(np.float32)
+    cnt = np.zeros((T, h, w), np.float32)
+    for t in range(T):
+        cnt[t] = (np.abs(x - x[t][None]).max(axis=1) <= R[None]).sum(axis=0)
+    return (cyc if T <= n else np.argpartition(-cnt, n - 1, axis=0)[:n]), None, None
