@@ -15,6 +15,12 @@ Sources (:func:`parse_source`): anything with ``://`` is a stream URL (``rtsp://
 integer that is not an existing path is a camera index (``0``), anything else a path (a video file, a folder of
 frames or a CDnet/UCSD sequence folder).
 
+Reduced decoding (:meth:`FrameStream.decode_reduced`): a reader that needs the frames only at a fraction of their size
+asks, after the first frame, for a folder's JPEG files to be decoded reduced by 2, 4 or 8 (libjpeg's scaled IDCT,
+as :func:`bgsub.io.frames.read_clip` does): the files after the first are then handed out at ``ceil(H / k) x
+ceil(W / k)``; ``size`` stays the stored (native) size. Other files, and videos, cameras and streams, are decoded in
+full as before (a reader resizes them).
+
 The stream ends at the end of the source, after ``limit`` frames, when ``stop`` (a :class:`threading.Event`) is
 set (checked before each frame: Ctrl-C handlers set it), or when a :class:`KeyboardInterrupt` is raised while a
 frame is read; ``interrupted`` then says so. Frames already read are handed out whole; nothing is read twice.
@@ -40,7 +46,7 @@ import numpy as np
 import torch
 
 from bgsub.errors import BgsubError
-from bgsub.io.frames import Chunk, _check_options, _convert, folder_files
+from bgsub.io.frames import _JPEG, _REDUCED, Chunk, _check_options, _convert, folder_files
 from bgsub.io.prefetch import ordered_map
 
 Image = tuple[int, np.ndarray, str]  # (frame number, the image as OpenCV decoded it, where it came from)
@@ -99,8 +105,11 @@ class FrameStream:
         self.read = 0  # frames read so far
         self._files, self._cap = files, cap
         self._first: Optional[Image] = None
+        self._size: Optional[tuple[int, int]] = None  # the first frame's (H, W), once read
         self._gen: Optional[Iterator[Image]] = None
         self._started = False
+        self._rest = False  # a folder: the files after the first are being decoded (the reduction is fixed)
+        self.reduction, self._reduced_grey = 1, False  # a folder's JPEG files after the first decoded at 1/k
         self.total = self._total()
 
     @property
@@ -162,16 +171,56 @@ class FrameStream:
 
     # ---- reading ------------------------------------------------------------------------------------------------
 
+    def decode_reduced(self, k: int, *, grayscale: bool = False) -> None:
+        """Decode a folder's JPEG files after the first reduced by ``k`` (1, 2, 4 or 8; ``grayscale``: decoded
+        to grey levels, else BGR): their images are then ``ceil(H / k) x ceil(W / k)`` of the native ``size``. Call
+        it after ``size`` (the first frame is decoded in full: it gives the native size) and before the second
+        frame is read. No effect on other files, nor on a video, a camera or a stream (decoded in full)."""
+        if k not in (1, 2, 4, 8):
+            raise BgsubError(f"JPEG decoding reduces by 1, 2, 4 or 8, not {k}")
+        if self._rest or self.read > 1:
+            raise BgsubError(f"{self.name}: the decoding reduction is set before the second frame is read")
+        self.reduction, self._reduced_grey = int(k), bool(grayscale)
+
+    def _decoder(self, native: tuple[int, int], first: str):
+        """The decoding of a folder's file after the first: reduced by :attr:`reduction` for a JPEG file, its
+        size checked (against the first file's, reduced the same way)."""
+        k = self.reduction
+        flag = _REDUCED[(self._reduced_grey, k)] if k > 1 else None
+        reduced = (-(-native[0] // k), -(-native[1] // k))
+
+        def decode(path: Path) -> np.ndarray:
+            if flag is not None and path.suffix.lower() in _JPEG:
+                img, want = cv2.imread(str(path), flag), reduced
+            else:
+                img, want = _imread(path), native
+            if img is None:
+                raise BgsubError(f"{path}: unreadable image")
+            if img.shape[:2] != want:
+                at = f" (decoded at 1/{k}: {img.shape[1]}x{img.shape[0]}, not {want[1]}x{want[0]})" \
+                    if want != native else ""
+                raise BgsubError(f"{path}: frame is {img.shape[1]}x{img.shape[0]}{at} but {first} is "
+                                 f"{native[1]}x{native[0]}; all frames of a video must have one size")
+            return img
+
+        return decode
+
     def _read_folder(self) -> Iterator[Image]:
         numbers = self._selected(self._files)
         if self.limit is not None:
             numbers = numbers[: self.limit]  # nothing decoded ahead past the last frame wanted
+        if not numbers:
+            return
         paths = [self._files[n] for n in numbers]
-        decoded = ordered_map(_imread, paths, workers=min(self.decoders, len(paths)))
+        img = _imread(paths[0])  # in full, alone: it gives the native size (a reduction may be asked for next)
+        if img is None:
+            raise BgsubError(f"{paths[0]}: unreadable image")
+        yield numbers[0], img, str(paths[0])
+        self._rest = True  # the rest with the reduction set by now (decode_reduced, between the first and them)
+        decode = self._decoder(img.shape[:2], str(paths[0]))
+        decoded = ordered_map(decode, paths[1:], workers=min(self.decoders, len(paths) - 1))
         try:
-            for n, p, img in zip(numbers, paths, decoded):
-                if img is None:
-                    raise BgsubError(f"{p}: unreadable image")
+            for n, p, img in zip(numbers[1:], paths[1:], decoded):
                 yield n, img, str(p)
         finally:
             decoded.close()
@@ -215,7 +264,8 @@ class FrameStream:
                 n, img, where = item
                 if size is None:
                     size, first = img.shape[:2], where
-                elif img.shape[:2] != size:
+                    self._size = (int(size[0]), int(size[1]))
+                elif self.kind != "folder" and img.shape[:2] != size:  # a folder's files: checked as decoded
                     raise BgsubError(f"{where}: frame is {img.shape[1]}x{img.shape[0]} but {first} is "
                                      f"{size[1]}x{size[0]}; all frames of a video must have one size")
                 self.read += 1
@@ -231,8 +281,10 @@ class FrameStream:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(H, W) of the frames as stored (the first frame's, read now if not yet). Raises when the selection holds
-        no frame."""
+        """(H, W) of the frames as stored (the first frame's, read now if not yet; a folder's files decoded reduced
+        keep their stored size here). Raises when the selection holds no frame."""
+        if self._size is not None:
+            return self._size
         if self._first is None:
             if self._started:
                 raise BgsubError(f"{self.name}: the frame size is asked after the frames were read")
@@ -290,17 +342,18 @@ def take(images: Iterator[Image], k: int) -> list[Image]:
 class _Converter:
     """Converts image items into float32 (C, H, W) slots: ``submit(item, out)`` returns a future, run in a pool of
     ``workers`` threads when > 1 (OpenCV's resize and the conversion release the GIL), at once otherwise. An item
-    already converted (a 4-tuple ``(number, None, where, frame)``, see :func:`stack`) is copied."""
+    already converted (a 4-tuple ``(number, None, where, frame)``, see :func:`stack`) is copied. ``size`` (H, W):
+    every image is resized to it (area when shrinking), whatever size it was decoded at (else by ``scale``)."""
 
-    def __init__(self, grayscale: bool, scale: float, workers: int):
-        self.grayscale, self.scale = grayscale, scale
+    def __init__(self, grayscale: bool, scale: float, workers: int, size: Optional[tuple[int, int]] = None):
+        self.grayscale, self.scale, self.size = grayscale, scale, size
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="bgsub-convert") if workers > 1 else None
 
     def _work(self, item, out: np.ndarray) -> None:
         if len(item) > 3:
             np.copyto(out, item[3])
         else:
-            _convert(item[1], grayscale=self.grayscale, scale=self.scale, where=item[2], out=out)
+            _convert(item[1], grayscale=self.grayscale, scale=self.scale, where=item[2], out=out, size=self.size)
 
     def submit(self, item, out: np.ndarray) -> Future:
         if self.pool is not None:
@@ -318,32 +371,34 @@ class _Converter:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _shape(item, *, grayscale: bool, scale: float) -> tuple[np.ndarray, tuple[int, ...]]:
+def _shape(item, *, grayscale: bool, scale: float,
+           size: Optional[tuple[int, int]] = None) -> tuple[np.ndarray, tuple[int, ...]]:
     """The first item converted (synchronously) and its (C, H, W)."""
     if len(item) > 3:
         return item[3], item[3].shape
-    first = _convert(item[1], grayscale=grayscale, scale=scale, where=item[2])
+    first = _convert(item[1], grayscale=grayscale, scale=scale, where=item[2], size=size)
     return first, first.shape
 
 
 def stack(images: Iterable[Image], *, grayscale: bool, scale: float, workers: int = 1, count: Optional[int] = None,
-          keep: Optional[list] = None) -> torch.Tensor:
+          keep: Optional[list] = None, size: Optional[tuple[int, int]] = None) -> torch.Tensor:
     """Decoded images -> (T, C, H, W) float32 in [0, 1] (as :func:`bgsub.io.frames.read_clip` gives them), each
     converted straight into its slot as it arrives (``workers`` > 1: that many conversions side by side), so the
     decoded images need not all be held. ``count``: at most that many are taken from ``images`` (an iterator is
     left at the next one); default: all. ``keep`` (a list): receives ``(number, None, where, frame)`` for each
     image, ``frame`` its converted (C, H, W) view of the result, for :func:`chunks_of` to take without converting
-    again."""
+    again. ``size`` (H, W): every frame resized to it, whatever size its image was decoded at (a stream decoded
+    reduced, :meth:`FrameStream.decode_reduced`); else by ``scale``."""
     if count is None:
         images = list(images)
         count = len(images)
     buf: Optional[np.ndarray] = None
     names: list[tuple[int, str]] = []
-    with _Converter(grayscale, scale, workers) as converter:
+    with _Converter(grayscale, scale, workers, size) as converter:
         jobs = []
         for item in itertools.islice(images, max(0, count)):
             if buf is None:
-                first, shape = _shape(item, grayscale=grayscale, scale=scale)
+                first, shape = _shape(item, grayscale=grayscale, scale=scale, size=size)
                 buf = np.empty((count, *shape), np.float32)
                 buf[0] = first
             else:
@@ -360,22 +415,22 @@ def stack(images: Iterable[Image], *, grayscale: bool, scale: float, workers: in
 
 
 def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: float = 1.0,
-              workers: int = 1) -> Iterator[Chunk]:
+              workers: int = 1, size: Optional[tuple[int, int]] = None) -> Iterator[Chunk]:
     """:class:`Chunk` s of at most ``chunk`` consecutive frames of ``images`` (decoded images, in order), each
     frame converted straight into its slot of the chunk's tensor (as :func:`bgsub.io.frames.iter_chunks`).
     ``workers`` > 1: the conversions (the resize to the working size) run in that many threads side by side, a
     chunk handed out when all of its frames are done (the same tensors). Items already converted (``keep`` of
-    :func:`stack`) are copied into their slot."""
+    :func:`stack`) are copied into their slot. ``size``: as for :func:`stack`."""
     if chunk < 1:
         raise BgsubError(f"chunk must be >= 1, got {chunk}")
     nums: list[int] = []
     jobs: list[Future] = []
     buf: Optional[np.ndarray] = None
     shape: Optional[tuple[int, ...]] = None
-    with _Converter(grayscale, scale, workers) as converter:
+    with _Converter(grayscale, scale, workers, size) as converter:
         for item in images:
             if shape is None:
-                first, shape = _shape(item, grayscale=grayscale, scale=scale)
+                first, shape = _shape(item, grayscale=grayscale, scale=scale, size=size)
                 buf = np.empty((chunk, *shape), np.float32)
                 buf[0] = first
             else:

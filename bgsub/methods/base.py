@@ -116,6 +116,14 @@ class Method(ABC):
         ic = resolve_input(cfg.input, size)
         return cfg if ic is cfg.input else dataclasses.replace(cfg, input=ic)
 
+    def frame_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The frame size (H, W) at which :meth:`begin` and :meth:`decompose` work on the frames of a video read at
+        the working size ``size``: by default ``size`` itself. A method that only measures the frames at a
+        smaller size (the U-Net's sample model: its texture size) returns that size; when only masks are written,
+        the pipeline may then hand it every frame at that size (:func:`bgsub.pipelines.run.read_plan`: decoded
+        reduced, area-resized), and still writes the masks at the native size."""
+        return size
+
     def fit(self, clip: torch.Tensor) -> "Method":
         """Learn from ``clip`` (T, C, H, W). A no-op for methods that learn nothing."""
         return self

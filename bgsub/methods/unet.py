@@ -85,6 +85,21 @@ class UNetMethod(Method):
             return clip
         return Prepared(clip, self.network_inputs(clip))
 
+    def frame_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """With the sample model: the size it measures the frames at (its texture size, at most twice its working
+        size per side; without the texture channel, its working size): it area-averages frames of any larger size
+        down to it, the network works on its output. Else ``size`` (the static reference works at the frames'
+        size)."""
+        if not (self.cfg.model.reference and self.cfg.background.model == "samples"):
+            return size
+        from bgsub.background.texture import texture_size
+        from bgsub.netinput import network_size
+
+        bc = self.cfg.background
+        work = network_size(size[0], size[1], bc.pixels or self.cfg.model.pixels)
+        need = texture_size(size, work) if bc.texture else work
+        return (min(need[0], size[0]), min(need[1], size[1]))
+
     @property
     def decides_masks(self) -> bool:  # type: ignore[override]
         """True with the reference (masks = logits > 0), or with ``segment.threshold = "fit"`` and a saved
