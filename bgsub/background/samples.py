@@ -74,7 +74,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -85,7 +84,7 @@ import torch
 from bgsub.background import illumination
 from bgsub.background.start import box_size, frame_motion, select
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    QUANT, _channel_max, _motion, kth_smallest, median0, noise_level, robust_spread, spread_ratio)
+    _channel_max, _motion, kth_smallest, median0, noise_level, robust_spread, spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -93,8 +92,8 @@ from bgsub.netinput import network_size as working_size  # (h, w) within a pixel
 log = logging.getLogger("bgsub")
 CLIP_HI = 253.0  # grey levels at the working size: a channel this close to the 8-bit range's top was clipped by the
 #                  camera (a censored value: the truth is at least it; JPEG moves a clipped flat area by a level or two)
-UNSETTLED = 0.5
-SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)  # the health check: warn when more than this share of the pixels never settles in the window
+UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
+SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)
 
 _DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 _DY, _DX = np.array([d[0] for d in _DIRS]), np.array([d[1] for d in _DIRS])
@@ -387,8 +386,8 @@ class SampleModel:
         if self.frames_seen <= self._t0 or p2 is None:  # the window's own frames (already chosen from), stepped
             self._stable = (vals, mot, p1, xc)
             return
-        st3 = np.stack((p2, p1, xc))
-        mm = frame_motion(np.stack((p2, p1, xc)), self._box, self._camera, self.motion, self._mnorm)
+        mm = frame_motion(np.stack((p2, p1, xc)), self._box, self._camera, self.motion, self._mnorm)  # the previous
+        # frame's, measured as in the window
         flat = np.ascontiguousarray(mot.reshape(mot.shape[0], -1).T)  # (h w, n): the reduction runs along memory
         worst = np.argmax(flat, axis=1).reshape(mot.shape[1:])  # (h, w)
         wm = flat.max(axis=1).reshape(mot.shape[1:])

@@ -95,4 +95,4 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, heal=bc.still > 0, update=bc.update > 0,
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, shift=bc.shift, texture=bc.texture,
-        motion=bc.motion, seed=seed))
+        motion=bc.motion, censor=bc.gain, seed=seed))  # censoring pays with the gain and cost office without it
