@@ -153,6 +153,22 @@ def test_flow_motion_against_a_literal_loop():
                 assert got[t, i, j] == pytest.approx(max(ds) / max(g, noise), rel=1e-5)
 
 
+@pytest.mark.parametrize("motion", ["diff", "flow", "both"])
+def test_the_horizon_s_motion_of_one_frame_equals_the_window_s(motion):
+    """The horizon measures only the middle of three frames (start.frame_motion); the window measures every frame
+    (stats._motion, stats._flow, the latter checked against a literal loop above): the middle frame's values are
+    the same, bit for bit."""
+    from bgsub.background.start import frame_motion
+    from bgsub.background.stats import _flow, _motion
+
+    rng = np.random.default_rng(0)
+    three = (rng.random((3, 3, 30, 40)) * 100).astype(np.float32)
+    nd, nf = (rng.random((2, 30, 40)) + 0.5).astype(np.float32)
+    want = {"diff": _motion(three, 5)[1], "flow": _flow(three, 5, 2.0)[1],
+            "both": np.maximum(_motion(three, 5)[1] / nd, _flow(three, 5, 2.0)[1] / nf)}[motion]
+    assert np.array_equal(frame_motion(three, 5, 2.0, motion, (nd, nf)), want)
+
+
 def test_a_stopped_object_stays_foreground_for_the_stated_time(tmp_path):
     """An object walks in after the window (frame 76 of 250; the window is the first 100) and stops at frame 113
     to the end. The policy (README): only pixels the model calls background update it (1 in ``update`` = 16

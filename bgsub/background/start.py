@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from bgsub.background.stats import QUANT, _blurred, _flow, _motion, median0
+from bgsub.background.stats import QUANT, _blurred, _flow, _gradient, median0
 from bgsub.errors import BgsubError
 
 MOTIONS = ("diff", "flow", "both")
@@ -53,13 +53,19 @@ def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: st
 
 def frame_motion(three: np.ndarray, box: int, noise: float, motion: str,
                  norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """(h, w) the motion of the middle one of three consecutive frames (3, C, h, w), measured as in the window."""
+    """(h, w) the motion of the middle one of three consecutive frames (3, C, h, w), measured as in the window
+    (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
+    d = np.maximum(np.abs(three[1] - three[0]).max(axis=0), np.abs(three[2] - three[1]).max(axis=0))[None]
+    md = _blurred(d, box)[0] if box > 1 else d[0]
     if motion == "diff":
-        return _motion(three, box)[1]
+        return md
+    g = np.maximum(_gradient(three[1:2]), np.float32(max(noise, 1e-3)))
+    r = (d / g).astype(np.float32)
+    mf = _blurred(r, box)[0] if box > 1 else r[0]
     if motion == "flow":
-        return _flow(three, box, noise)[1]
+        return mf
     nd, nf = norm
-    return np.maximum(_motion(three, box)[1] / nd, _flow(three, box, noise)[1] / nf)
+    return np.maximum(md / nd, mf / nf)
 
 
 def select(x: np.ndarray, raw: np.ndarray, n: int, init: str, box: int, noise: float, motion: str,
