@@ -46,16 +46,17 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     xs = x[:, ::s, ::s].reshape(C, -1)
     sig = sigma[::s, ::s].reshape(1, -1)
     ok = (B0 > 0.5) & (B0 < 254.5) & (xs > 0.5) & (xs < 254.5)
+    ok_all, ksig = ok.all(axis=0), k * sig
 
-    def inliers(a, b):
-        return ((np.abs(xs - (a * B0 + b)) <= k * sig) & ok).all(axis=0)
+    def inliers(a, b):  # inliers in every channel
+        return (np.abs(xs - (a * B0 + b)) <= ksig).all(axis=0) & ok_all
 
     Bd, Xd = B0.astype(np.float64), xs.astype(np.float64)
     BB, BX = Bd * Bd, Bd * Xd  # the least-squares sums as dot products with the inlier weights (no copies)
 
-    def fit(a, b):
+    def fit(a, b, wgt=None):  # wgt: the start's inliers, when already known
         for _ in range(2):
-            wgt = inliers(a, b)  # inliers in every channel
+            wgt = inliers(a, b) if wgt is None else wgt
             cnt = int(wgt.sum())
             if cnt < 64:
                 break
@@ -66,15 +67,18 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
             a_new = cov / np.maximum(var, 1e-6)
             a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
             b = (mx - a * mb).astype(np.float32)
-        return a, b, int(inliers(a, b).sum())
+            wgt = None
+        return a, b, int((inliers(a, b) if wgt is None else wgt).sum())
 
     ones = np.ones((C, 1), np.float32)
     b_off = off[:, :, 0].astype(np.float32)
-    okc = ok.all(axis=0) & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
+    off_in = inliers(ones, b_off)  # the offset alone: the first start's inliers and the consensus to beat
+    okc = ok_all & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
     ratio = np.median(xs[:, okc] / B0[:, okc], axis=1, keepdims=True) if okc.sum() >= 64 else ones
-    fits = [fit(ones, b_off), fit(np.clip(ratio, 0.25, 4.0).astype(np.float32), np.zeros((C, 1), np.float32))]
+    fits = [fit(ones, b_off, off_in),
+            fit(np.clip(ratio, 0.25, 4.0).astype(np.float32), np.zeros((C, 1), np.float32))]
     a, b, kept_gain = max(fits, key=lambda f: f[2])
-    kept_off = int(inliers(ones, b_off).sum())
+    kept_off = int(off_in.sum())
     if kept_gain <= kept_off + 3.0 * math.sqrt(max(kept_off, 1)):
         out, a = x - off, ones
     else:

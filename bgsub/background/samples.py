@@ -303,7 +303,7 @@ class SampleModel:
         one-sidedly: a sample brighter than it matches (a bright wall clips under a light that brightens the scene,
         and undoing the change would make it darker than its samples). ``res`` is corrected in place; returns the
         (h, w) mask of saturated pixels (None if none)."""
-        sat = x.max(axis=0) >= CLIP_HI
+        sat = _channel_max(x) >= CLIP_HI
         if not sat.any():
             return None
         ys, xs = np.nonzero(sat)

@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from bgsub.background.stats import QUANT, _blurred, _flow, _gradient, median0
+from bgsub.background.stats import QUANT, _blurred, _displacement, _motion, median0
 from bgsub.errors import BgsubError
 
 MOTIONS = ("diff", "flow", "both")
@@ -41,11 +41,12 @@ def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: st
     make each measure unitless (kept to judge later frames the same way: :func:`frame_motion`)."""
     if motion not in MOTIONS:
         raise BgsubError(f"background.motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
+    md = _blurred(raw, box)
     if motion == "diff":
-        return _blurred(raw, box), None
+        return md, None
+    mf = _blurred(_displacement(raw, x, noise), box)  # stats._flow, from the differences already taken
     if motion == "flow":
-        return _flow(x, box, noise), None
-    md, mf = _blurred(raw, box), _flow(x, box, noise)
+        return mf, None
     nd = np.maximum(median0(md), 1e-3).astype(np.float32)
     nf = np.maximum(median0(mf), 1e-3).astype(np.float32)
     return np.maximum(md / nd, mf / nf), (nd, nf)
@@ -55,12 +56,11 @@ def frame_motion(three: np.ndarray, box: int, noise: float, motion: str,
                  norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """(h, w) the motion of the middle one of three consecutive frames (3, C, h, w), measured as in the window
     (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
-    d = np.maximum(np.abs(three[1] - three[0]).max(axis=0), np.abs(three[2] - three[1]).max(axis=0))[None]
+    d = _motion(three, 1)[1:2]  # the middle frame's differences to its neighbours, unfiltered
     md = _blurred(d, box)[0] if box > 1 else d[0]
     if motion == "diff":
         return md
-    g = np.maximum(_gradient(three[1:2]), np.float32(max(noise, 1e-3)))
-    r = (d / g).astype(np.float32)
+    r = _displacement(d, three[1:2], noise)
     mf = _blurred(r, box)[0] if box > 1 else r[0]
     if motion == "flow":
         return mf

@@ -65,14 +65,20 @@ def _gradient(x: np.ndarray) -> np.ndarray:
     return np.sqrt(gx * gx + gy * gy).max(axis=1)
 
 
+def _displacement(d: np.ndarray, x: np.ndarray, noise: float) -> np.ndarray:
+    """(T, h, w) frame differences ``d`` (:func:`_motion` with box 1, of the frames x (T, C, h, w) or taken from a
+    longer run of them) over the frames' gradient magnitude, the gradient floored at the noise level (a flat
+    region's differences are noise): displacement in pixels, the normal flow."""
+    g = np.maximum(_gradient(x), np.float32(max(noise, 1e-3)))
+    return (d / g).astype(np.float32)
+
+
 def _flow(x: np.ndarray, box: int, noise: float) -> np.ndarray:
     """(T, h, w) local motion as displacement (LaBGen-OF's idea, Laugraud et al. 2018, in its normal-flow form):
-    each frame's difference to its neighbours (:func:`_motion`) over its gradient magnitude, the gradient floored
-    at the noise level (a flat region's differences are noise), box-filtered. A blurred leaf that drifts changes
-    its pixels little but moves far; a sharp background that stands still changes them by noise."""
-    d = _motion(x, 1)
-    g = np.maximum(_gradient(x), np.float32(max(noise, 1e-3)))
-    r = (d / g).astype(np.float32)
+    each frame's difference to its neighbours (:func:`_motion`) over its gradient magnitude
+    (:func:`_displacement`), box-filtered. A blurred leaf that drifts changes its pixels little but moves far; a
+    sharp background that stands still changes them by noise."""
+    r = _displacement(_motion(x, 1), x, noise)
     return _blurred(r, box) if box > 1 else r
 
 
