@@ -114,6 +114,14 @@ class BackgroundConfig:
     #                       the gradient: displacement, LaBGen-OF's idea; a drifting blurred leaf moves, a sharp
     #                       still background does not) | both (still by both, each in units of the pixel's own
     #                       median over the window: flow alone cannot see a flat road or sky stand still)
+    spread: str = "nn"  # samples: each pixel's noise level from its samples: nn (their nearest-neighbour spread,
+    #                     a Gaussian's standard deviation per channel: a background with several modes, a leaf that
+    #                     rested in front of the scene or water, keeps each mode's own width) | mad (1.4826 x their
+    #                     median absolute deviation, max over channels: spans all modes); floored at the frame's
+    #                     median MAD and the camera noise
+    shadow: float = 0.0  # samples: > 0: cast shadows (Horprasert et al. 1999): a pixel darker than its background by
+    #                      a brightness in [shadow, 1), its chromaticity kept within k noise levels, is the
+    #                      background in shadow; the value is the least share of the light a shadow leaves; 0 = off
     gain: bool = True  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
     #                    it brings back more of the scene than the offset alone (a light switched on or off, a
     #                    camera's exposure); pixels the camera clipped are compared as the bounds they are

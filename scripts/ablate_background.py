@@ -21,7 +21,7 @@ SEQUENCES = ("cdnet-highway", "cdnet-office", "ucsd-birds", "ucsd-boats", "ucsd-
 # name -> keyword arguments of SampleModel.initialise ("reference" = the static reference of bgsub.background)
 VARIANTS = {
     "reference": None,  # the static reference (the previous default's input)
-    "default": {},  # the sample model as the defaults set it
+    "default": {},  # SampleModel.initialise's own defaults (not the config's: those are "dflt")
     "start-first": {"init": "first"},  # samples from the first frame (ViBe), not the frames of least motion
     "start-window": {"init": "window"},  # samples spread over the window
     "start-dense": {"init": "dense"},  # the window's densest values per pixel
@@ -56,6 +56,13 @@ VARIANTS = {
     "h300-gain-texture-shadow": {"horizon": 300, "gain": True, "texture": True, "shadow": True},
     "h300-gain-texture-flow": {"horizon": 300, "gain": True, "texture": True, "motion": "flow"},
     "h300-gain-texture-both": {"horizon": 300, "gain": True, "texture": True, "motion": "both"},
+    "dflt": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn"},  # the defaults
+    "dflt-shadow": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn", "shadow": True},
+    "dflt-nocomp": {"horizon": 300, "texture": True, "motion": "both", "dynamics": "nn", "compensate": False},
+    "dflt-shadow08": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn", "shadow": True,
+                      "shadow_min": 0.8},
+    "dflt-h600": {"horizon": 600, "gain": True, "texture": True, "motion": "both", "dynamics": "nn"},
+    "dflt-mad": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "mad"},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel
 }
 

@@ -55,6 +55,8 @@ def test_spread_ratio_turns_the_spread_of_gaussian_samples_into_their_sigma():
     frames = torch.from_numpy((0.5 + rng.normal(0, 3 / 255, size=(40, 1, 60, 80))).astype(np.float32))
     m = SampleModel.initialise(frames, pixels=0, dynamics="spread", clean=False)
     assert float(np.median(m.sigma)) == pytest.approx(3.0, rel=0.15)
+    m.noise = 0.0  # dynamics="nn"'s statistic (6th nearest, 75th percentile), without the floor
+    assert float(np.median(m._spread(6, 75.0))) == pytest.approx(3.0, rel=0.15)
     assert 0.1 < spread_ratio(20, 1, 2) < 0.2 and 0.25 < spread_ratio(20, 3, 2) < 0.4
 
 
@@ -290,7 +292,8 @@ def test_a_gain_is_kept_for_a_light_switch_and_not_for_a_flat_changing_scene(tmp
     rng = np.random.default_rng(4)
     flat = torch.from_numpy((0.55 + rng.normal(0, 1 / 255, size=(30, 3, 64, 64))).astype(np.float32))
     m = SampleModel.initialise(flat, pixels=0, gain=True)
-    frame = (140 + rng.normal(0, 14, size=(3, 64, 64))).astype(np.float32)  # independent of the background
+    # independent of the background, 25 grey levels brighter (an offset that beats no change of light)
+    frame = (165 + rng.normal(0, 14, size=(3, 64, 64))).astype(np.float32)
     s = max(1, int((64 * 64 / 4096) ** 0.5))
     off = np.median((frame[:, ::s, ::s] - m.background()[:, ::s, ::s]).reshape(3, -1), axis=1)
     np.testing.assert_allclose(m._compensated(frame)[0], frame - off[:, None, None], atol=1e-4)
@@ -458,3 +461,82 @@ def test_robust_spread_hand_computed():
     out, sigma, low = robust_spread(s, 6.0, 0.5, clean=True)
     np.testing.assert_array_equal(out.ravel(), [10, 10, 11, 9, 10])
     assert sigma[0, 0] == pytest.approx(0.5) and low == 0.5
+
+
+def _two_mode_clip(T=60, h=40, w=50, sigma=2.0, seed=4):
+    """Grey scene (100) with noise; in a patch a leaf (60, 140, 60) rests in front of it for 10 frames of every 20
+    (still in both states): the patch's background has two modes."""
+    rng = np.random.default_rng(seed)
+    x = np.full((T, 3, h, w), 100.0) + rng.normal(0, sigma, size=(T, 3, h, w))
+    leaf = np.array([60.0, 140.0, 60.0])[:, None, None]
+    for t in range(T):
+        if (t // 10) % 2:
+            x[t, :, 10:30, 15:35] = leaf + rng.normal(0, sigma, size=(3, 20, 20))
+    return x
+
+
+def test_the_nn_spread_against_a_literal_loop_and_a_two_mode_pixel_keeps_each_mode_s_width():
+    """``dynamics="nn"`` (the config's ``background.spread`` default): sigma is the samples' nearest-neighbour
+    spread, per channel (a literal loop over samples and channels here), floored at the MAD floor; the statistic
+    is calibrated to Gaussian noise by ``spread_ratio`` (checked against known noise in its own test). A pixel whose
+    samples hold two modes (a leaf that rested in front of the scene) gets the modes' own width: an object 40 grey
+    levels off both is foreground, where the MAD (spanning both modes) calls it background; either mode itself
+    stays background."""
+    x = _two_mode_clip()
+    frames = torch.from_numpy((x / 255).astype(np.float32))
+    nn = SampleModel.initialise(frames, pixels=0, init="window", dynamics="nn")
+    mad = SampleModel.initialise(frames, pixels=0, init="window", dynamics="mad")
+    ratio = spread_ratio(20, 3, 6, 75.0)  # each sample's 6th nearest other (20 // 3), the 75th percentile
+    for y, xx in ((20, 25), (12, 17), (3, 3)):  # two in the patch, one outside
+        s = nn.samples[:, :, y, xx].astype(np.float64)  # (n, C)
+        per = []
+        for j in range(s.shape[0]):
+            sixth = [sorted(abs(s[j, c] - s[i, c]) for i in range(s.shape[0]))[6] for c in range(3)]  # itself first
+            per.append(max(sixth))
+        assert nn.sigma[y, xx] == pytest.approx(max(np.percentile(per, 75) / ratio, nn.noise), rel=1e-4)
+    patch = (slice(10, 30), slice(15, 35))
+    assert np.median(nn.sigma[patch]) < 6.0 < 15.0 < np.median(mad.sigma[patch])  # the floor (MAD scale) vs the span
+    obj = np.full((3, 40, 50), 100.0) + np.random.default_rng(5).normal(0, 2.0, size=(3, 40, 50))
+    obj[:, 10:30, 15:35] = np.array([140.0, 100.0, 140.0])[:, None, None]  # 40 off grey, 40-80 off the leaf
+    probe = np.stack([x[0], x[10], obj])  # the scene, the leaf, the object
+    probe = torch.from_numpy((probe / 255).astype(np.float32))
+    z_nn, z_mad = nn.step(probe).amax(1).numpy(), mad.step(probe).amax(1).numpy()
+    assert (z_nn[:2][:, patch[0], patch[1]] <= nn.k).mean() > 0.95  # both modes are background
+    assert (z_nn[2][patch] > nn.k).mean() > 0.95  # the object is not
+    assert (z_mad[2][patch] > mad.k).mean() < 0.05  # the MAD's noise level spans it
+
+
+def test_an_object_over_most_of_the_frame_is_not_a_light_change():
+    """The illumination offset is kept only when it explains more of the frame than no change at all: leaves
+    over 70% of the frame make the median offset theirs (it would bring them into the background's light); a
+    real change of light over the whole frame is still undone."""
+    from bgsub.background import illumination
+
+    rng = np.random.default_rng(6)
+    bg = rng.uniform(60, 200, size=(3, 60, 80)).astype(np.float32)
+    sigma = np.full((60, 80), 2.0, np.float32)
+    x = bg + rng.normal(0, 1.0, size=bg.shape).astype(np.float32)
+    x[:, :, :56] = np.array([40.0, 90.0, 30.0], np.float32)[:, None, None] + rng.normal(0, 1.0, (3, 60, 56))
+    off = illumination.offset(x, bg)
+    assert np.abs(off).max() > 20  # the median offset is the leaves'
+    out = illumination.gain_compensated(x, bg, sigma, 6.0, off)
+    np.testing.assert_array_equal(out, x)  # no change of light undone
+    lit = bg + 15.0 + rng.normal(0, 1.0, size=bg.shape).astype(np.float32)  # the light, everywhere
+    out = illumination.gain_compensated(lit, bg, sigma, 6.0, illumination.offset(lit, bg))
+    assert np.abs(out - bg).mean() < 1.5
+
+
+@pytest.mark.parametrize("override, message", [
+    ("background.spread=median", "background.spread must be nn or mad, got 'median'"),
+    ("background.shadow=1.5", "background.shadow must be 0 (off)"),
+])
+def test_bad_background_settings_are_one_line_errors(override, message):
+    from bgsub.background.state import start
+    from bgsub.config import load_config
+    from bgsub.errors import BgsubError
+
+    cfg = load_config(None, overrides=[override])
+    with pytest.raises(BgsubError) as e:
+        start(torch.zeros(4, 3, 24, 32), cfg.background, pixels=cfg.model.pixels)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+

@@ -36,9 +36,11 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     samples left out). A light that dims or brightens the scene multiplies it (exposure, a lamp). Two starts, as
     RANSAC's hypotheses: the median offset ``off`` (a = 1) and the median ratio (b = 0, a pure gain: the offset
     alone can miss every pixel of a textured scene when a gain is large); the fit with more inliers is kept.
-    Model selection by consensus (as RANSAC): the gain is kept only when it brings back more of the grid's pixels
-    within k noise levels than the offset alone, by more than chance (three standard deviations of a count,
-    3 sqrt(n)); a flat or ever-changing background (sky, water) cannot tell a gain from noise and keeps the offset:
+    Model selection by consensus (as RANSAC): the offset itself is kept only when it brings back more of the grid's
+    pixels within k noise levels than no change at all (the null hypothesis) by more than chance (three standard
+    deviations of a count, 3 sqrt(n)): when most of the frame is an object (leaves across the lens), the median
+    offset is the object's, not the light's. The gain is kept only when it beats the kept offset (or no change) the
+    same way; a flat or ever-changing background (sky, water) cannot tell a gain from noise and keeps the offset:
     x - off. With ``with_gain`` returns (frame, gain (C, 1, 1), ones when refused)."""
     C, h, w = x.shape
     s = grid_step(h, w)
@@ -73,6 +75,10 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     ones = np.ones((C, 1), np.float32)
     b_off = off[:, :, 0].astype(np.float32)
     off_in = inliers(ones, b_off)  # the offset alone: the first start's inliers and the consensus to beat
+    zero_in = inliers(ones, np.zeros_like(b_off))  # the null hypothesis: the light did not change
+    nz = int(zero_in.sum())
+    if int(off_in.sum()) <= nz + 3.0 * math.sqrt(max(nz, 1)):  # the offset must bring back more than chance
+        off, b_off, off_in = np.zeros_like(off), np.zeros_like(b_off), zero_in
     okc = ok_all & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
     ratio = np.median(xs[:, okc] / B0[:, okc], axis=1, keepdims=True) if okc.sum() >= 64 else ones
     fits = [fit(ones, b_off, off_in),

@@ -31,12 +31,17 @@ What each piece is for (measured one at a time: README, "This round"):
   sweep across the lens for the whole window, never quite still, give way to the scene behind them once it shows
   still, with no delay before the first mask. The noise floor stays the window's (the stillest frames of a longer
   stretch are also its least noisy: their spread underestimates the noise).
-- **Noise levels with a physical meaning** (``dynamics="mad"``): sigma is 1.4826 x the median absolute
-  deviation of the pixel's samples (max over channels), floored at the frame's median of it and at the camera
-  noise (:func:`noise_level`: the smaller of a temporal estimate and Immerkaer's single-image one), itself never
+- **Noise levels with a physical meaning**: with ``dynamics="nn"`` (the config's default,
+  ``background.spread``) sigma is the samples' nearest-neighbour spread (each sample's n/3-th nearest other
+  sample, max over channels, the 75th percentile over the samples: :func:`nn_statistic`), calibrated by :func:`spread_ratio` to a Gaussian's
+  standard deviation per channel, the unit z is measured in; a pixel whose samples form several modes (a leaf that
+  rested in front of the scene, water) gets each mode's own width, not the span of all of them. With
+  ``dynamics="mad"`` sigma is 1.4826 x the median absolute deviation of the pixel's samples (max over channels:
+  about 1.85 standard deviations for 3-channel Gaussian noise). Either is floored at the frame's median MAD and
+  at the camera noise (:func:`noise_level`: the smaller of a temporal estimate and Immerkaer's single-image one), itself never
   below the quantisation noise of 8-bit samples averaged to the working size (1/sqrt(12 m) grey levels for m
-  pixels averaged). Other estimates kept for the ablation: ``"spread"`` (the samples' nearest-neighbour
-  spacing, calibrated by :func:`spread_ratio`), ``"diff"`` (frame differences at the sampled frames), ``"both"``.
+  pixels averaged). Other estimates kept for the ablation: ``"spread"`` (the spread without the conservative
+  pass and MAD floor), ``"diff"`` (frame differences at the sampled frames), ``"both"``.
 - **Conservative, random, spatially diffused updates** (ViBe): a pixel within ``within`` x k noise levels of its
   samples replaces one random sample of its own with probability 1/``phi``, and one random sample of a random
   neighbour with probability 1/``phi``; foreground never enters the model by its own update. A stopped object is
@@ -84,7 +89,7 @@ import torch
 from bgsub.background import illumination
 from bgsub.background.start import box_size, frame_motion, select
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    _channel_max, _motion, kth_smallest, median0, noise_level, robust_spread, spread_ratio)
+    _channel_max, _motion, kth_smallest, knn_distance, median0, noise_level, robust_spread, spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -93,6 +98,18 @@ log = logging.getLogger("bgsub")
 CLIP_HI = 253.0  # grey levels at the working size: a channel this close to the 8-bit range's top was clipped by the
 #                  camera (a censored value: the truth is at least it; JPEG moves a clipped flat area by a level or two)
 UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
+DYNAMICS = ("mad", "nn", "spread", "diff", "both", "mad-spread")  # how sigma is estimated (the first two: the
+#                                                                 config's background.spread; the rest: ablation)
+
+
+def nn_statistic(n: int) -> tuple[int, float]:
+    """``dynamics="nn"``'s statistic for ``n`` samples: (order, percentile). Each sample's distance to its
+    ``n // 3``-th nearest other sample (a mode that holds a third of the samples keeps its own width), the 75th
+    percentile over the samples (a quarter of them may be ties, as in noise-free footage where identical values
+    would read as no spread, or lie outside every mode)."""
+    return max(1, n // 3), 75.0
+
+
 SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)
 
 _DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
@@ -128,6 +145,7 @@ class SampleModel:
     censor: bool = True
     absorb: bool = True
     shadow: bool = False
+    shadow_min: float = SHADOW_MIN  # the least share of the light a shadow leaves (alpha's lower bound)
     motion: str = "diff"
     _mnorm: Optional[tuple] = field(default=None, repr=False)
     _grey: bool = False
@@ -142,6 +160,7 @@ class SampleModel:
     _t0: int = 0
     _floor: float = 0.0
     _sig0: Optional[np.ndarray] = field(default=None, repr=False)
+    _nn: bool = False  # sigma from the samples' nearest-neighbour spread (dynamics="nn"), not their MAD
     _stable: Optional[tuple] = field(default=None, repr=False)  # (values, motion, frame t-2, frame t-1)
     still: Optional[np.ndarray] = None
     prev: Optional[np.ndarray] = None
@@ -160,7 +179,7 @@ class SampleModel:
                    heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
-                   motion: str = "diff") -> "SampleModel":
+                   motion: str = "diff", shadow_min: float = SHADOW_MIN) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe)."""
@@ -168,6 +187,8 @@ class SampleModel:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
         if matches < 1 or n < matches:
             raise BgsubError(f"background: need 1 <= matches <= samples, got {matches} of {n}")
+        if dynamics not in DYNAMICS:
+            raise BgsubError(f"background.spread must be mad or nn, got {dynamics!r}")
         H, W = frames.shape[-2:]
         size = working_size(H, W, pixels)
         tm = None
@@ -198,11 +219,12 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, motion=motion, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, motion=motion, seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean = noise, clean
-        if init == "stable" and horizon > T and T > n and T > 1 and dynamics == "mad":
+        model._nn = dynamics == "nn"
+        if init == "stable" and horizon > T and T > n and T > 1 and dynamics in ("mad", "nn"):
             # the stable start goes on past the window, up to ``horizon`` frames: each pixel's samples stay the
             # values of its frames of least motion seen so far (see :meth:`_extend`)
             model.horizon = horizon
@@ -219,7 +241,7 @@ class SampleModel:
             sel = np.take_along_axis(dd, np.ascontiguousarray(idx), axis=0)
             model._dyn = np.maximum(np.median(sel, axis=0) / 0.954, noise).astype(np.float32)
         model.sigma = model._dyn
-        if dynamics in ("mad", "mad-spread"):
+        if dynamics in ("mad", "mad-spread", "nn"):
             model._settle(model.samples)
             if model._stable is not None:
                 model._floor = model.noise  # the window's noise floor: a longer horizon never lowers it,
@@ -238,13 +260,18 @@ class SampleModel:
     def _settle(self, samples: np.ndarray) -> None:
         """Samples and noise levels from stable values ``samples`` (n, C, h, w): as the static reference, sigma is
         1.4826 x the median absolute deviation of the samples from their median (max over channels), floored at
-        the frame's median of it and at the camera noise. The conservative pass (``clean``, as the static
-        reference's second pass): a sample more than k noise levels off the samples' median is an object that
+        the frame's median of it and at the camera noise; with ``dynamics="nn"`` the samples' nearest-neighbour
+        spread (:meth:`_spread`, :func:`nn_statistic`) replaces the MAD, the floor staying the same. The
+        conservative pass (``clean``, as the static reference's second pass): a sample more than k noise levels off the samples' median is an object that
         crossed the window, not a background mode; it is replaced by the median, and the noise level estimated
         again without it. Over a longer horizon (:meth:`_extend`) neither the floor nor any pixel's noise level
         drops below the window's: the stillest frames of a longer stretch are also its least noisy ones, and their
         spread underestimates the noise (a selection bias)."""
         samples, dyn, floor = robust_spread(samples, self.k, max(self._camera, self._floor), self._clean)
+        if self._nn:  # the width of the samples' modes, per channel: their nearest-neighbour spread (a leaf that
+            # rested in front of the scene, or water, gives the samples several modes; their MAD spans them all)
+            self.samples, self.noise = np.ascontiguousarray(samples, dtype=np.float32), floor
+            dyn = self._spread(*nn_statistic(samples.shape[0]))
         if self._sig0 is not None:
             dyn = np.maximum(dyn, self._sig0)
         self.samples = np.ascontiguousarray(samples, dtype=np.float32)
@@ -253,17 +280,18 @@ class SampleModel:
         self.sigma = dyn
         self._bg = None
 
-    def _spread(self) -> np.ndarray:
-        """(h, w) each pixel's own dynamics: the median over its samples of each sample's ``matches``-th smallest
-        distance (max over channels) to the other samples, floored at the camera noise. Water and leaves that
-        sway in place spread their samples; a still pixel's spread is its noise. The frames the samples were
-        not taken from (objects crossing the window) play no part."""
+    def _spread(self, order: Optional[int] = None, q: float = 50.0) -> np.ndarray:
+        """(h, w) each pixel's own dynamics: over its samples, the ``q``-th percentile of each sample's
+        ``order``-th smallest distance (max over channels) to the other samples (``order`` None: ``matches``),
+        calibrated by :func:`spread_ratio` to a Gaussian's standard deviation per channel, floored at the noise
+        floor. Water and leaves that sway in place spread their samples; a still pixel's spread is its noise. The
+        frames the samples were not taken from (objects crossing the window) play no part."""
         s = self.samples
         n, C = s.shape[:2]
-        d = np.empty((n,) + s.shape[2:], np.float32)
-        for j in range(n):  # the (matches + 1)-th smallest distance counts sample j itself (0) first
-            d[j] = kth_smallest(s, s[j], self.matches + 1).max(axis=0)
-        spread = np.median(d, axis=0) / spread_ratio(n, C, self.matches)
+        order = min(n - 1, self.matches if order is None else order)
+        d = knn_distance(s, order).max(axis=1)  # (n, h, w)
+        stat = np.median(d, axis=0) if q == 50.0 else np.percentile(d, q, axis=0)
+        spread = stat / spread_ratio(n, C, order, q)
         return np.maximum(spread, self.noise).astype(np.float32)
 
     # ---- one frame --------------------------------------------------------------------------------------------
@@ -327,7 +355,7 @@ class SampleModel:
         bg = self.background()
         alpha = (xc * bg).sum(axis=0) / np.maximum((bg * bg).sum(axis=0), 1e-6)
         cd = np.abs(xc - alpha[None] * bg).max(axis=0) / self.sigma
-        sh = fg & (alpha >= SHADOW_MIN) & (alpha < 1.0) & (cd <= self.k)
+        sh = fg & (alpha >= self.shadow_min) & (alpha < 1.0) & (cd <= self.k)
         if not sh.any():
             return None
         z[:, sh] = np.minimum(z[:, sh], cd[sh][None])
@@ -421,7 +449,7 @@ class SampleModel:
             if gain != 1.0:  # a gain scales differences
                 tex = tex / np.float32(gain)
             if shade is not None:  # a shadow scales the texture under it as it scales the colour
-                tex = np.where(shade[1], tex / np.maximum(shade[0], SHADOW_MIN), tex).astype(np.float32)
+                tex = np.where(shade[1], tex / np.maximum(shade[0], self.shadow_min), tex).astype(np.float32)
             zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma
             # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
             zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)

@@ -89,10 +89,16 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     if bc.compensate not in ("offset", "none"):
         raise BgsubError(f"background.compensate={bc.compensate} needs background.model=reference "
                          f"(the sample model compensates a per-channel offset, or none)")
+    if bc.spread not in ("nn", "mad"):
+        raise BgsubError(f"background.spread must be nn or mad, got {bc.spread!r}")
+    if not 0.0 <= bc.shadow < 1.0:
+        raise BgsubError(f"background.shadow must be 0 (off) or the least share of the light a shadow leaves, "
+                         f"in (0, 1), got {bc.shadow}")
     from bgsub.background.samples import SampleModel
 
     return SampleState(SampleModel.initialise(
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, heal=bc.still > 0, update=bc.update > 0,
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, shift=bc.shift, texture=bc.texture,
-        motion=bc.motion, censor=bc.gain, seed=seed))  # censoring pays with the gain and cost office without it
+        motion=bc.motion, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or 0.5, dynamics=bc.spread,
+        seed=seed))  # censoring pays with the gain and cost office without it
