@@ -540,3 +540,18 @@ def test_bad_background_settings_are_one_line_errors(override, message):
         start(torch.zeros(4, 3, 24, 32), cfg.background, pixels=cfg.model.pixels)
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
 
+
+
+@pytest.mark.parametrize("k", [1, 2, 6, 19])
+@pytest.mark.parametrize("ties", [False, True])
+def test_knn_distance_equals_the_pairwise_kth_smallest(k, ties):
+    """One sort per channel gives each sample's k-th nearest other sample: the same values, bit for bit, as the
+    pairwise kth_smallest (itself checked against a sort), with and without ties (quantised values)."""
+    from bgsub.background.stats import knn_distance
+
+    rng = np.random.default_rng(k)
+    s = rng.normal(100, 3, size=(20, 3, 12, 16)).astype(np.float32)
+    if ties:
+        s = np.round(s)
+    ref = np.stack([kth_smallest(s, s[j], k + 1) for j in range(20)])
+    np.testing.assert_array_equal(knn_distance(s, k), ref)
