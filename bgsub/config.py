@@ -169,7 +169,11 @@ class TrainConfig:
     frames: int = 8  # frames per step (the paper: N = 50 frames stacked into D, pixels x N)
     pool: int = 200  # frames sampled from the video; each step draws its frames from them. 0 = `frames` (the
     #                  paper: one fixed stack). With model.reference the initialisation window is added.
-    epochs: int = 400  # optimisation steps
+    epochs: int = 400  # optimisation steps (from fresh weights)
+    init: str = "auto"  # the weights a training starts from: auto (the shipped network, bgsub/weights/unet.pt or
+    #                     model.weights, when this config builds its architecture, else fresh) | pretrained (the
+    #                     shipped network, or an error) | scratch (fresh weights)
+    tune_epochs: int = 100  # steps of a training that starts from the shipped network (at most train.epochs)
     lr: float = 3e-3
     schedule: str = "cosine"  # constant | cosine (decay to 0 over the epochs)
     lam_star: float = 1.0

@@ -77,7 +77,16 @@ def test_train_init_pretrained_starts_from_the_shipped_weights(cli, tmp_path):
     for (k, a), (_, b) in zip(mine.state_dict().items(), theirs.state_dict().items()):
         assert torch.equal(a, b), k
     r = cli("train", str(clip), "-o", str(tmp_path / "x.pt"), "--init", "nope")
-    assert r.code == 1 and "scratch or pretrained" in r.stderr
+    assert r.code == 1 and "train.init must be one of auto, pretrained, scratch" in r.stderr
+    # the default (auto) starts from them too; scratch does not
+    for init, same in ((None, True), ("scratch", False)):
+        m2 = tmp_path / f"m_{init}.pt"
+        cli("--quiet", "train", str(clip), "-o", str(m2), "--epochs", "0", *(("--init", init) if init else ()))
+        mine, _, _ = load_checkpoint(m2)
+        eq = all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()))
+        assert eq == same, init
+    r = cli("train", str(clip), "-o", str(tmp_path / "p.pt"), "--config", "paper", "--init", "pretrained")
+    assert r.code == 1 and "needs the reference network" in r.stderr
 
 
 def test_training_starts_its_own_background_even_with_reuse_background_set(cli, tmp_path):

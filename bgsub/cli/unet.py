@@ -37,7 +37,7 @@ def train(
     output: Out,
     config: ConfigOpt = None,
     sets: SetOpt = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Full-batch steps (train.epochs).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Training steps (train.epochs; from the shipped network: train.tune_epochs).")] = None,
     frames: Annotated[Optional[int], typer.Option(help="N frames per stack (train.frames).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (train.lr).")] = None,
     crop: Annotated[Optional[int], typer.Option(help="Random crop side, 0 = whole frames (train.crop).")] = None,
@@ -50,9 +50,12 @@ def train(
         "--label-frames", help="Add a supervised term on K ground-truth masks spread over the video (seeded; "
         "Eq. 14 of Koch & Corso); 0 = unsupervised, the default (train.label_frames).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
-    init: Annotated[str, typer.Option("--init", help="scratch: fresh weights (train.epochs steps); pretrained: "
-                                      "start from the shipped network (bgsub/weights/unet.pt; 100 steps unless "
-                                      "--epochs says otherwise).")] = "scratch",
+    init: Annotated[Optional[str], typer.Option("--init", help="The weights the training starts from (train.init): "
+                                                "auto (default): the shipped network (bgsub/weights/unet.pt) when "
+                                                "the config builds its architecture, adapted in train.tune_epochs "
+                                                "= 100 steps, else fresh weights; pretrained: the shipped network "
+                                                "or an error; scratch: fresh weights (train.epochs = 400 steps). "
+                                                "--epochs sets the steps either way.")] = None,
     threads: ThreadsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

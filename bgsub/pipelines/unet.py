@@ -34,20 +34,6 @@ from bgsub.training import fit_threshold, load_checkpoint, save_checkpoint, trai
 log = logging.getLogger("bgsub")
 
 
-PRETRAINED_EPOCHS = 100  # steps of a per-video training started from the shipped network
-
-
-def _load_pretrained(method) -> None:
-    """Copy the shipped network's weights into ``method.model`` (the architecture must be the same)."""
-    from bgsub.methods.unet import PretrainedUNet
-
-    shipped = PretrainedUNet(method.cfg)
-    if shipped.model.spec != method.model.spec:
-        raise BgsubError(f"--init pretrained: the shipped network is {shipped.model.spec}, this config builds "
-                         f"{method.model.spec}; drop the model settings that differ")
-    method.model.load_state_dict(shipped.model.state_dict())
-
-
 def _sidecar(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
 
@@ -60,7 +46,7 @@ def train(
     resume: bool = False,
     epochs: Optional[int] = None,
     progress: bool = True,
-    init: str = "scratch",
+    init: Optional[str] = None,
 ) -> dict[str, Any]:
     """Train a U-Net on frames of ``source`` and write the checkpoint ``out`` (atomically, every
     ``train.save_every`` epochs and at the end), ``OUT_STEM.history.csv``/``.png`` and ``OUT_STEM.config.yaml``.
@@ -89,23 +75,18 @@ def train(
         if epochs is not None:
             cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
         method = UNetMethod(cfg, model=model, state=state)
+        init_from = method.start_weights()  # a resumed run keeps its weights
         numbers = state.frames
         if state.epoch >= cfg.train.epochs:
             log.info("%s: already trained for %d epochs (target %d)", out, state.epoch, cfg.train.epochs)
     else:
-        if epochs is not None:
-            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
-        if init not in ("scratch", "pretrained"):
-            raise BgsubError(f"--init must be scratch or pretrained, got {init!r}")
-        if init == "pretrained":
-            if not cfg.model.reference:
-                raise BgsubError("--init pretrained needs the reference network (model.reference=true)")
-            if epochs is None:
-                cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=PRETRAINED_EPOCHS))
+        if epochs is not None:  # the steps asked for, whichever weights the training starts from
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs, tune_epochs=epochs))
+        if init is not None:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, init=init))
         method = UNetMethod(cfg)  # resolves input.grayscale (colour unless set) and builds the network
-        if init == "pretrained":
-            _load_pretrained(method)
         method.cfg = method.input_config(method.cfg, (info.height, info.width))  # the pixel budget
+        init_from = method.start_weights()  # before anything is read: a bad train.init is an error now
         cfg, model = method.cfg, method.model
         selected = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
         if not selected:
@@ -155,6 +136,7 @@ def train(
         "parameters": count_parameters(model),
         "device": str(resolve_device(cfg.train.device)),
         "threads": torch.get_num_threads(),
+        "init": init_from,
         "epochs": state.epoch,
         "epochs_run": state.epoch - start_epoch,
         "seconds": seconds,
