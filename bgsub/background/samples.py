@@ -89,7 +89,7 @@ import torch
 from bgsub.background import illumination
 from bgsub.background.start import box_size, frame_motion, select
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    _channel_max, _motion, kth_smallest, knn_distance, median0, noise_level, robust_spread, spread_ratio)
+    _channel_max, _motion, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -268,15 +268,14 @@ class SampleModel:
         drops below the window's: the stillest frames of a longer stretch are also its least noisy ones, and their
         spread underestimates the noise (a selection bias)."""
         samples, dyn, floor = robust_spread(samples, self.k, max(self._camera, self._floor), self._clean)
+        self.samples = np.ascontiguousarray(samples, dtype=np.float32)
+        self.noise = floor
         if self._nn:  # the width of the samples' modes, per channel: their nearest-neighbour spread (a leaf that
             # rested in front of the scene, or water, gives the samples several modes; their MAD spans them all)
-            self.samples, self.noise = np.ascontiguousarray(samples, dtype=np.float32), floor
             dyn = self._spread(*nn_statistic(samples.shape[0]))
         if self._sig0 is not None:
             dyn = np.maximum(dyn, self._sig0)
-        self.samples = np.ascontiguousarray(samples, dtype=np.float32)
         self._dyn = dyn
-        self.noise = floor
         self.sigma = dyn
         self._bg = None
 
@@ -286,12 +285,9 @@ class SampleModel:
         calibrated by :func:`spread_ratio` to a Gaussian's standard deviation per channel, floored at the noise
         floor. Water and leaves that sway in place spread their samples; a still pixel's spread is its noise. The
         frames the samples were not taken from (objects crossing the window) play no part."""
-        s = self.samples
-        n, C = s.shape[:2]
+        n, C = self.samples.shape[:2]
         order = min(n - 1, self.matches if order is None else order)
-        d = knn_distance(s, order).max(axis=1)  # (n, h, w)
-        stat = np.median(d, axis=0) if q == 50.0 else np.percentile(d, q, axis=0)
-        spread = stat / spread_ratio(n, C, order, q)
+        spread = nn_spread(self.samples, order, q) / spread_ratio(n, C, order, q)
         return np.maximum(spread, self.noise).astype(np.float32)
 
     # ---- one frame --------------------------------------------------------------------------------------------

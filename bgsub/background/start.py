@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from bgsub.background.stats import QUANT, _blurred, _displacement, _motion, median0
+from bgsub.background.stats import QUANT, _blurred, _flow, _motion, median0
 from bgsub.errors import BgsubError
 
 MOTIONS = ("diff", "flow", "both")
@@ -44,7 +44,7 @@ def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: st
     md = _blurred(raw, box)
     if motion == "diff":
         return md, None
-    mf = _blurred(_displacement(raw, x, noise), box)  # stats._flow, from the differences already taken
+    mf = _flow(x, box, noise, raw)  # from the differences already taken
     if motion == "flow":
         return mf, None
     nd = np.maximum(median0(md), 1e-3).astype(np.float32)
@@ -60,8 +60,7 @@ def frame_motion(three: np.ndarray, box: int, noise: float, motion: str,
     md = _blurred(d, box)[0] if box > 1 else d[0]
     if motion == "diff":
         return md
-    r = _displacement(d, three[1:2], noise)
-    mf = _blurred(r, box)[0] if box > 1 else r[0]
+    mf = _flow(three[1:2], box, noise, d)[0]
     if motion == "flow":
         return mf
     nd, nf = norm

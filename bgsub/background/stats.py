@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -73,12 +74,12 @@ def _displacement(d: np.ndarray, x: np.ndarray, noise: float) -> np.ndarray:
     return (d / g).astype(np.float32)
 
 
-def _flow(x: np.ndarray, box: int, noise: float) -> np.ndarray:
+def _flow(x: np.ndarray, box: int, noise: float, d: Optional[np.ndarray] = None) -> np.ndarray:
     """(T, h, w) local motion as displacement (LaBGen-OF's idea, Laugraud et al. 2018, in its normal-flow form):
-    each frame's difference to its neighbours (:func:`_motion`) over its gradient magnitude
-    (:func:`_displacement`), box-filtered. A blurred leaf that drifts changes its pixels little but moves far; a
-    sharp background that stands still changes them by noise."""
-    r = _displacement(_motion(x, 1), x, noise)
+    each frame's difference to its neighbours (``d``: :func:`_motion` with box 1, when already taken) over its
+    gradient magnitude (:func:`_displacement`), box-filtered. A blurred leaf that drifts changes its pixels little
+    but moves far; a sharp background that stands still changes them by noise."""
+    r = _displacement(_motion(x, 1) if d is None else d, x, noise)
     return _blurred(r, box) if box > 1 else r
 
 
@@ -197,15 +198,20 @@ def knn_distance(s: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def nn_spread(s: np.ndarray, order: int, q: float = 50.0) -> np.ndarray:
+    """(...) each pixel's spread of its samples ``s`` (n, C, ...): the ``q``-th percentile over the samples of each
+    sample's distance to its ``order``-th nearest other sample (:func:`knn_distance`, max over channels)."""
+    d = knn_distance(s, order).max(axis=1)
+    return np.median(d, axis=0) if q == 50.0 else np.percentile(d, q, axis=0)
+
+
 @functools.lru_cache(maxsize=32)
-def spread_ratio(n: int, channels: int, matches: int, q: float = 50.0) -> float:
-    """The spread statistic of :meth:`SampleModel._spread` (the ``q``-th percentile over samples of the
-    per-channel ``matches``-th nearest other sample, max over channels) for unit Gaussian noise: dividing by it
-    turns a pixel's spread into a noise level (sigma). Computed once by simulation (seeded, 20,000 pixels)."""
+def spread_ratio(n: int, channels: int, order: int, q: float = 50.0) -> float:
+    """:func:`nn_spread` of ``n`` samples for unit Gaussian noise: dividing by it turns a pixel's spread into a
+    noise level (sigma). Computed once by simulation (seeded, 20,000 pixels)."""
     rng = np.random.default_rng(12345)
     s = rng.standard_normal((n, channels, 100, 200)).astype(np.float32)
-    d = knn_distance(s, matches).max(axis=1)
-    return float(np.median(np.median(d, axis=0) if q == 50.0 else np.percentile(d, q, axis=0)))
+    return float(np.median(nn_spread(s, order, q)))
 
 
 def robust_spread(samples: np.ndarray, k: float, floor: float, clean: bool) -> tuple[np.ndarray, np.ndarray, float]:

@@ -27,6 +27,7 @@ one Otsu threshold of |S| over the training frames computed at the end of ``fit`
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -42,6 +43,8 @@ from bgsub.models.unet import UNet, fuse_for_inference
 from bgsub.netinput import autocast, memory_format, network_input, upsample
 from bgsub.threshold import magnitude
 from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoint, save_checkpoint, train_model
+
+log = logging.getLogger("bgsub")
 
 
 class Prepared:
@@ -91,7 +94,7 @@ class UNetMethod(Method):
         size per side; without the texture channel, its working size): it area-averages frames of any larger size
         down to it, the network works on its output. Else ``size`` (the static reference works at the frames'
         size)."""
-        if not (self.cfg.model.reference and self.cfg.background.model == "samples"):
+        if not self.streams:
             return size
         from bgsub.background.texture import texture_size
         from bgsub.netinput import network_size
@@ -309,8 +312,6 @@ class UNetMethod(Method):
         return self._started_from
 
     def _load_start(self, tc) -> str:
-        import logging
-
         if tc.init == "scratch":
             return "scratch"
         if not self.cfg.model.reference:
@@ -322,7 +323,7 @@ class UNetMethod(Method):
         except BgsubError as e:
             if tc.init == "pretrained":
                 raise
-            logging.getLogger("bgsub").info("train.init=auto: fresh weights (%s)", e)
+            log.info("train.init=auto: fresh weights (%s)", e)
             return "scratch"
         if shipped.model.spec != self.model.spec:
             if tc.init == "pretrained":
