@@ -555,3 +555,27 @@ def test_knn_distance_equals_the_pairwise_kth_smallest(k, ties):
         s = np.round(s)
     ref = np.stack([kth_smallest(s, s[j], k + 1) for j in range(20)])
     np.testing.assert_array_equal(knn_distance(s, k), ref)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 4800, 4801])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_median_rows_equals_numpy_median(n, dtype, ties):
+    """The per-row median by one partition gives np.median's values bit for bit: odd and even counts, tiny rows,
+    one row (grey video) and three, quantised values with many ties; NaN rows and other types go to np.median."""
+    from bgsub.background.stats import median_rows
+
+    rng = np.random.default_rng(n)
+    for rows in (1, 3):
+        a = (rng.normal(0.3, 5.0, size=(rows, n)) * 1e3).astype(dtype)  # large values: the sum of the middle two
+        if ties:  # rounds in the array's own type
+            a = np.round(a / 997.0).astype(dtype)
+        got = median_rows(a)
+        assert got.dtype == np.median(a, axis=-1).dtype
+        np.testing.assert_array_equal(got, np.median(a, axis=-1))
+    b = np.array([[1.0, np.nan, 3.0, 2.0], [4.0, 1.0, 2.0, 3.0]], dtype)
+    np.testing.assert_array_equal(median_rows(b), np.median(b, axis=-1))  # NaN propagates as np.median's
+    c = np.array([[16777216.0, 3.0, 16777218.0, 1.0]], np.float32)  # the middle pair's sum rounds in float32
+    assert median_rows(c)[0] == np.median(c, axis=-1)[0] == np.float32(np.float32(3.0) + np.float32(16777216.0)) / 2
+    i = np.array([[1, 2, 3, 4]])  # integers: np.median's float64
+    np.testing.assert_array_equal(median_rows(i), np.median(i, axis=-1))

@@ -13,6 +13,8 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.background.stats import median_rows
+
 
 OFFSET_SAMPLES = 4096  # pixels the illumination offset is estimated from (at least; a regular grid)
 
@@ -26,7 +28,7 @@ def offset(x: np.ndarray, bg: np.ndarray) -> np.ndarray:
     """(C, 1, 1) the frame's per-channel median offset from the background over the grid."""
     s = grid_step(*x.shape[-2:])
     d = (x[:, ::s, ::s] - bg[:, ::s, ::s]).reshape(x.shape[0], -1)
-    return np.median(d, axis=1).astype(np.float32)[:, None, None]
+    return median_rows(d).astype(np.float32)[:, None, None]
 
 
 def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray,
@@ -80,7 +82,7 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     if int(off_in.sum()) <= nz + 3.0 * math.sqrt(max(nz, 1)):  # the offset must bring back more than chance
         off, b_off, off_in = np.zeros_like(off), np.zeros_like(b_off), zero_in
     okc = ok_all & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
-    ratio = np.median(xs[:, okc] / B0[:, okc], axis=1, keepdims=True) if okc.sum() >= 64 else ones
+    ratio = median_rows(xs[:, okc] / B0[:, okc])[:, None] if okc.sum() >= 64 else ones
     fits = [fit(ones, b_off, off_in),
             fit(np.clip(ratio, 0.25, 4.0).astype(np.float32), np.zeros((C, 1), np.float32))]
     a, b, kept_gain = max(fits, key=lambda f: f[2])

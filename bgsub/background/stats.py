@@ -175,6 +175,24 @@ def median0(a: np.ndarray) -> np.ndarray:
     return np.mean(s[n // 2 - 1 : n // 2 + 1], axis=0)
 
 
+def median_rows(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=-1)`` of a 2-D float32 or float64 array, the same values, a few times faster on long
+    rows (np.median's partition at two positions plus a NaN check costs about 45 us per 4800-value row; one
+    partition at the upper middle, 8 us): per row, the element at the upper middle of one partition, and for an
+    even count the mean of it and the largest value below it (as np.median: their sum in the array's type,
+    halved). Rows with a NaN, other types and empty rows go to np.median itself."""
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[1] == 0 or a.dtype not in (np.float32, np.float64) or np.isnan(a).any():
+        return np.median(a, axis=-1)
+    n = a.shape[1]
+    m = n // 2
+    out = np.empty(a.shape[0], a.dtype)
+    for i in range(a.shape[0]):
+        p = np.partition(a[i], m)
+        out[i] = p[m] if n % 2 else (p[:m].max() + p[m]) / 2  # the two middle values: p[:m] <= p[m]
+    return out
+
+
 def knn_distance(s: np.ndarray, k: int) -> np.ndarray:
     """(n, C, ...) each sample's distance to its ``k``-th nearest other sample of ``s`` (n, C, ...) along axis 0,
     per channel: the same values as ``kth_smallest(s, s[j], k + 1)`` for every j (sample j itself counts first,
