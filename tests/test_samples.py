@@ -579,3 +579,40 @@ def test_median_rows_equals_numpy_median(n, dtype, ties):
     assert median_rows(c)[0] == np.median(c, axis=-1)[0] == np.float32(np.float32(3.0) + np.float32(16777216.0)) / 2
     i = np.array([[1, 2, 3, 4]])  # integers: np.median's float64
     np.testing.assert_array_equal(median_rows(i), np.median(i, axis=-1))
+
+
+@pytest.mark.parametrize("C", [1, 3])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_put_samples_equals_the_fancy_assignment(C, contiguous):
+    """The flat per-channel write gives NumPy's 4-D fancy assignment ``s[j, :, ys, xs] = v.T`` bit for bit, repeated
+    targets included (the later entry wins in both), for grey and colour samples, contiguous or not."""
+    from bgsub.background.stats import put_samples
+
+    rng = np.random.default_rng(C)
+    n, h, w = 5, 4, 6
+    base = rng.random((n, C, h, w)).astype(np.float32)
+    j = rng.integers(0, n, size=200)
+    p = rng.integers(0, h * w, size=200)  # many repeats of the same (j, p)
+    v = rng.random((C, 200)).astype(np.float32)
+    ref = base.copy()
+    ys, xs = p // w, p % w
+    ref[j, :, ys, xs] = v.T
+    got = base.copy() if contiguous else np.swapaxes(np.swapaxes(base, 0, 1).copy(), 0, 1)  # same values, strided
+    put_samples(got, j, p, v)
+    np.testing.assert_array_equal(got, ref)
+    assert (got != base).any()
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (1, 5), (4, 1), (5, 7)])
+def test_neighbour_index_equals_the_clipped_coordinates(h, w):
+    """Each direction's neighbour, clipped to the frame, as a flat index: the same as clipping y + dy and x + dx
+    (one-pixel rows and columns included)."""
+    from bgsub.background.samples import _DIRS
+    from bgsub.background.stats import neighbour_index
+
+    table = neighbour_index(h, w, _DIRS)
+    assert table.shape == (8, h * w)
+    for d, (dy, dx) in enumerate(_DIRS):
+        for y in range(h):
+            for x in range(w):
+                assert table[d, y * w + x] == min(max(y + dy, 0), h - 1) * w + min(max(x + dx, 0), w - 1)

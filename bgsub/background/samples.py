@@ -89,7 +89,8 @@ import torch
 from bgsub.background import illumination
 from bgsub.background.start import box_size, frame_motion, select
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    _channel_max, _motion, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
+    _channel_max, _motion, kth_smallest, median0, neighbour_index, nn_spread, noise_level, put_samples, robust_spread,
+    spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -112,8 +113,7 @@ def nn_statistic(n: int) -> tuple[int, float]:
 
 SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)
 
-_DIRS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
-_DY, _DX = np.array([d[0] for d in _DIRS]), np.array([d[1] for d in _DIRS])
+_DIRS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 @dataclass
@@ -466,25 +466,25 @@ class SampleModel:
                 bgpx &= ~shade[1]
             if self.sigma_update and self.frames_seen % 32 == 31:
                 self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
+            xf = xc.reshape(C, -1)  # flat pixel indices y w + x from here on
             sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
             if sel.any():
-                j = rng.integers(0, n, size=(h, w))
-                ys, xs = np.nonzero(sel)
-                self.samples[j[ys, xs], :, ys, xs] = xc[:, ys, xs].T
+                p = np.flatnonzero(sel)
+                jp = rng.integers(0, n, size=(h, w)).reshape(-1)[p]  # one draw per pixel, as always
+                put_samples(self.samples, jp, p, xf[:, p])
                 if tex is not None:
-                    self.tsamples[j[ys, xs], 0, ys, xs] = tex[ys, xs]
+                    put_samples(self.tsamples, jp, p, tex.reshape(1, -1)[:, p])
             sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
             if sel.any():
-                ys, xs = np.nonzero(sel)
-                d = rng.integers(0, 8, size=ys.shape[0])
-                ny, nx = np.clip(ys + _DY[d], 0, h - 1), np.clip(xs + _DX[d], 0, w - 1)
+                p = np.flatnonzero(sel)
+                q = neighbour_index(h, w, _DIRS)[rng.integers(0, 8, size=p.shape[0]), p]  # a random neighbour
                 if not self.absorb:  # the background spreads only into background: foreground is never eaten
-                    keep = zmax[ny, nx] <= self.k
-                    ys, xs, ny, nx = ys[keep], xs[keep], ny[keep], nx[keep]
-                jj = rng.integers(0, n, size=ys.shape[0])
-                self.samples[jj, :, ny, nx] = xc[:, ys, xs].T
+                    keep = zmax.reshape(-1)[q] <= self.k
+                    p, q = p[keep], q[keep]
+                jj = rng.integers(0, n, size=p.shape[0])
+                put_samples(self.samples, jj, q, xf[:, p])
                 if tex is not None:
-                    self.tsamples[jj, 0, ny, nx] = tex[ys, xs]
+                    put_samples(self.tsamples, jj, q, tex.reshape(1, -1)[:, p])
         if self.heal and self.still is not None and self.prev is not None:
             fg = zmax > self.k
             step = np.abs(xc - self.prev).max(axis=0)

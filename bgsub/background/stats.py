@@ -193,6 +193,34 @@ def median_rows(a: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def neighbour_index(h: int, w: int, dirs: tuple) -> np.ndarray:
+    """(len(dirs), h w) for each direction (dy, dx) of ``dirs`` and each pixel's flat index y w + x, the flat index
+    of its neighbour that way, clipped to the (h, w) frame: the diffused updates' target as one gather, not a
+    clip per coordinate each frame. Read-only (cached)."""
+    ys, xs = np.divmod(np.arange(h * w), w)
+    out = np.stack([np.clip(ys + dy, 0, h - 1) * w + np.clip(xs + dx, 0, w - 1) for dy, dx in dirs])
+    out.flags.writeable = False
+    return out
+
+
+def put_samples(samples: np.ndarray, j: np.ndarray, p: np.ndarray, values: np.ndarray) -> None:
+    """``samples[j[i], :, y_i, x_i] = values[:, i]`` for every i, in place, for (n, C, h, w) ``samples`` and flat
+    pixel indices ``p`` (y w + x): one 1-D write per channel into the flat array, not a 4-D fancy index (a third
+    of the time). Where two entries write the same place the later one wins, as in NumPy's assignment."""
+    n, C, h, w = samples.shape
+    if not samples.flags.c_contiguous:
+        ys, xs = np.divmod(p, w)
+        samples[j, :, ys, xs] = values.T
+        return
+    flat = samples.reshape(-1)
+    at = j * (C * h * w) + p
+    for c in range(C):
+        if c:
+            at += h * w
+        flat[at] = values[c]
+
+
 def knn_distance(s: np.ndarray, k: int) -> np.ndarray:
     """(n, C, ...) each sample's distance to its ``k``-th nearest other sample of ``s`` (n, C, ...) along axis 0,
     per channel: the same values as ``kth_smallest(s, s[j], k + 1)`` for every j (sample j itself counts first,
