@@ -616,3 +616,86 @@ def test_neighbour_index_equals_the_clipped_coordinates(h, w):
         for y in range(h):
             for x in range(w):
                 assert table[d, y * w + x] == min(max(y + dy, 0), h - 1) * w + min(max(x + dx, 0), w - 1)
+
+
+def _gain_compensated_literal(x, bg, sigma, k, off):
+    """gain_compensated as first written: np.median, boolean indexing, ``.all(axis=0)``, sums (the reference the
+    in-place version must equal bit for bit)."""
+    from bgsub.background.illumination import grid_step
+
+    C, h, w = x.shape
+    s = grid_step(h, w)
+    B0, xs = bg[:, ::s, ::s].reshape(C, -1), x[:, ::s, ::s].reshape(C, -1)
+    ksig = k * sigma[::s, ::s].reshape(1, -1)
+    ok_all = ((B0 > 0.5) & (B0 < 254.5) & (xs > 0.5) & (xs < 254.5)).all(axis=0)
+
+    def inliers(a, b):
+        return (np.abs(xs - (a * B0 + b)) <= ksig).all(axis=0) & ok_all
+
+    Bd, Xd = B0.astype(np.float64), xs.astype(np.float64)
+
+    def fit(a, b, wgt=None):
+        for _ in range(2):
+            wgt = inliers(a, b) if wgt is None else wgt
+            cnt = int(wgt.sum())
+            if cnt < 64:
+                break
+            wv = wgt.astype(np.float64) / cnt
+            mb, mx = (Bd @ wv)[:, None], (Xd @ wv)[:, None]
+            var = ((Bd * Bd) @ wv)[:, None] - mb * mb
+            cov = ((Bd * Xd) @ wv)[:, None] - mb * mx
+            a = np.clip(np.where(var > 1.0, cov / np.maximum(var, 1e-6), 1.0), 0.25, 4.0).astype(np.float32)
+            b = (mx - a * mb).astype(np.float32)
+            wgt = None
+        return a, b, int((inliers(a, b) if wgt is None else wgt).sum())
+
+    ones = np.ones((C, 1), np.float32)
+    b_off = off[:, :, 0].astype(np.float32)
+    off_in, zero_in = inliers(ones, b_off), inliers(ones, np.zeros_like(b_off))
+    nz = int(zero_in.sum())
+    if int(off_in.sum()) <= nz + 3.0 * math.sqrt(max(nz, 1)):
+        off, b_off, off_in = np.zeros_like(off), np.zeros_like(b_off), zero_in
+    okc = ok_all & (B0 > 8.0).all(axis=0)
+    ratio = np.median(xs[:, okc] / B0[:, okc], axis=1, keepdims=True) if okc.sum() >= 64 else ones
+    fits = [fit(ones, b_off, off_in), fit(np.clip(ratio, 0.25, 4.0).astype(np.float32), np.zeros((C, 1), np.float32))]
+    a, b, kept_gain = max(fits, key=lambda f: f[2])
+    kept_off = int(off_in.sum())
+    if kept_gain <= kept_off + 3.0 * math.sqrt(max(kept_off, 1)):
+        return x - off, ones[:, :, None]
+    return (x - b[:, :, None]) / a[:, :, None], a[:, :, None]
+
+
+@pytest.mark.parametrize("C", [1, 3])
+@pytest.mark.parametrize("h,w", [(90, 130), (120, 160)])  # grid steps 1 and 2
+def test_gain_compensated_equals_the_literal_numpy_version(C, h, w):
+    """The in-place inlier test, the median by partition and the compressed ratios give the first formulation's
+    frame and gain bit for bit: no change, an offset, gains that are kept (one per channel too), a flat scene
+    whose gain is refused, clipped pixels, and a tiny frame (grid step 1, too few pixels for a fit)."""
+    from bgsub.background import illumination
+
+    rng = np.random.default_rng(C)
+    bg = np.clip(np.round(rng.normal(120, 40, size=(C, h, w))), 0, 255).astype(np.float32)
+    sigma = rng.choice(np.float32([0.5, 1.0, 1.5]), size=(h, w))  # whole grey levels: ties at k sigma
+    s = illumination.grid_step(h, w)
+    kept = 0
+    cases = [(1.0, 0.0), (1.0, 7.0), (1.3, 0.0), (0.6, 10.0), (rng.uniform(0.7, 1.4, (C, 1, 1)), -3.0), (2.5, 0.0)]
+    for scene in (bg, np.full_like(bg, 90.0)):
+        for g, o in cases:
+            x = np.clip(np.round(scene * np.asarray(g, np.float32) + o + rng.normal(0, 2, scene.shape)), 0, 255)
+            x = x.astype(np.float32)
+            x[:, :20, :30] = 255.0  # clipped
+            x[:, 40:60, 50:90] = rng.uniform(0, 255, (C, 20, 40))  # an object
+            off = illumination.offset(x, scene)
+            np.testing.assert_array_equal(off, np.median((x[:, ::s, ::s] - scene[:, ::s, ::s]).reshape(C, -1),
+                                                         axis=1).astype(np.float32)[:, None, None])
+            got = illumination.gain_compensated(x, scene, sigma, 6.0, off, with_gain=True)
+            ref = _gain_compensated_literal(x, scene, sigma, 6.0, off)
+            np.testing.assert_array_equal(got[0], ref[0])
+            np.testing.assert_array_equal(got[1], ref[1])
+            kept += bool((ref[1] != 1).any())
+    assert kept >= 2  # the gain was kept in some of them
+    x, b, sg = rng.uniform(0, 255, (3, C, 5, 7)).astype(np.float32)
+    off = illumination.offset(x, b)
+    for r, g in zip(_gain_compensated_literal(x, b, sg[0], 6.0, off), illumination.gain_compensated(
+            x, b, sg[0], 6.0, off, with_gain=True)):
+        np.testing.assert_array_equal(r, g)

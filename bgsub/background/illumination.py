@@ -51,9 +51,18 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     sig = sigma[::s, ::s].reshape(1, -1)
     ok = (B0 > 0.5) & (B0 < 254.5) & (xs > 0.5) & (xs < 254.5)
     ok_all, ksig = ok.all(axis=0), k * sig
+    t, le = np.empty_like(xs), np.empty(xs.shape, bool)  # inliers()'s buffers
 
-    def inliers(a, b):  # inliers in every channel
-        return (np.abs(xs - (a * B0 + b)) <= ksig).all(axis=0) & ok_all
+    def inliers(a, b):  # inliers in every channel: |xs - (a B0 + b)| <= k sigma, in place (the same values)
+        np.multiply(a, B0, out=t)
+        np.add(t, b, out=t)
+        np.subtract(t, xs, out=t)  # the same magnitude as xs - (a B0 + b)
+        np.abs(t, out=t)
+        np.less_equal(t, ksig, out=le)
+        out = le[0] & ok_all
+        for c in range(1, C):
+            out &= le[c]
+        return out
 
     Bd, Xd = B0.astype(np.float64), xs.astype(np.float64)
     BB, BX = Bd * Bd, Bd * Xd  # the least-squares sums as dot products with the inlier weights (no copies)
@@ -61,7 +70,7 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     def fit(a, b, wgt=None):  # wgt: the start's inliers, when already known
         for _ in range(2):
             wgt = inliers(a, b) if wgt is None else wgt
-            cnt = int(wgt.sum())
+            cnt = np.count_nonzero(wgt)
             if cnt < 64:
                 break
             wv = wgt.astype(np.float64) / cnt
@@ -72,21 +81,24 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
             a = np.clip(np.where(var > 1.0, a_new, 1.0), 0.25, 4.0).astype(np.float32)
             b = (mx - a * mb).astype(np.float32)
             wgt = None
-        return a, b, int((inliers(a, b) if wgt is None else wgt).sum())
+        return a, b, np.count_nonzero(inliers(a, b) if wgt is None else wgt)
 
     ones = np.ones((C, 1), np.float32)
     b_off = off[:, :, 0].astype(np.float32)
     off_in = inliers(ones, b_off)  # the offset alone: the first start's inliers and the consensus to beat
     zero_in = inliers(ones, np.zeros_like(b_off))  # the null hypothesis: the light did not change
-    nz = int(zero_in.sum())
-    if int(off_in.sum()) <= nz + 3.0 * math.sqrt(max(nz, 1)):  # the offset must bring back more than chance
+    nz = np.count_nonzero(zero_in)
+    if np.count_nonzero(off_in) <= nz + 3.0 * math.sqrt(max(nz, 1)):  # the offset must bring back more than chance
         off, b_off, off_in = np.zeros_like(off), np.zeros_like(b_off), zero_in
     okc = ok_all & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
-    ratio = median_rows(xs[:, okc] / B0[:, okc])[:, None] if okc.sum() >= 64 else ones
+    if np.count_nonzero(okc) >= 64:  # (compress: a boolean index along the second axis is five times slower)
+        ratio = median_rows(xs.compress(okc, axis=1) / B0.compress(okc, axis=1))[:, None]
+    else:
+        ratio = ones
     fits = [fit(ones, b_off, off_in),
             fit(np.clip(ratio, 0.25, 4.0).astype(np.float32), np.zeros((C, 1), np.float32))]
     a, b, kept_gain = max(fits, key=lambda f: f[2])
-    kept_off = int(off_in.sum())
+    kept_off = np.count_nonzero(off_in)
     if kept_gain <= kept_off + 3.0 * math.sqrt(max(kept_off, 1)):
         out, a = x - off, ones
     else:
