@@ -27,7 +27,8 @@ def test_kth_smallest_opencv_path_equals_numpy_bit_for_bit():
     """The float32 fast path (OpenCV on 2-D views) gives exactly the values of the NumPy path (float64 inputs take
     it) and of a sort, in every layout the model uses (one channel, three, a single row)."""
     rng = np.random.default_rng(1)
-    for shape in ((20, 3, 12, 17), (20, 1, 5, 8), (6, 3, 1, 11), (4, 2, 3, 3)):
+    for shape in ((20, 3, 12, 17), (20, 1, 5, 8), (6, 3, 1, 11), (4, 2, 3, 3), (1, 3, 4, 5), (2, 1, 3, 4),
+                  (3, 3, 2, 6)):  # as few samples as k, and fewer (the first k samples fill the minima)
         s = np.round(rng.normal(128, 40, size=shape)).astype(np.float32)  # ties, as 8-bit samples have
         x = np.round(rng.normal(128, 40, size=shape[1:])).astype(np.float32)
         for k in (1, 2, 3):
@@ -35,9 +36,13 @@ def test_kth_smallest_opencv_path_equals_numpy_bit_for_bit():
                 fast = kth_smallest(s, x, k, reduce_channels=rc)
                 slow = kth_smallest(s.astype(np.float64), x.astype(np.float64), k, reduce_channels=rc)
                 d = np.abs(s - x[None])
-                want = np.sort(d.max(axis=1) if rc else d, axis=0)[k - 1]
+                want = np.sort(d.max(axis=1) if rc else d, axis=0)[min(k, shape[0]) - 1]  # (k clamped to n)
                 assert fast.dtype == np.float32 and fast.shape == want.shape
                 assert np.array_equal(fast, want) and np.array_equal(fast, slow.astype(np.float32)), (shape, k, rc)
+                if shape[0] < k:  # the OpenCV path itself, asked for more than there are: no k-th smallest
+                    from bgsub.background.stats import _kth_smallest_cv
+
+                    assert np.isinf(_kth_smallest_cv(s, x, k, rc)).all()
 
 
 def test_noise_level_of_gaussian_frames_and_the_quantisation_floor():

@@ -124,7 +124,8 @@ def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = F
 def _kth_smallest_cv(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool) -> np.ndarray:
     """:func:`kth_smallest` for float32 ``s`` and ``x`` (ndim >= 2) and k <= 3, by OpenCV on 2-D views: one
     absdiff per sample (|s_j - x|, the same float32 values as NumPy's subtract and abs), the channel maximum,
-    then the insertion into the sorted minima (min / max are exact)."""
+    then the insertion into the sorted minima (min / max are exact). The first k samples fill the minima without
+    an infinite start (min(inf, d) = d for finite values: no fill, and four fewer passes for k = 2)."""
     n, w = s.shape[0], x.shape[-1]
     x2 = np.ascontiguousarray(x).reshape(-1, w)
     s2 = np.ascontiguousarray(s).reshape(n, -1, w)
@@ -132,22 +133,26 @@ def _kth_smallest_cv(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool
     rows = x2.shape[0] // C if reduce_channels else x2.shape[0]
     d = np.empty_like(x2)
     r = np.empty((rows, w), np.float32) if reduce_channels and C > 1 else None
-    mins = [np.full((rows, w), np.inf, np.float32) for _ in range(k)]
+    mins = [np.empty((rows, w), np.float32) for _ in range(k)]
     spare = [np.empty((rows, w), np.float32) for _ in range(min(k - 1, 2))]
     for j in range(n):
-        cv2.absdiff(s2[j], x2, dst=d)
-        dj = d[:rows]
+        dj = mins[0] if j == 0 and r is None else d  # the first sample's distances are the least so far
+        cv2.absdiff(s2[j], x2, dst=dj)
         if r is not None:
-            cv2.max(d[:rows], d[rows : 2 * rows], dst=r)
+            dj = mins[0] if j == 0 else r
+            cv2.max(d[:rows], d[rows : 2 * rows], dst=dj)
             for c in range(2, C):
-                cv2.max(r, d[c * rows : (c + 1) * rows], dst=r)
-            dj = r
-        for i in range(k - 1):  # mins[i] <- min(mins[i], dj); dj <- the larger of the two, carried on
-            t = spare[i % 2]
+                cv2.max(dj, d[c * rows : (c + 1) * rows], dst=dj)
+        top = min(j, k - 1)  # mins[top] is the last one set after this sample
+        for i in range(top):  # mins[i] <- min(mins[i], dj); dj <- the larger of the two, carried on
+            t = mins[j] if j < k and i == top - 1 else spare[i % 2]  # the first k samples: the larger one is new
             cv2.max(mins[i], dj, dst=t)
             cv2.min(mins[i], dj, dst=mins[i])
             dj = t
-        cv2.min(mins[k - 1], dj, dst=mins[k - 1])
+        if j >= k:
+            cv2.min(mins[k - 1], dj, dst=mins[k - 1])
+    for i in range(n, k):  # fewer samples than k: no k-th smallest
+        mins[i].fill(np.inf)
     return mins[k - 1].reshape(x.shape[1:] if reduce_channels else x.shape)
 
 
