@@ -704,3 +704,61 @@ def test_gain_compensated_equals_the_literal_numpy_version(C, h, w):
     for r, g in zip(_gain_compensated_literal(x, b, sg[0], 6.0, off), illumination.gain_compensated(
             x, b, sg[0], 6.0, off, with_gain=True)):
         np.testing.assert_array_equal(r, g)
+
+
+def _texture_literal(grey, size):
+    """texture_of as first written: NumPy in-place additions on slices, each frame's sum in the same order."""
+    import cv2
+
+    T, th, tw = grey.shape
+    out = np.empty((T,) + tuple(size), np.float32)
+    for t in range(T):
+        p, g = grey[t].astype(np.float32), np.zeros((th, tw), np.float32)
+        if tw > 1:
+            dx = np.abs(p[:, 1:] - p[:, :-1]) * np.float32(0.5)
+            g[:, 1:] += dx
+            g[:, :-1] += dx
+        if th > 1:
+            dy = np.abs(p[1:] - p[:-1]) * np.float32(0.5)
+            g[1:] += dy
+            g[:-1] += dy
+        out[t] = g if (th, tw) == tuple(size) else cv2.resize(g, size[::-1], interpolation=cv2.INTER_AREA)
+    return out
+
+
+@pytest.mark.parametrize("th,tw,size", [(8, 12, (4, 6)), (9, 13, (4, 6)), (6, 10, (6, 10)), (1, 7, (1, 7)),
+                                        (5, 1, (5, 1)), (1, 1, (1, 1)), (240, 320, (120, 160))])
+def test_texture_of_equals_the_literal_numpy_version(th, tw, size):
+    """The zero-padded halved differences give the slice-by-slice sums bit for bit: resized or not, one-pixel rows
+    and columns, a single pixel, the 320x240 -> 160x120 case; 8-bit grey levels (ties) and arbitrary floats."""
+    from bgsub.background.texture import texture_of
+
+    rng = np.random.default_rng(th * tw)
+    for grey in (rng.integers(0, 256, (3, th, tw)).astype(np.float32) / 3, rng.random((3, th, tw)) * 255):
+        np.testing.assert_array_equal(texture_of(grey, size), _texture_literal(grey, size))
+
+
+@pytest.mark.parametrize("C", [1, 2, 3, 4])
+def test_channel_mean_equals_numpy_mean(C):
+    from bgsub.background.working import channel_mean
+
+    rng = np.random.default_rng(C)
+    for x in (rng.random((5, C, 7, 9)).astype(np.float32) * 255,  # arbitrary floats: the division rounds
+              np.round(rng.random((5, C, 7, 9)) * 255).astype(np.float32)):  # 8-bit grey levels
+        got = channel_mean(x)
+        assert got.dtype == np.float32 and got.shape == (5, 7, 9)
+        np.testing.assert_array_equal(got, x.mean(axis=1))
+
+
+@pytest.mark.parametrize("N,H,W,size", [(6, 240, 320, (120, 160)), (3, 12, 18, (4, 6)), (4, 13, 18, (4, 6)),
+                                        (3, 10, 15, (4, 6)), (1, 8, 8, (4, 4)), (2, 6, 9, (6, 9))])
+def test_area_resized_equals_the_plane_by_plane_resize(N, H, W, size):
+    """Planes resized as one tall image give each plane's own INTER_AREA resize bit for bit where the factors are
+    whole numbers, and are resized one by one where not (no plane bleeds into the next)."""
+    import cv2
+
+    from bgsub.background.working import area_resized
+
+    planes = np.random.default_rng(N * H).random((N, H, W)).astype(np.float32) * 255
+    want = np.stack([cv2.resize(p, size[::-1], interpolation=cv2.INTER_AREA) for p in planes])
+    np.testing.assert_array_equal(area_resized(planes, size), want)

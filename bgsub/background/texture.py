@@ -31,25 +31,28 @@ def texture_size(native: tuple[int, int], size: tuple[int, int]) -> tuple[int, i
 def texture_of(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(T, th, tw) grey frames (grey levels) at the texture size -> (T, h, w) float32: the mean |difference| of
     horizontally and vertically adjacent pixels (each difference split between its two pixels, the two
-    directions summed), area-averaged to ``size``."""
+    directions summed), area-averaged to ``size``. The halved differences lie in buffers one wider (taller) than
+    the frame with zeros at both ends, so each pixel's sum is whole-array additions in one order: left + right,
+    + above, + below (a missing neighbour adds 0)."""
     T, th, tw = grey.shape
     h, w = size
     out = np.empty((T, h, w), np.float32)
     g = np.empty((th, tw), np.float32)
-    dx = np.empty((th, max(tw - 1, 0)), np.float32)
-    dy = np.empty((max(th - 1, 0), tw), np.float32)
+    hx = np.zeros((th, tw + 1), np.float32)  # hx[:, x]: half |p[:, x] - p[:, x - 1]|, 0 outside the frame
+    hy = np.zeros((th + 1, tw), np.float32)
     for t in range(T):
         p = np.ascontiguousarray(grey[t], dtype=np.float32)
-        g[:] = 0
         if tw > 1:  # |difference| of horizontal neighbours, half to each of its two pixels
-            cv2.absdiff(p[:, 1:], p[:, :-1], dst=dx)
-            dx *= np.float32(0.5)
-            g[:, 1:] += dx
-            g[:, :-1] += dx
+            cv2.absdiff(p[:, 1:], p[:, :-1], dst=hx[:, 1:-1])
+            cv2.multiply(hx[:, 1:-1], 0.5, dst=hx[:, 1:-1])
         if th > 1:
-            cv2.absdiff(p[1:], p[:-1], dst=dy)
-            dy *= np.float32(0.5)
-            g[1:] += dy
-            g[:-1] += dy
-        out[t] = g if (th, tw) == (h, w) else cv2.resize(g, (w, h), interpolation=cv2.INTER_AREA)
+            cv2.absdiff(p[1:], p[:-1], dst=hy[1:-1])
+            cv2.multiply(hy[1:-1], 0.5, dst=hy[1:-1])
+        cv2.add(hx[:, :-1], hx[:, 1:], dst=g)
+        cv2.add(g, hy[:-1], dst=g)
+        cv2.add(g, hy[1:], dst=g)
+        if (th, tw) == (h, w):
+            out[t] = g
+        else:
+            cv2.resize(g, (w, h), dst=out[t], interpolation=cv2.INTER_AREA)
     return out

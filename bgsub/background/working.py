@@ -16,12 +16,34 @@ def to_working(frames: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     T, C, H, W = x.shape
     if (H, W) == tuple(size):
         return x * np.float32(255.0)
+    return area_resized(x.reshape(T * C, H, W), size).reshape(T, C, *size) * np.float32(255.0)
+
+
+def area_resized(planes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N, H, W) float32 planes -> (N, h, w) area averages (cv2.INTER_AREA). When h and w divide H and W (an
+    integer factor: every output pixel averages its own block, OpenCV's fast area path), the planes are resized
+    as one tall image in one call, the same values; otherwise plane by plane."""
+    N, H, W = planes.shape
     h, w = size
-    planes = x.reshape(T * C, H, W)
-    out = np.empty((T * C, h, w), np.float32)
-    for i in range(T * C):
+    if N > 1 and H % h == 0 and W % w == 0 and planes.dtype == np.float32 and planes.flags.c_contiguous:
+        return cv2.resize(planes.reshape(N * H, W), (w, N * h), interpolation=cv2.INTER_AREA).reshape(N, h, w)
+    out = np.empty((N, h, w), np.float32)
+    for i in range(N):
         cv2.resize(planes[i], (w, h), dst=out[i], interpolation=cv2.INTER_AREA)
-    return out.reshape(T, C, h, w) * np.float32(255.0)
+    return out
+
+
+def channel_mean(x: np.ndarray) -> np.ndarray:
+    """``x.mean(axis=1)`` of (T, C, h, w) float32 frames, the same values: the channels added in order, then divided
+    by the count as np.mean does (a true division by an intp, cast back), without NumPy's strided reduction over the
+    outer axis (half the time)."""
+    C = x.shape[1]
+    if C == 1 or x.dtype != np.float32:
+        return x.mean(axis=1)
+    g = np.add(x[:, 0], x[:, 1])
+    for c in range(2, C):
+        np.add(g, x[:, c], out=g)
+    return np.true_divide(g, np.intp(C), out=g, casting="unsafe")
 
 
 def working_and_texture(frames: torch.Tensor, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -31,13 +53,8 @@ def working_and_texture(frames: torch.Tensor, size: tuple[int, int]) -> tuple[np
     H, W = frames.shape[-2:]
     ts = texture_size((H, W), size)
     xt = to_working(frames, ts)  # (T, C, th, tw)
-    tex = texture_of(xt.mean(axis=1), size)
+    tex = texture_of(channel_mean(xt), size)
     if ts == tuple(size):
         return xt, tex
     T, C = xt.shape[:2]
-    h, w = size
-    planes = xt.reshape(T * C, *ts)
-    x = np.empty((T * C, h, w), np.float32)
-    for i in range(T * C):
-        cv2.resize(planes[i], (w, h), dst=x[i], interpolation=cv2.INTER_AREA)
-    return x.reshape(T, C, h, w), tex
+    return area_resized(xt.reshape(T * C, *ts), size).reshape(T, C, *size), tex
