@@ -699,6 +699,13 @@ def test_gain_compensated_equals_the_literal_numpy_version(C, h, w):
             np.testing.assert_array_equal(got[1], ref[1])
             kept += bool((ref[1] != 1).any())
     assert kept >= 2  # the gain was kept in some of them
+    for o in (0.0, 4.0):  # (almost) every pixel an inlier of the offset: no gain can win, none is fitted
+        x = np.clip(bg + o + np.round(rng.normal(0, 1, bg.shape)), 0, 255).astype(np.float32)
+        off = illumination.offset(x, bg)
+        got = illumination.gain_compensated(x, bg, sigma, 6.0, off, with_gain=True)
+        ref = _gain_compensated_literal(x, bg, sigma, 6.0, off)
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
     x, b, sg = rng.uniform(0, 255, (3, C, 5, 7)).astype(np.float32)
     off = illumination.offset(x, b)
     for r, g in zip(_gain_compensated_literal(x, b, sg[0], 6.0, off), illumination.gain_compensated(

@@ -90,6 +90,10 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     nz = np.count_nonzero(zero_in)
     if np.count_nonzero(off_in) <= nz + 3.0 * math.sqrt(max(nz, 1)):  # the offset must bring back more than chance
         off, b_off, off_in = np.zeros_like(off), np.zeros_like(b_off), zero_in
+    kept_off = np.count_nonzero(off_in)
+    bar = kept_off + 3.0 * math.sqrt(max(kept_off, 1))  # what a gain must beat
+    if np.count_nonzero(ok_all) <= bar:  # a fit's inliers are among ok_all's pixels: no gain can win, none is
+        return (x - off, ones[:, :, None]) if with_gain else x - off  # fitted (half of highway's frames)
     okc = ok_all & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
     if np.count_nonzero(okc) >= 64:  # (compress: a boolean index along the second axis is five times slower)
         ratio = median_rows(xs.compress(okc, axis=1) / B0.compress(okc, axis=1))[:, None]
@@ -98,8 +102,7 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     fits = [fit(ones, b_off, off_in),
             fit(np.clip(ratio, 0.25, 4.0).astype(np.float32), np.zeros((C, 1), np.float32))]
     a, b, kept_gain = max(fits, key=lambda f: f[2])
-    kept_off = np.count_nonzero(off_in)
-    if kept_gain <= kept_off + 3.0 * math.sqrt(max(kept_off, 1)):
+    if kept_gain <= bar:
         out, a = x - off, ones
     else:
         out = (x - b[:, :, None]) / a[:, :, None]
