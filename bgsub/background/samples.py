@@ -188,7 +188,7 @@ class SampleModel:
         if matches < 1 or n < matches:
             raise BgsubError(f"background: need 1 <= matches <= samples, got {matches} of {n}")
         if dynamics not in DYNAMICS:
-            raise BgsubError(f"background.spread must be mad or nn, got {dynamics!r}")
+            raise BgsubError(f"background: dynamics must be one of {', '.join(DYNAMICS)}, got {dynamics!r}")
         H, W = frames.shape[-2:]
         size = working_size(H, W, pixels)
         tm = None

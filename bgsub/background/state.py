@@ -94,11 +94,11 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     if not 0.0 <= bc.shadow < 1.0:
         raise BgsubError(f"background.shadow must be 0 (off) or the least share of the light a shadow leaves, "
                          f"in (0, 1), got {bc.shadow}")
-    from bgsub.background.samples import SampleModel
+    from bgsub.background.samples import SHADOW_MIN, SampleModel
 
     return SampleState(SampleModel.initialise(
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, heal=bc.still > 0, update=bc.update > 0,
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, shift=bc.shift, texture=bc.texture,
-        motion=bc.motion, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or 0.5, dynamics=bc.spread,
+        motion=bc.motion, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, dynamics=bc.spread,
         seed=seed))  # censoring pays with the gain and cost office without it
