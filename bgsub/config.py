@@ -225,6 +225,9 @@ class SegmentConfig:
     channels_last: bool = True
     threshold: str = "otsu"  # otsu: as threshold.scope says | fit: one Otsu threshold of |S| over the training
     #                          frames, saved in the checkpoint (like scope "video" without a second pass)
+    boundary: bool = True  # the reference U-Net: the mask's edge decided at the frame's resolution (within one
+    #                        working pixel of it, a pixel nearer the background than the object's interior colour
+    #                        is dropped: bgsub.background.boundary); false = the network's upsampled mask as it is
     reuse_background: bool = False  # the reference U-Net: false = estimate the background from the first
     #                                 background.init frames of the video being segmented (the model file is the
     #                                 network; the background belongs to the video); true = reuse the one saved with

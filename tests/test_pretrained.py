@@ -105,3 +105,19 @@ def test_a_camouflaged_object_zero_shot_needs_the_texture_channel(cli, tmp_path)
     good = _score(cli, tmp_path, "camouflage", frames=100, size=(240, 320))
     blind = _score(cli, tmp_path, "camouflage", ["background.texture=false"], frames=100, size=(240, 320))
     assert good >= 0.85 and good > blind + 0.1
+
+
+def test_the_mask_s_edge_decided_at_the_frame_s_resolution(cli, tmp_path):
+    """At 320 x 240 the network decides at 160 x 120, and its upsampled mask grows by up to a working pixel on each
+    side; with the edge decided at the frame's resolution (segment.boundary, the default) precision rises and
+    recall stays: the exact ground truth of `bgsub synth --scenario stop`."""
+    clip = tmp_path / "stop"
+    cli("synth", str(clip), "-n", "80", "--height", "240", "--width", "320", "--seed", "1", "--scenario", "stop")
+    got = {}
+    for flag in ("true", "false"):
+        out = tmp_path / f"masks-{flag}"
+        cli("--quiet", "segment", str(clip), "-o", str(out), "--set", f"segment.boundary={flag}")
+        got[flag] = json.loads(cli("evaluate", str(out), "--gt", str(clip), "--json").stdout)["scores"]
+    assert got["true"]["precision"] >= got["false"]["precision"] + 0.03
+    assert got["true"]["recall"] >= got["false"]["recall"] - 0.005
+    assert got["true"]["f_measure"] >= 0.94

@@ -15,8 +15,10 @@ The state belongs to the video: it is never saved in a model file.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from bgsub.errors import BgsubError
@@ -30,6 +32,11 @@ class BackgroundState(Protocol):
     def step(self, frames: torch.Tensor) -> torch.Tensor: ...
 
     def background_image(self, frames: torch.Tensor) -> torch.Tensor: ...
+
+    def background_parts(self, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]: ...  # background at the
+    #   frames' size ((C, H, W), or (T, C, H, W) per frame) and each frame's offset from it (T, C), in [0, 1]
+
+    def frame_noise(self) -> float: ...  # the camera noise at the frames' own resolution, in [0, 1] units
 
 
 class StaticReference:
@@ -50,6 +57,15 @@ class StaticReference:
 
         return background_for(self.ref, frames)
 
+    def background_parts(self, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Each frame's background (T, C, H, W) in its light, and zero offsets (T, C)."""
+        b = self.background_image(frames).float().numpy()
+        return b, np.zeros(b.shape[:2], np.float32)
+
+    def frame_noise(self) -> float:
+        """The median of the reference's per-pixel noise levels (measured at the frames' size)."""
+        return float(self.ref.sigma.float().median())
+
 
 class SampleState:
     """:class:`~bgsub.background.samples.SampleModel` as a background state."""
@@ -58,21 +74,43 @@ class SampleState:
 
     def __init__(self, model):
         self.model = model
+        self._up = None  # (key, the background it was made from, the background at the frames' size)
 
     def step(self, frames: torch.Tensor) -> torch.Tensor:
         return self.model.step(frames)
 
-    def background_image(self, frames: torch.Tensor) -> torch.Tensor:
-        """(T, C, H, W) in [0, 1]: the model's background (median of its samples) at the frames' size, plus each
-        frame's illumination offset."""
-        import torch.nn.functional as F
+    def background_parts(self, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """The model's background (the median of its samples) at the frames' size, (C, H, W) float32 in [0, 1]
+        (bilinear; made again when the median is), and each frame's illumination offset from it, (T, C): the
+        median difference over a grid of about 4,096 of the frame's pixels (a grid step of sqrt(H W / 4096))."""
+        import cv2
 
-        bg = torch.from_numpy(self.model.background() / 255.0).float()[None]
         H, W = frames.shape[-2:]
-        if tuple(bg.shape[-2:]) != (H, W):
-            bg = F.interpolate(bg, size=(H, W), mode="bilinear", align_corners=False)
-        off = (frames.float() - bg).flatten(2).median(dim=-1).values[..., None, None]
-        return (bg + off).clamp(0, 1)
+        src = self.model.background()
+        key = (id(src), H, W)
+        if self._up is None or self._up[0] != key:
+            up = np.stack([cv2.resize(src[c], (W, H), interpolation=cv2.INTER_LINEAR) for c in range(src.shape[0])])
+            self._up = (key, src, (up / np.float32(255.0)).astype(np.float32))  # src kept: its id stays its own
+        up = self._up[2]
+        from bgsub.background.stats import median_rows
+
+        s = max(1, int(math.sqrt(H * W / 4096.0)))
+        x = frames.float().numpy()[:, :, ::s, ::s]
+        d = (x - up[None, :, ::s, ::s]).reshape(x.shape[0] * x.shape[1], -1)
+        return up, median_rows(d).reshape(x.shape[:2]).astype(np.float32)
+
+    def background_image(self, frames: torch.Tensor) -> torch.Tensor:
+        """(T, C, H, W) in [0, 1]: the model's background at the frames' size plus each frame's illumination
+        offset (:meth:`background_parts`)."""
+        up, off = self.background_parts(frames)
+        return torch.from_numpy(np.clip(up[None] + off[:, :, None, None], 0.0, 1.0))
+
+    def frame_noise(self) -> float:
+        """The model's median noise level (at its working size) times sqrt(f), f frame pixels a working pixel:
+        the noise of one frame pixel, in [0, 1] units."""
+        m = self.model
+        f = (m.native[0] * m.native[1]) / float(m.size[0] * m.size[1])
+        return float(np.median(m.sigma)) * math.sqrt(f) / 255.0
 
 
 def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> BackgroundState:

@@ -378,14 +378,24 @@ class UNetMethod(Method):
                 outs.append(model(x).float().cpu().contiguous())
         if bg is not None:
             logits = torch.cat(outs) if outs else torch.zeros_like(clip[:, :1])
+            work = tuple(logits.shape[-2:])
             logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
+            masks = logits > 0
+            if sc.boundary and clip.shape[0] and clip.device.type == "cpu":
+                # the mask's edge at the frame's resolution (bgsub.background.boundary)
+                from bgsub.background.boundary import refine
+
+                up, off = bg.background_parts(clip)
+                f = clip.shape[-2] * clip.shape[-1] / float(work[0] * work[1])
+                masks = torch.from_numpy(refine(masks[:, 0].numpy(), clip.float().numpy(), up, bg.frame_noise(), f,
+                                                offsets=off))[:, None]
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
-                background = bg.background_image(clip)
-                S = torch.sigmoid(logits) * (clip - background)
+                b = bg.background_image(clip)
+                S = torch.sigmoid(logits) * (clip - b)
                 return clip - S, S
 
-            return LazyDecomposition(logits > 0, parts)
+            return LazyDecomposition(masks, parts)
         S = torch.cat(outs) if outs else torch.zeros_like(clip)
         masks = magnitude(S) > self.state.threshold if self.decides_masks else None
         return Decomposition(background=clip - S, foreground=S, masks=masks)
