@@ -121,3 +121,25 @@ def test_the_mask_s_edge_decided_at_the_frame_s_resolution(cli, tmp_path):
     assert got["true"]["precision"] >= got["false"]["precision"] + 0.03
     assert got["true"]["recall"] >= got["false"]["recall"] - 0.005
     assert got["true"]["f_measure"] >= 0.94
+
+
+def test_a_window_s_edge_is_decided_against_its_own_background(tmp_path):
+    """The reading thread steps the background model ahead of the network's windows: a window's masks (the edge
+    step included) must not depend on how far it has got. Decomposing a prepared window right away, or after the
+    model has been stepped 80 frames further (past a new background image), gives the same masks."""
+    from bgsub.io.frames import read_clip
+    from bgsub.methods.base import create
+    from bgsub.synth import synth
+
+    clip_dir = tmp_path / "stop"
+    synth(clip_dir, height=240, width=320, frames=130, seed=1, scenario="stop")
+    frames = read_clip(clip_dir, grayscale=False).frames
+    masks = []
+    for ahead in (0, 80):
+        m = create("unet-pretrained")
+        m.begin(frames[:40])
+        p = m.prepare(frames[:40])
+        for i in range(40, 40 + ahead, 8):
+            m.prepare(frames[i : i + 8])
+        masks.append(m.decompose(p).masks)
+    assert masks[0].any() and torch.equal(masks[0], masks[1])

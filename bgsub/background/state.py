@@ -31,10 +31,13 @@ class BackgroundState(Protocol):
 
     def step(self, frames: torch.Tensor) -> torch.Tensor: ...
 
-    def background_image(self, frames: torch.Tensor) -> torch.Tensor: ...
+    def background_image(self, frames: torch.Tensor, snapshot: object = None) -> torch.Tensor: ...
 
-    def background_parts(self, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]: ...  # background at the
-    #   frames' size ((C, H, W), or (T, C, H, W) per frame) and each frame's offset from it (T, C), in [0, 1]
+    def snapshot(self) -> object: ...  # what background_parts needs of the state as it is now (None: nothing)
+
+    def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]: ...
+    #   the background at the frames' size ((C, H, W), or (T, C, H, W) per frame) and each frame's offset from it
+    #   (T, C), in [0, 1]; ``snapshot``: taken when those frames were stepped (the state may have moved on since)
 
     def frame_noise(self) -> float: ...  # the camera noise at the frames' own resolution, in [0, 1] units
 
@@ -52,12 +55,15 @@ class StaticReference:
 
         return residual(self.ref, frames)
 
-    def background_image(self, frames: torch.Tensor) -> torch.Tensor:
+    def background_image(self, frames: torch.Tensor, snapshot: object = None) -> torch.Tensor:
         from bgsub.background.reference import background_for
 
         return background_for(self.ref, frames)
 
-    def background_parts(self, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def snapshot(self) -> object:
+        return None  # stateless
+
+    def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
         """Each frame's background (T, C, H, W) in its light, and zero offsets (T, C)."""
         b = self.background_image(frames).float().numpy()
         return b, np.zeros(b.shape[:2], np.float32)
@@ -79,19 +85,29 @@ class SampleState:
     def step(self, frames: torch.Tensor) -> torch.Tensor:
         return self.model.step(frames)
 
-    def background_parts(self, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """The model's background (the median of its samples) at the frames' size, (C, H, W) float32 in [0, 1]
-        (bilinear; made again when the median is), and each frame's illumination offset from it, (T, C): the
-        median difference over a grid of about 4,096 of the frame's pixels (a grid step of sqrt(H W / 4096))."""
+    def snapshot(self) -> np.ndarray:
+        """The model's background image now, (C, h, w) grey levels (a new array whenever it is made again, never
+        changed in place): taken in the stepping thread right after a window's frames, so that the window's
+        masks use the background of their own frames whatever the stepping thread has done since."""
+        return self.model.background()
+
+    def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's background (the median of its samples; ``snapshot``, from :meth:`snapshot`, or the model's
+        now) at the frames' size, (C, H, W) float32 in [0, 1] (bilinear; cached per background image), and each
+        frame's illumination offset from it, (T, C): the median difference over a grid of about 4,096 of the
+        frame's pixels (a grid step of sqrt(H W / 4096)). With a snapshot it does not touch the model (the window
+        threads call it while the reading thread steps the model)."""
         import cv2
 
         H, W = frames.shape[-2:]
-        src = self.model.background()
+        src = snapshot if snapshot is not None else self.model.background()
         key = (id(src), H, W)
-        if self._up is None or self._up[0] != key:
+        got = self._up  # read once: another window thread may replace it meanwhile
+        if got is None or got[0] != key:
             up = np.stack([cv2.resize(src[c], (W, H), interpolation=cv2.INTER_LINEAR) for c in range(src.shape[0])])
-            self._up = (key, src, (up / np.float32(255.0)).astype(np.float32))  # src kept: its id stays its own
-        up = self._up[2]
+            got = (key, src, (up / np.float32(255.0)).astype(np.float32))  # src kept: its id stays its own
+            self._up = got
+        up = got[2]
         from bgsub.background.stats import median_rows
 
         s = max(1, int(math.sqrt(H * W / 4096.0)))
@@ -99,10 +115,10 @@ class SampleState:
         d = (x - up[None, :, ::s, ::s]).reshape(x.shape[0] * x.shape[1], -1)
         return up, median_rows(d).reshape(x.shape[:2]).astype(np.float32)
 
-    def background_image(self, frames: torch.Tensor) -> torch.Tensor:
+    def background_image(self, frames: torch.Tensor, snapshot: object = None) -> torch.Tensor:
         """(T, C, H, W) in [0, 1]: the model's background at the frames' size plus each frame's illumination
         offset (:meth:`background_parts`)."""
-        up, off = self.background_parts(frames)
+        up, off = self.background_parts(frames, snapshot)
         return torch.from_numpy(np.clip(up[None] + off[:, :, None, None], 0.0, 1.0))
 
     def frame_noise(self) -> float:

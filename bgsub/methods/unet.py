@@ -49,12 +49,13 @@ log = logging.getLogger("bgsub")
 
 class Prepared:
     """A window with its network inputs computed (:meth:`UNetMethod.prepare`): clip (T, C, H, W), inputs
-    (T, C, h, w) log(1 + z) at the network's size."""
+    (T, C, h, w) log(1 + z) at the network's size, background: the background state's snapshot taken right after
+    the window was stepped (what the mask's edge is decided against)."""
 
-    __slots__ = ("clip", "inputs")
+    __slots__ = ("clip", "inputs", "background")
 
-    def __init__(self, clip: torch.Tensor, inputs: torch.Tensor):
-        self.clip, self.inputs = clip, inputs
+    def __init__(self, clip: torch.Tensor, inputs: torch.Tensor, background: object = None):
+        self.clip, self.inputs, self.background = clip, inputs, background
 
 
 @register("unet")
@@ -87,7 +88,8 @@ class UNetMethod(Method):
         :meth:`decompose`, which the pipeline runs beside the reading. Returns a :class:`Prepared`."""
         if not self.cfg.model.reference:
             return clip
-        return Prepared(clip, self.network_inputs(clip))
+        inputs = self.network_inputs(clip)
+        return Prepared(clip, inputs, self._background().snapshot())
 
     def frame_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """With the sample model: the size it measures the frames at (its texture size, at most twice its working
@@ -365,9 +367,9 @@ class UNetMethod(Method):
         with self._lock:  # the folded copy is built and moved once, not by two windows at the same time
             model = self._inference_model().to(device=device, memory_format=fmt)  # an eval-mode copy
         bg = self._background() if self.cfg.model.reference else None
-        inputs = None
+        inputs = snap = None
         if isinstance(clip, Prepared):
-            clip, inputs = clip.clip, clip.inputs
+            clip, inputs, snap = clip.clip, clip.inputs, clip.background
         outs = []
         for i in range(0, clip.shape[0], max(1, sc.batch)):
             x = clip[i : i + sc.batch]
@@ -381,17 +383,19 @@ class UNetMethod(Method):
             work = tuple(logits.shape[-2:])
             logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
             masks = logits > 0
+            if inputs is None:  # the state was stepped over this window just now, in this thread
+                snap = bg.snapshot()
             if sc.boundary and clip.shape[0] and clip.device.type == "cpu":
                 # the mask's edge at the frame's resolution (bgsub.background.boundary)
                 from bgsub.background.boundary import refine
 
-                up, off = bg.background_parts(clip)
+                up, off = bg.background_parts(clip, snap)
                 f = clip.shape[-2] * clip.shape[-1] / float(work[0] * work[1])
                 masks = torch.from_numpy(refine(masks[:, 0].numpy(), clip.float().numpy(), up, bg.frame_noise(), f,
                                                 offsets=off))[:, None]
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
-                b = bg.background_image(clip)
+                b = bg.background_image(clip, snap)
                 S = torch.sigmoid(logits) * (clip - b)
                 return clip - S, S
 
