@@ -39,7 +39,8 @@ class BackgroundState(Protocol):
     #   the background at the frames' size ((C, H, W), or (T, C, H, W) per frame) and each frame's offset from it
     #   (T, C), in [0, 1]; ``snapshot``: taken when those frames were stepped (the state may have moved on since)
 
-    def frame_noise(self) -> float: ...  # the camera noise at the frames' own resolution, in [0, 1] units
+    def frame_noise(self, snapshot: object = None) -> float: ...  # the camera noise at the frames' own
+    #   resolution, in [0, 1] units (as of ``snapshot``)
 
 
 class StaticReference:
@@ -68,7 +69,7 @@ class StaticReference:
         b = self.background_image(frames).float().numpy()
         return b, np.zeros(b.shape[:2], np.float32)
 
-    def frame_noise(self) -> float:
+    def frame_noise(self, snapshot: object = None) -> float:
         """The median of the reference's per-pixel noise levels (measured at the frames' size)."""
         return float(self.ref.sigma.float().median())
 
@@ -85,11 +86,12 @@ class SampleState:
     def step(self, frames: torch.Tensor) -> torch.Tensor:
         return self.model.step(frames)
 
-    def snapshot(self) -> np.ndarray:
+    def snapshot(self) -> tuple[np.ndarray, float]:
         """The model's background image now, (C, h, w) grey levels (a new array whenever it is made again, never
-        changed in place): taken in the stepping thread right after a window's frames, so that the window's
-        masks use the background of their own frames whatever the stepping thread has done since."""
-        return self.model.background()
+        changed in place), and its noise at the frames' resolution (:meth:`frame_noise`): taken in the stepping
+        thread right after a window's frames, so that the window's masks use the background of their own frames
+        whatever the stepping thread has done since."""
+        return self.model.background(), self._noise()
 
     def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's background (the median of its samples; ``snapshot``, from :meth:`snapshot`, or the model's
@@ -100,7 +102,7 @@ class SampleState:
         import cv2
 
         H, W = frames.shape[-2:]
-        src = snapshot if snapshot is not None else self.model.background()
+        src = snapshot[0] if snapshot is not None else self.model.background()
         key = (id(src), H, W)
         got = self._up  # read once: another window thread may replace it meanwhile
         if got is None or got[0] != key:
@@ -121,9 +123,12 @@ class SampleState:
         up, off = self.background_parts(frames, snapshot)
         return torch.from_numpy(np.clip(up[None] + off[:, :, None, None], 0.0, 1.0))
 
-    def frame_noise(self) -> float:
+    def frame_noise(self, snapshot: object = None) -> float:
         """The model's median noise level (at its working size) times sqrt(f), f frame pixels a working pixel:
-        the noise of one frame pixel, in [0, 1] units."""
+        the noise of one frame pixel, in [0, 1] units (as of ``snapshot``, else now)."""
+        return snapshot[1] if snapshot is not None else self._noise()
+
+    def _noise(self) -> float:
         m = self.model
         f = (m.native[0] * m.native[1]) / float(m.size[0] * m.size[1])
         return float(np.median(m.sigma)) * math.sqrt(f) / 255.0

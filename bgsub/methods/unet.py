@@ -391,8 +391,8 @@ class UNetMethod(Method):
 
                 up, off = bg.background_parts(clip, snap)
                 f = clip.shape[-2] * clip.shape[-1] / float(work[0] * work[1])
-                masks = torch.from_numpy(refine(masks[:, 0].numpy(), clip.float().numpy(), up, bg.frame_noise(), f,
-                                                offsets=off))[:, None]
+                masks = torch.from_numpy(refine(masks[:, 0].numpy(), clip.float().numpy(), up, bg.frame_noise(snap),
+                                                f, offsets=off))[:, None]
 
             def parts() -> tuple[torch.Tensor, torch.Tensor]:
                 b = bg.background_image(clip, snap)
