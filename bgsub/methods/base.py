@@ -191,7 +191,7 @@ def _load_builtin() -> None:
     # Importing the method modules registers them. Kept lazy so `import bgsub` stays cheap.
     import importlib
 
-    for mod in ("bgsub.methods.rpca", "bgsub.methods.unet", "bgsub.methods.classical"):
+    for mod in ("bgsub.methods.rpca", "bgsub.methods.unet", "bgsub.methods.pretrained", "bgsub.methods.classical"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

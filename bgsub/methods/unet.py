@@ -320,19 +320,21 @@ class UNetMethod(Method):
             if tc.init == "pretrained":
                 raise BgsubError("train.init=pretrained needs the reference network (model.reference=true)")
             return "scratch"
+        from bgsub.weights import load_network
+
         try:
-            shipped = PretrainedUNet(self.cfg)
+            shipped = load_network(self.cfg.model.weights)[0]
         except BgsubError as e:
             if tc.init == "pretrained":
                 raise
             log.info("train.init=auto: fresh weights (%s)", e)
             return "scratch"
-        if shipped.model.spec != self.model.spec:
+        if shipped.spec != self.model.spec:
             if tc.init == "pretrained":
-                raise BgsubError(f"train.init=pretrained: the shipped network is {shipped.model.spec}, this config "
+                raise BgsubError(f"train.init=pretrained: the shipped network is {shipped.spec}, this config "
                                  f"builds {self.model.spec}; drop the model settings that differ")
             return "scratch"
-        self.model.load_state_dict(shipped.model.state_dict())
+        self.model.load_state_dict(shipped.state_dict())
         return "pretrained"
 
     def train_on(self, inputs: torch.Tensor) -> "UNetMethod":
@@ -404,45 +406,3 @@ class UNetMethod(Method):
         masks = magnitude(S) > self.state.threshold if self.decides_masks else None
         return Decomposition(background=clip - S, foreground=S, masks=masks)
 
-
-@register("unet-pretrained")
-class PretrainedUNet(UNetMethod):
-    """The reference U-Net pretrained once over many videos (``bgsub/weights/unet.pt``, made by
-    ``scripts/pretrain.py``; ``model.weights`` names another file): zero-shot, nothing is learned per video. The
-    background model is the video's own, started on its first frames (:meth:`begin`). The network's settings
-    (architecture, the background model it was trained with) come from the weights file; ``cfg`` supplies the
-    input and segment settings."""
-
-    def __init__(self, cfg: Optional[Config] = None, **kwargs):
-        import dataclasses
-
-        from bgsub.config import Config as _Config, explicit_over
-
-        cfg = cfg if cfg is not None else _Config()
-        path = cfg.model.weights
-        if path is None:
-            from bgsub.weights import shipped
-
-            path = shipped()
-            if not path.is_file():
-                raise BgsubError(f"{path}: the shipped weights are missing from this install (reinstall bgsub, or "
-                                 "make them with scripts/pretrain.py)")
-        model, saved, state = load_checkpoint(path)
-        if not saved.model.reference:
-            raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
-        grey = model.spec.in_channels == 1  # what the network takes, from the network itself
-        if cfg.input.grayscale is not None and cfg.input.grayscale != grey:
-            raise BgsubError(f"{path}: the network takes {'grey' if grey else 'colour'} frames; "
-                             f"input.grayscale={str(cfg.input.grayscale).lower()} cannot be used with it")
-        run = dataclasses.replace(cfg, model=dataclasses.replace(saved.model, weights=cfg.model.weights),
-                                  input=dataclasses.replace(cfg.input, grayscale=grey),
-                                  background=explicit_over(saved.background, cfg.background),
-                                  train=dataclasses.replace(cfg.train, cap=saved.train.cap, tv=saved.train.tv))
-        super().__init__(run, model=model, state=TrainState(epoch=state.epoch))
-        self.weights = str(path)
-
-    def fit_frames(self) -> int:
-        return 0  # nothing to learn per video
-
-    def fit(self, clip: torch.Tensor) -> "PretrainedUNet":
-        return self

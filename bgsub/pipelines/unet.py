@@ -260,7 +260,8 @@ def segment(
     Returns the summary of :func:`bgsub.pipelines.run.decompose_video` (frames, seconds, fps, interrupted).
     """
     from bgsub.io.stream import is_live
-    from bgsub.methods.unet import PretrainedUNet, UNetMethod
+    from bgsub.methods.pretrained import PretrainedUNet
+    from bgsub.methods.unet import UNetMethod
 
     if overlay is not None:
         if is_live(source):

@@ -16,3 +16,20 @@ NAME = "unet.pt"
 def shipped() -> Path:
     """The path of the shipped weights (a file inside the installed package)."""
     return Path(str(resources.files("bgsub.weights").joinpath(NAME)))
+
+
+def load_network(weights=None):
+    """The pretrained network in ``weights`` (a path; None: the shipped file), checked: the file exists and holds
+    a reference U-Net. Returns (model, the saved config, the training state, the path). One-line errors
+    (:class:`bgsub.errors.BgsubError`) naming the file."""
+    from bgsub.errors import BgsubError
+    from bgsub.training import load_checkpoint
+
+    path = Path(weights) if weights is not None else shipped()
+    if weights is None and not path.is_file():
+        raise BgsubError(f"{path}: the shipped weights are missing from this install (reinstall bgsub, or make them "
+                         "with scripts/pretrain.py)")
+    model, saved, state = load_checkpoint(path)
+    if not saved.model.reference:
+        raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
+    return model, saved, state, path
