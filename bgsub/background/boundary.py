@@ -44,10 +44,10 @@ def refine(masks: np.ndarray, frames: np.ndarray, background: np.ndarray, noise:
            offsets: Optional[np.ndarray] = None, ratio: float = RATIO, margin: float = MARGIN,
            window: int = WINDOW) -> np.ndarray:
     """masks (T, H, W) bool with their band decided at the frame's resolution (see the module docstring): a new
-    array. frames (T, C, H, W) float32; background: each frame's (T, C, H, W), or one (C, H, W) for all with
+    array. frames (T, C, H, W) float32, C 1 or 3; background: each frame's (T, C, H, W), or one (C, H, W) for all with
     ``offsets`` (T, C) added per frame (the frame's light); noise: the camera noise at the frame's resolution, in
     the frames' units; factor: frame pixels per working pixel of the masks' decision."""
-    masks = np.asarray(masks, bool)
+    masks = np.ascontiguousarray(masks, dtype=bool)
     out = masks.copy()
     if factor <= 1.0 + 1e-6 or ratio <= 0:
         return out  # decided at the frame's resolution already: no band to refine
