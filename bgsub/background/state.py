@@ -96,26 +96,24 @@ class SampleState:
     def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's background (the median of its samples; ``snapshot``, from :meth:`snapshot`, or the model's
         now) at the frames' size, (C, H, W) float32 in [0, 1] (bilinear; cached per background image), and each
-        frame's illumination offset from it, (T, C): the median difference over a grid of about 4,096 of the
-        frame's pixels (a grid step of sqrt(H W / 4096)). With a snapshot it does not touch the model (the window
-        threads call it while the reading thread steps the model)."""
-        import cv2
+        frame's illumination offset from it, (T, C): :func:`bgsub.background.illumination.offset`, the median
+        difference over a grid of about 4,096 of the frame's pixels. With a snapshot it does not touch the model
+        (the window threads call it while the reading thread steps the model)."""
+        from bgsub.netinput import upsample
 
         H, W = frames.shape[-2:]
         src = snapshot[0] if snapshot is not None else self.model.background()
         key = (id(src), H, W)
         got = self._up  # read once: another window thread may replace it meanwhile
         if got is None or got[0] != key:
-            up = np.stack([cv2.resize(src[c], (W, H), interpolation=cv2.INTER_LINEAR) for c in range(src.shape[0])])
+            up = upsample(torch.from_numpy(np.ascontiguousarray(src, dtype=np.float32))[None], (H, W))[0].numpy()
             got = (key, src, (up / np.float32(255.0)).astype(np.float32))  # src kept: its id stays its own
             self._up = got
         up = got[2]
-        from bgsub.background.stats import median_rows
+        from bgsub.background.illumination import offset
 
-        s = max(1, int(math.sqrt(H * W / 4096.0)))
-        x = frames.float().numpy()[:, :, ::s, ::s]
-        d = (x - up[None, :, ::s, ::s]).reshape(x.shape[0] * x.shape[1], -1)
-        return up, median_rows(d).reshape(x.shape[:2]).astype(np.float32)
+        x = frames.float().numpy()
+        return up, np.stack([offset(x[t], up)[:, 0, 0] for t in range(x.shape[0])]).reshape(x.shape[:2])
 
     def background_image(self, frames: torch.Tensor, snapshot: object = None) -> torch.Tensor:
         """(T, C, H, W) in [0, 1]: the model's background at the frames' size plus each frame's illumination
