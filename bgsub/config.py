@@ -109,6 +109,10 @@ class BackgroundConfig:
     horizon: int = 300  # samples, start=stable: the stable start goes on online up to this frame (each pixel's
     #                     samples stay its stillest frames seen so far; a background that the window never saw
     #                     still is found later); 0 or <= init = the window alone
+    open_horizon: int = 3000  # samples, start=stable: past the horizon, the pixels the window never saw stand
+    #                           still (in fewer frames than the samples need: a background it never showed,
+    #                           leaves across the lens) go on choosing their stillest frames up to this frame; the
+    #                           rest stop at the horizon (an object that stops there stays foreground); 0 = off
     motion: str = "both"  # samples, start=stable: how a frame's stillness is measured when choosing each pixel's
     #                       samples: diff (frame differences, box-filtered; LaBGen) | flow (the differences over
     #                       the gradient: displacement, LaBGen-OF's idea; a drifting blurred leaf moves, a sharp
@@ -119,9 +123,11 @@ class BackgroundConfig:
     #                     rested in front of the scene or water, keeps each mode's own width) | mad (1.4826 x their
     #                     median absolute deviation, max over channels: spans all modes); floored at the frame's
     #                     median MAD and the camera noise
-    shadow: float = 0.0  # samples: > 0: cast shadows (Horprasert et al. 1999): a pixel darker than its background by
-    #                      a brightness in [shadow, 1), its chromaticity kept within k noise levels, is the
-    #                      background in shadow; the value is the least share of the light a shadow leaves; 0 = off
+    shadow: float = 0.8  # samples: > 0: cast shadows (Horprasert et al. 1999): a pixel darker than its background
+    #                      by a brightness in [shadow, 1), its chromaticity kept within k noise levels and its
+    #                      texture (scaled by the brightness) within k noise levels of the texture samples, is
+    #                      the background in shadow; the value is the least share of the light a shadow leaves
+    #                      (0.8: soft shadows; 0.5 is MOG2's); 0 = off
     gain: bool = True  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
     #                    it brings back more of the scene than the offset alone (a light switched on or off, a
     #                    camera's exposure); pixels the camera clipped are compared as the bounds they are

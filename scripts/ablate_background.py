@@ -61,6 +61,16 @@ VARIANTS = {
     "dflt-nocomp": {"horizon": 300, "texture": True, "motion": "both", "dynamics": "nn", "compensate": False},
     "dflt-shadow08": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn", "shadow": True,
                       "shadow_min": 0.8},
+    "dflt-open": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                  "open_horizon": 100000},  # pixels the window never saw settle go on to the end
+    "dflt-open600": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                     "open_horizon": 600},
+    "dflt-sh05-open": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                       "open_horizon": 3000, "shadow": True, "shadow_min": 0.5},
+    "dflt-sh08-open": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                       "open_horizon": 3000, "shadow": True, "shadow_min": 0.8},
+    "dflt-sh08-open-notex": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                             "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "shadow_texture": False},
     "dflt-h600": {"horizon": 600, "gain": True, "texture": True, "motion": "both", "dynamics": "nn"},
     "dflt-mad": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "mad"},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel

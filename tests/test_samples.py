@@ -223,7 +223,7 @@ def test_the_health_check_warns_when_the_window_never_settles(caplog):
     assert not any("never stand still" in r.getMessage() for r in caplog.records)
 
 
-def _sweep_clip(frames=120, cover=50, h=48, w=64, seed=0):
+def _sweep_clip(frames=120, cover=50, h=48, w=64, seed=0, leaf_sigma=3.0):
     """A still textured scene with noise; over its first ``cover`` frames a leaf-like patch hangs in front of part
     of it, never quite still (its texture shifts by up to a pixel every frame, as leaves in a breeze), then is
     gone. Ground truth: the patch."""
@@ -235,7 +235,7 @@ def _sweep_clip(frames=120, cover=50, h=48, w=64, seed=0):
         return (t - t.min()) / (t.max() - t.min())
 
     bg = 0.2 + 0.2 * texture(2)
-    leaf = 0.6 + 0.2 * texture(3)  # brighter than the scene, smooth: a shift changes it by a few grey levels
+    leaf = 0.6 + 0.2 * texture(leaf_sigma)  # brighter than the scene, smooth: a shift changes it by a few grey levels
     x = np.repeat(np.repeat(bg[None, None], frames, 0), 3, 1)
     gt = np.zeros((frames, h, w), bool)
     gt[:cover, 10:38, 16:48] = True
@@ -267,6 +267,30 @@ def test_a_longer_horizon_finds_a_background_the_window_never_saw_still():
     with_h, without = masks(horizon=120), masks()
     assert with_h[75:, patch].mean() < 0.02 and without[75:, patch].mean() > 0.5
     assert not with_h[:, ~patch].any() and not without[:, ~patch].any()
+
+
+def test_past_the_horizon_only_the_pixels_the_window_never_saw_still_go_on():
+    """``open_horizon``: the leaf hangs in front of the scene, never quite still, until frame 100, past the
+    horizon (60): with the horizon alone its pixels keep the leaf and the revealed scene stays a ghost; going on
+    at the pixels the window never saw still (the patch, and nothing else here) the ghost is gone within 16
+    frames of the still scene. A square that walks in at frame 110 and stops where the window saw the scene
+    still is not taken in by the stillest-frame search (a horizon of 200 for every pixel takes it in): only the
+    diffused updates eat its border."""
+    x, gt = _sweep_clip(frames=200, cover=100, leaf_sigma=1.0)  # a sharper leaf: its shifts move every pixel
+    x = x.clone()
+    x[110:, :, 40:46, 4:10] = 0.9  # a square that stops in the settled part of the scene
+    patch = np.zeros(gt.shape[1:], bool)
+    patch[10:38, 16:48] = True
+
+    def masks(**kw):
+        m = SampleModel.initialise(x[:40], pixels=0, horizon=kw.pop("horizon", 60), **kw)
+        assert m._open is None or (not m._open[~patch].any() and m._open[patch].mean() > 0.9)
+        return m.step(x).amax(1).numpy() > m.k
+
+    opened, closed, everywhere = masks(open_horizon=200), masks(), masks(horizon=200)
+    assert opened[135:, patch].mean() < 0.02 and closed[135:, patch].mean() > 0.5
+    assert opened[190:, 42:44, 6:8].all() and closed[190:, 42:44, 6:8].all()  # the stopped square's centre
+    assert not everywhere[190:, 42:44, 6:8].any()
 
 
 def test_the_horizon_never_lowers_the_noise_floor_below_the_window_s():
@@ -420,6 +444,19 @@ def test_texture_sees_an_object_whose_colour_matches_the_background(tmp_path):
     with_t = _f(_masks(x, texture=True), gt)
     without = _f(_masks(x), gt)
     assert with_t >= 0.85 and with_t > without + 0.1
+
+
+def test_a_shadow_keeps_the_texture_it_falls_on(tmp_path):
+    """The striped object of ``camouflage`` (stripes 2 pixels wide, +-25 grey levels about the background's mean):
+    at the working size its dark columns are the wall scaled by about 0.8 with the wall's chromaticity, a
+    Horprasert shadow, and the bright ones beside them are colour foreground, which silences the texture next
+    to them. A shadow must also keep the texture it falls on (``shadow_texture``, the default): the object is
+    found as without a shadow test; without that rule a shadow test down to half the light loses much of it."""
+    x, gt = _scenario("camouflage", tmp_path, frames=100, h=240, w=320)
+    plain = _f(_masks(x, texture=True), gt)
+    kept = _f(_masks(x, texture=True, shadow=True, shadow_min=0.5), gt)
+    lost = _f(_masks(x, texture=True, shadow=True, shadow_min=0.5, shadow_texture=False), gt)
+    assert kept >= plain - 0.005 and kept > lost + 0.05
 
 
 @pytest.mark.parametrize("heal", [False, True])

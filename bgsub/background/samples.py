@@ -111,6 +111,16 @@ def nn_statistic(n: int) -> tuple[int, float]:
     return max(1, n // 3), 75.0
 
 
+def _kept(vals: np.ndarray, mot: np.ndarray, idx: Optional[np.ndarray]) -> tuple:
+    """The stable start's state from kept values (n, C, h, w) and their motions (n, h, w): flattened to pixels,
+    with each pixel's least still kept frame and its motion (see :meth:`SampleModel._extend`)."""
+    n, C = vals.shape[:2]
+    v = np.ascontiguousarray(vals.reshape(n, C, -1), dtype=np.float32).copy()
+    m = np.ascontiguousarray(mot.reshape(n, -1), dtype=np.float32).copy()
+    worst = np.argmax(m, axis=0)
+    return v, m, None, None, idx, worst, m[worst, np.arange(m.shape[1])].copy()
+
+
 SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)
 
 _DIRS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
@@ -146,6 +156,7 @@ class SampleModel:
     absorb: bool = True
     shadow: bool = False
     shadow_min: float = SHADOW_MIN  # the least share of the light a shadow leaves (alpha's lower bound)
+    shadow_texture: bool = True  # a shadow keeps the texture it falls on (with ``texture``)
     motion: str = "diff"
     _mnorm: Optional[tuple] = field(default=None, repr=False)
     _grey: bool = False
@@ -161,7 +172,10 @@ class SampleModel:
     _floor: float = 0.0
     _sig0: Optional[np.ndarray] = field(default=None, repr=False)
     _nn: bool = False  # sigma from the samples' nearest-neighbour spread (dynamics="nn"), not their MAD
-    _stable: Optional[tuple] = field(default=None, repr=False)  # (values, motion, frame t-2, frame t-1)
+    _stable: Optional[tuple] = field(default=None, repr=False)  # (values (n, C, P), motion (n, P), frame t-2,
+    #                        frame t-1, flat pixel index (P,) or None for all, least still kept frame (P,), its motion)
+    open_horizon: int = 0  # past ``horizon``, the pixels the window never saw still go on up to this frame
+    _open: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) those pixels, None when none go on
     still: Optional[np.ndarray] = None
     prev: Optional[np.ndarray] = None
     _bg: Optional[np.ndarray] = field(default=None, repr=False)
@@ -179,7 +193,8 @@ class SampleModel:
                    heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
-                   motion: str = "diff", shadow_min: float = SHADOW_MIN) -> "SampleModel":
+                   motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0,
+                   shadow_texture: bool = True) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe)."""
@@ -219,7 +234,7 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, motion=motion, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, motion=motion, seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean = noise, clean
@@ -231,8 +246,12 @@ class SampleModel:
             model._box = b
             model._mnorm = mnorm
             m_idx = np.take_along_axis(m, np.ascontiguousarray(idx), axis=0).astype(np.float32)
-            model._stable = (samples.copy(), m_idx, None, None)
+            model._stable = _kept(samples, m_idx, None)
             model._t0 = T  # the window's frames
+            if open_horizon > horizon:  # past it, the pixels the window never saw still (in fewer frames than
+                # their samples need: the health check's measure) go on (:meth:`_extend`)
+                model.open_horizon = open_horizon
+                model._open = quiet < n
         if T > 1 and dynamics in ("diff", "both"):
             # each pixel's own dynamics: how much its background changes from one frame to the next, measured
             # at the frames the samples come from (the median |x_t - x_(t-1)| there is 0.954 sigma for noise)
@@ -338,25 +357,41 @@ class SampleModel:
         res[:, ys, xs] = np.partition(d, m - 1, axis=0)[m - 1]
         return sat
 
-    def _shadowed(self, xc: np.ndarray, z: np.ndarray, zmax: np.ndarray) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    def _shadowed(self, xc: np.ndarray, zmax: np.ndarray, tex: Optional[np.ndarray] = None
+                  ) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Cast shadows (Horprasert, Harwood & Davis 1999: brightness and chromaticity distortion): a foreground
         pixel whose colour is the background's scaled by a brightness alpha in [SHADOW_MIN, 1) (least squares
         over the channels), with the remaining chromaticity distortion |x - alpha bg| within k noise levels, is
-        the background in shadow: its colour z becomes that distortion (``z``, ``zmax`` changed in place). Grey
-        video has no chromaticity to tell a shadow from a darker object: not used there. Returns (alpha (h, w),
-        shadow mask (h, w)), None when no pixel is one."""
+        the background in shadow. With the texture (``tex``, (h, w), in the model's light) a shadow must also keep
+        the texture it falls on, scaled by alpha (a shadow darkens a surface, it does not change its pattern:
+        the texture-based shadow tests surveyed by Sanin, Sanderson & Lovell 2012): an object a little darker than
+        the wall with its colour but another texture is not a shadow. Grey video has no chromaticity to tell a
+        shadow from a darker object: not used there. Returns (alpha (h, w), shadow mask (h, w), the chromaticity
+        distortion in noise levels (h, w)), None when no pixel is one."""
         fg = zmax > self.k
         if not fg.any():
             return None
-        bg = self.background()
-        alpha = (xc * bg).sum(axis=0) / np.maximum((bg * bg).sum(axis=0), 1e-6)
-        cd = np.abs(xc - alpha[None] * bg).max(axis=0) / self.sigma
-        sh = fg & (alpha >= self.shadow_min) & (alpha < 1.0) & (cd <= self.k)
-        if not sh.any():
+        ys, xs = np.nonzero(fg)  # the test runs at foreground pixels only
+        bg = self.background()[:, ys, xs]  # (C, P)
+        xp = xc[:, ys, xs]
+        a = (xp * bg).sum(axis=0) / np.maximum((bg * bg).sum(axis=0), 1e-6)
+        c = np.abs(xp - a[None] * bg).max(axis=0) / self.sigma[ys, xs]
+        ok = (a >= self.shadow_min) & (a < 1.0) & (c <= self.k)
+        if ok.any() and tex is not None and self.shadow_texture and self.tsamples is not None:
+            q = np.flatnonzero(ok)
+            tx = tex[ys[q], xs[q]] / a[q]
+            zt = kth_smallest(self.tsamples[:, 0, ys[q], xs[q]], tx, self.matches) / self.tsigma[ys[q], xs[q]]
+            ok[q[zt > self.k]] = False
+        if not ok.any():
             return None
-        z[:, sh] = np.minimum(z[:, sh], cd[sh][None])
-        zmax[sh] = np.minimum(zmax[sh], cd[sh])
-        return alpha.astype(np.float32), sh
+        ys, xs = ys[ok], xs[ok]
+        sh = np.zeros(zmax.shape, bool)
+        sh[ys, xs] = True
+        alpha = np.ones(zmax.shape, np.float32)
+        alpha[ys, xs] = a[ok]
+        cd = np.zeros(zmax.shape, np.float32)
+        cd[ys, xs] = c[ok]
+        return alpha, sh, cd
 
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
         """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""
@@ -405,27 +440,71 @@ class SampleModel:
         one gets its local motion (the larger of its differences to its neighbours, box-filtered, as in the
         window); where it moved less than the pixel's least still kept frame, its value replaces that one. Every
         16 frames and at the horizon the samples are set again from the kept values (:meth:`_settle`: median,
-        conservative pass, noise levels); updates made in between are replaced."""
-        vals, mot, p2, p1 = self._stable
+        conservative pass, noise levels); updates made in between are replaced.
+
+        Past the horizon (``open_horizon``) the same goes on only at the pixels the window never saw stand still:
+        a background hidden for the whole window (leaves across the lens) shows later. The pixels the window saw
+        still keep their samples (an object that stops there is taken in only by the diffused updates). Only
+        those pixels' kept values are held and set again (:meth:`_settle_open`)."""
+        vals, mot, p2, p1, idx, worst, wm = self._stable
         if self.frames_seen <= self._t0 or p2 is None:  # the window's own frames (already chosen from), stepped
-            self._stable = (vals, mot, p1, xc)
+            self._stable = (vals, mot, p1, xc, idx, worst, wm)
             return
-        mm = frame_motion(np.stack((p2, p1, xc)), self._box, self._camera, self.motion, self._mnorm)  # the previous
-        # frame's, measured as in the window
-        flat = np.ascontiguousarray(mot.reshape(mot.shape[0], -1).T)  # (h w, n): the reduction runs along memory
-        worst = np.argmax(flat, axis=1).reshape(mot.shape[1:])  # (h, w)
-        wm = flat.max(axis=1).reshape(mot.shape[1:])
-        sel = mm < wm
-        if sel.any():
-            ys, xs = np.nonzero(sel)
-            vals[worst[ys, xs], :, ys, xs] = p1[:, ys, xs].T
-            mot[worst[ys, xs], ys, xs] = mm[ys, xs]
-        self._stable = (vals, mot, p1, xc)
+        mm = frame_motion(np.stack((p2, p1, xc)), self._box, self._camera, self.motion, self._mnorm).reshape(-1)  # the
+        # previous frame's, measured as in the window
+        if idx is not None:
+            mm = mm[idx]
+        q = np.flatnonzero(mm < wm)
+        if q.size:
+            j = worst[q]
+            src = p1.reshape(p1.shape[0], -1)
+            vals[j, :, q] = (src[:, q] if idx is None else src[:, idx[q]]).T
+            mot[j, q] = mm[q]
+            sub = mot[:, q]  # the least still kept frame changes only where a value was replaced
+            worst[q] = np.argmax(sub, axis=0)
+            wm[q] = sub[worst[q], np.arange(q.size)]
+        self._stable = (vals, mot, p1, xc, idx, worst, wm)
         t = self.frames_seen  # this frame's index in the video (stepping starts at its first frame)
+        if idx is not None:
+            if t % 16 == 0 or t + 1 >= self.open_horizon:
+                self._settle_open(idx, vals)
+            if t + 1 >= self.open_horizon:
+                self._stable = self._open = None
+            return
+        n, C, h, w = self.samples.shape
         if t % 16 == 0 or t + 1 >= self.horizon:
-            self._settle(vals.copy())
+            self._settle(vals.reshape(n, C, h, w).copy())
         if t + 1 >= self.horizon:
             self._stable = None
+            if self._open is not None and self._open.any() and self.open_horizon > t + 1:
+                # the pixels the window never saw still go on alone: their kept values and motions
+                idx = np.flatnonzero(self._open)
+                self._stable = (vals[:, :, idx].copy(), mot[:, idx].copy(), p1, xc, idx, worst[idx].copy(),
+                                wm[idx].copy())
+            else:
+                self._open = None
+
+    def _settle_open(self, idx: np.ndarray, vals: np.ndarray) -> None:
+        """:meth:`_settle` for the pixels ``idx`` (flat) alone, from their kept values ``vals`` (n, C, P): the same
+        conservative pass and noise levels, floored at the frame's noise floor as it stands (not re-estimated from
+        these pixels alone)."""
+        samples, dyn, _ = robust_spread(vals[..., None], self.k, self.noise, self._clean, fixed_floor=True)
+        if self._nn:
+            order, q = nn_statistic(samples.shape[0])
+            order = min(samples.shape[0] - 1, order)
+            dyn = np.maximum(nn_spread(samples, order, q) / spread_ratio(samples.shape[0], samples.shape[1], order, q),
+                             self.noise)
+        dyn = dyn[:, 0]
+        if self._sig0 is not None:
+            dyn = np.maximum(dyn, self._sig0.reshape(-1)[idx])
+        n, C = self.samples.shape[:2]
+        self.samples.reshape(n, C, -1)[:, :, idx] = samples[..., 0]
+        self._dyn = self._dyn.copy()
+        self._dyn.reshape(-1)[idx] = dyn
+        self.sigma = self._dyn
+        if self._bg is not None:  # the background image changes at these pixels only (a copy: a snapshot may hold it)
+            self._bg = self._bg.copy()
+            self._bg.reshape(C, -1)[:, idx] = median0(samples[..., 0])
 
     def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None) -> np.ndarray:
         if self._rng is None:
@@ -440,10 +519,14 @@ class SampleModel:
         clipped = self._censored(x, xc, res) if self.censor else None
         z = res / self.sigma
         zmax = _channel_max(z)  # (h, w), computed once
-        shade = self._shadowed(xc, z, zmax) if self.shadow and not self._grey else None
+        if tex is not None and gain != 1.0:  # a gain scales differences
+            tex = tex / np.float32(gain)
+        shade = self._shadowed(xc, zmax, tex) if self.shadow and not self._grey else None
+        if shade is not None:  # the background in shadow: its colour z is the chromaticity distortion
+            sh, cd = shade[1], shade[2]
+            z[:, sh] = np.minimum(z[:, sh], cd[sh][None])
+            zmax[sh] = np.minimum(zmax[sh], cd[sh])
         if tex is not None:  # the texture as one more channel: its z raises every colour channel's
-            if gain != 1.0:  # a gain scales differences
-                tex = tex / np.float32(gain)
             if shade is not None:  # a shadow scales the texture under it as it scales the colour
                 tex = np.where(shade[1], tex / np.maximum(shade[0], self.shadow_min), tex).astype(np.float32)
             zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma

@@ -156,6 +156,6 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     return SampleState(SampleModel.initialise(
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, heal=bc.still > 0, update=bc.update > 0,
-        compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, shift=bc.shift, texture=bc.texture,
+        compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, shift=bc.shift, texture=bc.texture,
         motion=bc.motion, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, dynamics=bc.spread,
         seed=seed))  # censoring pays with the gain and cost office without it

@@ -265,21 +265,22 @@ def spread_ratio(n: int, channels: int, order: int, q: float = 50.0) -> float:
     return float(np.median(nn_spread(s, order, q)))
 
 
-def robust_spread(samples: np.ndarray, k: float, floor: float, clean: bool) -> tuple[np.ndarray, np.ndarray, float]:
+def robust_spread(samples: np.ndarray, k: float, floor: float, clean: bool, fixed_floor: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, float]:
     """Each pixel's noise level from its samples (n, C, h, w), as the static reference: 1.4826 x the median absolute
     deviation of the samples from their median (max over channels), floored at the frame's median of it and at
     ``floor``. With ``clean`` (the conservative pass, as the static reference's second pass) a sample more than
     k noise levels off the samples' median is an object that crossed the window, not a background mode: it is
-    replaced by the median and the noise levels estimated again without it. Returns (samples, sigma (h, w),
-    the frame's floor)."""
+    replaced by the median and the noise levels estimated again without it. With ``fixed_floor`` the floor is
+    ``floor`` alone (some pixels of a frame, not the whole frame). Returns (samples, sigma (h, w), the floor)."""
     med = median0(samples)
     mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
-    low = max(floor, float(np.median(mad)))
+    low = floor if fixed_floor else max(floor, float(np.median(mad)))
     sigma = np.maximum(mad, low).astype(np.float32)
     if clean:
         off = np.abs(samples - med[None]).max(axis=1) > k * sigma[None]  # (n, h, w)
         samples = np.where(off[:, None], med[None], samples).astype(np.float32)
         mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
-        low = max(floor, float(np.median(mad)))
+        low = floor if fixed_floor else max(floor, float(np.median(mad)))
         sigma = np.maximum(mad, low).astype(np.float32)
     return samples, sigma, low
