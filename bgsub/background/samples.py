@@ -371,26 +371,28 @@ class SampleModel:
         fg = zmax > self.k
         if not fg.any():
             return None
-        ys, xs = np.nonzero(fg)  # the test runs at foreground pixels only
-        bg = self.background()[:, ys, xs]  # (C, P)
-        xp = xc[:, ys, xs]
+        p = np.flatnonzero(fg)  # the test runs at foreground pixels only (flat indices: one gather per array)
+        C = xc.shape[0]
+        bg = self.background().reshape(C, -1)[:, p]  # (C, P)
+        xp = xc.reshape(C, -1)[:, p]
         a = (xp * bg).sum(axis=0) / np.maximum((bg * bg).sum(axis=0), 1e-6)
-        c = np.abs(xp - a[None] * bg).max(axis=0) / self.sigma[ys, xs]
+        c = np.abs(xp - a[None] * bg).max(axis=0) / self.sigma.reshape(-1)[p]
         ok = (a >= self.shadow_min) & (a < 1.0) & (c <= self.k)
         if ok.any() and tex is not None and self.shadow_texture and self.tsamples is not None:
             q = np.flatnonzero(ok)
-            tx = tex[ys[q], xs[q]] / a[q]
-            zt = kth_smallest(self.tsamples[:, 0, ys[q], xs[q]], tx, self.matches) / self.tsigma[ys[q], xs[q]]
-            ok[q[zt > self.k]] = False
+            pq = p[q]
+            tx = tex.reshape(-1)[pq] / a[q]
+            zt = kth_smallest(self.tsamples.reshape(self.tsamples.shape[0], -1)[:, pq], tx, self.matches)
+            ok[q[zt / self.tsigma.reshape(-1)[pq] > self.k]] = False
         if not ok.any():
             return None
-        ys, xs = ys[ok], xs[ok]
+        p = p[ok]
         sh = np.zeros(zmax.shape, bool)
-        sh[ys, xs] = True
+        sh.reshape(-1)[p] = True
         alpha = np.ones(zmax.shape, np.float32)
-        alpha[ys, xs] = a[ok]
+        alpha.reshape(-1)[p] = a[ok]
         cd = np.zeros(zmax.shape, np.float32)
-        cd[ys, xs] = c[ok]
+        cd.reshape(-1)[p] = c[ok]
         return alpha, sh, cd
 
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
