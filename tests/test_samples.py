@@ -284,7 +284,8 @@ def test_past_the_horizon_only_the_pixels_the_window_never_saw_still_go_on():
 
     def masks(**kw):
         m = SampleModel.initialise(x[:40], pixels=0, horizon=kw.pop("horizon", 60), **kw)
-        assert m._open is None or (not m._open[~patch].any() and m._open[patch].mean() > 0.9)
+        o = m._stable.open_mask
+        assert o is None or (not o[~patch].any() and o[patch].mean() > 0.9)
         return m.step(x).amax(1).numpy() > m.k
 
     opened, closed, everywhere = masks(open_horizon=200), masks(), masks(horizon=200)

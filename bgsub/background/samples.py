@@ -30,7 +30,10 @@ What each piece is for (measured one at a time: README, "This round"):
   the new value replaces that one; the samples are set again from the kept values every 16 frames. Leaves that
   sweep across the lens for the whole window, never quite still, give way to the scene behind them once it shows
   still, with no delay before the first mask. The noise floor stays the window's (the stillest frames of a longer
-  stretch are also its least noisy: their spread underestimates the noise).
+  stretch are also its least noisy: their spread underestimates the noise). **Past the horizon** (up to
+  ``open_horizon``) the search goes on only at the pixels the window never saw stand still (in fewer frames than
+  their samples need, the health check's measure): a background it never showed may show later, while an object
+  that stops where the window saw the scene still stays foreground (the stillest-frame search would take it in).
 - **Noise levels with a physical meaning**: with ``dynamics="nn"`` (the config's default,
   ``background.spread``) sigma is the samples' nearest-neighbour spread (each sample's n/3-th nearest other
   sample, max over channels, the 75th percentile over the samples: :func:`nn_statistic`), calibrated by :func:`spread_ratio` to a Gaussian's
@@ -64,9 +67,13 @@ What each piece is for (measured one at a time: README, "This round"):
   samples, matched the same way; its z raises every colour channel's, except next to colour foreground (an
   object's edge changes its neighbours' texture: no halo) and where the change does not hold over a 3 x 3
   neighbourhood (a glint on water).
+- **Cast shadows** (``shadow``, on in the config with ``shadow_min`` 0.8: soft shadows): a foreground pixel that
+  is its background scaled by a brightness in [``shadow_min``, 1) with the chromaticity kept (Horprasert, Harwood
+  & Davis 1999) and, with the texture channel, the texture kept as well (scaled by the same brightness: a shadow
+  darkens a surface, it does not change its pattern) is the background in shadow. Without the texture test an
+  object a little darker than the wall with its colour (the issue's low-contrast class) passed for a shadow.
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
-  shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels), ``shadow`` (cast
-  shadows by Horprasert's brightness and chromaticity distortion: office gains, dark grey cars are lost).
+  shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
   moved there.
 
@@ -87,7 +94,9 @@ import numpy as np
 import torch
 
 from bgsub.background import illumination
-from bgsub.background.start import box_size, frame_motion, select
+from bgsub.background.shadow import shadowed
+from bgsub.background.stable import StableSearch
+from bgsub.background.start import box_size, select
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
     _channel_max, _motion, kth_smallest, median0, neighbour_index, nn_spread, noise_level, put_samples, robust_spread,
     spread_ratio)
@@ -109,16 +118,6 @@ def nn_statistic(n: int) -> tuple[int, float]:
     percentile over the samples (a quarter of them may be ties, as in noise-free footage where identical values
     would read as no spread, or lie outside every mode)."""
     return max(1, n // 3), 75.0
-
-
-def _kept(vals: np.ndarray, mot: np.ndarray, idx: Optional[np.ndarray]) -> tuple:
-    """The stable start's state from kept values (n, C, h, w) and their motions (n, h, w): flattened to pixels,
-    with each pixel's least still kept frame and its motion (see :meth:`SampleModel._extend`)."""
-    n, C = vals.shape[:2]
-    v = np.ascontiguousarray(vals.reshape(n, C, -1), dtype=np.float32).copy()
-    m = np.ascontiguousarray(mot.reshape(n, -1), dtype=np.float32).copy()
-    worst = np.argmax(m, axis=0)
-    return v, m, None, None, idx, worst, m[worst, np.arange(m.shape[1])].copy()
 
 
 SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)
@@ -158,7 +157,6 @@ class SampleModel:
     shadow_min: float = SHADOW_MIN  # the least share of the light a shadow leaves (alpha's lower bound)
     shadow_texture: bool = True  # a shadow keeps the texture it falls on (with ``texture``)
     motion: str = "diff"
-    _mnorm: Optional[tuple] = field(default=None, repr=False)
     _grey: bool = False
     tsamples: Optional[np.ndarray] = None
     tsigma: Optional[np.ndarray] = None
@@ -167,15 +165,10 @@ class SampleModel:
     horizon: int = 0
     _camera: float = 0.0
     _clean: bool = True
-    _box: int = 3
-    _t0: int = 0
     _floor: float = 0.0
     _sig0: Optional[np.ndarray] = field(default=None, repr=False)
     _nn: bool = False  # sigma from the samples' nearest-neighbour spread (dynamics="nn"), not their MAD
-    _stable: Optional[tuple] = field(default=None, repr=False)  # (values (n, C, P), motion (n, P), frame t-2,
-    #                        frame t-1, flat pixel index (P,) or None for all, least still kept frame (P,), its motion)
-    open_horizon: int = 0  # past ``horizon``, the pixels the window never saw still go on up to this frame
-    _open: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) those pixels, None when none go on
+    _stable: Optional[StableSearch] = field(default=None, repr=False)  # the stable start after the window
     still: Optional[np.ndarray] = None
     prev: Optional[np.ndarray] = None
     _bg: Optional[np.ndarray] = field(default=None, repr=False)
@@ -243,15 +236,11 @@ class SampleModel:
             # the stable start goes on past the window, up to ``horizon`` frames: each pixel's samples stay the
             # values of its frames of least motion seen so far (see :meth:`_extend`)
             model.horizon = horizon
-            model._box = b
-            model._mnorm = mnorm
             m_idx = np.take_along_axis(m, np.ascontiguousarray(idx), axis=0).astype(np.float32)
-            model._stable = _kept(samples, m_idx, None)
-            model._t0 = T  # the window's frames
-            if open_horizon > horizon:  # past it, the pixels the window never saw still (in fewer frames than
-                # their samples need: the health check's measure) go on (:meth:`_extend`)
-                model.open_horizon = open_horizon
-                model._open = quiet < n
+            # past the horizon, the pixels the window never saw still (in fewer frames than their samples need:
+            # the health check's measure) go on, up to open_horizon
+            model._stable = StableSearch(samples, m_idx, first=T, horizon=horizon, box=b, camera=noise,
+                                         motion=motion, norm=mnorm, open_mask=quiet < n, open_horizon=open_horizon)
         if T > 1 and dynamics in ("diff", "both"):
             # each pixel's own dynamics: how much its background changes from one frame to the next, measured
             # at the frames the samples come from (the median |x_t - x_(t-1)| there is 0.954 sigma for noise)
@@ -359,41 +348,14 @@ class SampleModel:
 
     def _shadowed(self, xc: np.ndarray, zmax: np.ndarray, tex: Optional[np.ndarray] = None
                   ) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Cast shadows (Horprasert, Harwood & Davis 1999: brightness and chromaticity distortion): a foreground
-        pixel whose colour is the background's scaled by a brightness alpha in [SHADOW_MIN, 1) (least squares
-        over the channels), with the remaining chromaticity distortion |x - alpha bg| within k noise levels, is
-        the background in shadow. With the texture (``tex``, (h, w), in the model's light) a shadow must also keep
-        the texture it falls on, scaled by alpha (a shadow darkens a surface, it does not change its pattern:
-        the texture-based shadow tests surveyed by Sanin, Sanderson & Lovell 2012): an object a little darker than
-        the wall with its colour but another texture is not a shadow. Grey video has no chromaticity to tell a
-        shadow from a darker object: not used there. Returns (alpha (h, w), shadow mask (h, w), the chromaticity
-        distortion in noise levels (h, w)), None when no pixel is one."""
-        fg = zmax > self.k
-        if not fg.any():
+        """Cast shadows (:func:`bgsub.background.shadow.shadowed`): (alpha, shadow mask, chromaticity distortion)
+        at the foreground pixels, None when no pixel is one; with the texture (``tex``, in the model's light) and
+        ``shadow_texture`` a shadow keeps the texture it falls on."""
+        if not (zmax > self.k).any():  # (the background image is made only when needed: its cache's schedule)
             return None
-        p = np.flatnonzero(fg)  # the test runs at foreground pixels only (flat indices: one gather per array)
-        C = xc.shape[0]
-        bg = self.background().reshape(C, -1)[:, p]  # (C, P)
-        xp = xc.reshape(C, -1)[:, p]
-        a = (xp * bg).sum(axis=0) / np.maximum((bg * bg).sum(axis=0), 1e-6)
-        c = np.abs(xp - a[None] * bg).max(axis=0) / self.sigma.reshape(-1)[p]
-        ok = (a >= self.shadow_min) & (a < 1.0) & (c <= self.k)
-        if ok.any() and tex is not None and self.shadow_texture and self.tsamples is not None:
-            q = np.flatnonzero(ok)
-            pq = p[q]
-            tx = tex.reshape(-1)[pq] / a[q]
-            zt = kth_smallest(self.tsamples.reshape(self.tsamples.shape[0], -1)[:, pq], tx, self.matches)
-            ok[q[zt / self.tsigma.reshape(-1)[pq] > self.k]] = False
-        if not ok.any():
-            return None
-        p = p[ok]
-        sh = np.zeros(zmax.shape, bool)
-        sh.reshape(-1)[p] = True
-        alpha = np.ones(zmax.shape, np.float32)
-        alpha.reshape(-1)[p] = a[ok]
-        cd = np.zeros(zmax.shape, np.float32)
-        cd.reshape(-1)[p] = c[ok]
-        return alpha, sh, cd
+        guard = tex is not None and self.shadow_texture and self.tsamples is not None
+        return shadowed(xc, zmax, self.background(), self.sigma, self.k, self.shadow_min,
+                        tex if guard else None, self.tsamples if guard else None, self.tsigma, self.matches)
 
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
         """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""
@@ -438,53 +400,18 @@ class SampleModel:
         return torch.from_numpy(out)
 
     def _extend(self, xc: np.ndarray) -> None:
-        """The stable start over a longer horizon, online (LaBGen's selection, streamed): the frame before this
-        one gets its local motion (the larger of its differences to its neighbours, box-filtered, as in the
-        window); where it moved less than the pixel's least still kept frame, its value replaces that one. Every
-        16 frames and at the horizon the samples are set again from the kept values (:meth:`_settle`: median,
-        conservative pass, noise levels); updates made in between are replaced.
-
-        Past the horizon (``open_horizon``) the same goes on only at the pixels the window never saw stand still:
-        a background hidden for the whole window (leaves across the lens) shows later. The pixels the window saw
-        still keep their samples (an object that stops there is taken in only by the diffused updates). Only
-        those pixels' kept values are held and set again (:meth:`_settle_open`)."""
-        vals, mot, p2, p1, idx, worst, wm = self._stable
-        if self.frames_seen <= self._t0 or p2 is None:  # the window's own frames (already chosen from), stepped
-            self._stable = (vals, mot, p1, xc, idx, worst, wm)
-            return
-        mm = frame_motion(np.stack((p2, p1, xc)), self._box, self._camera, self.motion, self._mnorm).reshape(-1)  # the
-        # previous frame's, measured as in the window
-        if idx is not None:
-            mm = mm[idx]
-        q = np.flatnonzero(mm < wm)
-        if q.size:
-            j = worst[q]
-            src = p1.reshape(p1.shape[0], -1)
-            vals[j, :, q] = (src[:, q] if idx is None else src[:, idx[q]]).T
-            mot[j, q] = mm[q]
-            sub = mot[:, q]  # the least still kept frame changes only where a value was replaced
-            worst[q] = np.argmax(sub, axis=0)
-            wm[q] = sub[worst[q], np.arange(q.size)]
-        self._stable = (vals, mot, p1, xc, idx, worst, wm)
-        t = self.frames_seen  # this frame's index in the video (stepping starts at its first frame)
-        if idx is not None:
-            if t % 16 == 0 or t + 1 >= self.open_horizon:
-                self._settle_open(idx, vals)
-            if t + 1 >= self.open_horizon:
-                self._stable = self._open = None
-            return
-        n, C, h, w = self.samples.shape
-        if t % 16 == 0 or t + 1 >= self.horizon:
-            self._settle(vals.reshape(n, C, h, w).copy())
-        if t + 1 >= self.horizon:
-            self._stable = None
-            if self._open is not None and self._open.any() and self.open_horizon > t + 1:
-                # the pixels the window never saw still go on alone: their kept values and motions
-                idx = np.flatnonzero(self._open)
-                self._stable = (vals[:, :, idx].copy(), mot[:, idx].copy(), p1, xc, idx, worst[idx].copy(),
-                                wm[idx].copy())
+        """The stable start over a longer horizon (:class:`bgsub.background.stable.StableSearch`): where the search
+        says so, the samples are set again from the kept values (every pixel: :meth:`_settle`; past the horizon,
+        the pixels the window never saw still: :meth:`_settle_open`); updates made in between are replaced."""
+        act = self._stable.step(xc, self.frames_seen)
+        if act is not None:
+            idx, vals = act
+            if idx is None:
+                self._settle(vals)
             else:
-                self._open = None
+                self._settle_open(idx, vals)
+        if self._stable.done:
+            self._stable = None
 
     def _settle_open(self, idx: np.ndarray, vals: np.ndarray) -> None:
         """:meth:`_settle` for the pixels ``idx`` (flat) alone, from their kept values ``vals`` (n, C, P): the same

@@ -1,0 +1,82 @@
+"""The stable start, online: each pixel's samples are its stillest frames seen so far (LaBGen, streamed).
+
+The sample model's window (its first ``background.init`` frames) gives each pixel the frames in which it moved
+least (:mod:`bgsub.background.start`). After the window, :class:`StableSearch` goes on: each new frame's local
+motion (measured as in the window, :func:`bgsub.background.start.frame_motion`) is compared with the pixel's
+least still kept frame, and replaces it where it moved less. Leaves that sweep across the lens for the whole
+window, never quite still, give way to the scene behind them once it shows still, with no delay before the first
+mask. The search runs for every pixel up to ``horizon`` frames and, past it, up to ``open_horizon`` only for the
+pixels the window never saw stand still (a background it never showed may show later; where the window saw the
+scene still, an object that stops stays foreground instead of being taken for the stillest thing there).
+
+The search says when the model should set its samples again from the kept values (every 16 frames and at each
+horizon): :meth:`StableSearch.step` returns (pixels, values), ``pixels`` None for every pixel.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from bgsub.background.start import frame_motion
+
+SETTLE_EVERY = 16  # frames between two re-settings of the samples from the kept values
+
+
+class StableSearch:
+    """Each pixel's ``n`` kept values (its stillest frames so far) and their motions, flat over the pixels searched
+    (every pixel up to ``horizon``, then the ``open`` ones), with each pixel's least still kept frame tracked
+    incrementally (it changes only where a value was replaced)."""
+
+    def __init__(self, vals: np.ndarray, mot: np.ndarray, *, first: int, horizon: int, box: int, camera: float,
+                 motion: str, norm: Optional[tuple], open_mask: Optional[np.ndarray] = None, open_horizon: int = 0):
+        n, C = vals.shape[:2]
+        self.shape = vals.shape[1:]  # (C, h, w)
+        self.vals = np.ascontiguousarray(vals.reshape(n, C, -1), dtype=np.float32).copy()  # (n, C, P)
+        self.mot = np.ascontiguousarray(mot.reshape(n, -1), dtype=np.float32).copy()  # (n, P)
+        self.worst = np.argmax(self.mot, axis=0)
+        self.wm = self.mot[self.worst, np.arange(self.mot.shape[1])].copy()
+        self.idx: Optional[np.ndarray] = None  # flat pixel indices searched (None: all)
+        self.first, self.horizon, self.box, self.camera, self.motion, self.norm = first, horizon, box, camera, motion, norm
+        self.open_mask = open_mask if open_mask is not None and open_horizon > horizon else None
+        self.open_horizon = open_horizon
+        self.p2: Optional[np.ndarray] = None
+        self.p1: Optional[np.ndarray] = None
+        self.done = False
+
+    def step(self, xc: np.ndarray, t: int) -> Optional[tuple[Optional[np.ndarray], np.ndarray]]:
+        """Frame ``t`` (its index in the video), in the model's light (C, h, w): the frame before it gets its
+        motion and may replace a kept value. Returns (flat pixel indices or None for all, their kept values (n, C,
+        h, w) for all or (n, C, P)) when the samples should be set again from them, else None."""
+        p2, p1 = self.p2, self.p1
+        self.p2, self.p1 = p1, xc
+        if t <= self.first or p2 is None:  # the window's own frames (already chosen from), stepped
+            return None
+        mm = frame_motion(np.stack((p2, p1, xc)), self.box, self.camera, self.motion, self.norm).reshape(-1)
+        if self.idx is not None:
+            mm = mm[self.idx]
+        q = np.flatnonzero(mm < self.wm)
+        if q.size:
+            j = self.worst[q]
+            src = p1.reshape(p1.shape[0], -1)
+            self.vals[j, :, q] = (src[:, q] if self.idx is None else src[:, self.idx[q]]).T
+            self.mot[j, q] = mm[q]
+            sub = self.mot[:, q]
+            self.worst[q] = np.argmax(sub, axis=0)
+            self.wm[q] = sub[self.worst[q], np.arange(q.size)]
+        if self.idx is not None:  # past the horizon: the open pixels alone
+            end = t + 1 >= self.open_horizon
+            self.done = end
+            return (self.idx, self.vals) if t % SETTLE_EVERY == 0 or end else None
+        if t + 1 < self.horizon:
+            return (None, self.vals.reshape((-1,) + self.shape).copy()) if t % SETTLE_EVERY == 0 else None
+        out = (None, self.vals.reshape((-1,) + self.shape).copy())
+        if self.open_mask is not None and self.open_mask.any() and self.open_horizon > t + 1:
+            idx = np.flatnonzero(self.open_mask)  # go on with these pixels' kept values and motions only
+            self.vals, self.mot = self.vals[:, :, idx].copy(), self.mot[:, idx].copy()
+            self.worst, self.wm = self.worst[idx].copy(), self.wm[idx].copy()
+            self.idx = idx
+        else:
+            self.done = True
+        return out
