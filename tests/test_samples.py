@@ -294,6 +294,57 @@ def test_past_the_horizon_only_the_pixels_the_window_never_saw_still_go_on():
     assert not everywhere[190:, 42:44, 6:8].any()
 
 
+def test_the_online_search_keeps_each_pixel_s_stillest_frames():
+    """StableSearch against a literal selection: each pixel keeps the n frames of least motion (here unfiltered:
+    the larger of a frame's differences to its neighbours, max over channels) among the window's frames (measured
+    in the window: its last frame has no next) and every frame it has evaluated since (frame t - 1 when frame t
+    arrives): up to the horizon for every pixel, past it for the open pixels alone. The samples are set again
+    every 16 frames, at the horizon (every pixel) and at the open horizon (the open pixels)."""
+    from bgsub.background.stable import StableSearch
+
+    rng = np.random.default_rng(5)
+    T, C, h, w, n, first, horizon = 70, 3, 6, 8, 5, 20, 45
+    x = (rng.random((T, C, h, w)) * 50).astype(np.float32)
+
+    def motion(t, end):
+        d = [np.abs(x[t] - x[t - 1]).max(axis=0)] if t > 0 else []
+        if t + 1 < end:
+            d.append(np.abs(x[t + 1] - x[t]).max(axis=0))
+        return np.maximum.reduce(d)
+
+    win = np.stack([motion(t, first) for t in range(first)])
+    idx = np.argsort(win, axis=0)[:n]
+    vals = np.take_along_axis(x[:first], np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0)
+    opened = np.zeros((h, w), bool)
+    opened[2:4, 3:6] = True
+    s = StableSearch(vals, np.take_along_axis(win, idx, axis=0), first=first, horizon=horizon, box=1, camera=1.0,
+                     motion="diff", norm=None, open_mask=opened, open_horizon=T)
+    settles, at_horizon = [], None
+    for t in range(T):
+        r = s.step(x[t], t)
+        if r is not None:
+            settles.append((t, r[0] is None))
+            if t == horizon - 1:
+                at_horizon = r[1].copy()
+    assert s.done
+    assert settles == [(32, True), (44, True), (48, False), (64, False), (69, False)]
+    allm = np.concatenate([win, np.stack([motion(t, T) for t in range(first, T)])])  # (T, h, w)
+
+    def kept_motion(v, pixels):  # the motions of the kept frames (found by value: the frames' values are distinct)
+        xs = x[:, 0].reshape(T, -1)[:, pixels]  # (T, P)
+        frames = np.argmax(xs[None] == v[:, 0][:, None], axis=1)  # (n, P)
+        assert (xs[frames, np.arange(xs.shape[1])] == v[:, 0]).all()
+        return np.sort(allm.reshape(T, -1)[frames, pixels], axis=0)
+
+    def least(last, pixels):  # the n least motions among frames 0 .. last (frames that share a difference tie)
+        return np.sort(allm[: last + 1].reshape(last + 1, -1)[:, pixels], axis=0)[:n]
+
+    shut, ope = np.flatnonzero(~opened), np.flatnonzero(opened)
+    np.testing.assert_array_equal(kept_motion(at_horizon.reshape(n, C, -1)[:, :, shut], shut), least(horizon - 2, shut))
+    np.testing.assert_array_equal(kept_motion(s.vals, ope), least(T - 2, ope))
+    assert not np.array_equal(least(T - 2, ope), least(horizon - 2, ope))  # the frames past the horizon mattered
+
+
 def test_the_horizon_never_lowers_the_noise_floor_below_the_window_s():
     """The stillest frames of a long stretch are its least noisy: the floor stays the window's."""
     rng = np.random.default_rng(3)
