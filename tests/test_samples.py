@@ -555,6 +555,11 @@ def test_robust_spread_hand_computed():
     out, sigma, low = robust_spread(s, 6.0, 0.5, clean=True)
     np.testing.assert_array_equal(out.ravel(), [10, 10, 11, 9, 10])
     assert sigma[0, 0] == pytest.approx(0.5) and low == 0.5
+    # some pixels of a frame (the open horizon's): the floor given is the floor, not their own median MAD
+    _, sigma, low = robust_spread(s, 6.0, 0.5, clean=False, fixed_floor=True)
+    assert sigma[0, 0] == pytest.approx(1.4826) and low == 0.5
+    _, sigma, low = robust_spread(s, 6.0, 3.0, clean=False, fixed_floor=True)
+    assert sigma[0, 0] == pytest.approx(3.0) and low == 3.0
 
 
 def _two_mode_clip(T=60, h=40, w=50, sigma=2.0, seed=4):
@@ -623,6 +628,7 @@ def test_an_object_over_most_of_the_frame_is_not_a_light_change():
 @pytest.mark.parametrize("override, message", [
     ("background.spread=median", "background.spread must be nn or mad, got 'median'"),
     ("background.shadow=1.5", "background.shadow must be 0 (off)"),
+    ("background.open_horizon=-1", "background.open_horizon must be 0 (off) or a frame number, got -1"),
 ])
 def test_bad_background_settings_are_one_line_errors(override, message):
     from bgsub.background.state import start

@@ -151,6 +151,9 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     if not 0.0 <= bc.shadow < 1.0:
         raise BgsubError(f"background.shadow must be 0 (off) or the least share of the light a shadow leaves, "
                          f"in (0, 1), got {bc.shadow}")
+    for name in ("horizon", "open_horizon"):
+        if getattr(bc, name) < 0:
+            raise BgsubError(f"background.{name} must be 0 (off) or a frame number, got {getattr(bc, name)}")
     from bgsub.background.samples import SHADOW_MIN, SampleModel
 
     return SampleState(SampleModel.initialise(
