@@ -498,6 +498,51 @@ def test_texture_sees_an_object_whose_colour_matches_the_background(tmp_path):
     assert with_t >= 0.85 and with_t > without + 0.1
 
 
+def test_the_shadow_test_against_a_literal_loop():
+    """bgsub.background.shadow.shadowed against a per-pixel loop of its definition: at a foreground pixel, alpha =
+    <x, bg> / <bg, bg>, the chromaticity distortion max_c |x_c - alpha bg_c| / sigma; a shadow when alpha is in
+    [shadow_min, 1), the distortion at most k and (with texture) the matches-th nearest texture sample within k
+    texture noise levels of tex / alpha."""
+    from bgsub.background.shadow import shadowed
+
+    rng = np.random.default_rng(11)
+    C, h, w, n, k, smin, matches = 3, 9, 11, 6, 6.0, 0.5, 2
+    bg = (60 + 120 * rng.random((C, h, w))).astype(np.float32)
+    scale = rng.uniform(0.4, 1.1, (h, w)).astype(np.float32)
+    xc = (bg * scale + rng.normal(0, 3, (C, h, w))).astype(np.float32)
+    sigma = rng.uniform(1, 3, (h, w)).astype(np.float32)
+    zmax = rng.uniform(0, 12, (h, w)).astype(np.float32)
+    tex = rng.uniform(2, 20, (h, w)).astype(np.float32)
+    ts = rng.uniform(2, 20, (n, 1, h, w)).astype(np.float32)
+    tsig = rng.uniform(0.5, 2, (h, w)).astype(np.float32)
+    for with_tex in (False, True):
+        got = shadowed(xc, zmax, bg, sigma, k, smin, tex if with_tex else None, ts if with_tex else None, tsig,
+                       matches)
+        want_sh = np.zeros((h, w), bool)
+        want_a, want_c = np.ones((h, w)), np.zeros((h, w))
+        for y in range(h):
+            for x in range(w):
+                if zmax[y, x] <= k:
+                    continue
+                b, v = bg[:, y, x].astype(np.float64), xc[:, y, x].astype(np.float64)
+                a = (v * b).sum() / max((b * b).sum(), 1e-6)
+                c = np.abs(v - a * b).max() / sigma[y, x]
+                ok = smin <= a < 1.0 and c <= k
+                if ok and with_tex:
+                    d = sorted(abs(tex[y, x] / a - ts[j, 0, y, x]) for j in range(n))
+                    ok = d[matches - 1] / tsig[y, x] <= k
+                if ok:
+                    want_sh[y, x], want_a[y, x], want_c[y, x] = True, a, c
+        assert want_sh.sum() > 5  # the case has shadows, and (with texture) fewer of them
+        alpha, sh, cd = got
+        np.testing.assert_array_equal(sh, want_sh)
+        np.testing.assert_allclose(alpha, want_a, rtol=1e-5)
+        np.testing.assert_allclose(cd, want_c, rtol=1e-4, atol=1e-5)
+        if not with_tex:
+            plain = want_sh.sum()
+    assert want_sh.sum() < plain
+
+
 def test_a_shadow_keeps_the_texture_it_falls_on(tmp_path):
     """The striped object of ``camouflage`` (stripes 2 pixels wide, +-25 grey levels about the background's mean):
     at the working size its dark columns are the wall scaled by about 0.8 with the wall's chromaticity, a
