@@ -287,15 +287,18 @@ class SampleModel:
         self.sigma = dyn
         self._bg = None
 
-    def _spread(self, order: Optional[int] = None, q: float = 50.0) -> np.ndarray:
-        """(h, w) each pixel's own dynamics: over its samples, the ``q``-th percentile of each sample's
-        ``order``-th smallest distance (max over channels) to the other samples (``order`` None: ``matches``),
-        calibrated by :func:`spread_ratio` to a Gaussian's standard deviation per channel, floored at the noise
-        floor. Water and leaves that sway in place spread their samples; a still pixel's spread is its noise. The
-        frames the samples were not taken from (objects crossing the window) play no part."""
-        n, C = self.samples.shape[:2]
+    def _spread(self, order: Optional[int] = None, q: float = 50.0, samples: Optional[np.ndarray] = None
+                ) -> np.ndarray:
+        """(h, w) each pixel's own dynamics: over its samples (``samples``, (n, C, ...), or the model's), the
+        ``q``-th percentile of each sample's ``order``-th smallest distance (max over channels) to the other
+        samples (``order`` None: ``matches``), calibrated by :func:`spread_ratio` to a Gaussian's standard deviation
+        per channel, floored at the noise floor. Water and leaves that sway in place spread their samples; a still
+        pixel's spread is its noise. The frames the samples were not taken from (objects crossing the window) play
+        no part."""
+        s = self.samples if samples is None else samples
+        n, C = s.shape[:2]
         order = min(n - 1, self.matches if order is None else order)
-        spread = nn_spread(self.samples, order, q) / spread_ratio(n, C, order, q)
+        spread = nn_spread(s, order, q) / spread_ratio(n, C, order, q)
         return np.maximum(spread, self.noise).astype(np.float32)
 
     # ---- one frame --------------------------------------------------------------------------------------------
@@ -419,10 +422,7 @@ class SampleModel:
         these pixels alone)."""
         samples, dyn, _ = robust_spread(vals[..., None], self.k, self.noise, self._clean, fixed_floor=True)
         if self._nn:
-            order, q = nn_statistic(samples.shape[0])
-            order = min(samples.shape[0] - 1, order)
-            dyn = np.maximum(nn_spread(samples, order, q) / spread_ratio(samples.shape[0], samples.shape[1], order, q),
-                             self.noise)
+            dyn = self._spread(*nn_statistic(samples.shape[0]), samples=samples)
         dyn = dyn[:, 0]
         if self._sig0 is not None:
             dyn = np.maximum(dyn, self._sig0.reshape(-1)[idx])
