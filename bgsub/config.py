@@ -113,6 +113,9 @@ class BackgroundConfig:
     #                           still (in fewer frames than the samples need: a background it never showed,
     #                           leaves across the lens) go on choosing their stillest frames up to this frame; the
     #                           rest stop at the horizon (an object that stops there stays foreground); 0 = off
+    short: float = 0.5  # samples, start=stable: a window of fewer than twice `samples` frames (a short clip) gives
+    #                     each pixel its stillest `short` share of them as samples, the noise floor measured over
+    #                     the whole window; 0 = its `samples` stillest frames, or every frame when it has no more
     motion: str = "both"  # samples, start=stable: how a frame's stillness is measured when choosing each pixel's
     #                       samples: diff (frame differences, box-filtered; LaBGen) | flow (the differences over
     #                       the gradient: displacement, LaBGen-OF's idea; a drifting blurred leaf moves, a sharp

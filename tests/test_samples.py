@@ -909,3 +909,35 @@ def test_area_resized_equals_the_plane_by_plane_resize(N, H, W, size):
     planes = np.random.default_rng(N * H).random((N, H, W)).astype(np.float32) * 255
     want = np.stack([cv2.resize(p, size[::-1], interpolation=cv2.INTER_AREA) for p in planes])
     np.testing.assert_array_equal(area_resized(planes, size), want)
+
+
+def test_a_short_clip_takes_each_pixels_stillest_half(tmp_path):
+    """A clip shorter than twice the samples (UCSD's clips: 14-111 frames, objects in most of them): people who
+    stand for most of it were every pixel's samples (every frame was one); its stillest half leaves them out."""
+    x, gt = _scenario("busy-start", tmp_path, frames=16)
+    half = _f(_masks(x, window=16, short=0.5), gt)
+    every = _f(_masks(x, window=16, short=0.0), gt)
+    assert half >= 0.8 and half > every + 0.15
+    m = SampleModel.initialise(x[:16], short=0.5)
+    assert m.samples.shape[0] == 8  # the stiller half of 16 frames
+    assert SampleModel.initialise(x[:16], short=0.0).samples.shape[0] == 20  # every frame, cycled
+    assert SampleModel.initialise(torch.cat([x] * 3)[:40], short=0.5).samples.shape[0] == 20  # 40 = 2 x 20: not short
+
+
+def test_a_short_window_keeps_the_whole_windows_noise_floor():
+    """A codec that refreshes the picture once every 6 frames and freezes it in between (a group of pictures): the
+    stillest frames of a short window are frozen ones of one group, and their spread alone is 0. The noise floor
+    is measured over the whole window (an independent check: 1.4826 x the median over pixels of each pixel's
+    median absolute deviation over all frames), so the next group's frames are background."""
+    rng = np.random.default_rng(3)
+    groups = [np.clip(120 + rng.normal(0, 4.0, size=(3, 40, 60)), 0, 255) for _ in range(5)]
+    x = np.stack([groups[t // 6] for t in range(30)]).round().astype(np.float32)  # 5 groups of 6 equal frames
+    frames = torch.from_numpy(x / 255.0)
+    win = x[:18]  # a short window of 3 groups
+    mad = np.median(np.abs(win - np.median(win, axis=0)[None]).max(axis=1), axis=0) * 1.4826
+    m = SampleModel.initialise(frames[:18], pixels=0, short=0.5)
+    assert m.noise == pytest.approx(float(np.median(mad)), rel=0.05)
+    z = m.step(frames[18:]).amax(1).numpy()
+    assert (z > m.k).mean() < 0.01  # the next groups: background
+    stillest = SampleModel.initialise(frames[:6], pixels=0, short=0.0)  # one frozen group as the samples: no spread
+    assert (stillest.step(frames[18:]).amax(1).numpy() > stillest.k).mean() > 0.2

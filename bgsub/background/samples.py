@@ -187,10 +187,12 @@ class SampleModel:
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0,
-                   shadow_texture: bool = True) -> "SampleModel":
+                   shadow_texture: bool = True, short: float = 0.0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
-        (the first frame, as ViBe)."""
+        (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
+        pixel its stillest ``short`` share of them (at least ``matches``), with the noise floor measured over the
+        whole window; 0: its ``n`` stillest frames (every frame when it has no more)."""
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
         if matches < 1 or n < matches:
@@ -209,6 +211,15 @@ class SampleModel:
         noise = noise_level(x, factor)
         raw = _motion(x, 1)  # each frame's difference to its neighbours (the stable start, the health check)
         b = box_size(h, w, box)
+        floor = 0.0
+        if init == "stable" and short > 0 and 1 < T < 2 * n:
+            # a short window (a clip shorter than the window, objects in most of it): n stillest of fewer than 2n
+            # frames, or every frame, would keep whatever crossed it; its stillest share leaves that out. The noise
+            # floor stays the whole window's: the stillest frames are also the least noisy ones (a codec that
+            # refreshes a block once in a group of pictures freezes it in between), and their spread alone
+            # underestimates the noise (the selection bias the horizon's floor guards against as well)
+            n = max(matches, min(n, int(T * short)))
+            floor = robust_spread(x, k, noise, clean)[2]
         idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
         samples = np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0).copy()
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
@@ -230,7 +241,7 @@ class SampleModel:
                     update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, motion=motion, seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
-        model._camera, model._clean = noise, clean
+        model._camera, model._clean, model._floor = noise, clean, floor
         model._nn = dynamics == "nn"
         if init == "stable" and horizon > T and T > n and T > 1 and dynamics in ("mad", "nn"):
             # the stable start goes on past the window, up to ``horizon`` frames: each pixel's samples stay the

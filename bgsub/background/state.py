@@ -151,6 +151,9 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     if not 0.0 <= bc.shadow < 1.0:
         raise BgsubError(f"background.shadow must be 0 (off) or the least share of the light a shadow leaves, "
                          f"in (0, 1), got {bc.shadow}")
+    if not 0.0 <= bc.short <= 1.0:
+        raise BgsubError(f"background.short must be 0 (off) or the share of a short window's frames each pixel's "
+                         f"samples come from, in (0, 1], got {bc.short}")
     for name in ("horizon", "open_horizon"):
         if getattr(bc, name) < 0:
             raise BgsubError(f"background.{name} must be 0 (off) or a frame number, got {getattr(bc, name)}")
@@ -160,5 +163,5 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, heal=bc.still > 0, update=bc.update > 0,
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, shift=bc.shift, texture=bc.texture,
-        motion=bc.motion, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, dynamics=bc.spread,
+        motion=bc.motion, short=bc.short, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, dynamics=bc.spread,
         seed=seed))  # censoring pays with the gain and cost office without it
