@@ -941,3 +941,20 @@ def test_a_short_window_keeps_the_whole_windows_noise_floor():
     assert (z > m.k).mean() < 0.01  # the next groups: background
     stillest = SampleModel.initialise(frames[:6], pixels=0, short=0.0)  # one frozen group as the samples: no spread
     assert (stillest.step(frames[18:]).amax(1).numpy() > stillest.k).mean() > 0.2
+
+
+def test_a_light_switched_on_in_a_short_window_is_not_noise():
+    """The short window's floor is measured in one light: a light switched on halfway through a 16-frame clip
+    (every pixel 30 grey levels brighter) would make every pixel's spread over the window about 15 grey levels;
+    with each frame's median offset undone, the floor is the camera's noise, as on the same clip without the
+    switch."""
+    rng = np.random.default_rng(4)
+    scene = np.clip(100 + 40 * rng.random((3, 40, 60)), 0, 255)
+    x = np.stack([scene + rng.normal(0, 2.0, scene.shape) for _ in range(16)])
+    lit = x.copy()
+    lit[8:] += 30.0
+    frames = [torch.from_numpy((np.clip(v, 0, 255) / 255.0).astype(np.float32)) for v in (x, lit)]
+    same, switched = (SampleModel.initialise(f, pixels=0, short=0.5) for f in frames)
+    assert same._floor < 4.0 and switched._floor == pytest.approx(same._floor, rel=0.1)  # (uncompensated: ~22)
+    z = switched.step(frames[1][12:]).amax(1).numpy()
+    assert (z > switched.k).mean() < 0.01  # the frames after the switch: background (the model undoes the offset)

@@ -217,9 +217,13 @@ class SampleModel:
             # frames, or every frame, would keep whatever crossed it; its stillest share leaves that out. The noise
             # floor stays the whole window's: the stillest frames are also the least noisy ones (a codec that
             # refreshes a block once in a group of pictures freezes it in between), and their spread alone
-            # underestimates the noise (the selection bias the horizon's floor guards against as well)
+            # underestimates the noise (the selection bias the horizon's floor guards against as well). It is
+            # measured in one light, each frame's median offset undone as the model undoes it frame by frame (a
+            # light switched on in the window is not noise)
             n = max(matches, min(n, int(T * short)))
-            floor = robust_spread(x, k, noise, clean)[2]
+            med = median0(x)
+            lit = np.stack([x[t] - illumination.offset(x[t], med) for t in range(T)])
+            floor = robust_spread(lit, k, noise, clean)[2]
         idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
         samples = np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0).copy()
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
