@@ -24,7 +24,9 @@ What each piece is for (measured one at a time: README, "This round"):
   (``init="stable"``;
   ``"first"`` is ViBe's start from the first frame, ``"window"`` a spread of the window, ``"dense"`` the
   window's most repeated values). A **conservative pass** (``clean``) then replaces samples more than k noise
-  levels off the samples' median by the median: an object that stood in a minority of them is not a mode.
+  levels off the samples' median by the median: an object that stood in a minority of them is not a mode. A
+  **short window** (fewer than 2n frames: a clip shorter than the window) gives each pixel its stillest ``short``
+  share (half by default), with the noise floor measured over the whole window in one light.
   **Over a longer horizon** (``horizon`` frames, online; :meth:`SampleModel._extend`): after the window each new
   frame's local motion is measured too, and where a pixel moved less than in the least still of its kept frames,
   the new value replaces that one; the samples are set again from the kept values every 16 frames. Leaves that
