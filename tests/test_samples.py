@@ -753,7 +753,7 @@ def test_put_samples_equals_the_fancy_assignment(C, contiguous):
 def test_neighbour_index_equals_the_clipped_coordinates(h, w):
     """Each direction's neighbour, clipped to the frame, as a flat index: the same as clipping y + dy and x + dx
     (one-pixel rows and columns included)."""
-    from bgsub.background.samples import _DIRS
+    from bgsub.background.update import DIRS as _DIRS
     from bgsub.background.stats import neighbour_index
 
     table = neighbour_index(h, w, _DIRS)
@@ -959,3 +959,26 @@ def test_a_light_switched_on_in_a_short_window_is_not_noise():
     assert same._floor < 4.0 and switched._floor == pytest.approx(same._floor, rel=0.1)  # (uncompensated: ~22)
     z = switched.step(frames[1][12:]).amax(1).numpy()
     assert (z > switched.k).mean() < 0.01  # the frames after the switch: background (the model undoes the offset)
+
+
+def test_healing_after_a_change_takes_in_a_ghost():
+    """``background.still`` (healing, off by default): an object that stood in every frame of the window leaves a
+    ghost when it goes; a ghost pixel changed when it left, stays still, and looks like the (smooth) background a
+    few pixels away, so it takes its value in, from the ghost's border inward, within a few rounds of still +
+    matches frames. Without healing only the diffused updates eat it, from its border. (The option had silently
+    stopped running: the previous frame was never kept.)"""
+    rng = np.random.default_rng(6)
+    yy, xx = np.mgrid[0:48, 0:64] / 64.0
+    scene = np.stack([0.35 + 0.2 * xx, 0.4 + 0.1 * yy, 0.45 + 0.0 * xx])
+    x = np.stack([scene + rng.normal(0, 0.004, scene.shape) for _ in range(60)]).astype(np.float32)
+    x[:30, :, 18:30, 26:38] = 0.9  # an object in the whole window (frames 0-19) that leaves at frame 30
+    frames = torch.from_numpy(np.clip(x, 0, 1))
+    ghost = np.zeros((48, 64), bool)
+    ghost[18:30, 26:38] = True
+    share = {}
+    for heal in (False, True):
+        m = SampleModel.initialise(frames[:20], pixels=0, heal=heal, still=3, seed=1)
+        z = m.step(frames[20:]).amax(1).numpy()  # z[i] is frame 20 + i
+        assert (z[31 - 20][ghost] > m.k).mean() > 0.9  # the ghost, the frame after the object left
+        share[heal] = float((z[40 - 20][ghost] > m.k).mean())  # 10 frames after it left
+    assert share[False] > 0.8 and share[True] < 0.05, share

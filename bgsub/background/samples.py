@@ -99,9 +99,9 @@ from bgsub.background import illumination
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
 from bgsub.background.start import box_size, select
+from bgsub.background.update import DIRS, diffuse, heal
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    _channel_max, _motion, kth_smallest, median0, neighbour_index, nn_spread, noise_level, put_samples, robust_spread,
-    spread_ratio)
+    _channel_max, _motion, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
 from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -124,7 +124,6 @@ def nn_statistic(n: int) -> tuple[int, float]:
 
 SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)
 
-_DIRS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 @dataclass
@@ -231,7 +230,7 @@ class SampleModel:
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
             rng = np.random.default_rng(seed)
             for j in range(1, n):
-                dy, dx = _DIRS[rng.integers(8)]
+                dy, dx = DIRS[rng.integers(8)]
                 samples[j] = np.roll(samples[0], (dy, dx), axis=(-2, -1))
         if T > 1:  # the health check: a window in which most pixels never stand still gives no credible model
             # a pixel settles when it stands still (frame difference within 4 noise levels) in at least a quarter
@@ -484,7 +483,6 @@ class SampleModel:
             zt[near] = 0
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)
-        n, C, h, w = self.samples.shape
         if self.update:
             # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
             # like one sample) never becomes a sample, so misclassifications do not feed the model
@@ -495,52 +493,13 @@ class SampleModel:
                 bgpx &= ~shade[1]
             if self.sigma_update and self.frames_seen % 32 == 31:
                 self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
-            xf = xc.reshape(C, -1)  # flat pixel indices y w + x from here on
-            sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
-            if sel.any():
-                p = np.flatnonzero(sel)
-                jp = rng.integers(0, n, size=(h, w)).reshape(-1)[p]  # one draw per pixel, as always
-                put_samples(self.samples, jp, p, xf[:, p])
-                if tex is not None:
-                    put_samples(self.tsamples, jp, p, tex.reshape(1, -1)[:, p])
-            sel = bgpx & (rng.random((h, w)) < 1.0 / self.phi)
-            if sel.any():
-                p = np.flatnonzero(sel)
-                q = neighbour_index(h, w, _DIRS)[rng.integers(0, 8, size=p.shape[0]), p]  # a random neighbour
-                if not self.absorb:  # the background spreads only into background: foreground is never eaten
-                    keep = zmax.reshape(-1)[q] <= self.k
-                    p, q = p[keep], q[keep]
-                jj = rng.integers(0, n, size=p.shape[0])
-                put_samples(self.samples, jj, q, xf[:, p])
-                if tex is not None:
-                    put_samples(self.tsamples, jj, q, tex.reshape(1, -1)[:, p])
+            diffuse(self.samples, self.tsamples, xc, tex, bgpx, zmax, k=self.k, phi=self.phi, absorb=self.absorb,
+                    rng=rng)
         if self.heal and self.still is not None and self.prev is not None:
-            fg = zmax > self.k
-            step = np.abs(xc - self.prev).max(axis=0)
-            quiet = step <= 2.0 * self.sigma
-            if self._moved is None:
-                self._moved = np.zeros(quiet.shape, bool)
-            # a ghost is revealed by a change: only a pixel that has changed by more than k noise levels since
-            # the start may heal (a person standing still from the first frame is not background waiting)
-            self._moved |= step > self.k * self.sigma
-            self.still = np.where(fg & quiet & self._moved, self.still + 1, 0).astype(np.int32)
-            cand = self.still >= self.still_frames
-            if cand.any():
-                ys, xs = np.nonzero(cand)
-                r = self.reach
-                votes = np.zeros(ys.shape[0], np.int32)
-                for dy, dx in _DIRS:
-                    ny, nx = np.clip(ys + dy * r, 0, h - 1), np.clip(xs + dx * r, 0, w - 1)
-                    d = np.abs(self.samples[:, :, ny, nx] - xc[None, :, ys, xs]).max(axis=1)  # (n, P)
-                    thr = self.k * np.maximum(self.sigma[ys, xs], self.sigma[ny, nx])
-                    votes += (d <= thr[None]).sum(axis=0) >= self.matches
-                hit = votes >= self.heal_votes  # like the background on one side at least (a border's 3)
-                if hit.any():
-                    # one sample a frame: a revealed background becomes background after `matches` frames,
-                    # and a dynamic pixel keeps its other samples
-                    hy, hx = ys[hit], xs[hit]
-                    j = rng.integers(0, n, size=hy.shape[0])
-                    self.samples[j, :, hy, hx] = xc[:, hy, hx].T
+            self.still, self._moved = heal(self.samples, self.sigma, xc, self.prev, zmax, self.still, self._moved,
+                                           k=self.k, still_frames=self.still_frames, reach=self.reach,
+                                           matches=self.matches, votes_needed=self.heal_votes, rng=rng)
+        if self.heal and self.still is not None:
             self.prev = xc
         self.frames_seen += 1
         return z
