@@ -71,6 +71,10 @@ VARIANTS = {
                        "open_horizon": 3000, "shadow": True, "shadow_min": 0.8},
     "dflt-sh08-open-notex": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
                              "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "shadow_texture": False},
+    "dflt7": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",  # the seventh
+              "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5},  # session's defaults
+    "dflt7-heal": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                   "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5, "heal": True, "still": 8},
     "dflt-h600": {"horizon": 600, "gain": True, "texture": True, "motion": "both", "dynamics": "nn"},
     "dflt-mad": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "mad"},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel
