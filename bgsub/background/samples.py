@@ -125,7 +125,6 @@ def nn_statistic(n: int) -> tuple[int, float]:
 SHADOW_MIN = 0.5  # a cast shadow leaves at least this share of the light (MOG2's default tau; Prati et al. 2003)
 
 
-
 @dataclass
 class SampleModel:
     """The model's state. samples: (n, C, h, w) float32 grey levels; sigma: (h, w) each pixel's noise level;
