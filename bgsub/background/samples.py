@@ -494,11 +494,12 @@ class SampleModel:
                 self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
             diffuse(self.samples, self.tsamples, xc, tex, bgpx, zmax, k=self.k, phi=self.phi, absorb=self.absorb,
                     rng=rng)
-        if self.heal and self.still is not None and self.prev is not None:
-            self.still, self._moved = heal(self.samples, self.sigma, xc, self.prev, zmax, self.still, self._moved,
-                                           k=self.k, still_frames=self.still_frames, reach=self.reach,
-                                           matches=self.matches, votes_needed=self.heal_votes, rng=rng)
         if self.heal and self.still is not None:
+            if self.prev is not None:  # (the first frame stepped has no previous one)
+                self.still, self._moved = heal(self.samples, self.sigma, xc, self.prev, zmax, self.still,
+                                               self._moved, k=self.k, still_frames=self.still_frames,
+                                               reach=self.reach, matches=self.matches, votes_needed=self.heal_votes,
+                                               rng=rng)
             self.prev = xc
         self.frames_seen += 1
         return z
