@@ -99,9 +99,15 @@ def _refine_small(
 
 
 def _untrusted(sigma: torch.Tensor, tau: float, trust: float) -> bool:
-    """True when tau keeps a singular value below ``trust * sigma_max`` (in any matrix of the batch)."""
+    """True when tau may keep a singular value the Gram matrix did not resolve (in any matrix of the batch).
+
+    A value computed below ``band = trust * sigma_max`` is known only to lie somewhere in [0, band] (a true
+    1e-9 sigma_max can come out as 0 after the clamp), so whether tau keeps it is unknown whenever tau < band,
+    whatever the computed value. With tau >= band every such value is thresholded to 0, as it should be.
+    """
     smax = sigma[..., :1]
-    return bool(((sigma > tau) & (sigma < trust * smax) & (smax > 0)).any())
+    band = trust * smax
+    return bool(((sigma < band) & (tau < band) & (smax > 0)).any())
 
 
 def _small_side(Q: torch.Tensor, tau: float, method: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
