@@ -703,6 +703,45 @@ def test_knn_distance_equals_the_pairwise_kth_smallest(k, ties):
     np.testing.assert_array_equal(knn_distance(s, k), ref)
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 20, 33])
+def test_sort_with_index_equals_a_stable_argsort(n):
+    """The packed-key sort gives a stable argsort's order and values: negative and positive values, many ties
+    (ties keep the index order), a column of one value, odd and even counts; knn_distance on negative values and
+    ties equals the pairwise kth_smallest (float64 goes through the argsort itself)."""
+    from bgsub.background.stats import knn_distance, sort_with_index
+
+    rng = np.random.default_rng(n)
+    s = np.round(rng.normal(0, 2, size=(n, 3, 5, 7))).astype(np.float32)  # ties and negatives
+    s[:, 0, 0, 0] = 1.5  # one value in a whole column
+    s[:, 1] += rng.normal(0, 1e-3, size=s[:, 1].shape).astype(np.float32)  # distinct values
+    v, order = sort_with_index(s)
+    ref = np.argsort(s, axis=0, kind="stable")
+    np.testing.assert_array_equal(order, ref)
+    np.testing.assert_array_equal(v, np.take_along_axis(s, ref, axis=0))
+    for k in (1, 2, 6):
+        want = np.stack([kth_smallest(s, s[j], min(k, n - 1) + 1) for j in range(n)])
+        np.testing.assert_array_equal(knn_distance(s, k), want)
+        s64 = s.astype(np.float64)
+        want64 = np.stack([np.sort(np.abs(s64 - s64[j]), axis=0)[min(k, n - 1)] for j in range(n)])
+        np.testing.assert_array_equal(knn_distance(s64, k), want64)
+
+
+@pytest.mark.parametrize("q", [0.0, 10.0, 33.3, 50.0, 62.5, 75.0, 90.0, 100.0])
+@pytest.mark.parametrize("n", [1, 2, 19, 20])
+def test_percentile0_equals_numpy_percentile(q, n):
+    """The percentile over axis 0 from one sort: np.percentile's values bit for bit (its linear interpolation,
+    from the lower value below a weight of 0.5 and from the upper one above), float32 and float64, with ties."""
+    from bgsub.background.stats import percentile0
+
+    rng = np.random.default_rng(n)
+    for dtype in (np.float32, np.float64):
+        a = (rng.normal(10, 30, size=(n, 6, 9))).astype(dtype)
+        a[:, 0] = np.round(a[:, 0] / 20)
+        got, want = percentile0(a, q), np.percentile(a, q, axis=0)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 4800, 4801])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ties", [False, True])
