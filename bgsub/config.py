@@ -95,6 +95,10 @@ class BackgroundConfig:
     texture: bool = True  # samples: a texture channel (mean |neighbour difference| inside each working pixel,
     #                       measured at up to twice the working size; bgsub.background.texture): sees an object
     #                       whose colour matches the background
+    texture_region: int = 5  # samples: the texture averaged over this many x this many working pixels (odd; 1 =
+    #                          each working pixel's own): texture is a region's property (LBSP compares a pixel
+    #                          with neighbours two pixels away); a swaying textured region keeps its texture
+    #                          density while its pattern moves, so an untextured object in front of it stands out
     samples: int = 20  # samples: samples per pixel (ViBe's N)
     matches: int = 2  # samples: a pixel is background when this many samples lie within k noise levels (#min)
     start: str = "stable"  # samples: which window frames the samples come from: stable (each pixel's frames of

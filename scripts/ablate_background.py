@@ -75,6 +75,13 @@ VARIANTS = {
               "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5},  # session's defaults
     "dflt7-heal": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
                    "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5, "heal": True, "still": 8},
+    "dflt8": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",  # the eighth
+              "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5,  # session's defaults: a
+              "texture_region": 5},  # region's texture
+    "dflt8-tex3": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                   "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5, "texture_region": 3},
+    "dflt8-tex7": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
+                   "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5, "texture_region": 7},
     "dflt-h600": {"horizon": 600, "gain": True, "texture": True, "motion": "both", "dynamics": "nn"},
     "dflt-mad": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "mad"},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel

@@ -68,7 +68,11 @@ What each piece is for (measured one at a time: README, "This round"):
   |difference| of adjacent pixels inside it, measured at up to twice the working size) beside the colour
   samples, matched the same way; its z raises every colour channel's, except next to colour foreground (an
   object's edge changes its neighbours' texture: no halo) and where the change does not hold over a 3 x 3
-  neighbourhood (a glint on water).
+  neighbourhood (a glint on water). The texture is a region's (``texture_region``: box-averaged over 5 x 5
+  working pixels in the config): a swaying textured region (foliage) keeps its texture density while its pattern
+  moves, so its texture samples are tight and an untextured object in front of it stands out, where each working
+  pixel's own texture spread as widely as the colours; "next to colour foreground" then reaches as far as the
+  region does.
 - **Cast shadows** (``shadow``, on in the config with ``shadow_min`` 0.8: soft shadows): a foreground pixel that
   is its background scaled by a brightness in [``shadow_min``, 1) with the chromaticity kept (Horprasert, Harwood
   & Davis 1999) and, with the texture channel, the texture kept as well (scaled by the same brightness: a shadow
@@ -151,6 +155,7 @@ class SampleModel:
     within: float = 0.5
     shift: int = 0
     texture: bool = False
+    texture_region: int = 1  # the texture box-averaged over this many x this many working pixels (odd)
     censor: bool = True
     absorb: bool = True
     shadow: bool = False
@@ -187,7 +192,7 @@ class SampleModel:
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0,
-                   shadow_texture: bool = True, short: float = 0.0) -> "SampleModel":
+                   shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -197,13 +202,15 @@ class SampleModel:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
         if matches < 1 or n < matches:
             raise BgsubError(f"background: need 1 <= matches <= samples, got {matches} of {n}")
+        if texture_region < 1 or texture_region % 2 == 0:
+            raise BgsubError(f"background: texture_region must be an odd number >= 1, got {texture_region}")
         if dynamics not in DYNAMICS:
             raise BgsubError(f"background: dynamics must be one of {', '.join(DYNAMICS)}, got {dynamics!r}")
         H, W = frames.shape[-2:]
         size = working_size(H, W, pixels)
         tm = None
         if texture:
-            x, tm = working_and_texture(frames, size)  # (T, C, h, w), (T, h, w)
+            x, tm = working_and_texture(frames, size, texture_region)  # (T, C, h, w), (T, h, w)
         else:
             x = to_working(frames, size)
         T, C, h, w = x.shape
@@ -242,7 +249,7 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, motion=motion, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, motion=motion, seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor
@@ -409,7 +416,7 @@ class SampleModel:
                              f"initialised on {self.native[1]}x{self.native[0]}")
         tm = None
         if self.texture and self.tsamples is not None:
-            x, tm = working_and_texture(frames, self.size)
+            x, tm = working_and_texture(frames, self.size, self.texture_region)
         else:
             x = to_working(frames, self.size)
         out = np.empty_like(x)
@@ -478,7 +485,9 @@ class SampleModel:
             zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
             # an object's edge changes the texture of the cells next to it: next to colour foreground the
             # texture says nothing new (no halo)
-            near = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            # (within the texture's region of it, and one pixel more)
+            r = self.texture_region + 2
+            near = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((r, r), np.uint8)) > 0
             zt[near] = 0
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)

@@ -46,14 +46,19 @@ def channel_mean(x: np.ndarray) -> np.ndarray:
     return np.true_divide(g, np.intp(C), out=g, casting="unsafe")
 
 
-def working_and_texture(frames: torch.Tensor, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def working_and_texture(frames: torch.Tensor, size: tuple[int, int], region: int = 1
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """(T, C, H, W) in [0, 1] -> the frames at the working ``size`` (T, C, h, w) and their texture (T, h, w),
     both grey levels, from one pass over the full-size frames: area-averaged to the texture size first (where the
-    texture is measured), then from there to the working size (an area average of area averages)."""
+    texture is measured), then from there to the working size (an area average of area averages). ``region``
+    (odd): the texture is then box-averaged over ``region`` x ``region`` working pixels (borders reflected)."""
     H, W = frames.shape[-2:]
     ts = texture_size((H, W), size)
     xt = to_working(frames, ts)  # (T, C, th, tw)
     tex = texture_of(channel_mean(xt), size)
+    if region > 1:
+        for t in range(tex.shape[0]):
+            cv2.blur(tex[t], (region, region), dst=tex[t], borderType=cv2.BORDER_REFLECT)
     if ts == tuple(size):
         return xt, tex
     T, C = xt.shape[:2]
