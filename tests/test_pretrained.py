@@ -23,6 +23,22 @@ def test_the_shipped_weights_are_a_small_network_without_a_background():
     assert data["format"] == "bgsub-unet" and data["reference"] is None
 
 
+def test_the_shipped_weights_were_made_on_the_default_background_model():
+    """The network is trained on its background model's residuals, so the shipped file must have been made by
+    ``scripts/pretrain.py`` on today's defaults: every background setting saved in it (all of them, none filled
+    in by loading) equals the config's default. Changing a background default without pretraining again fails
+    here (the weights would be for another input)."""
+    import dataclasses
+
+    from bgsub.config import BackgroundConfig
+
+    data = torch.load(shipped(), map_location="cpu", weights_only=True)
+    saved = data["config"]["background"]
+    default = dataclasses.asdict(BackgroundConfig())
+    assert set(saved) == set(default)
+    assert {k: v for k, v in saved.items() if v != default[k]} == {}
+
+
 def test_unet_pretrained_learns_nothing_per_video():
     from bgsub.methods.base import available, create
 
