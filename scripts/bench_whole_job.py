@@ -54,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         short = work / "short"
         short.mkdir()
-        for f in sorted(os.listdir(src))[: a.short]:
+        frames = [f for f in sorted(os.listdir(src)) if f.lower().endswith((".jpg", ".jpeg", ".png"))]
+        if not frames:
+            print(f"{a.data}: no .jpg or .png frames in {src} (give one sequence folder, e.g. "
+                  "../shared/data/cdnet-highway)", file=sys.stderr)
+            return 2
+        for f in frames[: a.short]:
             shutil.copy(src / f, short / f)
         script = work / "mog2.py"
         script.write_text(MOG2)
