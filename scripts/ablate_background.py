@@ -19,6 +19,9 @@ SEQUENCES = ("cdnet-highway", "cdnet-office", "ucsd-birds", "ucsd-boats", "ucsd-
              "sbi-foliage")
 
 # name -> keyword arguments of SampleModel.initialise ("reference" = the static reference of bgsub.background)
+DFLT7 = {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn", "open_horizon": 3000,
+         "shadow": True, "shadow_min": 0.8, "short": 0.5}
+
 VARIANTS = {
     "reference": None,  # the static reference (the previous default's input)
     "default": {},  # SampleModel.initialise's own defaults (not the config's: those are "dflt")
@@ -71,17 +74,11 @@ VARIANTS = {
                        "open_horizon": 3000, "shadow": True, "shadow_min": 0.8},
     "dflt-sh08-open-notex": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
                              "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "shadow_texture": False},
-    "dflt7": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",  # the seventh
-              "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5},  # session's defaults
-    "dflt7-heal": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
-                   "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5, "heal": True, "still": 8},
-    "dflt8": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",  # the eighth
-              "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5,  # session's defaults: a
-              "texture_region": 5},  # region's texture
-    "dflt8-tex3": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
-                   "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5, "texture_region": 3},
-    "dflt8-tex7": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "nn",
-                   "open_horizon": 3000, "shadow": True, "shadow_min": 0.8, "short": 0.5, "texture_region": 7},
+    "dflt7": DFLT7,  # the seventh session's defaults
+    "dflt7-heal": {**DFLT7, "heal": True, "still": 8},
+    "dflt8": {**DFLT7, "texture_region": 5},  # the eighth session's defaults: a region's texture
+    "dflt8-tex3": {**DFLT7, "texture_region": 3},
+    "dflt8-tex7": {**DFLT7, "texture_region": 7},
     "dflt-h600": {"horizon": 600, "gain": True, "texture": True, "motion": "both", "dynamics": "nn"},
     "dflt-mad": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "mad"},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel

@@ -202,8 +202,9 @@ class SampleModel:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
         if matches < 1 or n < matches:
             raise BgsubError(f"background: need 1 <= matches <= samples, got {matches} of {n}")
-        if texture_region < 1 or texture_region % 2 == 0:
-            raise BgsubError(f"background: texture_region must be an odd number >= 1, got {texture_region}")
+        if texture_region < 1 or texture_region % 2 == 0:  # (checked here only: the config's path comes here too)
+            raise BgsubError(f"background.texture_region must be an odd number of working pixels >= 1 (1 = each "
+                             f"pixel's own texture), got {texture_region}")
         if dynamics not in DYNAMICS:
             raise BgsubError(f"background: dynamics must be one of {', '.join(DYNAMICS)}, got {dynamics!r}")
         H, W = frames.shape[-2:]

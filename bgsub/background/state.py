@@ -154,9 +154,6 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     if not 0.0 <= bc.short <= 1.0:
         raise BgsubError(f"background.short must be 0 (off) or the share of a short window's frames each pixel's "
                          f"samples come from, in (0, 1], got {bc.short}")
-    if bc.texture_region < 1 or bc.texture_region % 2 == 0:
-        raise BgsubError(f"background.texture_region must be an odd number of working pixels >= 1 (1 = each "
-                         f"pixel's own texture), got {bc.texture_region}")
     for name in ("horizon", "open_horizon"):
         if getattr(bc, name) < 0:
             raise BgsubError(f"background.{name} must be 0 (off) or a frame number, got {getattr(bc, name)}")
