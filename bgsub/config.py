@@ -125,6 +125,11 @@ class BackgroundConfig:
     #                       the gradient: displacement, LaBGen-OF's idea; a drifting blurred leaf moves, a sharp
     #                       still background does not) | both (still by both, each in units of the pixel's own
     #                       median over the window: flow alone cannot see a flat road or sky stand still)
+    floor: str = "all"  # samples: the pixels the frame's noise floor (the median of the pixels' sample spreads)
+    #                     is taken over: all | settled (those the window saw stand still in as many frames as
+    #                     their samples need; at least a tenth of the frame, else all: leaves that sweep across
+    #                     most of the frame then set no pixel's floor; measured: sbi-foliage +0.07, ucsd-birds
+    #                     -0.09 thresholded, so all stays: the frame's spread guards water's stillest samples)
     spread: str = "nn"  # samples: each pixel's noise level from its samples: nn (their nearest-neighbour spread,
     #                     a Gaussian's standard deviation per channel: a background with several modes, a leaf that
     #                     rested in front of the scene or water, keeps each mode's own width) | mad (1.4826 x their

@@ -79,6 +79,7 @@ VARIANTS = {
     "dflt8": {**DFLT7, "texture_region": 5},  # the eighth session's defaults: a region's texture
     "dflt8-tex3": {**DFLT7, "texture_region": 3},
     "dflt8-tex7": {**DFLT7, "texture_region": 7},
+    "dflt8-settled": {**DFLT7, "texture_region": 5, "floor_over": "settled"},  # the floor over the settled pixels
     "dflt-h600": {"horizon": 600, "gain": True, "texture": True, "motion": "both", "dynamics": "nn"},
     "dflt-mad": {"horizon": 300, "gain": True, "texture": True, "motion": "both", "dynamics": "mad"},
     "gain-select": {"gain": True},  # a gain kept only when it brings back more pixels than the offset alone  # a neighbour's background (1 working pixel away) may explain the pixel

@@ -43,9 +43,12 @@ What each piece is for (measured one at a time: README, "This round"):
   rested in front of the scene, water) gets each mode's own width, not the span of all of them. With
   ``dynamics="mad"`` sigma is 1.4826 x the median absolute deviation of the pixel's samples (max over channels:
   about 1.85 standard deviations for 3-channel Gaussian noise). Either is floored at the frame's median MAD and
-  at the camera noise (:func:`noise_level`: the smaller of a temporal estimate and Immerkaer's single-image one), itself never
-  below the quantisation noise of 8-bit samples averaged to the working size (1/sqrt(12 m) grey levels for m
-  pixels averaged). Other estimates kept for the ablation: ``"spread"`` (the spread without the conservative
+  at the camera noise (:func:`noise_level`: the smaller of a temporal estimate and Immerkaer's single-image one;
+  the temporal one compares frames a group of pictures apart, 12 frames, as a codec copies the blocks it does not
+  code again from frame to frame), itself never below the quantisation noise of 8-bit samples averaged to the
+  working size (1/sqrt(12 m) grey levels for m pixels averaged). With ``floor_over="settled"`` (measured, left
+  off: sbi-foliage gains 0.07 thresholded, ucsd-birds' water loses 0.09) the frame's median is taken over the
+  pixels the window saw stand still, not over leaves that sweep across most of the frame. Other estimates kept for the ablation: ``"spread"`` (the spread without the conservative
   pass and MAD floor), ``"diff"`` (frame differences at the sampled frames), ``"both"``.
 - **Conservative, random, spatially diffused updates** (ViBe): a pixel within ``within`` x k noise levels of its
   samples replaces one random sample of its own with probability 1/``phi``, and one random sample of a random
@@ -117,6 +120,20 @@ UNSETTLED = 0.5  # the health check: warn when more than this share of the pixel
 DYNAMICS = ("mad", "nn", "spread", "diff", "both", "mad-spread")  # how sigma is estimated (the first two: the
 #                                                                 config's background.spread; the rest: ablation)
 
+FLOOR_OVER = ("all", "settled")  # the pixels the frame's noise floor (the median of the pixels' MADs) is taken over
+SETTLED_SHARE = 0.1  # "settled": at least this share of the frame must have settled, else every pixel counts
+
+
+def _floor_pixels(quiet: Optional[np.ndarray], n: int, over: str) -> Optional[np.ndarray]:
+    """(h, w) the pixels whose samples' spread sets the frame's noise floor, None for every pixel. ``"settled"``:
+    the pixels the window saw stand still in at least the ``n`` frames their samples need (the health check's
+    still frames), when they are at least :data:`SETTLED_SHARE` of the frame. The floor is the spread of a still
+    background; leaves that sweep across most of the frame (never still) would set it for every pixel."""
+    if over != "settled" or quiet is None:
+        return None
+    mask = quiet >= n
+    return mask if mask.mean() >= SETTLED_SHARE else None
+
 
 def nn_statistic(n: int) -> tuple[int, float]:
     """``dynamics="nn"``'s statistic for ``n`` samples: (order, percentile). Each sample's distance to its
@@ -172,6 +189,7 @@ class SampleModel:
     _clean: bool = True
     _floor: float = 0.0
     _sig0: Optional[np.ndarray] = field(default=None, repr=False)
+    _over: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) the pixels the floor is measured over
     _nn: bool = False  # sigma from the samples' nearest-neighbour spread (dynamics="nn"), not their MAD
     _stable: Optional[StableSearch] = field(default=None, repr=False)  # the stable start after the window
     still: Optional[np.ndarray] = None
@@ -192,7 +210,8 @@ class SampleModel:
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0,
-                   shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1) -> "SampleModel":
+                   shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
+                   floor_over: str = "all") -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -205,6 +224,8 @@ class SampleModel:
         if texture_region < 1 or texture_region % 2 == 0:  # (checked here only: the config's path comes here too)
             raise BgsubError(f"background.texture_region must be an odd number of working pixels >= 1 (1 = each "
                              f"pixel's own texture), got {texture_region}")
+        if floor_over not in FLOOR_OVER:
+            raise BgsubError(f"background.floor must be one of {', '.join(FLOOR_OVER)}, got {floor_over!r}")
         if dynamics not in DYNAMICS:
             raise BgsubError(f"background: dynamics must be one of {', '.join(DYNAMICS)}, got {dynamics!r}")
         H, W = frames.shape[-2:]
@@ -218,6 +239,8 @@ class SampleModel:
         factor = (H * W) / (h * w)
         noise = noise_level(x, factor)
         raw = _motion(x, 1)  # each frame's difference to its neighbours (the stable start, the health check)
+        # each pixel's still frames: frame difference within 4 noise levels (the health check, the floor's pixels)
+        quiet = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0) if T > 1 else None  # (h, w)
         b = box_size(h, w, box)
         floor = 0.0
         if init == "stable" and short > 0 and 1 < T < 2 * n:
@@ -231,7 +254,7 @@ class SampleModel:
             n = max(matches, min(n, int(T * short)))
             med = median0(x)
             lit = np.stack([x[t] - illumination.offset(x[t], med) for t in range(T)])
-            floor = robust_spread(lit, k, noise, clean)[2]
+            floor = robust_spread(lit, k, noise, clean, over=_floor_pixels(quiet, n, floor_over))[2]
         idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
         samples = np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0).copy()
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
@@ -242,7 +265,6 @@ class SampleModel:
         if T > 1:  # the health check: a window in which most pixels never stand still gives no credible model
             # a pixel settles when it stands still (frame difference within 4 noise levels) in at least a quarter
             # of the frames its samples need
-            quiet = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0)  # (h, w) still frames of each pixel
             unsettled = float((quiet < max(1, min(n, T) // 4)).mean())
             if unsettled > UNSETTLED:
                 log.warning("background: %.0f%% of the pixels never stand still in the first %d frames (a camera "
@@ -254,6 +276,7 @@ class SampleModel:
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor
+        model._over = _floor_pixels(quiet, n, floor_over)
         model._nn = dynamics == "nn"
         if init == "stable" and horizon > T and T > n and T > 1 and dynamics in ("mad", "nn"):
             # the stable start goes on past the window, up to ``horizon`` frames: each pixel's samples stay the
@@ -283,7 +306,8 @@ class SampleModel:
             model.sigma = np.maximum(model._spread(), model._dyn)
         if tm is not None:  # the colour samples' frames, the same noise levels and conservative pass
             ts = np.take_along_axis(tm, np.ascontiguousarray(idx), axis=0)[:, None]  # (n, 1, h, w)
-            model.tsamples, model.tsigma, _ = robust_spread(ts.astype(np.float32), k, noise, clean)
+            model.tsamples, model.tsigma, _ = robust_spread(ts.astype(np.float32), k, noise, clean,
+                                                            over=model._over)
         model.still = np.zeros((h, w), np.int32)
         model.prev = None  # the first frame stepped has no previous one
         return model
@@ -298,7 +322,8 @@ class SampleModel:
         again without it. Over a longer horizon (:meth:`_extend`) neither the floor nor any pixel's noise level
         drops below the window's: the stillest frames of a longer stretch are also its least noisy ones, and their
         spread underestimates the noise (a selection bias)."""
-        samples, dyn, floor = robust_spread(samples, self.k, max(self._camera, self._floor), self._clean)
+        samples, dyn, floor = robust_spread(samples, self.k, max(self._camera, self._floor), self._clean,
+                                            over=self._over)
         self.samples = np.ascontiguousarray(samples, dtype=np.float32)
         self.noise = floor
         if self._nn:  # the width of the samples' modes, per channel: their nearest-neighbour spread (a leaf that

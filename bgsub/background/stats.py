@@ -13,6 +13,11 @@ import cv2
 import numpy as np
 
 QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
+NOISE_LAG = 12  # frames between the two frames of a temporal noise difference: about a group of pictures (MPEG's
+#                 12-15). A codec copies a block it does not code again from the previous frame, so consecutive frames
+#                 of compressed video share most blocks exactly and their differences see no noise; frames a group
+#                 of pictures apart were coded apart (ucsd-boats: 0.00 grey levels at lag 1, 4.4 at lag 12; still,
+#                 uncompressed footage has the same noise at any lag: cdnet-highway 1.11 at both)
 
 
 def immerkaer(img: np.ndarray) -> float:
@@ -29,15 +34,20 @@ def immerkaer(img: np.ndarray) -> float:
 
 def noise_level(x: np.ndarray, factor: float = 1.0) -> float:
     """The camera's noise (grey levels) from frames x (T, C, h, w): the smaller of a temporal estimate (the 25th
-    percentile of |x_t - x_(t-1)| is 0.3186 sqrt(2) sigma for Gaussian noise: robust to motion over up to three
-    quarters of the frame) and a spatial one from single frames (:func:`immerkaer`, the median over the first
-    frames' channels: robust to any motion, raised by texture); floored at the quantisation noise of 8-bit samples
-    averaged ``factor`` at a time."""
+    percentile of |x_t - x_(t-L)| is 0.3186 sqrt(2) sigma for Gaussian noise: robust to motion over up to three
+    quarters of the frame; L = :data:`NOISE_LAG` frames, or T - 1 when fewer, so that a codec's blocks copied
+    from frame to frame do not read as a noise-free camera; each pair's median change per channel undone) and a spatial one from single frames
+    (:func:`immerkaer`, the median over the first frames' channels: robust to any motion, raised by texture);
+    floored at the quantisation noise of 8-bit samples averaged ``factor`` at a time."""
     floor = QUANT / math.sqrt(max(1.0, factor))
     spatial = float(np.median([immerkaer(x[t, c]) for t in range(min(x.shape[0], 5)) for c in range(x.shape[1])]))
     if x.shape[0] < 2:
         return max(floor, spatial)
-    d = np.abs(np.diff(x[: min(x.shape[0], 64)], axis=0)).ravel()
+    lag = min(x.shape[0] - 1, NOISE_LAG)
+    d = x[lag : 64 + lag] - x[: min(64, x.shape[0] - lag)]  # (P, C, h, w)
+    # in one light: each pair's median change per channel undone (a light switched on between the two frames, or
+    # an exposure that drifts over the lag, is not noise)
+    d = np.abs(d - np.median(d.reshape(d.shape[0], d.shape[1], -1), axis=2)[:, :, None, None]).ravel()
     temporal = float(np.percentile(d, 25)) / (0.3186 * math.sqrt(2.0))
     return max(floor, min(temporal, spatial))
 
@@ -308,22 +318,30 @@ def spread_ratio(n: int, channels: int, order: int, q: float = 50.0) -> float:
     return float(np.median(nn_spread(s, order, q)))
 
 
-def robust_spread(samples: np.ndarray, k: float, floor: float, clean: bool, fixed_floor: bool = False
-                  ) -> tuple[np.ndarray, np.ndarray, float]:
+def robust_spread(samples: np.ndarray, k: float, floor: float, clean: bool, fixed_floor: bool = False,
+                  over: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Each pixel's noise level from its samples (n, C, h, w), as the static reference: 1.4826 x the median absolute
     deviation of the samples from their median (max over channels), floored at the frame's median of it and at
     ``floor``. With ``clean`` (the conservative pass, as the static reference's second pass) a sample more than
     k noise levels off the samples' median is an object that crossed the window, not a background mode: it is
     replaced by the median and the noise levels estimated again without it. With ``fixed_floor`` the floor is
-    ``floor`` alone (some pixels of a frame, not the whole frame). Returns (samples, sigma (h, w), the floor)."""
+    ``floor`` alone (some pixels of a frame, not the whole frame). ``over`` ((h, w) bool): the frame's median is
+    taken over these pixels alone (those seen standing still: leaves that sweep across most of the frame would
+    otherwise set every pixel's floor). Returns (samples, sigma (h, w), the floor)."""
+
+    def frame_floor(mad: np.ndarray) -> float:
+        if fixed_floor:
+            return floor
+        return max(floor, float(np.median(mad if over is None else mad[over])))
+
     med = median0(samples)
     mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
-    low = floor if fixed_floor else max(floor, float(np.median(mad)))
+    low = frame_floor(mad)
     sigma = np.maximum(mad, low).astype(np.float32)
     if clean:
         off = np.abs(samples - med[None]).max(axis=1) > k * sigma[None]  # (n, h, w)
         samples = np.where(off[:, None], med[None], samples).astype(np.float32)
         mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
-        low = floor if fixed_floor else max(floor, float(np.median(mad)))
+        low = frame_floor(mad)
         sigma = np.maximum(mad, low).astype(np.float32)
     return samples, sigma, low
