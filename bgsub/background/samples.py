@@ -48,8 +48,9 @@ What each piece is for (measured one at a time: README, "This round"):
   code again from frame to frame), itself never below the quantisation noise of 8-bit samples averaged to the
   working size (1/sqrt(12 m) grey levels for m pixels averaged). With ``floor_over="settled"`` (measured, left
   off: sbi-foliage gains 0.07 thresholded, ucsd-birds' water loses 0.09) the frame's median is taken over the
-  pixels the window saw stand still, not over leaves that sweep across most of the frame. Other estimates kept for the ablation: ``"spread"`` (the spread without the conservative
-  pass and MAD floor), ``"diff"`` (frame differences at the sampled frames), ``"both"``.
+  pixels the window saw stand still, not over leaves that sweep across most of the frame. Other estimates kept
+  for the ablation: ``"spread"`` (the spread without the conservative pass and MAD floor), ``"diff"`` (frame
+  differences at the sampled frames), ``"both"``.
 - **Conservative, random, spatially diffused updates** (ViBe): a pixel within ``within`` x k noise levels of its
   samples replaces one random sample of its own with probability 1/``phi``, and one random sample of a random
   neighbour with probability 1/``phi``; foreground never enters the model by its own update. A stopped object is

@@ -36,9 +36,10 @@ def noise_level(x: np.ndarray, factor: float = 1.0) -> float:
     """The camera's noise (grey levels) from frames x (T, C, h, w): the smaller of a temporal estimate (the 25th
     percentile of |x_t - x_(t-L)| is 0.3186 sqrt(2) sigma for Gaussian noise: robust to motion over up to three
     quarters of the frame; L = :data:`NOISE_LAG` frames, or T - 1 when fewer, so that a codec's blocks copied
-    from frame to frame do not read as a noise-free camera; each pair's median change per channel undone) and a spatial one from single frames
-    (:func:`immerkaer`, the median over the first frames' channels: robust to any motion, raised by texture);
-    floored at the quantisation noise of 8-bit samples averaged ``factor`` at a time."""
+    from frame to frame do not read as a noise-free camera; each pair's median change per channel undone) and a
+    spatial one from single frames (:func:`immerkaer`, the median over the first frames' channels: robust to any
+    motion, raised by texture); floored at the quantisation noise of 8-bit samples averaged ``factor`` at a
+    time."""
     floor = QUANT / math.sqrt(max(1.0, factor))
     spatial = float(np.median([immerkaer(x[t, c]) for t in range(min(x.shape[0], 5)) for c in range(x.shape[1])]))
     if x.shape[0] < 2:
