@@ -53,7 +53,7 @@ def train(
     init: Annotated[Optional[str], typer.Option("--init", help="The weights the training starts from (train.init): "
                                                 "auto (default): the shipped network (bgsub/weights/unet.pt) when "
                                                 "the config builds its architecture, adapted in train.tune_epochs "
-                                                "= 100 steps, else fresh weights; pretrained: the shipped network "
+                                                "= 50 steps, else fresh weights; pretrained: the shipped network "
                                                 "or an error; scratch: fresh weights (train.epochs = 400 steps). "
                                                 "--epochs sets the steps either way.")] = None,
     threads: ThreadsOpt = None,
