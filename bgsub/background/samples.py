@@ -244,7 +244,11 @@ class SampleModel:
         quiet = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0) if T > 1 else None  # (h, w)
         b = box_size(h, w, box)
         floor = 0.0
-        if init == "stable" and short > 0 and 1 < T < 2 * n:
+        short_window = init == "stable" and short > 0 and 1 < T < 2 * n
+        if short_window:  # a short window (a clip shorter than the window): each pixel's stillest share
+            n = max(matches, min(n, int(T * short)))
+        over = _floor_pixels(quiet, n, floor_over)  # the pixels the frame's noise floor is taken over
+        if short_window:
             # a short window (a clip shorter than the window, objects in most of it): n stillest of fewer than 2n
             # frames, or every frame, would keep whatever crossed it; its stillest share leaves that out. The noise
             # floor stays the whole window's: the stillest frames are also the least noisy ones (a codec that
@@ -252,10 +256,9 @@ class SampleModel:
             # underestimates the noise (the selection bias the horizon's floor guards against as well). It is
             # measured in one light, each frame's median offset undone as the model undoes it frame by frame (a
             # light switched on in the window is not noise)
-            n = max(matches, min(n, int(T * short)))
             med = median0(x)
             lit = np.stack([x[t] - illumination.offset(x[t], med) for t in range(T)])
-            floor = robust_spread(lit, k, noise, clean, over=_floor_pixels(quiet, n, floor_over))[2]
+            floor = robust_spread(lit, k, noise, clean, over=over)[2]
         idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
         samples = np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0).copy()
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
@@ -277,7 +280,7 @@ class SampleModel:
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor
-        model._over = _floor_pixels(quiet, n, floor_over)
+        model._over = over
         model._nn = dynamics == "nn"
         if init == "stable" and horizon > T and T > n and T > 1 and dynamics in ("mad", "nn"):
             # the stable start goes on past the window, up to ``horizon`` frames: each pixel's samples stay the
