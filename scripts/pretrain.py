@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--frames", type=int, default=100, help="frames drawn per video beside its window")
     ap.add_argument("--synth", type=int, default=150, help="frames of each synthetic scenario (0 = none)")
+    ap.add_argument("--synth-seeds", type=int, default=1, help="clips of each synthetic scenario (seeds seed..)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="folder for clips, fold weights and masks")
@@ -62,17 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     clips = []
     if a.synth > 0:
         for name in sorted(SCENARIOS):
-            d = work / "synth" / name
-            if not (d / "synth.yaml").is_file():
-                synth(d, frames=a.synth, height=120, width=160, seed=a.seed, scenario=name)
-            clips.append(d)
+            for j in range(a.synth_seeds):
+                d = work / "synth" / (name if j == 0 else f"{name}-{j}")
+                if not (d / "synth.yaml").is_file():
+                    synth(d, frames=a.synth, height=120, width=160, seed=a.seed + j, scenario=name)
+                clips.append(d)
     pools: dict[str, torch.Tensor] = {}
     for v in real + clips:
         t1 = time.time()
         pools[str(v)] = video_inputs(v, cfg, frames=a.frames, seed=a.seed)
         print(f"inputs {v.name}: {tuple(pools[str(v)].shape)} in {time.time() - t1:.1f} s", file=sys.stderr,
               flush=True)
-    record: dict = {"steps": a.steps, "frames": a.frames, "synth": a.synth, "seed": a.seed, "threads": a.threads,
+    record: dict = {"steps": a.steps, "frames": a.frames, "synth": a.synth, "synth_seeds": a.synth_seeds,
+                    "seed": a.seed, "threads": a.threads,
                     "videos": [str(v) for v in real + clips], "folds": {}, "shipped": {}}
 
     def score(weights: Path, seqs: list[Path], tag: str) -> dict[str, float]:

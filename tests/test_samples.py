@@ -219,6 +219,24 @@ def test_the_horizon_s_motion_of_one_frame_equals_the_window_s(motion):
     assert np.array_equal(frame_motion(three, 5, 2.0, motion, (nd, nf)), want)
 
 
+@pytest.mark.parametrize("motion", ["diff", "flow", "both"])
+@pytest.mark.parametrize("box", [1, 3, 7])
+def test_the_open_pixels_motion_from_their_neighbourhoods_equals_the_frame_s(motion, box):
+    """start.motion_at (the open horizon's few pixels, from their neighbourhoods alone) against the whole frame's
+    start.frame_motion (checked against the window's measure above): every pixel, the frame's corners and edges
+    (the box filter's reflection, the gradient's zero rows) among them, from frames passed one by one."""
+    from bgsub.background.start import frame_motion, motion_at
+
+    rng = np.random.default_rng(box)
+    three = (rng.random((3, 3, 19, 23)) * 100).astype(np.float32)
+    nd, nf = (rng.random((2, 19, 23)) + 0.5).astype(np.float32)
+    want = frame_motion(three, box, 2.0, motion, (nd, nf)).reshape(-1)
+    idx = np.array([0, 22, 23, 24, 200, 19 * 23 - 23, 19 * 23 - 1, 17])
+    got = motion_at(tuple(three), idx, box, 2.0, motion, (nd, nf))
+    np.testing.assert_allclose(got, want[idx], rtol=1e-6)
+    np.testing.assert_allclose(motion_at(three, np.arange(19 * 23), box, 2.0, motion, (nd, nf)), want, rtol=1e-6)
+
+
 def test_a_stopped_object_stays_foreground_for_the_stated_time(tmp_path):
     """An object walks in after the window (frame 76 of 250; the window is the first 100) and stops at frame 113
     to the end. The policy (README): only pixels the model calls background update it (1 in ``update`` = 16

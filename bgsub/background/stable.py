@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from bgsub.background.start import frame_motion
+from bgsub.background.start import frame_motion, motion_at
 
 SETTLE_EVERY = 16  # frames between two re-settings of the samples from the kept values
 
@@ -41,6 +41,7 @@ class StableSearch:
         self.first, self.horizon, self.box, self.camera, self.motion, self.norm = first, horizon, box, camera, motion, norm
         self.open_mask = open_mask if open_mask is not None and open_horizon > horizon else None
         self.open_horizon = open_horizon
+        self.sparse = False  # the open pixels' motion from their neighbourhoods alone (:func:`motion_at`)
         self.p2: Optional[np.ndarray] = None
         self.p1: Optional[np.ndarray] = None
         self.done = False
@@ -53,9 +54,12 @@ class StableSearch:
         self.p2, self.p1 = p1, xc
         if t <= self.first or p2 is None:  # the window's own frames (already chosen from), stepped
             return None
-        mm = frame_motion(np.stack((p2, p1, xc)), self.box, self.camera, self.motion, self.norm).reshape(-1)
-        if self.idx is not None:
-            mm = mm[self.idx]
+        if self.idx is not None and self.sparse:  # a few open pixels: their neighbourhoods alone
+            mm = motion_at((p2, p1, xc), self.idx, self.box, self.camera, self.motion, self.norm)
+        else:
+            mm = frame_motion(np.stack((p2, p1, xc)), self.box, self.camera, self.motion, self.norm).reshape(-1)
+            if self.idx is not None:
+                mm = mm[self.idx]
         q = np.flatnonzero(mm < self.wm)
         if q.size:
             j = self.worst[q]
@@ -77,6 +81,9 @@ class StableSearch:
             self.vals, self.mot = self.vals[:, :, idx].copy(), self.mot[:, idx].copy()
             self.worst, self.wm = self.worst[idx].copy(), self.wm[idx].copy()
             self.idx = idx
+            # each pixel's neighbourhood costs about twice a whole frame's pixel: half a frame's worth or less
+            h, w = self.shape[1:]
+            self.sparse = idx.size * (self.box + 2) ** 2 <= h * w // 2 and self.box // 2 + 1 < min(h, w)
         else:
             self.done = True
         return out

@@ -67,6 +67,47 @@ def frame_motion(three: np.ndarray, box: int, noise: float, motion: str,
     return np.maximum(md / nd, mf / nf)
 
 
+def _reflect(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices reflected into 0..n-1 as OpenCV's default border does (BORDER_REFLECT_101: -1 -> 1, n -> n - 2)."""
+    i = np.abs(i)
+    return np.where(i > n - 1, 2 * (n - 1) - i, i) if n > 1 else np.zeros_like(i)
+
+
+def motion_at(three, idx: np.ndarray, box: int, noise: float, motion: str,
+              norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(P,) :func:`frame_motion` of three consecutive frames (each (C, h, w), or stacked) at the flat pixel
+    indices ``idx`` alone, from each one's ``box`` x ``box``
+    neighbourhood and one pixel more (the frame's edges reflected as the box filter reflects them: with that
+    reflection the central differences on the patch have the frame's gradient magnitude, and 0 across the frame's
+    outer rows and columns, as :func:`bgsub.background.stats._gradient` has it). The same values, for a few
+    pixels at a fraction of the frame's cost: the open horizon's search goes on for the pixels the window never
+    saw still, often a few dozen."""
+    C, h, w = three[0].shape
+    idx = np.asarray(idx, np.intp)
+    ys, xs = np.divmod(idx, w)
+    r = box // 2 if box > 1 else 0
+    off = np.arange(-r - 1, r + 2)
+    Y = _reflect(ys[:, None, None] + off[None, :, None], h)  # (P, b + 2, 1)
+    X = _reflect(xs[:, None, None] + off[None, None, :], w)  # (P, 1, b + 2)
+    flat = (Y * w + X).reshape(-1)
+    p0, p1, p2 = (np.take(f.reshape(C, h * w), flat, axis=1).reshape(C, idx.size, 2 * r + 3, 2 * r + 3)
+                  for f in three)  # (C, P, b + 2, b + 2) each
+    c = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    d = np.maximum(np.abs(p1[c] - p0[c]), np.abs(p2[c] - p1[c])).max(axis=0)  # (P, b, b): the middle frame's
+    md = d.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
+    if motion == "diff":
+        return md
+    gy = 0.5 * (p1[:, :, 2:, 1:-1] - p1[:, :, :-2, 1:-1])
+    gx = 0.5 * (p1[:, :, 1:-1, 2:] - p1[:, :, 1:-1, :-2])
+    g = np.sqrt(gx * gx + gy * gy).max(axis=0)
+    np.maximum(g, np.float32(max(noise, 1e-3)), out=g)
+    mf = (d / g).mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
+    if motion == "flow":
+        return mf
+    nd, nf = norm
+    return np.maximum(md / nd.reshape(-1)[idx], mf / nf.reshape(-1)[idx])
+
+
 def select(x: np.ndarray, raw: np.ndarray, n: int, init: str, box: int, noise: float, motion: str,
            factor: float) -> tuple[np.ndarray, Optional[np.ndarray], Optional[tuple]]:
     """Each pixel's ``n`` sample frames of the window x (T, C, h, w): (idx (n, h, w), the window's motion (T, h,
