@@ -164,3 +164,29 @@ def test_illumination_offset_is_the_lower_median_of_the_grid(size):
         got = _offsets(torch.tensor(frames), torch.tensor(bg))
     assert got.shape == (3, 3, 1, 1)
     np.testing.assert_array_equal(got[..., 0, 0].numpy(), want)
+
+
+def test_pipeline_threads_hand_the_gil_over_sooner_and_restore_it_nested():
+    """The switch interval is 1 ms inside (Python's is 5 ms; whatever it was is restored after the last of
+    nested or side-by-side pipelines), the objects made before are frozen out of the collector and thawed
+    after, even when the pipeline fails."""
+    import gc
+    import sys
+
+    from bgsub.io.prefetch import SWITCH_INTERVAL, pipeline_threads
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)
+    try:
+        with pipeline_threads():
+            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and gc.get_freeze_count() > 0
+            with pipeline_threads():
+                assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and gc.get_freeze_count() > 0
+        assert sys.getswitchinterval() == pytest.approx(0.004) and gc.get_freeze_count() == 0
+        with pytest.raises(ValueError):
+            with pipeline_threads():
+                raise ValueError("a window failed")
+        assert sys.getswitchinterval() == pytest.approx(0.004) and gc.get_freeze_count() == 0
+    finally:
+        sys.setswitchinterval(before)

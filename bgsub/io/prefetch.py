@@ -14,13 +14,21 @@ thread to the caller, at the next item or at the end, unchanged (a :class:`~bgsu
 
 from __future__ import annotations
 
+import gc
 import queue
+import sys
 import threading
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+
+SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL while another waits for it (Python's default: 0.005)
+_pipelines = 0  # pipeline_threads() entered and not left
+_interval = 0.005
+_pipelines_lock = threading.Lock()
 
 _END = object()
 
@@ -131,3 +139,34 @@ class BackgroundWriter:
                 self._pending.clear()
         finally:
             self._pool.shutdown(wait=True)
+
+
+@contextmanager
+def pipeline_threads(interval: float = SWITCH_INTERVAL) -> Iterator[None]:
+    """Settings for a pipeline of threads that each hand the GIL back and forth many times a frame (the background
+    model's stepping thread: hundreds of short NumPy and OpenCV calls a frame, each releasing the GIL), restored
+    on leaving:
+
+    - the switch interval: a thread that releases the GIL for a native call must take it back when the call
+      returns; with a busy Python thread beside it (the network's windows) it waits up to the interval each time.
+      Python's default of 5 ms made the stepping thread, the pipeline's critical path, wait for a fifth of its
+      time (cdnet-highway, 2 threads: 13.2 s whole process against 14.0 s; README, tenth session).
+    - the garbage collector's objects so far frozen (:func:`gc.freeze`): the imports' million objects (torch's)
+      are no longer traversed by every full collection (1-2% of the run's CPU time); they live as long as the
+      process anyway. Objects made later are collected as before.
+    """
+    global _pipelines, _interval
+    with _pipelines_lock:  # pipelines side by side (threads of one process): the first sets, the last restores
+        if _pipelines == 0:
+            _interval = sys.getswitchinterval()
+            sys.setswitchinterval(interval)
+            gc.freeze()
+        _pipelines += 1
+    try:
+        yield
+    finally:
+        with _pipelines_lock:
+            _pipelines -= 1
+            if _pipelines == 0:
+                sys.setswitchinterval(_interval)
+                gc.unfreeze()

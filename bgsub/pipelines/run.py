@@ -47,7 +47,7 @@ from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip, reduction_factor, working_size
 from bgsub.io.masks import mask_name, write_image, write_mask
-from bgsub.io.prefetch import BackgroundWriter, prefetch
+from bgsub.io.prefetch import BackgroundWriter, pipeline_threads, prefetch
 from bgsub.io.stream import FrameStream, Image, chunks_of, stack
 from bgsub.methods.base import Decomposition, Method, draw_numbers
 from bgsub.progress import progress as progress_bar
@@ -438,7 +438,8 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     if getattr(method, "prepares", False):  # in-order work (the background model) beside the reading
         windows = _prepared(method, windows)
     windows = prefetch(windows, depth=2)
-    with progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
+    with pipeline_threads(), \
+            progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
             closing(windows), BackgroundWriter(depth=2) as writer, _Decomposer(method, workers) as decomposer:
         for (chunk, new, *_), dec, seconds in decomposer.map(windows):
             method_seconds += seconds
