@@ -1,4 +1,4 @@
-from bgsub.cli import main
+from bgsub.cli import console
 
 if __name__ == "__main__":
-    main()
+    console()
