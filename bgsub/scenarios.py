@@ -262,6 +262,42 @@ def _dynamic(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]
         yield n, _finish(img, noise, seed, n, _tag("dynamic")), mask
 
 
+# --- sweep -----------------------------------------------------------------------------------------------------
+
+
+def _sweep_events(N: int, H: int, W: int) -> dict:
+    return {"leaves": 3, "period": [max(2, _r(0.45 * N)), max(2, _r(0.7 * N)), max(2, _r(0.55 * N))],
+            "leaf_size": [_r(0.75 * H), _r(0.45 * W)]}
+
+
+def _sweep(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
+    """Large defocused leaves close to the lens sweep to and fro across the scene from the first frame to the
+    last (covering about half of it), each a smooth green texture that shifts as it swings; the scene behind shows
+    wherever they are not. Ground truth: the leaves (SBI2015's foliage: what occludes the scene)."""
+    import cv2
+
+    ev = _sweep_events(N, H, W)
+    rng, bg = _base("sweep", H, W, seed)
+    lh, lw = ev["leaf_size"]
+    leaves = []
+    for i in range(ev["leaves"]):
+        t = cv2.GaussianBlur(rng.normal(0, 1, (lh, lw)).astype(np.float32), (0, 0), max(1.0, 0.08 * lw))
+        t = t / (t.std() + 1e-6)
+        base = np.array([0.30, 0.45, 0.22], np.float32) * (0.8 + 0.4 * rng.random())
+        col = np.clip(base + 0.05 * t[:, :, None], 0, 1).astype(np.float32)
+        top = _r((0.05 + 0.25 * rng.random()) * H) - lh // 4
+        centre = (0.2 + 0.6 * rng.random()) * W
+        amp = (0.25 + 0.15 * rng.random()) * W
+        leaves.append((_ellipse(lh, lw), col, top, centre, amp, ev["period"][i % 3], rng.random() * 2 * math.pi))
+    for n in range(1, N + 1):
+        img, mask = bg.copy(), np.zeros((H, W), bool)
+        for shape, col, top, centre, amp, period, phase in leaves:
+            x = _r(centre + amp * math.sin(2 * math.pi * n / period + phase) - lw / 2)
+            y = top + _r(2 * math.sin(2 * math.pi * n / 7 + phase))
+            _paint(img, mask, shape, col, y, x)
+        yield n, _finish(img, noise, seed, n, _tag("sweep")), mask
+
+
 # --- lossless --------------------------------------------------------------------------------------------------
 
 
@@ -455,6 +491,9 @@ SCENARIOS: dict[str, Scenario] = {
                      _stop_events),
     "light-switch": Scenario(_light_switch, "the light drops to gain 0.70-0.80 (+0.02) at mid-clip, objects move "
                              "throughout", _light_switch_events),
+    "sweep": Scenario(_sweep, "large defocused leaves sweep across about half of the scene from the first frame "
+                      "(foreground, as SBI2015's foliage), scored from frame 1", _sweep_events,
+                      first_scored=lambda N: 1),
 }
 
 

@@ -18,7 +18,8 @@ from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
 from bgsub.synth import iter_synth, synth
 
 H, W, N = 64, 80, 60
-NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch"]
+NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep"]
+COVER = {"sweep": (0.3, 0.7)}  # the share of pixels that are foreground; the others' (0.01, 0.2)
 
 
 def r(v):
@@ -39,7 +40,8 @@ def test_registry_and_shapes():
             assert imgs.shape == (n, h, w, 3) and imgs.dtype == np.float32 and masks.dtype == bool
             assert imgs.min() >= 0 and imgs.max() <= 1
         assert masks.any(axis=(1, 2)).mean() >= 0.5, name  # objects in most frames at 64 x 80
-        assert 0.01 < masks.mean() < 0.2, name
+        lo, hi = COVER.get(name, (0.01, 0.2))
+        assert lo < masks.mean() < hi, name
     with pytest.raises(BgsubError, match="unknown scenario 'nope'.*busy-start"):
         iter_scenario("nope")
 
@@ -177,6 +179,24 @@ def test_light_switch_drops_brightness_at_mid_clip():
     assert masks.any(axis=(1, 2)).all()  # objects throughout
 
 
+def test_sweep_leaves_cover_the_scene_from_the_first_frame_and_move():
+    """Leaves in front of the scene from frame 1 to the end, about half of it on average, never still for long
+    (the mask changes every few frames); the scene behind shows at every pixel they cover some of the time, and
+    there it is the static scene (sensor noise only between the frames that show it)."""
+    imgs, masks = clip("sweep")
+    assert masks[0].mean() > 0.1 and all(m.any() for m in masks)
+    assert 0.3 < masks.mean() < 0.7
+    changed = [not np.array_equal(masks[t], masks[t + 3]) for t in range(N - 3)]
+    assert np.mean(changed) > 0.9
+    sometimes = masks.any(0) & ~masks.all(0)
+    assert sometimes.mean() > 0.5  # most of the frame is covered at some times and shows the scene at others
+    shown = np.where(~masks[..., None], imgs, np.nan)  # the scene where no leaf is
+    spread = np.nanstd(shown[:, sometimes], axis=0).mean(-1)
+    assert np.nanmedian(spread) < 0.02  # the same scene each time it shows: noise only
+    leaf = imgs[masks].mean(0)
+    assert leaf[1] > leaf[0] and leaf[1] > leaf[2]  # green
+
+
 def test_files_deterministic_and_recorded(tmp_path):
     for name in NAMES:
         kw = dict(height=24, width=32, frames=10, seed=1, scenario=name)
@@ -188,7 +208,7 @@ def test_files_deterministic_and_recorded(tmp_path):
         assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files), name
         meta = yaml.safe_load((a / "synth.yaml").read_text())
         assert meta["scenario"] == name == res["scenario"] and meta["events"]
-        first = "1" if name == "busy-start" else "2"  # busy-start is scored from frame 1
+        first = "1" if name in ("busy-start", "sweep") else "2"  # these are scored from frame 1
         assert (a / "temporalROI.txt").read_text().split() == [first, "10"]
     synth(tmp_path / "other", height=24, width=32, frames=10, seed=2, scenario="stop")
     assert (tmp_path / "other/input/in000010.png").read_bytes() != (tmp_path / "stop/a/input/in000010.png").read_bytes()
