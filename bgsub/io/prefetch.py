@@ -149,8 +149,9 @@ def pipeline_threads(interval: float = SWITCH_INTERVAL) -> Iterator[None]:
 
     - the switch interval: a thread that releases the GIL for a native call must take it back when the call
       returns; with a busy Python thread beside it (the network's windows) it waits up to the interval each time.
-      Python's default of 5 ms made the stepping thread, the pipeline's critical path, wait for a fifth of its
-      time (cdnet-highway, 2 threads: 13.2 s whole process against 14.0 s; README, tenth session).
+      Python's default of 5 ms made the stepping thread, the pipeline's critical path, wait for about a sixth of
+      its time (cdnet-highway, 2 threads: 9.5 s of wall time for 8.0 s of its CPU; the whole process 14.4 ->
+      13.4 s with this and the open pixels' sparse motion; README, tenth session).
     - the garbage collector's objects so far frozen (:func:`gc.freeze`): the imports' million objects (torch's)
       are no longer traversed by every full collection (1-2% of the run's CPU time); they live as long as the
       process anyway. Objects made later are collected as before.
