@@ -79,9 +79,12 @@ def motion_at(three, idx: np.ndarray, box: int, noise: float, motion: str,
     indices ``idx`` alone, from each one's ``box`` x ``box``
     neighbourhood and one pixel more (the frame's edges reflected as the box filter reflects them: with that
     reflection the central differences on the patch have the frame's gradient magnitude, and 0 across the frame's
-    outer rows and columns, as :func:`bgsub.background.stats._gradient` has it). The same values, for a few
-    pixels at a fraction of the frame's cost: the open horizon's search goes on for the pixels the window never
-    saw still, often a few dozen."""
+    outer rows and columns, as :func:`bgsub.background.stats._gradient` has it). The same values up to the last
+    bits of the box filter's sums, for a few pixels at a fraction of the frame's cost: the open horizon's search
+    goes on for the pixels the window never saw still, often a few dozen. (The window's own measures,
+    :func:`bgsub.background.stats._motion` and ``_displacement``, on the patches stacked into one image give the
+    same values but take 0.37 ms a frame for 91 pixels against 0.22: they work on every patch pixel and its zero
+    borders.)"""
     C, h, w = three[0].shape
     idx = np.asarray(idx, np.intp)
     ys, xs = np.divmod(idx, w)
@@ -93,7 +96,8 @@ def motion_at(three, idx: np.ndarray, box: int, noise: float, motion: str,
     p0, p1, p2 = (np.take(f.reshape(C, h * w), flat, axis=1).reshape(C, idx.size, 2 * r + 3, 2 * r + 3)
                   for f in three)  # (C, P, b + 2, b + 2) each
     c = (slice(None), slice(None), slice(1, -1), slice(1, -1))
-    d = np.maximum(np.abs(p1[c] - p0[c]), np.abs(p2[c] - p1[c])).max(axis=0)  # (P, b, b): the middle frame's
+    # (P, b, b): the middle frame's larger difference to its neighbours, max over channels
+    d = np.maximum(np.abs(p1[c] - p0[c]), np.abs(p2[c] - p1[c])).max(axis=0)
     md = d.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
     if motion == "diff":
         return md
