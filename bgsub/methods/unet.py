@@ -205,6 +205,15 @@ class UNetMethod(Method):
             return 0
         return 1 if self.cfg.segment.reuse_background else max(1, self.cfg.background.init)
 
+    def warm_up(self) -> None:
+        """With the sample model: its compiled kernels loaded in a background thread
+        (:func:`bgsub.background.kernels.warm_up`: about half a second of start-up, hidden behind the reading of
+        the initialisation window)."""
+        if self.streams:
+            from bgsub.background import kernels
+
+            kernels.warm_up()
+
     def begin(self, frames: torch.Tensor) -> None:
         """frames: (T, C, H, W), the first frames of the video about to be segmented. With the reference: estimate
         the background reference from them (:meth:`estimate_reference`), or, with ``segment.reuse_background``,

@@ -1,0 +1,66 @@
+"""The compiled kernels (bgsub.background.kernels) against literal NumPy references, and the fallback without them."""
+
+import numpy as np
+import pytest
+
+from bgsub.background import kernels
+from bgsub.background.stats import _kth_smallest_cv, kth_smallest
+
+
+def _reference(s, x, k):  # the k-th smallest |s_j - x| over j by a full sort (NumPy, float32 throughout)
+    return np.sort(np.abs(s - x[None]), axis=0)[k - 1]
+
+
+SHAPES = [(20, 3, 12, 16), (20, 12, 16), (20, 57), (7, 2, 3, 1), (3, 1, 5), (1, 4, 6), (2, 4, 6)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_kth_smallest_rows_matches_a_sort(shape):
+    pytest.importorskip("numba")
+    assert kernels.available()
+    rng = np.random.default_rng(sum(shape))
+    s = (rng.random(shape) * 255).astype(np.float32)
+    x = (rng.random(shape[1:]) * 255).astype(np.float32)
+    s[: max(1, shape[0] // 3)] = np.round(s[: max(1, shape[0] // 3)])  # ties: repeated distances
+    x = np.round(x)
+    for k in range(1, min(shape[0], 5) + 1):
+        xx = x if x.ndim >= 2 else x[None]
+        got = kernels.kth_smallest_rows(s, xx, k).reshape(x.shape)
+        np.testing.assert_array_equal(got, _reference(s, x, k))
+        np.testing.assert_array_equal(kth_smallest(s, x, k), _reference(s, x, k))
+
+
+def test_kth_smallest_rows_hand_made():
+    pytest.importorskip("numba")
+    s = np.array([[[3.0, 0.0]], [[1.0, 5.0]], [[2.5, 4.0]]], np.float32)  # (3 samples, 1 row, 2 pixels)
+    x = np.array([[2.0, 3.0]], np.float32)  # distances: (1, 1, 0.5) and (3, 2, 1)
+    assert kernels.kth_smallest_rows(s, x, 1).tolist() == [[0.5, 1.0]]
+    assert kernels.kth_smallest_rows(s, x, 2).tolist() == [[1.0, 2.0]]
+    assert kernels.kth_smallest_rows(s, x, 3).tolist() == [[1.0, 3.0]]
+
+
+def test_without_the_kernels_the_whole_array_path_gives_the_same_values(monkeypatch):
+    rng = np.random.default_rng(3)
+    s = (rng.random((20, 3, 9, 11)) * 255).astype(np.float32)
+    x = (rng.random((3, 9, 11)) * 255).astype(np.float32)
+    with_kernels = kth_smallest(s, x, 2)
+    monkeypatch.setattr(kernels, "_kernels", {})
+    assert not kernels.available() and kernels.kth_smallest_rows(s, x, 2) is None
+    np.testing.assert_array_equal(kth_smallest(s, x, 2), with_kernels)
+    np.testing.assert_array_equal(_kth_smallest_cv(s, x, 2, False), _reference(s, x, 2))
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("BGSUB_NUMBA", "0")
+    assert kernels._build() == {}
+
+
+def test_warm_up_builds_once_in_a_thread(monkeypatch):
+    calls = []
+    monkeypatch.setattr(kernels, "_kernels", None)
+    monkeypatch.setattr(kernels, "_warming", False)
+    monkeypatch.setattr(kernels, "_build", lambda: calls.append(1) or {})
+    kernels.warm_up()
+    kernels.warm_up()  # a second call starts nothing
+    assert kernels.available() is False  # waits for the thread's build, or builds; either way once
+    assert calls == [1]
