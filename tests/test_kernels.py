@@ -64,3 +64,24 @@ def test_warm_up_builds_once_in_a_thread(monkeypatch):
     kernels.warm_up()  # a second call starts nothing
     assert kernels.available() is False  # waits for the thread's build, or builds; either way once
     assert calls == [1]
+
+
+def test_refine_with_and_without_the_kernels_drops_the_same_pixels(monkeypatch):
+    from bgsub.background.boundary import refine
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(5)
+    T, C, H, W = 4, 3, 48, 64
+    frames = (rng.integers(0, 256, (T, C, H, W)) / 255.0).astype(np.float32)
+    frames[:, :, 10:30, 15:45] = (np.array([0.9, 0.2, 0.4], np.float32)[:, None, None]
+                                  + 0.02 * rng.standard_normal((T, C, 20, 30)).astype(np.float32))
+    background = (rng.integers(0, 256, (C, H, W)) / 255.0).astype(np.float32)
+    masks = np.zeros((T, H, W), bool)
+    masks[:, 8:33, 12:48] = True  # the object and a band of background around it
+    masks[1, 40:44, 2:6] = True  # a speck with no interior
+    offsets = (0.01 * rng.standard_normal((T, C))).astype(np.float32)
+    got = refine(masks, frames, background, 0.01, 4.0, offsets=offsets)
+    monkeypatch.setattr(kernels, "_kernels", {})
+    want = refine(masks, frames, background, 0.01, 4.0, offsets=offsets)
+    assert (got != masks).any()  # the band was refined
+    np.testing.assert_array_equal(got, want)

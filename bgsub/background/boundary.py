@@ -29,6 +29,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from bgsub.background.kernels import band_drop
+
 RATIO = 1.0 / 3.0  # a band pixel is dropped when its distance to the background is below this share of its
 #                    distance to the object's mean
 MARGIN = 6.0  # frame noise levels the object's mean must differ from the background by (the model's k)
@@ -77,6 +79,13 @@ def refine(masks: np.ndarray, frames: np.ndarray, background: np.ndarray, noise:
         xa, xb = np.maximum(xs - R, 0), np.minimum(xs + R + 1, w)
 
         x = frames[t][:, y0:y1, x0:x1]
+        bgt = (background[t] if background.ndim == 4 else background)[:, y0:y1, x0:x1]
+        off = np.zeros(x.shape[0]) if offsets is None else np.asarray(offsets[t], np.float64)
+        drop = band_drop(inner, x, bgt, off, ys, xs, R, thr, rr)  # compiled (bgsub.background.kernels), or:
+        if drop is not None:
+            if drop.any():
+                out[t, ys[drop] + y0, xs[drop] + x0] = False
+            continue
         C = x.shape[0]
         inn = inner.astype(np.float32)
         planes = np.empty((h, w, C + 1), np.float32)  # the interior and the frame on it, one integral image
@@ -90,9 +99,9 @@ def refine(masks: np.ndarray, frames: np.ndarray, background: np.ndarray, noise:
         count = sums[:, 0]
         o = sums[:, 1:] / np.maximum(count, 1.0)[:, None]  # (P, C) the interior's mean colour
         px = x[:, ys, xs].T.astype(np.float64)  # (P, C)
-        b = (background[t] if background.ndim == 4 else background)[:, y0:y1, x0:x1][:, ys, xs].T.astype(np.float64)
+        b = bgt[:, ys, xs].T.astype(np.float64)
         if offsets is not None:
-            b += np.asarray(offsets[t], np.float64)[None]
+            b += off[None]
         dxo = ((px - o) ** 2).sum(axis=1)
         dxb = ((px - b) ** 2).sum(axis=1)
         far = (np.abs(o - b) > thr).any(axis=1)

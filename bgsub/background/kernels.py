@@ -97,7 +97,53 @@ def _define(numba, *, cache: bool) -> dict:
             for j in range(w):
                 o[j] = last[j]
 
-    return {"kth_rows": kth_rows}
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def band_drop(inner, x, bg, off, ys, xs, R, thr, rr):  # pragma: no cover - compiled (tested through refine)
+        # inner (h, w) uint8 0/1, x and bg (C, h, w) float32, off (C,) float64, ys/xs (P,) band pixels:
+        # whether each band pixel is dropped (bgsub.background.boundary.refine's rule, its arithmetic in its order:
+        # the integral image of [inner, x * inner] in float64 row by row as OpenCV's, box sums as
+        # ((D - B) - C) + A, channel sums left to right)
+        C, h, w = x.shape
+        ii = np.zeros((h + 1, w + 1, C + 1), np.float64)
+        s = np.empty(C + 1, np.float64)
+        for y in range(h):
+            for c in range(C + 1):
+                s[c] = 0.0
+            for q in range(w):
+                v = np.float32(inner[y, q])
+                s[0] += np.float64(v)
+                for c in range(C):
+                    s[c + 1] += np.float64(x[c, y, q] * v)
+                for c in range(C + 1):
+                    ii[y + 1, q + 1, c] = ii[y, q + 1, c] + s[c]
+        P = ys.shape[0]
+        drop = np.zeros(P, np.bool_)
+        sums = np.empty(C + 1, np.float64)
+        for i in range(P):
+            py, pxx = ys[i], xs[i]
+            ya, yb = max(py - R, 0), min(py + R + 1, h)
+            xa, xb = max(pxx - R, 0), min(pxx + R + 1, w)
+            for c in range(C + 1):
+                sums[c] = ii[yb, xb, c] - ii[ya, xb, c] - ii[yb, xa, c] + ii[ya, xa, c]
+            count = sums[0]
+            if not count > 0.5:
+                continue
+            den = max(count, 1.0)
+            dxo = 0.0
+            dxb = 0.0
+            far = False
+            for c in range(C):
+                o = sums[c + 1] / den
+                p = np.float64(x[c, py, pxx])
+                b = np.float64(bg[c, py, pxx]) + off[c]
+                dxo += (p - o) ** 2
+                dxb += (p - b) ** 2
+                if abs(o - b) > thr:
+                    far = True
+            drop[i] = far and dxb < rr * dxo
+        return drop
+
+    return {"kth_rows": kth_rows, "band_drop": band_drop}
 
 
 def _get() -> dict:
@@ -118,6 +164,18 @@ def warm_up() -> None:
             return
         _warming = True
     threading.Thread(target=_get, name="bgsub-kernels", daemon=True).start()
+
+
+def band_drop(inner: np.ndarray, x: np.ndarray, bg: np.ndarray, off: np.ndarray, ys: np.ndarray, xs: np.ndarray,
+              R: int, thr: float, rr: float) -> Optional[np.ndarray]:
+    """:func:`bgsub.background.boundary.refine`'s decision for the band pixels ``ys``, ``xs`` of one frame's box
+    (``inner`` the mask's interior, uint8; ``x`` the frame and ``bg`` its background, (C, h, w) float32; ``off``
+    (C,) the frame's light added to the background), in one compiled pass with the same arithmetic; None when the
+    kernels are unavailable."""
+    kern = _get().get("band_drop")
+    if kern is None:
+        return None
+    return kern(inner, x, bg, np.ascontiguousarray(off, dtype=np.float64), ys, xs, int(R), float(thr), float(rr))
 
 
 def available() -> bool:
