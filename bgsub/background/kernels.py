@@ -104,18 +104,19 @@ def _define(numba, *, cache: bool) -> dict:
         # the integral image of [inner, x * inner] in float64 row by row as OpenCV's, box sums as
         # ((D - B) - C) + A, channel sums left to right)
         C, h, w = x.shape
-        ii = np.zeros((h + 1, w + 1, C + 1), np.float64)
-        s = np.empty(C + 1, np.float64)
+        ii = np.zeros((C + 1, h + 1, w + 1), np.float64)  # plane 0: the interior; 1..C: the frame on it
         for y in range(h):
-            for c in range(C + 1):
-                s[c] = 0.0
+            s0 = 0.0
             for q in range(w):
-                v = np.float32(inner[y, q])
-                s[0] += np.float64(v)
-                for c in range(C):
-                    s[c + 1] += np.float64(x[c, y, q] * v)
-                for c in range(C + 1):
-                    ii[y + 1, q + 1, c] = ii[y, q + 1, c] + s[c]
+                s0 += np.float64(np.float32(inner[y, q]))
+                ii[0, y + 1, q + 1] = ii[0, y, q + 1] + s0
+            for c in range(C):
+                xc = x[c, y]
+                ic = inner[y]
+                sc = 0.0
+                for q in range(w):
+                    sc += np.float64(xc[q] * np.float32(ic[q]))
+                    ii[c + 1, y + 1, q + 1] = ii[c + 1, y, q + 1] + sc
         P = ys.shape[0]
         drop = np.zeros(P, np.bool_)
         sums = np.empty(C + 1, np.float64)
@@ -124,7 +125,7 @@ def _define(numba, *, cache: bool) -> dict:
             ya, yb = max(py - R, 0), min(py + R + 1, h)
             xa, xb = max(pxx - R, 0), min(pxx + R + 1, w)
             for c in range(C + 1):
-                sums[c] = ii[yb, xb, c] - ii[ya, xb, c] - ii[yb, xa, c] + ii[ya, xa, c]
+                sums[c] = ii[c, yb, xb] - ii[c, ya, xb] - ii[c, yb, xa] + ii[c, ya, xa]
             count = sums[0]
             if not count > 0.5:
                 continue
