@@ -85,3 +85,37 @@ def test_refine_with_and_without_the_kernels_drops_the_same_pixels(monkeypatch):
     want = refine(masks, frames, background, 0.01, 4.0, offsets=offsets)
     assert (got != masks).any()  # the band was refined
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape,size", [((3, 3, 24, 32), (12, 16)), ((2, 1, 24, 32), (12, 16)), ((2, 3, 17, 23), (17, 23)),
+                                        ((2, 3, 30, 41), (11, 14)), ((1, 3, 1, 9), (1, 9)), ((1, 3, 7, 1), (7, 1))])
+def test_working_and_texture_with_and_without_the_kernels(monkeypatch, shape, size):
+    import torch
+
+    from bgsub.background.working import working_and_texture
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(sum(shape))
+    frames = torch.from_numpy((rng.integers(0, 256, shape) / 255.0).astype(np.float32))
+    x1, t1 = working_and_texture(frames, size, 3)
+    monkeypatch.setattr(kernels, "_kernels", {})
+    x0, t0 = working_and_texture(frames, size, 3)
+    np.testing.assert_array_equal(x1, x0)
+    np.testing.assert_array_equal(t1, t0)
+    assert t1.std() > 0 or 1 in shape[2:]
+
+
+def test_grey_texture_against_a_literal_sum():
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(9)
+    xt = (rng.random((2, 3, 5, 6)) * 255).astype(np.float32)
+    got = kernels.grey_texture(xt)
+    g = (xt.astype(np.float64).sum(axis=1) / 3)  # the grey, then the mean |difference| to the 4 neighbours, halved
+    want = np.zeros_like(g)
+    for t in range(2):
+        for y in range(5):
+            for x in range(6):
+                for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+                    if 0 <= y + dy < 5 and 0 <= x + dx < 6:
+                        want[t, y, x] += abs(g[t, y, x] - g[t, y + dy, x + dx]) / 2
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)

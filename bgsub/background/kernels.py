@@ -144,7 +144,47 @@ def _define(numba, *, cache: bool) -> dict:
             drop[i] = far and dxb < rr * dxo
         return drop
 
-    return {"kth_rows": kth_rows, "band_drop": band_drop}
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def grey_texture(xt, out):  # pragma: no cover - compiled (tested through working_and_texture)
+        # xt (T, C, th, tw) float32 -> out (T, th, tw): the texture before its area average
+        # (bgsub.background.texture.texture_of on bgsub.background.working.channel_mean's grey, their arithmetic
+        # in their order: the channels added in order and divided in float64; half |differences|; left + right,
+        # + above, + below)
+        T, C, th, tw = xt.shape
+        g = np.empty((th, tw), np.float32)
+        hy = np.zeros((th + 1, tw), np.float32)  # hy[y]: half |g[y] - g[y - 1]|, 0 outside the frame
+        hx = np.zeros(tw + 1, np.float32)
+        half = np.float32(0.5)
+        for t in range(T):
+            for y in range(th):
+                gy = g[y]
+                if C == 1:
+                    for q in range(tw):
+                        gy[q] = xt[t, 0, y, q]
+                elif C == 3:
+                    x0, x1, x2 = xt[t, 0, y], xt[t, 1, y], xt[t, 2, y]
+                    for q in range(tw):
+                        gy[q] = np.float32(np.float64((x0[q] + x1[q]) + x2[q]) / 3.0)
+                else:
+                    for q in range(tw):
+                        s = xt[t, 0, y, q] + xt[t, 1, y, q]
+                        for c in range(2, C):
+                            s = s + xt[t, c, y, q]
+                        gy[q] = np.float32(np.float64(s) / C)
+                if y > 0:
+                    gp, hr = g[y - 1], hy[y]
+                    for q in range(tw):
+                        hr[q] = abs(gy[q] - gp[q]) * half
+            for y in range(th):
+                gy = g[y]
+                for q in range(1, tw):
+                    hx[q] = abs(gy[q] - gy[q - 1]) * half
+                o, up, dn = out[t, y], hy[y], hy[y + 1]
+                for q in range(tw):
+                    o[q] = ((hx[q] + hx[q + 1]) + up[q]) + dn[q]
+        return out
+
+    return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture}
 
 
 def _get() -> dict:
@@ -177,6 +217,17 @@ def band_drop(inner: np.ndarray, x: np.ndarray, bg: np.ndarray, off: np.ndarray,
     if kern is None:
         return None
     return kern(inner, x, bg, np.ascontiguousarray(off, dtype=np.float64), ys, xs, int(R), float(thr), float(rr))
+
+
+def grey_texture(xt: np.ndarray) -> Optional[np.ndarray]:
+    """(T, C, th, tw) float32 frames (grey levels) -> (T, th, tw) their grey's texture before the area average
+    (:func:`bgsub.background.texture.texture_of`'s sum of halved neighbour differences), in one compiled pass with
+    the same arithmetic; None when the kernels are unavailable."""
+    kern = _get().get("grey_texture")
+    if kern is None:
+        return None
+    xt = np.ascontiguousarray(xt, dtype=np.float32)
+    return kern(xt, np.empty((xt.shape[0],) + xt.shape[2:], np.float32))
 
 
 def available() -> bool:

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import torch
 
+from bgsub.background.kernels import grey_texture
 from bgsub.background.texture import texture_of, texture_size
 
 
@@ -55,7 +56,15 @@ def working_and_texture(frames: torch.Tensor, size: tuple[int, int], region: int
     H, W = frames.shape[-2:]
     ts = texture_size((H, W), size)
     xt = to_working(frames, ts)  # (T, C, th, tw)
-    tex = texture_of(channel_mean(xt), size)
+    full = grey_texture(xt)  # the grey's texture at the texture size in one compiled pass (the same values), or:
+    if full is None:
+        tex = texture_of(channel_mean(xt), size)
+    elif tuple(ts) == tuple(size):
+        tex = full
+    else:  # area-averaged to the working size as texture_of does
+        tex = np.empty((full.shape[0],) + tuple(size), np.float32)
+        for t in range(full.shape[0]):
+            cv2.resize(full[t], (size[1], size[0]), dst=tex[t], interpolation=cv2.INTER_AREA)
     if region > 1:
         for t in range(tex.shape[0]):
             cv2.blur(tex[t], (region, region), dst=tex[t], borderType=cv2.BORDER_REFLECT)
