@@ -119,3 +119,46 @@ def test_grey_texture_against_a_literal_sum():
                     if 0 <= y + dy < 5 and 0 <= x + dx < 6:
                         want[t, y, x] += abs(g[t, y, x] - g[t, y + dy, x + dx]) / 2
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+
+
+def test_gain_compensated_with_and_without_the_kernels(monkeypatch):
+    from bgsub.background.illumination import gain_compensated
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(11)
+    bg = (rng.random((3, 60, 80)) * 200 + 20).astype(np.float32)
+    sigma = (rng.random((60, 80)) * 3 + 1).astype(np.float32)
+    cases = [bg * 1.3 + 5, bg - 12, bg.copy()]
+    cases[2][:, :30] = 250  # half the frame an object
+    for x in cases:
+        x = (x + rng.standard_normal(x.shape).astype(np.float32)).astype(np.float32)
+        off = np.median((x - bg).reshape(3, -1), axis=1).astype(np.float32)[:, None, None]
+        got = gain_compensated(x, bg, sigma, 6.0, off, with_gain=True)
+        monkeypatch.setattr(kernels, "_kernels", {})
+        want = gain_compensated(x, bg, sigma, 6.0, off, with_gain=True)
+        monkeypatch.setattr(kernels, "_kernels", None)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("n,C,order,q", [(20, 3, 6, 75.0), (20, 3, 1, 50.0), (7, 1, 2, 50.0), (5, 3, 10, 75.0),
+                                          (1, 3, 6, 75.0), (12, 2, 4, 30.0)])
+def test_nn_spread_with_and_without_the_kernels(monkeypatch, n, C, order, q):
+    from bgsub.background.stats import nn_spread
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(n * 100 + C)
+    s = (rng.random((n, C, 9, 13)) * 60).astype(np.float32)
+    s[: n // 3] = np.round(s[: n // 3])  # ties
+    got = nn_spread(s, order, q)
+    monkeypatch.setattr(kernels, "_kernels", {})
+    want = nn_spread(s, order, q)
+    np.testing.assert_array_equal(got, want)
+    # and against a literal loop: each sample's order-th nearest other sample, max over channels, then the percentile
+    k = min(order, n - 1)
+    d = np.zeros((n, 9, 13), np.float32)
+    for j in range(n):
+        dist = np.sort(np.abs(s - s[j][None]), axis=0)[k]  # (C, 9, 13): index 0 is the sample itself
+        d[j] = dist.max(axis=0)
+    lit = np.median(d, axis=0) if q == 50.0 else np.percentile(d, q, axis=0)
+    np.testing.assert_allclose(got, lit, rtol=1e-6, atol=1e-5)

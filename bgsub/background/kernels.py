@@ -184,7 +184,75 @@ def _define(numba, *, cache: bool) -> dict:
                     o[q] = ((hx[q] + hx[q + 1]) + up[q]) + dn[q]
         return out
 
-    return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture}
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def fit_inliers(a, b, B0, xs, ksig, ok, out):  # pragma: no cover - compiled (tested through gain_compensated)
+        # out[p] = ok[p] and |(a[c] B0[c, p] + b[c]) - xs[c, p]| <= ksig[p] for every channel c (float32, as
+        # bgsub.background.illumination.gain_compensated's inliers)
+        C, P = B0.shape
+        for p in range(P):
+            keep = ok[p]
+            if keep:
+                for c in range(C):
+                    if not abs((a[c] * B0[c, p] + b[c]) - xs[c, p]) <= ksig[p]:
+                        keep = False
+                        break
+            out[p] = keep
+        return out
+
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def nn_spread_at(s, k, lo, hi, mode, wgt, out):  # pragma: no cover - compiled (tested through nn_spread)
+        # s (n, C, P) float32 without NaNs -> out (P,): over the samples, the percentile (sorted positions lo, hi
+        # and the weight wgt: mode 0 from the lower value, 1 from the upper, as bgsub.background.stats.percentile0;
+        # mode 2 the mean of the two, as median0 for an even count) of each sample's
+        # distance to its k-th nearest other sample, max over channels (bgsub.background.stats.knn_distance: in
+        # sorted order the least reach of the k + 1 windows of k + 1 consecutive values that hold it)
+        n, C, P = s.shape
+        v = np.empty(n, np.float32)
+        idx = np.empty(n, np.int64)
+        d = np.empty(n, np.float32)
+        for p in range(P):
+            for j in range(n):
+                d[j] = -np.inf
+            for c in range(C):
+                for j in range(n):  # insertion sort (ties in index order; equal values have equal distances)
+                    val = s[j, c, p]
+                    i = j
+                    while i > 0 and v[i - 1] > val:
+                        v[i] = v[i - 1]
+                        idx[i] = idx[i - 1]
+                        i -= 1
+                    v[i] = val
+                    idx[i] = j
+                for q in range(n):
+                    best = np.float32(np.inf)
+                    for t in range(k + 1):
+                        a = q - t
+                        b = a + k
+                        if a >= 0 and b <= n - 1:
+                            r = max(v[q] - v[a], v[b] - v[q])
+                            best = min(best, r)
+                    j = idx[q]
+                    d[j] = max(d[j], best)
+            for j in range(1, n):  # the distances sorted
+                val = d[j]
+                i = j
+                while i > 0 and d[i - 1] > val:
+                    d[i] = d[i - 1]
+                    i -= 1
+                d[i] = val
+            prev = d[lo]
+            nxt = d[hi]
+            diff = nxt - prev
+            if mode == 2:
+                out[p] = (prev + nxt) / np.float32(2.0)
+            elif mode == 1:
+                out[p] = nxt - diff * wgt
+            else:
+                out[p] = prev + diff * wgt
+        return out
+
+    return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
+            "nn_spread_at": nn_spread_at}
 
 
 def _get() -> dict:
@@ -228,6 +296,36 @@ def grey_texture(xt: np.ndarray) -> Optional[np.ndarray]:
         return None
     xt = np.ascontiguousarray(xt, dtype=np.float32)
     return kern(xt, np.empty((xt.shape[0],) + xt.shape[2:], np.float32))
+
+
+def fit_inliers():
+    """The compiled ``fit_inliers(a (C,), b (C,), B0 (C, P), xs (C, P), ksig (P,), ok (P,), out (P,))`` (float32;
+    ``out`` bool, returned): :func:`bgsub.background.illumination.gain_compensated`'s inlier test, or None when
+    the kernels are unavailable."""
+    return _get().get("fit_inliers")
+
+
+def nn_spread(s: np.ndarray, order: int, q: float) -> Optional[np.ndarray]:
+    """:func:`bgsub.background.stats.nn_spread` of float32 samples ``s`` (n, C, ...) without NaNs in one compiled
+    pass per pixel (the same values); None when the kernels are unavailable (or for other inputs)."""
+    kern = _get().get("nn_spread_at")
+    n = s.shape[0]
+    if kern is None or s.dtype != np.float32 or s.ndim < 2 or n < 1 or s.size == 0 or np.isnan(s).any():
+        return None
+    if q == 50.0:  # median0: the middle value, or the mean of the two middle ones
+        lo, hi = (n - 1) // 2, n // 2
+        mode, wgt = (2 if lo < hi else 0), np.float32(0.0)
+    else:  # percentile0's positions and weight
+        v = (n - 1) * (q / 100.0)
+        lo = int(np.floor(v))
+        hi = min(lo + 1, n - 1)
+        g = float(v - lo)
+        mode = 1 if g >= 0.5 else 0
+        wgt = np.float32(1 - g) if mode else np.float32(g)
+    s3 = np.ascontiguousarray(s).reshape(n, s.shape[1], -1)
+    out = np.empty(s3.shape[2], np.float32)
+    kern(s3, int(min(order, n - 1)), lo, hi, mode, wgt, out)
+    return out.reshape(s.shape[2:])
 
 
 def available() -> bool:

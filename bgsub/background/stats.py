@@ -12,6 +12,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from bgsub.background import kernels
 from bgsub.background.kernels import kth_smallest_rows
 
 QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
@@ -314,6 +315,9 @@ def percentile0(a: np.ndarray, q: float) -> np.ndarray:
 def nn_spread(s: np.ndarray, order: int, q: float = 50.0) -> np.ndarray:
     """(...) each pixel's spread of its samples ``s`` (n, C, ...): the ``q``-th percentile over the samples of each
     sample's distance to its ``order``-th nearest other sample (:func:`knn_distance`, max over channels)."""
+    got = kernels.nn_spread(s, order, q)  # one compiled pass a pixel (bgsub.background.kernels), the same values
+    if got is not None:
+        return got
     d = knn_distance(s, order).max(axis=1)
     return median0(d) if q == 50.0 else percentile0(d, q)
 
