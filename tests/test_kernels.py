@@ -162,3 +162,35 @@ def test_nn_spread_with_and_without_the_kernels(monkeypatch, n, C, order, q):
         d[j] = dist.max(axis=0)
     lit = np.median(d, axis=0) if q == 50.0 else np.percentile(d, q, axis=0)
     np.testing.assert_allclose(got, lit, rtol=1e-6, atol=1e-5)
+
+
+def test_defer_keeps_the_whole_array_path_until_warm_up(monkeypatch):
+    calls = []
+    monkeypatch.setattr(kernels, "_kernels", None)
+    monkeypatch.setattr(kernels, "_warming", False)
+    monkeypatch.setattr(kernels, "_deferred", False)
+    monkeypatch.setattr(kernels, "_build", lambda: calls.append(1) or {"kth_rows": None})
+    kernels.defer()
+    assert kernels._get() == {} and calls == []  # nothing loaded on first use
+    rng = np.random.default_rng(0)
+    s = (rng.random((5, 2, 3, 4)) * 9).astype(np.float32)
+    x = (rng.random((2, 3, 4)) * 9).astype(np.float32)
+    np.testing.assert_array_equal(kth_smallest(s, x, 2), _reference(s, x, 2))  # the whole-array path
+    kernels.warm_up()
+    kernels._get()
+    assert calls == [1]
+
+
+def test_a_clip_that_is_all_window_defers_the_kernels(monkeypatch):
+    from bgsub.methods.unet import UNetMethod
+
+    seen = []
+    monkeypatch.setattr(kernels, "defer", lambda: seen.append("defer"))
+    monkeypatch.setattr(kernels, "warm_up", lambda: seen.append("warm"))
+    m = UNetMethod()
+    assert m.streams and m.begin_frames() == 100
+    m.warm_up(90)
+    m.warm_up(100)
+    m.warm_up(101)
+    m.warm_up(None)  # a live source: length unknown
+    assert seen == ["defer", "defer", "warm", "warm"]

@@ -27,6 +27,7 @@ import numpy as np
 _lock = threading.Lock()
 _kernels: Optional[dict] = None  # name -> compiled function; {} when Numba is unavailable or switched off
 _warming = False  # warm_up() has started a thread that builds them
+_deferred = False  # defer(): not loaded on first use until warm_up()
 
 
 def _build() -> dict:
@@ -258,6 +259,8 @@ def _define(numba, *, cache: bool) -> dict:
 def _get() -> dict:
     global _kernels
     if _kernels is None:
+        if _deferred:
+            return {}
         with _lock:
             if _kernels is None:
                 _kernels = _build()
@@ -266,13 +269,23 @@ def _get() -> dict:
 
 def warm_up() -> None:
     """Import Numba and load (or compile) the kernels in a daemon thread, once; a caller that needs them before
-    it is done waits for it (:func:`_get` holds the lock while building)."""
-    global _warming
+    it is done waits for it (:func:`_get` holds the lock while building). Undoes :func:`defer`."""
+    global _warming, _deferred
     with _lock:
+        _deferred = False
         if _kernels is not None or _warming:
             return
         _warming = True
     threading.Thread(target=_get, name="bgsub-kernels", daemon=True).start()
+
+
+def defer() -> None:
+    """Until :func:`warm_up` is called, callers get the whole-array path instead of loading the kernels (the same
+    values): for work too short to repay their start-up (Numba's import and first dispatch, about half a second of
+    mostly interpreter time that a short clip's own work cannot hide). Kernels loaded already stay in use."""
+    global _deferred
+    with _lock:
+        _deferred = _kernels is None and not _warming
 
 
 def band_drop(inner: np.ndarray, x: np.ndarray, bg: np.ndarray, off: np.ndarray, ys: np.ndarray, xs: np.ndarray,

@@ -146,9 +146,10 @@ class Method(ABC):
         :meth:`begin` is not called)."""
         return 0
 
-    def warm_up(self) -> None:
+    def warm_up(self, total: Optional[int] = None) -> None:
         """Start loading what the first ``decompose`` will need, in a background thread, while the pipeline reads
-        the video's first frames (called once per video, before :meth:`begin`). Default: nothing."""
+        the video's first frames (called once per video, before :meth:`begin`; ``total``: the frames the video
+        will give, None when unknown, as a live source). Default: nothing."""
 
     def begin(self, frames: torch.Tensor) -> None:
         """Set up the state that belongs to the video being segmented, once per video, before any ``decompose``.

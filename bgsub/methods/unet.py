@@ -205,13 +205,20 @@ class UNetMethod(Method):
             return 0
         return 1 if self.cfg.segment.reuse_background else max(1, self.cfg.background.init)
 
-    def warm_up(self) -> None:
-        """With the sample model: its compiled kernels loaded in a background thread
-        (:func:`bgsub.background.kernels.warm_up`: about half a second of start-up, hidden behind the reading of
-        the initialisation window)."""
-        if self.streams:
-            from bgsub.background import kernels
+    def warm_up(self, total: Optional[int] = None) -> None:
+        """With the sample model: its compiled kernels (:mod:`bgsub.background.kernels`) loaded in a background
+        thread while the initialisation window is read, unless the whole video is that window (``total`` <=
+        :meth:`begin_frames`): then Numba's start-up (about half a second, most of it interpreter time the
+        reading cannot hide) costs more than it saves (measured: a 90-frame clip 2.2-2.4 s without, 2.7-2.8 s
+        with; 1700 frames 14.3-15.7 s without, 11.4-12.2 s with; 1 thread), and the same values come from the
+        whole-array path."""
+        if not self.streams:
+            return
+        from bgsub.background import kernels
 
+        if total is not None and total <= self.begin_frames():
+            kernels.defer()
+        else:
             kernels.warm_up()
 
     def begin(self, frames: torch.Tensor) -> None:

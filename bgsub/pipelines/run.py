@@ -344,7 +344,7 @@ def _begin(method: Method, stream: FrameStream, cfg: Config,
     k = method.begin_frames()
     if k <= 0:
         return images, 0.0
-    method.warm_up()
+    method.warm_up(stream.total)
     ic = cfg.input
     first = next(images, None)
     if first is None:
