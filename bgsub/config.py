@@ -240,7 +240,8 @@ class SegmentConfig:
     #                 another value keeps it
     device: str = "auto"
     workers: int = 0  # windows decomposed at once, one torch thread each; 0 = auto: the torch thread count on the
-    #                   CPU for methods that allow it (the U-Net), else 1
+    #                   CPU for methods that allow it (the U-Net), less one when the background model steps in a
+    #                   thread of its own (the sample model), at least 1; else 1
     bf16: bool = True
     channels_last: bool = True
     threshold: str = "otsu"  # otsu: as threshold.scope says | fit: one Otsu threshold of |S| over the training

@@ -6,6 +6,7 @@ import torch
 
 from bgsub.api import evaluate
 from bgsub.config import Config
+from bgsub.devices import torch_threads
 from bgsub.methods.base import Decomposition, Method
 from bgsub.pipelines.run import decompose_video
 
@@ -117,6 +118,14 @@ def test_windows_decomposed_side_by_side_give_the_masks_of_one_at_a_time(small_c
     auto = load_config(None, ["segment.device=cpu"])
     assert window_workers(_Concurrent(), auto) == torch.get_num_threads()
     assert window_workers(_Recorder(), auto) == 1 and window_workers(_Recorder(streams=True), two) == 1
+    # a method that steps its background model in the reading thread leaves that thread a core
+    stepping = _Concurrent()
+    stepping.prepares = True
+    with torch_threads(3):
+        assert window_workers(stepping, auto) == 2 and window_workers(_Concurrent(), auto) == 3
+    with torch_threads(1):
+        assert window_workers(stepping, auto) == 1
+    assert window_workers(stepping, two) == 2  # an explicit count is kept
 
 
 def test_a_failing_window_stops_the_run_with_its_error(small_clip, tmp_path):

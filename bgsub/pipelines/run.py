@@ -125,9 +125,12 @@ def check_fit_memory(what: str, native: tuple[int, int], ic, frames: int) -> Non
 
 def window_workers(method: Method, cfg: Config) -> int:
     """How many windows to decompose at once: ``segment.workers``, or when it is 0 (auto) the torch thread count
-    for methods that allow it (:attr:`Method.window_threads`) on the CPU, else 1. Each worker runs with one torch
-    thread: on a small CPU, whole windows side by side keep the cores busier than one window's operations split
-    across threads, which wait for each other at every operation while frames are read and masks written."""
+    for methods that allow it (:attr:`Method.window_threads`) on the CPU, less one for a method that steps its
+    background model in the reading thread (:attr:`prepares`: that thread is the pipeline's critical path and
+    keeps a core busy), at least 1; else 1. Each worker runs with one torch thread: on a small CPU, whole windows
+    side by side keep the cores busier than one window's operations split across threads, which wait for each
+    other at every operation while frames are read and masks written. (2 cores, cdnet-highway, whole process,
+    medians of 4 alternating runs: two workers beside the stepping thread 14.00 s, one 12.37 s.)"""
     n = cfg.segment.workers
     if n < 0:
         raise BgsubError(f"segment.workers must be >= 0, got {n}")
@@ -137,7 +140,10 @@ def window_workers(method: Method, cfg: Config) -> int:
         return n
     from bgsub.devices import resolve_device
 
-    return torch.get_num_threads() if resolve_device(cfg.segment.device).type == "cpu" else 1
+    if resolve_device(cfg.segment.device).type != "cpu":
+        return 1
+    n = torch.get_num_threads()
+    return max(1, n - 1) if getattr(method, "prepares", False) else n
 
 
 class _Decomposer:
