@@ -81,7 +81,8 @@ def refine(masks: np.ndarray, frames: np.ndarray, background: np.ndarray, noise:
         x = frames[t][:, y0:y1, x0:x1]
         bgt = (background[t] if background.ndim == 4 else background)[:, y0:y1, x0:x1]
         off = np.zeros(x.shape[0]) if offsets is None else np.asarray(offsets[t], np.float64)
-        drop = band_drop(inner, x, bgt, off, ys, xs, R, thr, rr)  # compiled (bgsub.background.kernels), or:
+        # compiled (bgsub.background.kernels) for float32 frames (the product below is rounded to float32), or:
+        drop = band_drop(inner, x, bgt, off, ys, xs, R, thr, rr) if x.dtype == np.float32 else None
         if drop is not None:
             if drop.any():
                 out[t, ys[drop] + y0, xs[drop] + x0] = False
