@@ -41,16 +41,50 @@ def _build() -> dict:
         kernels = _define(numba, cache=True)
     except RuntimeError:  # no writable cache location: compile in memory, every run
         kernels = _define(numba, cache=False)
-    try:  # compile (or load from the cache) now, and check the result on a hand-made case
-        s = np.array([[[3.0, 0.0]], [[1.0, 5.0]], [[2.5, 4.0]]], np.float32)  # (n=3, R=1, w=2)
-        out = np.empty((1, 2), np.float32)
-        for k, want in ((2, [1.0, 2.0]), (1, [0.5, 1.0]), (3, [1.0, 3.0])):
-            kernels["kth_rows"](s, np.array([[2.0, 3.0]], np.float32), k, out, np.empty((k + 1, 2), np.float32))
-            if out.tolist() != [want]:
-                return {}
+    try:  # compile (or load from the cache) every kernel now, with the argument types the callers pass, and
+        #   check the results on hand-made cases: a kernel that cannot be compiled, cached or trusted here sends
+        #   every caller to the whole-array path instead of failing in the middle of a run
+        return kernels if _warmed(kernels) else {}
     except Exception:
         return {}
-    return kernels
+
+
+def _warmed(kernels: dict) -> bool:
+    s = np.array([[[3.0, 0.0]], [[1.0, 5.0]], [[2.5, 4.0]]], np.float32)  # (n=3, R=1, w=2)
+    out = np.empty((1, 2), np.float32)
+    for k, want in ((2, [1.0, 2.0]), (1, [0.5, 1.0]), (3, [1.0, 3.0])):
+        kernels["kth_rows"](s, np.array([[2.0, 3.0]], np.float32), k, out, np.empty((k + 1, 2), np.float32))
+        if out.tolist() != [want]:
+            return False
+    # texture: a vertical edge of 6 grey levels -> 3 at the pixels beside it (half of each difference)
+    xt = np.zeros((1, 3, 2, 3), np.float32)
+    xt[:, :, :, 2] = 6.0
+    if kernels["grey_texture"](xt, np.empty((1, 2, 3), np.float32)).tolist() != [[[0.0, 3.0, 3.0]] * 2]:
+        return False
+    ok = np.ones(2, np.bool_)
+    got = kernels["fit_inliers"](np.ones(3, np.float32), np.zeros(3, np.float32), np.ones((3, 2), np.float32),
+                                 np.array([[1.0, 9.0]] * 3, np.float32), np.full(2, 2.0, np.float32), ok,
+                                 np.empty(2, np.bool_))
+    if got.tolist() != [True, False]:
+        return False
+    o = np.empty(1, np.float32)  # values 0, 1, 3: nearest other 1, 1, 2; max over the 1 channel; median 1
+    if kernels["nn_spread_at"](np.array([[[0.0]], [[1.0]], [[3.0]]], np.float32), 1, 1, 1, 0, np.float32(0.0),
+                               o).tolist() != [1.0]:
+        return False
+    # the band's rule, on contiguous frames and on a window cut out of larger ones (both layouts the caller
+    # passes): a band pixel the colour of the background beside an interior of another colour is dropped
+    inner = np.zeros((3, 3), np.uint8)
+    inner[:, :2] = 1
+    big = np.zeros((3, 5, 5), np.float32)
+    big[:, 1:4, 1:3] = 0.9  # the object's interior; its band pixels (column 3) the background's 0
+    bgb = np.zeros((3, 5, 5), np.float32)
+    for x, b in ((np.ascontiguousarray(big[:, 1:4, 1:4]), np.ascontiguousarray(bgb[:, 1:4, 1:4])),
+                 (big[:, 1:4, 1:4], bgb[:, 1:4, 1:4])):
+        d = kernels["band_drop"](inner, x, b, np.zeros(3), np.array([0, 1], np.intp), np.array([2, 2], np.intp),
+                                 2, 0.1, 1.0 / 9.0)
+        if d.tolist() != [True, True]:
+            return False
+    return True
 
 
 def _define(numba, *, cache: bool) -> dict:
