@@ -1,19 +1,28 @@
-"""Compiled per-pixel kernels of the sample model's step (Numba), where one fused pass over the samples replaces
-dozens of whole-array operations.
+"""Compiled per-pixel kernels of the sample model and the mask's edge (Numba): one fused pass over the data where
+whole-array NumPy/OpenCV makes dozens.
 
-The sample model's hottest operation is the k-th smallest distance of each pixel's value to its ``n`` samples
-(ViBe's #min test, kept as a distance: :func:`bgsub.background.stats.kth_smallest`). Done with whole-array
-operations it is ``n`` absolute differences plus about ``3 (n - 1)`` running minima and maxima, each a pass over a
-frame-sized array: about 0.4 ms a frame at 160 x 120 x 3 with 20 samples, a quarter of the model's step and more
-when the network's threads share the memory bandwidth. The kernel below makes one pass: for each row of pixels it
-keeps the ``k`` running minima in a small buffer (the CPU's cache) and reads each sample's row once, the inner loop
-over the row's pixels vectorised by LLVM. The values are the same float32 values (|s - x| rounded once, min and
-max exact), so the model's output does not depend on whether Numba is installed.
+- ``kth_rows``: the k-th smallest distance of each pixel's value to its ``n`` samples (ViBe's #min test, kept as a
+  distance: :func:`bgsub.background.stats.kth_smallest`), the model's hottest operation. With whole-array
+  operations it is ``n`` absolute differences plus about ``3 (n - 1)`` running minima and maxima, each a pass
+  over a frame-sized array (about 0.6 ms a call at 160 x 120 x 3 with 20 samples, more when the network's threads
+  share the memory bandwidth). The kernel keeps each row's ``k`` running minima in a small buffer and reads each
+  sample's row once (0.22 ms), the inner loop over the row's pixels vectorised by LLVM.
+- ``grey_texture``: the grey frame and its texture (:mod:`bgsub.background.texture`).
+- ``fit_inliers``: the inlier test of the light's fit (:func:`bgsub.background.illumination.gain_compensated`).
+- ``nn_spread_at``: each pixel's noise level from its samples' nearest-neighbour spread
+  (:func:`bgsub.background.stats.nn_spread`).
+- ``band_drop``: the decision at the mask's edge (:func:`bgsub.background.boundary.refine`).
 
-Numba is imported on first use, in the thread that asks (``available()``); compiled code is cached on disk
-(``cache=True``: in ``__pycache__`` beside this file, or the user's cache directory where the package is read-only),
-so only the first run after an install compiles (about half a second). Without Numba (a platform it has no wheel
-for) or with ``BGSUB_NUMBA=0`` in the environment, the callers fall back to the whole-array path.
+Each does the float arithmetic of the code it replaces, in the same order, so the values are the same (tests
+check every kernel bit for bit against the whole-array path): the model's output does not depend on whether Numba
+is installed.
+
+Numba is imported and the kernels compiled (or loaded) and checked in one go: in the loading thread that
+:func:`warm_up` starts, or on first use. Compiled code is cached on disk (``cache=True``: in ``__pycache__``
+beside this file, or the user's cache directory where the package is read-only; in memory when neither is
+writable), so only the first run after an install compiles (3.4 s here); later runs load in about 0.45 s (Numba's
+import and its registries). Without Numba (a platform it has no wheel for), with ``BGSUB_NUMBA=0`` in the
+environment, after :func:`defer`, or when a kernel fails its check, the callers use the whole-array path.
 """
 
 from __future__ import annotations
