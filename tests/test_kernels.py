@@ -218,3 +218,32 @@ def test_segment_end_to_end_gives_the_same_masks_with_and_without_the_kernels(tm
             assert kernels.available()
         outs.append({p.name: p.read_bytes() for p in sorted(out.glob("bin*.png"))})
     assert len(outs[0]) == 130 and outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("absorb,texture", [(True, True), (False, True), (True, False)])
+def test_diffuse_with_and_without_the_kernels(monkeypatch, absorb, texture):
+    from bgsub.background.update import diffuse
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(21)
+    n, C, h, w = 20, 3, 30, 40
+    samples = (rng.random((n, C, h, w)) * 255).astype(np.float32)
+    tsamples = (rng.random((n, 1, h, w)) * 30).astype(np.float32) if texture else None
+    runs = []
+    for use in (True, False):
+        monkeypatch.setattr(kernels, "_kernels", None if use else {})
+        monkeypatch.setattr(kernels, "_deferred", False)
+        s, ts = samples.copy(), None if tsamples is None else tsamples.copy()
+        draws = np.random.default_rng(5)
+        frames = np.random.default_rng(6)
+        for _ in range(12):  # a few frames, each with its own selection
+            x = (frames.random((C, h, w)) * 255).astype(np.float32)
+            tex = (frames.random((h, w)) * 30).astype(np.float32) if texture else None
+            zmax = (frames.random((h, w)) * 12).astype(np.float32)
+            diffuse(s, ts, x, tex, zmax <= 3.0, zmax, k=6.0, phi=4, absorb=absorb, rng=draws)
+        runs.append((s, ts, draws.random()))  # the generator's state after: the same draws were made
+    assert not np.array_equal(runs[0][0], samples)  # samples were replaced
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    if texture:
+        np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]

@@ -1,5 +1,5 @@
 """Compiled per-pixel kernels of the sample model and the mask's edge (Numba): one fused pass over the data where
-whole-array NumPy/OpenCV makes dozens.
+whole-array NumPy/OpenCV makes several.
 
 - ``kth_rows``: the k-th smallest distance of each pixel's value to its ``n`` samples (ViBe's #min test, kept as a
   distance: :func:`bgsub.background.stats.kth_smallest`), the model's hottest operation. With whole-array
@@ -12,6 +12,8 @@ whole-array NumPy/OpenCV makes dozens.
 - ``nn_spread_at``: each pixel's noise level from its samples' nearest-neighbour spread
   (:func:`bgsub.background.stats.nn_spread`).
 - ``band_drop``: the decision at the mask's edge (:func:`bgsub.background.boundary.refine`).
+- ``drawn`` and ``put``: ViBe's update's selections and writes (:func:`bgsub.background.update.diffuse`; its
+  random draws stay NumPy's, so the model's results per seed are the same).
 
 Each does the float arithmetic of the code it replaces, in the same order, so the values are the same (tests
 check every kernel bit for bit against the whole-array path): the model's output does not depend on whether Numba
@@ -93,7 +95,13 @@ def _warmed(kernels: dict) -> bool:
                                  2, 0.1, 1.0 / 9.0)
         if d.tolist() != [True, True]:
             return False
-    return True
+    sel = kernels["drawn"](np.array([[True, False], [True, True]]), np.array([[0.1, 0.0], [0.9, 0.05]]), 0.5)
+    if sel.tolist() != [0, 3]:
+        return False
+    smp = np.zeros((2, 3, 4), np.float32)
+    kernels["put"](smp, np.arange(12, dtype=np.float32).reshape(3, 4), np.array([1, 1], np.int64),
+                   np.array([2, 2], np.int64), np.array([0, 3], np.int64))  # the later entry wins
+    return smp[1, :, 2].tolist() == [3.0, 7.0, 11.0] and float(np.abs(smp).sum()) == 21.0
 
 
 def _define(numba, *, cache: bool) -> dict:
@@ -295,8 +303,29 @@ def _define(numba, *, cache: bool) -> dict:
                 out[p] = prev + diff * wgt
         return out
 
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def drawn(bg, r, below):  # pragma: no cover - compiled (tested through update.diffuse)
+        # the flat indices, in order, of the pixels where bg and r < below (np.flatnonzero(bg & (r < below)))
+        fb = bg.reshape(-1)
+        fr = r.reshape(-1)
+        out = np.empty(fb.size, np.int64)
+        m = 0
+        for i in range(fb.size):
+            if fb[i] and fr[i] < below:
+                out[m] = i
+                m += 1
+        return out[:m]
+
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def put(samples, x, j, dst, src):  # pragma: no cover - compiled (tested through update.diffuse)
+        # samples (n, C, P) [j[i], :, dst[i]] = x (C, P) [:, src[i]] for i in order (a later entry wins)
+        C = x.shape[0]
+        for i in range(j.shape[0]):
+            for c in range(C):
+                samples[j[i], c, dst[i]] = x[c, src[i]]
+
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
-            "nn_spread_at": nn_spread_at}
+            "nn_spread_at": nn_spread_at, "drawn": drawn, "put": put}
 
 
 def _get() -> dict:
@@ -382,6 +411,13 @@ def nn_spread(s: np.ndarray, order: int, q: float) -> Optional[np.ndarray]:
     out = np.empty(s3.shape[2], np.float32)
     kern(s3, int(min(order, n - 1)), lo, hi, mode, wgt, out)
     return out.reshape(s.shape[2:])
+
+
+def diffusion():
+    """``(drawn, put)``, the compiled halves of :func:`bgsub.background.update.diffuse` (the random draws stay
+    NumPy's), or None when the kernels are unavailable."""
+    k = _get()
+    return (k["drawn"], k["put"]) if "drawn" in k else None
 
 
 def available() -> bool:

@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.background import kernels
 from bgsub.background.stats import neighbour_index, put_samples
 
 DIRS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))  # the 8 neighbours (dy, dx)
@@ -32,6 +33,30 @@ def diffuse(samples: np.ndarray, tsamples: Optional[np.ndarray], x: np.ndarray, 
     n, C, h, w = samples.shape
     xf = x.reshape(C, -1)  # flat pixel indices y w + x from here on
     tf = None if tex is None else tex.reshape(1, -1)
+    kern = kernels.diffusion()  # the selections and the writes compiled (the same draws, the same values), or:
+    if kern is not None and samples.flags.c_contiguous and (tsamples is None or tsamples.flags.c_contiguous):
+        drawn, put = kern
+        sf = samples.reshape(n, C, -1)
+        tsf = None if tf is None or tsamples is None else tsamples.reshape(n, 1, -1)
+        xf, tf = np.ascontiguousarray(xf), None if tf is None else np.ascontiguousarray(tf)
+        bgc = np.ascontiguousarray(bg, dtype=bool)
+        p = drawn(bgc, rng.random((h, w)), 1.0 / phi)
+        if p.size:
+            jp = rng.integers(0, n, size=(h, w)).reshape(-1)[p]  # one draw per pixel, as always
+            put(sf, xf, jp, p, p)
+            if tsf is not None:
+                put(tsf, tf, jp, p, p)
+        p = drawn(bgc, rng.random((h, w)), 1.0 / phi)
+        if p.size:
+            q = neighbour_index(h, w, DIRS)[rng.integers(0, 8, size=p.shape[0]), p]
+            if not absorb:
+                keep = zmax.reshape(-1)[q] <= k
+                p, q = p[keep], q[keep]
+            jj = rng.integers(0, n, size=p.shape[0])
+            put(sf, xf, jj, q, p)
+            if tsf is not None:
+                put(tsf, tf, jj, q, p)
+        return
     sel = bg & (rng.random((h, w)) < 1.0 / phi)
     if sel.any():
         p = np.flatnonzero(sel)
