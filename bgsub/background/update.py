@@ -33,48 +33,40 @@ def diffuse(samples: np.ndarray, tsamples: Optional[np.ndarray], x: np.ndarray, 
     n, C, h, w = samples.shape
     xf = x.reshape(C, -1)  # flat pixel indices y w + x from here on
     tf = None if tex is None else tex.reshape(1, -1)
-    kern = kernels.diffusion()  # the selections and the writes compiled (the same draws, the same values), or:
+    kern = kernels.diffusion()  # the selections and the writes compiled (the same draws, the same values), or NumPy
     if kern is not None and samples.flags.c_contiguous and (tsamples is None or tsamples.flags.c_contiguous):
         drawn, put = kern
         sf = samples.reshape(n, C, -1)
-        tsf = None if tf is None or tsamples is None else tsamples.reshape(n, 1, -1)
+        tsf = None if tf is None else tsamples.reshape(n, 1, -1)
         xf, tf = np.ascontiguousarray(xf), None if tf is None else np.ascontiguousarray(tf)
         bgc = np.ascontiguousarray(bg, dtype=bool)
-        p = drawn(bgc, rng.random((h, w)), 1.0 / phi)
-        if p.size:
-            jp = rng.integers(0, n, size=(h, w)).reshape(-1)[p]  # one draw per pixel, as always
-            put(sf, xf, jp, p, p)
+
+        def select(r: np.ndarray) -> np.ndarray:  # flat indices of the background pixels drawn (r < 1 / phi)
+            return drawn(bgc, r, 1.0 / phi)
+
+        def write(j: np.ndarray, dst: np.ndarray, src: np.ndarray) -> None:  # sample j of dst <- the value at src
+            put(sf, xf, j, dst, src)
             if tsf is not None:
-                put(tsf, tf, jp, p, p)
-        p = drawn(bgc, rng.random((h, w)), 1.0 / phi)
-        if p.size:
-            q = neighbour_index(h, w, DIRS)[rng.integers(0, 8, size=p.shape[0]), p]
-            if not absorb:
-                keep = zmax.reshape(-1)[q] <= k
-                p, q = p[keep], q[keep]
-            jj = rng.integers(0, n, size=p.shape[0])
-            put(sf, xf, jj, q, p)
-            if tsf is not None:
-                put(tsf, tf, jj, q, p)
-        return
-    sel = bg & (rng.random((h, w)) < 1.0 / phi)
-    if sel.any():
-        p = np.flatnonzero(sel)
-        jp = rng.integers(0, n, size=(h, w)).reshape(-1)[p]  # one draw per pixel, as always
-        put_samples(samples, jp, p, xf[:, p])
-        if tf is not None:
-            put_samples(tsamples, jp, p, tf[:, p])
-    sel = bg & (rng.random((h, w)) < 1.0 / phi)
-    if sel.any():
-        p = np.flatnonzero(sel)
+                put(tsf, tf, j, dst, src)
+    else:
+        def select(r: np.ndarray) -> np.ndarray:
+            return np.flatnonzero(bg & (r < 1.0 / phi))
+
+        def write(j: np.ndarray, dst: np.ndarray, src: np.ndarray) -> None:
+            put_samples(samples, j, dst, xf[:, src])
+            if tf is not None:
+                put_samples(tsamples, j, dst, tf[:, src])
+
+    p = select(rng.random((h, w)))
+    if p.size:
+        write(rng.integers(0, n, size=(h, w)).reshape(-1)[p], p, p)  # one draw per pixel, as always
+    p = select(rng.random((h, w)))
+    if p.size:
         q = neighbour_index(h, w, DIRS)[rng.integers(0, 8, size=p.shape[0]), p]  # a random neighbour
         if not absorb:  # the background spreads only into background: foreground is never eaten
             keep = zmax.reshape(-1)[q] <= k
             p, q = p[keep], q[keep]
-        jj = rng.integers(0, n, size=p.shape[0])
-        put_samples(samples, jj, q, xf[:, p])
-        if tf is not None:
-            put_samples(tsamples, jj, q, tf[:, p])
+        write(rng.integers(0, n, size=p.shape[0]), q, p)
 
 
 def heal(samples: np.ndarray, sigma: np.ndarray, x: np.ndarray, prev: np.ndarray, zmax: np.ndarray,
