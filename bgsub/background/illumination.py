@@ -52,27 +52,30 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     sig = sigma[::s, ::s].reshape(1, -1)
     ok = (B0 > 0.5) & (B0 < 254.5) & (xs > 0.5) & (xs < 254.5)
     ok_all, ksig = ok.all(axis=0), k * sig
-    t, le = np.empty_like(xs), np.empty(xs.shape, bool)  # inliers()'s buffers
-    # the same test compiled (bgsub.background.kernels), one pass (float32 frames: the model's)
+    # inliers in every channel, |xs - (a B0 + b)| <= k sigma: compiled (bgsub.background.kernels, one pass; the
+    # model's float32 frames), or with NumPy in place; the same values
     kern = fit_inliers() if B0.dtype == np.float32 and xs.dtype == np.float32 else None
     if kern is not None:
-        B0c, xsc = (np.ascontiguousarray(v, dtype=np.float32) for v in (B0, xs))
+        B0c, xsc = np.ascontiguousarray(B0), np.ascontiguousarray(xs)
         ksigc = np.ascontiguousarray(ksig.reshape(-1))  # its own type (float32, or float64 for a float64 k)
 
-    def inliers(a, b):  # inliers in every channel: |xs - (a B0 + b)| <= k sigma, in place (the same values)
-        if kern is not None:
+        def inliers(a, b):
             return kern(np.ascontiguousarray(a, dtype=np.float32).reshape(-1),
                         np.ascontiguousarray(b, dtype=np.float32).reshape(-1), B0c, xsc, ksigc, ok_all,
                         np.empty(ok_all.shape, bool))
-        np.multiply(a, B0, out=t)
-        np.add(t, b, out=t)
-        np.subtract(t, xs, out=t)  # the same magnitude as xs - (a B0 + b)
-        np.abs(t, out=t)
-        np.less_equal(t, ksig, out=le)
-        out = le[0] & ok_all
-        for c in range(1, C):
-            out &= le[c]
-        return out
+    else:
+        t, le = np.empty_like(xs), np.empty(xs.shape, bool)  # the buffers
+
+        def inliers(a, b):
+            np.multiply(a, B0, out=t)
+            np.add(t, b, out=t)
+            np.subtract(t, xs, out=t)  # the same magnitude as xs - (a B0 + b)
+            np.abs(t, out=t)
+            np.less_equal(t, ksig, out=le)
+            out = le[0] & ok_all
+            for c in range(1, C):
+                out &= le[c]
+            return out
 
     Bd, Xd = B0.astype(np.float64), xs.astype(np.float64)
     BB, BX = Bd * Bd, Bd * Xd  # the least-squares sums as dot products with the inlier weights (no copies)

@@ -427,7 +427,7 @@ def available() -> bool:
 
 def kth_smallest_rows(s: np.ndarray, x: np.ndarray, k: int) -> Optional[np.ndarray]:
     """The k-th smallest ``|s[j] - x|`` over j (axis 0 of ``s``), elementwise, for float32 ``s`` (n, ...) and ``x``
-    (...) of at least 2 dimensions, 1 <= k <= n; None when the kernels are unavailable (the caller's whole-array
+    (...) of at least 1 dimension, 1 <= k <= n; None when the kernels are unavailable (the caller's whole-array
     path then gives the same values)."""
     kern = _get().get("kth_rows")
     if kern is None:

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 
 from bgsub.background import kernels
-from bgsub.background.kernels import kth_smallest_rows
 
 QUANT = 1.0 / math.sqrt(12.0)  # the standard deviation of 8-bit rounding, in grey levels
 NOISE_LAG = 12  # frames between the two frames of a temporal noise difference: about a group of pictures (MPEG's
@@ -121,9 +120,9 @@ def kth_smallest(s: np.ndarray, x: np.ndarray, k: int, reduce_channels: bool = F
             d = d.max(axis=1)
         return np.partition(d, k - 1, axis=0)[k - 1]
     if s.dtype == np.float32 and x.dtype == np.float32 and x.size > 0 and not reduce_channels:
-        got = kth_smallest_rows(s, x if x.ndim >= 2 else x[None], k)  # one compiled pass (bgsub.background.kernels)
+        got = kernels.kth_smallest_rows(s, x, k)  # one compiled pass (bgsub.background.kernels)
         if got is not None:
-            return got.reshape(x.shape)
+            return got
     if s.dtype == np.float32 and x.dtype == np.float32 and x.ndim >= 2 and x.size > 0:
         return _kth_smallest_cv(s, x, k, reduce_channels)
     shape = x.shape[1:] if reduce_channels else x.shape

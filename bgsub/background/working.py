@@ -63,10 +63,8 @@ def working_and_texture(frames: torch.Tensor, size: tuple[int, int], region: int
         tex = texture_of(channel_mean(xt), size)
     elif tuple(ts) == tuple(size):
         tex = full
-    else:  # area-averaged to the working size as texture_of does
-        tex = np.empty((full.shape[0],) + tuple(size), np.float32)
-        for t in range(full.shape[0]):
-            cv2.resize(full[t], (size[1], size[0]), dst=tex[t], interpolation=cv2.INTER_AREA)
+    else:  # area-averaged to the working size, as texture_of does
+        tex = area_resized(full, size)
     if region > 1:
         for t in range(tex.shape[0]):
             cv2.blur(tex[t], (region, region), dst=tex[t], borderType=cv2.BORDER_REFLECT)
