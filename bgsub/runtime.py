@@ -1,0 +1,59 @@
+"""Process-wide settings decided at run time from the machine, applied once by the command line (:func:`tune`).
+
+**Transparent huge pages.** NumPy asks the kernel for huge pages (``madvise(MADV_HUGEPAGE)``) on every array of
+4 MB or more. Where the kernel's THP ``defrag`` policy is ``always``, ``madvise`` or ``defer+madvise`` (the usual
+default is ``madvise``), a page fault in such a region compacts memory synchronously to find a free 2 MB block:
+once the page cache is full of decoded video, a fresh 83 MB array (the initialisation window of a 320 x 240 clip,
+90 frames, float32) took 0.37-0.52 s to fill the first time in the process instead of 0.034 s (the same
+multiplication, measured inside ``bgsub segment``, 2026-12-06); the start of ``segment`` on cdnet-highway (reading
+the window and the sample model's initialisation) ended 1.0-1.8 s sooner without it. bgsub's large arrays are
+short-lived frames and windows that are streamed through once, where huge pages save little, so where the policy
+stalls, NumPy's advice is switched off for this process (and, through ``NUMPY_MADVISE_HUGEPAGE=0``, for the
+processes it starts). A user's own ``NUMPY_MADVISE_HUGEPAGE`` is left as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+THP = Path("/sys/kernel/mm/transparent_hugepage")
+STALLING_DEFRAG = ("always", "madvise", "defer+madvise")  # policies that compact in the page fault for madvised memory
+
+
+def _selected(path: Path) -> Optional[str]:
+    """The bracketed choice of a sysfs policy file (``always defer [madvise] never`` -> ``madvise``), or None."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    start, end = text.find("["), text.find("]")
+    return text[start + 1 : end] if 0 <= start < end else None
+
+
+def hugepage_advice_stalls(root: Path = THP) -> bool:
+    """Whether NumPy's huge-page advice makes page faults compact memory synchronously on this machine: THP not
+    ``never`` and a defrag policy in :data:`STALLING_DEFRAG`. False where the files cannot be read (not Linux)."""
+    enabled, defrag = _selected(root / "enabled"), _selected(root / "defrag")
+    return enabled not in (None, "never") and defrag in STALLING_DEFRAG
+
+
+def _set_numpy_hugepage(on: bool) -> Optional[bool]:
+    """NumPy's huge-page advice on or off; returns the previous setting (None where this NumPy has no switch)."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # NumPy 1.x
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage  # type: ignore[no-redef]
+        except ImportError:
+            return None
+    return bool(_set_madvise_hugepage(on))
+
+
+def tune(root: Path = THP) -> bool:
+    """Apply the process-wide settings above. Returns True when NumPy's huge-page advice was switched off."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ or not hugepage_advice_stalls(root):
+        return False
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
+    return _set_numpy_hugepage(False) is not None
