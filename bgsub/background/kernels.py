@@ -1,5 +1,7 @@
 """Compiled per-pixel kernels of the sample model and the mask's edge (Numba): one fused pass over the data where
-whole-array NumPy/OpenCV makes several.
+whole-array NumPy/OpenCV makes several. This module loads them, checks them and hands them to their callers
+through the wrappers below (each returns None where the kernels are unavailable); their bodies are in
+:mod:`bgsub.background.compiled`.
 
 - ``kth_rows``: the k-th smallest distance of each pixel's value to its ``n`` samples (ViBe's #min test, kept as a
   distance: :func:`bgsub.background.stats.kth_smallest`), the model's hottest operation. With whole-array
@@ -49,9 +51,11 @@ def _build() -> dict:
     except Exception:  # not installed, or broken on this platform: the whole-array path
         return {}
     try:
-        kernels = _define(numba, cache=True)
+        from bgsub.background.compiled import define
+
+        kernels = define(numba, cache=True)
     except RuntimeError:  # no writable cache location: compile in memory, every run
-        kernels = _define(numba, cache=False)
+        kernels = define(numba, cache=False)
     try:  # compile (or load from the cache) every kernel now, with the argument types the callers pass, and
         #   check the results on hand-made cases: a kernel that cannot be compiled, cached or trusted here sends
         #   every caller to the whole-array path instead of failing in the middle of a run
@@ -102,230 +106,6 @@ def _warmed(kernels: dict) -> bool:
     kernels["put"](smp, np.arange(12, dtype=np.float32).reshape(3, 4), np.array([1, 1], np.int64),
                    np.array([2, 2], np.int64), np.array([0, 3], np.int64))  # the later entry wins
     return smp[1, :, 2].tolist() == [3.0, 7.0, 11.0] and float(np.abs(smp).sum()) == 21.0
-
-
-def _define(numba, *, cache: bool) -> dict:
-    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def kth_rows(s, x, k, out, buf):  # pragma: no cover - compiled (tested through kth_smallest_rows)
-        # s (n, R, w), x (R, w), out (R, w): out[r, j] = the k-th smallest |s[:, r, j] - x[r, j]|;
-        # buf (k + 1, w) scratch: rows 0..k-1 the sorted running minima, row k the value being inserted
-        n, R, w = s.shape
-        for r in range(R):
-            xr = x[r]
-            if k == 2:  # the default (#min = 2): both minima in one fused loop a sample
-                m1 = buf[0]
-                m2 = buf[1]
-                for j in range(w):
-                    m1[j] = np.inf
-                    m2[j] = np.inf
-                for m in range(n):
-                    sm = s[m, r]
-                    for j in range(w):
-                        b = abs(sm[j] - xr[j])
-                        a = m1[j]
-                        m1[j] = min(a, b)
-                        m2[j] = min(m2[j], max(a, b))
-                o = out[r]
-                for j in range(w):
-                    o[j] = m2[j]
-                continue
-            for q in range(k):
-                for j in range(w):
-                    buf[q, j] = np.inf
-            d = buf[k]
-            for m in range(n):
-                sm = s[m, r]
-                for j in range(w):
-                    d[j] = abs(sm[j] - xr[j])
-                for q in range(k):  # insert d into the sorted minima; the larger of each pair carries on
-                    mq = buf[q]
-                    for j in range(w):
-                        a = mq[j]
-                        b = d[j]
-                        mq[j] = min(a, b)
-                        d[j] = max(a, b)
-            last = buf[k - 1]
-            o = out[r]
-            for j in range(w):
-                o[j] = last[j]
-
-    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def band_drop(inner, x, bg, off, ys, xs, R, thr, rr):  # pragma: no cover - compiled (tested through refine)
-        # inner (h, w) uint8 0/1, x and bg (C, h, w) float32, off (C,) float64, ys/xs (P,) band pixels:
-        # whether each band pixel is dropped (bgsub.background.boundary.refine's rule, its arithmetic in its order:
-        # the integral image of [inner, x * inner] in float64 row by row as OpenCV's, box sums as
-        # ((D - B) - C) + A, channel sums left to right)
-        C, h, w = x.shape
-        ii = np.zeros((C + 1, h + 1, w + 1), np.float64)  # plane 0: the interior; 1..C: the frame on it
-        for y in range(h):
-            s0 = 0.0
-            for q in range(w):
-                s0 += np.float64(np.float32(inner[y, q]))
-                ii[0, y + 1, q + 1] = ii[0, y, q + 1] + s0
-            for c in range(C):
-                xc = x[c, y]
-                ic = inner[y]
-                sc = 0.0
-                for q in range(w):
-                    sc += np.float64(xc[q] * np.float32(ic[q]))
-                    ii[c + 1, y + 1, q + 1] = ii[c + 1, y, q + 1] + sc
-        P = ys.shape[0]
-        drop = np.zeros(P, np.bool_)
-        sums = np.empty(C + 1, np.float64)
-        for i in range(P):
-            py, pxx = ys[i], xs[i]
-            ya, yb = max(py - R, 0), min(py + R + 1, h)
-            xa, xb = max(pxx - R, 0), min(pxx + R + 1, w)
-            for c in range(C + 1):
-                sums[c] = ii[c, yb, xb] - ii[c, ya, xb] - ii[c, yb, xa] + ii[c, ya, xa]
-            count = sums[0]
-            if not count > 0.5:
-                continue
-            den = max(count, 1.0)
-            dxo = 0.0
-            dxb = 0.0
-            far = False
-            for c in range(C):
-                o = sums[c + 1] / den
-                p = np.float64(x[c, py, pxx])
-                b = np.float64(bg[c, py, pxx]) + off[c]
-                dxo += (p - o) ** 2
-                dxb += (p - b) ** 2
-                if abs(o - b) > thr:
-                    far = True
-            drop[i] = far and dxb < rr * dxo
-        return drop
-
-    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def grey_texture(xt, out):  # pragma: no cover - compiled (tested through working_and_texture)
-        # xt (T, C, th, tw) float32 -> out (T, th, tw): the texture before its area average
-        # (bgsub.background.texture.texture_of on bgsub.background.working.channel_mean's grey, their arithmetic
-        # in their order: the channels added in order and divided in float64; half |differences|; left + right,
-        # + above, + below)
-        T, C, th, tw = xt.shape
-        g = np.empty((th, tw), np.float32)
-        hy = np.zeros((th + 1, tw), np.float32)  # hy[y]: half |g[y] - g[y - 1]|, 0 outside the frame
-        hx = np.zeros(tw + 1, np.float32)
-        half = np.float32(0.5)
-        for t in range(T):
-            for y in range(th):
-                gy = g[y]
-                if C == 1:
-                    for q in range(tw):
-                        gy[q] = xt[t, 0, y, q]
-                elif C == 3:
-                    x0, x1, x2 = xt[t, 0, y], xt[t, 1, y], xt[t, 2, y]
-                    for q in range(tw):
-                        gy[q] = np.float32(np.float64((x0[q] + x1[q]) + x2[q]) / 3.0)
-                else:
-                    for q in range(tw):
-                        s = xt[t, 0, y, q] + xt[t, 1, y, q]
-                        for c in range(2, C):
-                            s = s + xt[t, c, y, q]
-                        gy[q] = np.float32(np.float64(s) / C)
-                if y > 0:
-                    gp, hr = g[y - 1], hy[y]
-                    for q in range(tw):
-                        hr[q] = abs(gy[q] - gp[q]) * half
-            for y in range(th):
-                gy = g[y]
-                for q in range(1, tw):
-                    hx[q] = abs(gy[q] - gy[q - 1]) * half
-                o, up, dn = out[t, y], hy[y], hy[y + 1]
-                for q in range(tw):
-                    o[q] = ((hx[q] + hx[q + 1]) + up[q]) + dn[q]
-        return out
-
-    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def fit_inliers(a, b, B0, xs, ksig, ok, out):  # pragma: no cover - compiled (tested through gain_compensated)
-        # out[p] = ok[p] and |(a[c] B0[c, p] + b[c]) - xs[c, p]| <= ksig[p] for every channel c (float32, as
-        # bgsub.background.illumination.gain_compensated's inliers)
-        C, P = B0.shape
-        for p in range(P):
-            keep = ok[p]
-            if keep:
-                for c in range(C):
-                    if not abs((a[c] * B0[c, p] + b[c]) - xs[c, p]) <= ksig[p]:
-                        keep = False
-                        break
-            out[p] = keep
-        return out
-
-    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def nn_spread_at(s, k, lo, hi, mode, wgt, out):  # pragma: no cover - compiled (tested through nn_spread)
-        # s (n, C, P) float32 without NaNs -> out (P,): over the samples, the percentile (sorted positions lo, hi
-        # and the weight wgt: mode 0 from the lower value, 1 from the upper, as bgsub.background.stats.percentile0;
-        # mode 2 the mean of the two, as median0 for an even count) of each sample's
-        # distance to its k-th nearest other sample, max over channels (bgsub.background.stats.knn_distance: in
-        # sorted order the least reach of the k + 1 windows of k + 1 consecutive values that hold it)
-        n, C, P = s.shape
-        v = np.empty(n, np.float32)
-        idx = np.empty(n, np.int64)
-        d = np.empty(n, np.float32)
-        for p in range(P):
-            for j in range(n):
-                d[j] = -np.inf
-            for c in range(C):
-                for j in range(n):  # insertion sort (ties in index order; equal values have equal distances)
-                    val = s[j, c, p]
-                    i = j
-                    while i > 0 and v[i - 1] > val:
-                        v[i] = v[i - 1]
-                        idx[i] = idx[i - 1]
-                        i -= 1
-                    v[i] = val
-                    idx[i] = j
-                for q in range(n):
-                    best = np.float32(np.inf)
-                    for t in range(k + 1):
-                        a = q - t
-                        b = a + k
-                        if a >= 0 and b <= n - 1:
-                            r = max(v[q] - v[a], v[b] - v[q])
-                            best = min(best, r)
-                    j = idx[q]
-                    d[j] = max(d[j], best)
-            for j in range(1, n):  # the distances sorted
-                val = d[j]
-                i = j
-                while i > 0 and d[i - 1] > val:
-                    d[i] = d[i - 1]
-                    i -= 1
-                d[i] = val
-            prev = d[lo]
-            nxt = d[hi]
-            diff = nxt - prev
-            if mode == 2:
-                out[p] = (prev + nxt) / np.float32(2.0)
-            elif mode == 1:
-                out[p] = nxt - diff * wgt
-            else:
-                out[p] = prev + diff * wgt
-        return out
-
-    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def drawn(bg, r, below):  # pragma: no cover - compiled (tested through update.diffuse)
-        # the flat indices, in order, of the pixels where bg and r < below (np.flatnonzero(bg & (r < below)))
-        fb = bg.reshape(-1)
-        fr = r.reshape(-1)
-        out = np.empty(fb.size, np.int64)
-        m = 0
-        for i in range(fb.size):
-            if fb[i] and fr[i] < below:
-                out[m] = i
-                m += 1
-        return out[:m]
-
-    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def put(samples, x, j, dst, src):  # pragma: no cover - compiled (tested through update.diffuse)
-        # samples (n, C, P) [j[i], :, dst[i]] = x (C, P) [:, src[i]] for i in order (a later entry wins)
-        C = x.shape[0]
-        for i in range(j.shape[0]):
-            for c in range(C):
-                samples[j[i], c, dst[i]] = x[c, src[i]]
-
-    return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
-            "nn_spread_at": nn_spread_at, "drawn": drawn, "put": put}
 
 
 def _get() -> dict:
