@@ -6,6 +6,14 @@ A research probe for choosing the default U-Net's background model (issue 18), o
 is a background model run over the whole sequence, front to back, initialised on the first ``background.init``
 frames; its mask is z > k at the model's working size, upsampled to the native size (bilinear on z). CDnet
 scoring. Prints a markdown table (F per sequence and the mean); skips cleanly when the data folder is absent.
+
+Besides the named variants below (the history of the search, as keyword arguments of ``SampleModel.initialise``),
+a variant may be given as configuration: ``final`` is the background model exactly as ``bgsub segment`` builds it
+from the defaults (``bgsub.background.state.start`` with ``Config().background``), and ``final:KEY=VALUE`` (several
+joined with ``+``) the same with ``background.KEY=VALUE`` overridden, as ``--set`` would: the defaults with one
+lever switched off. ``--levers`` runs ``final`` and every lever of :data:`LEVERS` off, one at a time::
+
+    python scripts/ablate_background.py --data ../shared/data --levers --jobs 2
 """
 
 from __future__ import annotations
@@ -86,6 +94,46 @@ VARIANTS = {
 }
 
 
+# The final defaults' levers, each switched off (or to the field's plainer choice) one at a time by --levers
+LEVERS = (
+    "model=reference",  # samples, not a median: the static median of the window and one noise level a pixel
+    "start=first",  # the samples from the first frame and its neighbours (ViBe), not each pixel's stillest frames
+    "start=window",  # the samples spread over the window, not each pixel's stillest frames
+    "horizon=0+open_horizon=0",  # no online search for stiller frames after the window
+    "open_horizon=0",  # the online search stops at the horizon for every pixel
+    "motion=diff",  # stillness as frame differences only (LaBGen), not also as displacement
+    "spread=mad",  # one noise level spanning every mode (the samples' MAD), not the modes' width
+    "gain=false",  # the light as a per-channel offset only
+    "compensate=none",  # no light compensation at all
+    "texture=false",  # no texture channel
+    "texture_region=1",  # each working pixel's own texture, not its region's
+    "shadow=0",  # no cast-shadow test
+    "update=0",  # the samples never change after the start (no ViBe update, so no healing)
+    "matches=1",  # one matching sample is enough (ViBe's #min = 2)
+)
+
+
+def _build(x, variant: str, init: int):
+    """The model a variant names (the static reference as None), and its k."""
+    from bgsub.background.samples import SampleModel
+
+    if variant == "final" or variant.startswith("final:"):
+        from bgsub.background.state import start
+        from bgsub.config import load_config
+
+        sets = [f"background.{kv}" for kv in variant[len("final:"):].split("+") if kv] if ":" in variant else []
+        cfg = load_config(None, sets)
+        bc = cfg.background
+        n0 = max(1, min(bc.init if init is None else init, x.shape[0]))
+        return start(x[:n0], bc, pixels=cfg.model.pixels), bc.k
+    kw = VARIANTS[variant]
+    n0 = max(1, min(init, x.shape[0]))
+    if kw is None:
+        return None, 6.0
+    model = SampleModel.initialise(x[:n0], **kw)
+    return model, model.k
+
+
 def run(seq: Path, variant: str, threads: int, init: int) -> tuple[str, str, float, float]:
     import numpy as np
     import torch
@@ -93,7 +141,6 @@ def run(seq: Path, variant: str, threads: int, init: int) -> tuple[str, str, flo
 
     torch.set_num_threads(threads)
     from bgsub.background import estimate, residual
-    from bgsub.background.samples import SampleModel
     from bgsub.io.frames import read_clip
     from bgsub.io.layout import find_ground_truth, read_labels, split_labels
     from bgsub.metrics import Counts, confusion, scores
@@ -103,18 +150,13 @@ def run(seq: Path, variant: str, threads: int, init: int) -> tuple[str, str, flo
     clip = read_clip(frames, grayscale=False)
     x = clip.frames
     n0 = max(1, min(init, x.shape[0]))
-    kw = VARIANTS[variant]
     gt = find_ground_truth(None, seq)
     scored = set(gt.scored_numbers())
     counts = Counts()
     H, W = x.shape[-2:]
-    if kw is None:
+    model, k = _build(x, variant, init)
+    if model is None:
         ref = estimate(x[:n0])
-        k = 6.0
-        model = None
-    else:
-        model = SampleModel.initialise(x[:n0], **kw)
-        k = model.k
     for i0 in range(0, x.shape[0], 32):
         chunk = x[i0 : i0 + 32]
         z = residual(ref, chunk) if model is None else model.step(chunk)
@@ -142,14 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--levers", action="store_true", help="the final defaults and each lever of LEVERS off "
+                    "(replaces --variants)")
     a = ap.parse_args(argv)
     if not a.data.is_dir():
         print(f"{a.data}: no data folder, nothing to run")
         return 0
     seqs = [a.data / s for s in a.sequences.split(",") if (a.data / s).is_dir()]
-    variants = a.variants.split(",")
+    variants = ["final"] + [f"final:{lv}" for lv in LEVERS] if a.levers else a.variants.split(",")
     for v in variants:
-        if v not in VARIANTS:
+        if v not in VARIANTS and not (v == "final" or v.startswith("final:")):
             ap.error(f"unknown variant {v!r} (valid: {', '.join(VARIANTS)})")
     from concurrent.futures import ProcessPoolExecutor
 
