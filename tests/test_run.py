@@ -128,6 +128,21 @@ def test_windows_decomposed_side_by_side_give_the_masks_of_one_at_a_time(small_c
     assert window_workers(stepping, two) == 2  # an explicit count is kept
 
 
+def test_readers_leave_the_stepping_thread_a_core():
+    from bgsub.pipelines.run import MAX_READERS, readers
+
+    stepping, plain = _Concurrent(), _Concurrent()
+    stepping.prepares = True
+    with torch_threads(3):
+        assert readers() == 3 and readers(plain) == 3 and readers(stepping) == 2
+    with torch_threads(2):
+        assert readers(stepping) == 1 and readers(plain) == 2
+    with torch_threads(1):
+        assert readers(stepping) == 1 and readers() == 1
+    with torch_threads(MAX_READERS + 3):
+        assert readers(stepping) == MAX_READERS and readers() == MAX_READERS
+
+
 def test_a_failing_window_stops_the_run_with_its_error(small_clip, tmp_path):
     import pytest
 

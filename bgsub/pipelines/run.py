@@ -254,7 +254,7 @@ def decompose_video(
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
     two_pass = scope == "video" and not getattr(method, "decides_masks", False)
-    with _open(source, cfg, max_frames, stop) as stream:
+    with _open(source, cfg, max_frames, stop, method) as stream:
         if two_pass and stream.live:
             raise BgsubError(f"{stream.name}: threshold.scope=video reads the input twice, and a camera or a stream "
                              "is read once: use scope frame or clip")
@@ -296,11 +296,17 @@ MAX_READERS = 4  # decoding and converting threads at most: beyond them the in-o
 #                 the rate, and each decoder keeps two native frames ahead (eight 4K frames: 200 MB)
 
 
-def readers() -> int:
+def readers(method: Optional[Method] = None) -> int:
     """Threads that decode a folder's files and convert frames to the working size side by side: the torch thread
-    count (the ``--threads`` count: one for a single-threaded run, all in the reading thread as before), at most
-    :data:`MAX_READERS`."""
-    return max(1, min(torch.get_num_threads(), MAX_READERS))
+    count (the ``--threads`` count: one for a single-threaded run, all in the reading thread as before), less one
+    while ``method`` steps its background model in the reading thread (:attr:`prepares`, as
+    :func:`window_workers`: that thread keeps a core busy), at least 1 and at most :data:`MAX_READERS`. (2 cores,
+    cdnet-highway, whole process, 11 pairs alternating with two readers, a slow phase of the machine: faster in 9,
+    mean 12.62 -> 12.41 s, medians 12.51 / 12.50 s: a small step, with fewer threads contending for two cores.)"""
+    n = torch.get_num_threads()
+    if method is not None and getattr(method, "prepares", False):
+        n -= 1
+    return max(1, min(n, MAX_READERS))
 
 
 def read_plan(method: Method, native: tuple[int, int], cfg: Config, *,
@@ -333,11 +339,12 @@ def _reduce(stream: FrameStream, plan: tuple[int, Optional[tuple[int, int]]], cf
         stream.decode_reduced(plan[0], grayscale=bool(cfg.input.grayscale))
 
 
-def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threading.Event]) -> FrameStream:
+def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threading.Event],
+          method: Optional[Method] = None) -> FrameStream:
     """The source as a :class:`FrameStream`, a folder's files decoded by :func:`readers` threads."""
     ic = cfg.input
     return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop,
-                            decoders=readers())
+                            decoders=readers(method))
 
 
 def _begin(method: Method, stream: FrameStream, cfg: Config,
@@ -401,14 +408,15 @@ def _top_up(method: Method) -> bool:
 
 
 def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = True,
-          size: Optional[tuple[int, int]] = None) -> Iterator[tuple[Chunk, int]]:
+          size: Optional[tuple[int, int]] = None, workers: Optional[int] = None) -> Iterator[tuple[Chunk, int]]:
     """Yield ``(chunk, new)`` for decoded ``images`` in order (see :func:`iter_windows`): windows of ``window``
     frames, a short last one topped up with the previous window's tail when ``top_up``. ``size``: the frames'
-    size (see :func:`read_plan`; None: the working size)."""
+    size (see :func:`read_plan`; None: the working size). ``workers``: conversion threads (None:
+    :func:`readers`)."""
     ic = cfg.input
     prev: Optional[Chunk] = None
     for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale,
-                           workers=readers(), size=size):
+                           workers=readers() if workers is None else workers, size=size):
         t = len(chunk.numbers)
         if top_up and t < window and prev is not None:
             k = window - t
@@ -441,7 +449,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     # the next window is read and the last one's files are encoded and written in background threads while the
     # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
     # decomposed at once, one per thread, and their results taken in order
-    windows = tiled(images, window=window, cfg=cfg, top_up=_top_up(method), size=size)
+    windows = tiled(images, window=window, cfg=cfg, top_up=_top_up(method), size=size, workers=readers(method))
     if getattr(method, "prepares", False):  # in-order work (the background model) beside the reading
         windows = _prepared(method, windows)
     windows = prefetch(windows, depth=2)
