@@ -193,8 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     seqs = [a.data / s for s in a.sequences.split(",") if (a.data / s).is_dir()]
     variants = ["final"] + [f"final:{lv}" for lv in LEVERS] if a.levers else a.variants.split(",")
     for v in variants:
-        if v not in VARIANTS and not (v == "final" or v.startswith("final:")):
-            ap.error(f"unknown variant {v!r} (valid: {', '.join(VARIANTS)})")
+        if v == "final" or v.startswith("final:"):
+            from bgsub.config import load_config
+            from bgsub.errors import BgsubError
+
+            try:  # a bad setting is a usage error here, not a traceback from a worker process
+                load_config(None, [f"background.{kv}" for kv in v[len("final:"):].split("+") if kv])
+            except BgsubError as exc:
+                ap.error(f"variant {v!r}: {exc}")
+        elif v not in VARIANTS:
+            ap.error(f"unknown variant {v!r} (valid: final, final:KEY=VALUE, {', '.join(VARIANTS)})")
     from concurrent.futures import ProcessPoolExecutor
 
     res: dict[tuple[str, str], float] = {}

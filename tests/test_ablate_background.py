@@ -37,6 +37,12 @@ def test_skips_without_data(tmp_path, capsys):
     assert "no data folder" in capsys.readouterr().out
 
 
+def test_a_bad_setting_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _script().main(["--data", str(tmp_path), "--variants", "final:no_such_key=1"])
+    assert exc.value.code == 2 and "no_such_key" in capsys.readouterr().err
+
+
 def test_final_is_the_model_segment_builds_from_the_defaults():
     x = _clip()
     model, k = _script()._build(x, "final", 16)
