@@ -24,8 +24,8 @@ is installed.
 Numba is imported and the kernels compiled (or loaded) and checked in one go: in the loading thread that
 :func:`warm_up` starts, or on first use. Compiled code is cached on disk (``cache=True``: in ``__pycache__``
 beside :mod:`~bgsub.background.compiled`, or the user's cache directory where the package is read-only; in
-memory when neither is writable), so only the first run after an install compiles (3.4 s here); later runs load in about 0.45 s (Numba's
-import and its registries). Without Numba (a platform it has no wheel for), with ``BGSUB_NUMBA=0`` in the
+memory when neither is writable), so only the first run after an install compiles (3.4 s here); later runs load in
+about 0.45 s (Numba's import and its registries). Without Numba (a platform it has no wheel for), with ``BGSUB_NUMBA=0`` in the
 environment, after :func:`defer`, or when a kernel fails its check, the callers use the whole-array path.
 """
 

@@ -142,8 +142,15 @@ def window_workers(method: Method, cfg: Config) -> int:
 
     if resolve_device(cfg.segment.device).type != "cpu":
         return 1
+    return _threads_beside(method)
+
+
+def _threads_beside(method: Optional[Method]) -> int:
+    """The torch thread count, less one for a method that steps its background model in the reading thread
+    (:attr:`prepares`: that thread keeps a core busy), at least 1: what the threads working beside that thread
+    (window workers, readers) may take."""
     n = torch.get_num_threads()
-    return max(1, n - 1) if getattr(method, "prepares", False) else n
+    return max(1, n - 1) if method is not None and getattr(method, "prepares", False) else n
 
 
 class _Decomposer:
@@ -303,10 +310,7 @@ def readers(method: Optional[Method] = None) -> int:
     :func:`window_workers`: that thread keeps a core busy), at least 1 and at most :data:`MAX_READERS`. (2 cores,
     cdnet-highway, whole process, 11 pairs alternating with two readers, a slow phase of the machine: faster in 9,
     mean 12.62 -> 12.41 s, medians 12.51 / 12.50 s: a small step, with fewer threads contending for two cores.)"""
-    n = torch.get_num_threads()
-    if method is not None and getattr(method, "prepares", False):
-        n -= 1
-    return max(1, min(n, MAX_READERS))
+    return min(_threads_beside(method), MAX_READERS)
 
 
 def read_plan(method: Method, native: tuple[int, int], cfg: Config, *,
