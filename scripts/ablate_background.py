@@ -113,23 +113,29 @@ LEVERS = (
 )
 
 
-def _build(x, variant: str, init: int):
-    """The model a variant names (the static reference as None), and its k."""
-    from bgsub.background.samples import SampleModel
+def _final_config(variant: str):
+    """The configuration a ``final`` or ``final:KEY=VALUE[+KEY=VALUE]`` variant names, or None for a named one
+    (a bad setting: :class:`bgsub.errors.BgsubError`)."""
+    if variant != "final" and not variant.startswith("final:"):
+        return None
+    from bgsub.config import load_config
 
-    if variant == "final" or variant.startswith("final:"):
+    return load_config(None, [f"background.{kv}" for kv in variant[len("final:"):].split("+") if kv])
+
+
+def _build(x, variant: str, n0: int):
+    """The model a variant names, started on the first ``n0`` frames of ``x`` (the static reference of a named
+    variant as None), and its k."""
+    cfg = _final_config(variant)
+    if cfg is not None:
         from bgsub.background.state import start
-        from bgsub.config import load_config
 
-        sets = [f"background.{kv}" for kv in variant[len("final:"):].split("+") if kv] if ":" in variant else []
-        cfg = load_config(None, sets)
-        bc = cfg.background
-        n0 = max(1, min(bc.init if init is None else init, x.shape[0]))
-        return start(x[:n0], bc, pixels=cfg.model.pixels), bc.k
+        return start(x[:n0], cfg.background, pixels=cfg.model.pixels), cfg.background.k
     kw = VARIANTS[variant]
-    n0 = max(1, min(init, x.shape[0]))
     if kw is None:
         return None, 6.0
+    from bgsub.background.samples import SampleModel
+
     model = SampleModel.initialise(x[:n0], **kw)
     return model, model.k
 
@@ -154,7 +160,7 @@ def run(seq: Path, variant: str, threads: int, init: int) -> tuple[str, str, flo
     scored = set(gt.scored_numbers())
     counts = Counts()
     H, W = x.shape[-2:]
-    model, k = _build(x, variant, init)
+    model, k = _build(x, variant, n0)
     if model is None:
         ref = estimate(x[:n0])
     for i0 in range(0, x.shape[0], 32):
@@ -192,16 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     seqs = [a.data / s for s in a.sequences.split(",") if (a.data / s).is_dir()]
     variants = ["final"] + [f"final:{lv}" for lv in LEVERS] if a.levers else a.variants.split(",")
-    for v in variants:
-        if v == "final" or v.startswith("final:"):
-            from bgsub.config import load_config
-            from bgsub.errors import BgsubError
+    from bgsub.errors import BgsubError
 
-            try:  # a bad setting is a usage error here, not a traceback from a worker process
-                load_config(None, [f"background.{kv}" for kv in v[len("final:"):].split("+") if kv])
-            except BgsubError as exc:
-                ap.error(f"variant {v!r}: {exc}")
-        elif v not in VARIANTS:
+    for v in variants:
+        try:  # a bad setting is a usage error here, not a traceback from a worker process
+            final = _final_config(v) is not None
+        except BgsubError as exc:
+            ap.error(f"variant {v!r}: {exc}")
+        if not final and v not in VARIANTS:
             ap.error(f"unknown variant {v!r} (valid: final, final:KEY=VALUE, {', '.join(VARIANTS)})")
     from concurrent.futures import ProcessPoolExecutor
 
