@@ -28,6 +28,18 @@ except ImportError:  # the property tests skip without hypothesis
 
 from bgsub.synth import synth  # noqa: E402
 
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def load_script(name: str):
+    """``scripts/NAME.py`` imported as a module (the scripts are not a package), for tests of their functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 
 @dataclass
 class CliResult:

@@ -4,8 +4,6 @@ setting that changes the model; the script skips without data."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,14 +13,11 @@ from bgsub.background.state import SampleState, StaticReference, start
 from bgsub.config import Config
 from bgsub.errors import BgsubError
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import load_script  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("ablate_background", ROOT / "scripts" / "ablate_background.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("ablate_background")
 
 
 def _clip(T=24, h=48, w=64):

@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from bgsub.config import Config
 from bgsub.synth import synth
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import load_script  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("probe_reference", ROOT / "scripts" / "probe_reference.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("probe_reference")
 
 
 def test_skips_without_data(tmp_path, capsys):

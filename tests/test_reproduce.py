@@ -3,7 +3,6 @@ file names (airportNNNN.bmp, gt_new_airportNNNN.bmp for the 20 labelled frames).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from bgsub.io import i2r
 from bgsub.io.frames import frame_number
 from bgsub.synth import iter_synth
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import load_script  # tests/ is on sys.path (rootdir conftest, no __init__.py)
+
 H, W = 48, 64
 HALF = 3  # frames kept on each side of a labelled frame
 
@@ -87,10 +87,7 @@ def test_windows_and_training_draw(airport):
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("reproduce_paper", ROOT / "scripts" / "reproduce_paper.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("reproduce_paper")
 
 
 def test_protocol_config_is_the_papers():
