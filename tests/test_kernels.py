@@ -141,14 +141,17 @@ def test_gain_compensated_with_and_without_the_kernels(monkeypatch):
         np.testing.assert_array_equal(got[1], want[1])
 
 
-@pytest.mark.parametrize("n,C,order,q", [(20, 3, 6, 75.0), (20, 3, 1, 50.0), (7, 1, 2, 50.0), (5, 3, 10, 75.0),
-                                          (1, 3, 6, 75.0), (12, 2, 4, 30.0)])
-def test_nn_spread_with_and_without_the_kernels(monkeypatch, n, C, order, q):
+@pytest.mark.parametrize("n,C,order,q,hw", [(20, 3, 6, 75.0, (9, 13)), (20, 3, 1, 50.0, (9, 13)),
+                                             (7, 1, 2, 50.0, (9, 13)), (5, 3, 10, 75.0, (9, 13)),
+                                             (1, 3, 6, 75.0, (9, 13)), (12, 2, 4, 30.0, (9, 13)),
+                                             (20, 3, 6, 75.0, (23, 29)), (33, 1, 11, 50.0, (23, 29))])
+def test_nn_spread_with_and_without_the_kernels(monkeypatch, n, C, order, q, hw):
+    """(23 x 29 pixels: more than one of the kernel's blocks of 256 pixels, the last one partial.)"""
     from bgsub.background.stats import nn_spread
 
     pytest.importorskip("numba")
     rng = np.random.default_rng(n * 100 + C)
-    s = (rng.random((n, C, 9, 13)) * 60).astype(np.float32)
+    s = (rng.random((n, C) + hw) * 60).astype(np.float32)
     s[: n // 3] = np.round(s[: n // 3])  # ties
     got = nn_spread(s, order, q)
     monkeypatch.setattr(kernels, "_kernels", {})
@@ -156,7 +159,7 @@ def test_nn_spread_with_and_without_the_kernels(monkeypatch, n, C, order, q):
     np.testing.assert_array_equal(got, want)
     # and against a literal loop: each sample's order-th nearest other sample, max over channels, then the percentile
     k = min(order, n - 1)
-    d = np.zeros((n, 9, 13), np.float32)
+    d = np.zeros((n,) + hw, np.float32)
     for j in range(n):
         dist = np.sort(np.abs(s - s[j][None]), axis=0)[k]  # (C, 9, 13): index 0 is the sample itself
         d[j] = dist.max(axis=0)
@@ -247,3 +250,50 @@ def test_diffuse_with_and_without_the_kernels(monkeypatch, absorb, texture):
     if texture:
         np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert runs[0][2] == runs[1][2]
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8, 13, 16, 20, 21, 32, 33, 100])
+def test_the_sorting_network_sorts_every_zero_one_input(n):
+    """Batcher's network pruned to n inputs sorts (the 0-1 principle: a comparator network that sorts every 0-1
+    sequence sorts every sequence; all 2^n of them for small n, 3000 random ones beside random reals for large
+    ones), compared with NumPy's sort."""
+    ci, cj = kernels.sorting_network(n)
+    assert (ci < cj).all() and cj.max() < n
+
+    def run(v):  # the compare-exchanges applied literally, each column of v (n, m) a sequence
+        v = v.copy()
+        for a, b in zip(ci, cj):
+            lo, hi = np.minimum(v[a], v[b]), np.maximum(v[a], v[b])
+            v[a], v[b] = lo, hi
+        return v
+
+    rng = np.random.default_rng(n)
+    if n <= 13:
+        cols = ((np.arange(2**n)[None, :] >> np.arange(n)[:, None]) & 1).astype(np.float32)
+    else:
+        cols = (rng.random((n, 3000)) < rng.random(3000)).astype(np.float32)
+    np.testing.assert_array_equal(run(cols), np.sort(cols, axis=0))
+    reals = rng.standard_normal((n, 200)).round(1)  # with ties
+    np.testing.assert_array_equal(run(reals), np.sort(reals, axis=0))
+
+
+@pytest.mark.parametrize("shape", [(2, 5), (3, 7, 9), (20, 3, 23, 29), (21, 600), (64, 2, 3), (7,)])
+def test_median0_with_and_without_the_kernels(monkeypatch, shape):
+    """stats.median0 of float32 arrays: the compiled pass (a sorting network a block of columns at a time) gives
+    np.median's values bit for bit, and a NumPy scalar for a 1-D array as the sort does."""
+    from bgsub.background.stats import median0
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(sum(shape))
+    a = (rng.standard_normal(shape) * 20).astype(np.float32)
+    a[: shape[0] // 3] = np.round(a[: shape[0] // 3])  # ties
+    got = median0(a)
+    assert kernels.median0(a) is not None  # the compiled pass was taken
+    monkeypatch.setattr(kernels, "_kernels", {})
+    want = median0(a)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, np.median(a, axis=0).astype(np.float32))
+    assert np.shape(got) == shape[1:] and type(got) is type(want)
+    b = a.copy()
+    b.flat[3] = np.nan  # NaNs go to NumPy's path
+    assert kernels.median0(b) is None

@@ -157,55 +157,109 @@ def define(numba, *, cache: bool) -> dict:
         return out
 
     @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def nn_spread_at(s, k, lo, hi, mode, wgt, out):  # pragma: no cover - compiled (tested through nn_spread)
+    def nn_spread_at(s, k, lo, hi, mode, wgt, ci, cj, out):  # pragma: no cover - compiled (tested through nn_spread)
         # s (n, C, P) float32 without NaNs -> out (P,): over the samples, the percentile (sorted positions lo, hi
         # and the weight wgt: mode 0 from the lower value, 1 from the upper, as bgsub.background.stats.percentile0;
         # mode 2 the mean of the two, as median0 for an even count) of each sample's
         # distance to its k-th nearest other sample, max over channels (bgsub.background.stats.knn_distance: in
-        # sorted order the least reach of the k + 1 windows of k + 1 consecutive values that hold it)
+        # sorted order the least reach of the k + 1 windows of k + 1 consecutive values that hold it).
+        # The sorts are a sorting network (compare-exchanges ci[e] < cj[e], the same for every pixel: no
+        # branches), applied to a block of pixels at a time with the pixels innermost, so every step is one
+        # vectorised pass over the block. Ties may be ordered differently than a stable sort, but equal values
+        # have equal distances: the same values.
         n, C, P = s.shape
-        v = np.empty(n, np.float32)
-        idx = np.empty(n, np.int64)
-        d = np.empty(n, np.float32)
-        for p in range(P):
+        B = 256
+        v = np.empty((n, B), np.float32)
+        ix = np.empty((n, B), np.int32)
+        best = np.empty((n, B), np.float32)
+        d = np.empty((n, B), np.float32)
+        E = ci.shape[0]
+        for p0 in range(0, P, B):
+            m = min(B, P - p0)
             for j in range(n):
-                d[j] = -np.inf
+                for p in range(m):
+                    d[j, p] = -np.inf
             for c in range(C):
-                for j in range(n):  # insertion sort (ties in index order; equal values have equal distances)
-                    val = s[j, c, p]
-                    i = j
-                    while i > 0 and v[i - 1] > val:
-                        v[i] = v[i - 1]
-                        idx[i] = idx[i - 1]
-                        i -= 1
-                    v[i] = val
-                    idx[i] = j
+                for j in range(n):
+                    for p in range(m):
+                        v[j, p] = s[j, c, p0 + p]
+                        ix[j, p] = j
+                for e in range(E):
+                    a = ci[e]
+                    b = cj[e]
+                    for p in range(m):
+                        x = v[a, p]
+                        y = v[b, p]
+                        ia = ix[a, p]
+                        ib = ix[b, p]
+                        sw = x > y
+                        v[a, p] = y if sw else x
+                        v[b, p] = x if sw else y
+                        ix[a, p] = ib if sw else ia
+                        ix[b, p] = ia if sw else ib
                 for q in range(n):
-                    best = np.float32(np.inf)
+                    for p in range(m):
+                        best[q, p] = np.inf
                     for t in range(k + 1):
                         a = q - t
                         b = a + k
                         if a >= 0 and b <= n - 1:
-                            r = max(v[q] - v[a], v[b] - v[q])
-                            best = min(best, r)
-                    j = idx[q]
-                    d[j] = max(d[j], best)
-            for j in range(1, n):  # the distances sorted
-                val = d[j]
-                i = j
-                while i > 0 and d[i - 1] > val:
-                    d[i] = d[i - 1]
-                    i -= 1
-                d[i] = val
-            prev = d[lo]
-            nxt = d[hi]
-            diff = nxt - prev
-            if mode == 2:
-                out[p] = (prev + nxt) / np.float32(2.0)
-            elif mode == 1:
-                out[p] = nxt - diff * wgt
+                            for p in range(m):
+                                r = max(v[q, p] - v[a, p], v[b, p] - v[q, p])
+                                best[q, p] = min(best[q, p], r)
+                for q in range(n):
+                    for p in range(m):
+                        j = ix[q, p]
+                        d[j, p] = max(d[j, p], best[q, p])
+            for e in range(E):  # the distances sorted
+                a = ci[e]
+                b = cj[e]
+                for p in range(m):
+                    x = d[a, p]
+                    y = d[b, p]
+                    d[a, p] = min(x, y)
+                    d[b, p] = max(x, y)
+            for p in range(m):
+                prev = d[lo, p]
+                nxt = d[hi, p]
+                diff = nxt - prev
+                if mode == 2:
+                    out[p0 + p] = (prev + nxt) / np.float32(2.0)
+                elif mode == 1:
+                    out[p0 + p] = nxt - diff * wgt
+                else:
+                    out[p0 + p] = prev + diff * wgt
+        return out
+
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def median_cols(a, ci, cj, out):  # pragma: no cover - compiled (tested through stats.median0)
+        # a (n, P) float32 without NaNs -> out (P,): each column's median as bgsub.background.stats.median0 (the
+        # middle value, or the two middle ones' sum halved in float32), sorted by the network (ci, cj) a block
+        # of columns at a time, the columns innermost
+        n, P = a.shape
+        B = 512
+        v = np.empty((n, B), np.float32)
+        E = ci.shape[0]
+        for p0 in range(0, P, B):
+            m = min(B, P - p0)
+            for j in range(n):
+                for p in range(m):
+                    v[j, p] = a[j, p0 + p]
+            for e in range(E):
+                x0 = ci[e]
+                y0 = cj[e]
+                for p in range(m):
+                    x = v[x0, p]
+                    y = v[y0, p]
+                    v[x0, p] = min(x, y)
+                    v[y0, p] = max(x, y)
+            h = n // 2
+            if n % 2:
+                for p in range(m):
+                    out[p0 + p] = v[h, p]
             else:
-                out[p] = prev + diff * wgt
+                for p in range(m):
+                    out[p0 + p] = (v[h - 1, p] + v[h, p]) / np.float32(2.0)
         return out
 
     @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
@@ -230,4 +284,4 @@ def define(numba, *, cache: bool) -> dict:
                 samples[j[i], c, dst[i]] = x[c, src[i]]
 
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
-            "nn_spread_at": nn_spread_at, "drawn": drawn, "put": put}
+            "nn_spread_at": nn_spread_at, "median_cols": median_cols, "drawn": drawn, "put": put}

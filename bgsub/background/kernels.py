@@ -31,6 +31,7 @@ environment, after :func:`defer`, or when a kernel fails its check, the callers 
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Optional
@@ -82,9 +83,16 @@ def _warmed(kernels: dict) -> bool:
                                  np.empty(2, np.bool_))
     if got.tolist() != [True, False]:
         return False
-    o = np.empty(1, np.float32)  # values 0, 1, 3: nearest other 1, 1, 2; max over the 1 channel; median 1
-    if kernels["nn_spread_at"](np.array([[[0.0]], [[1.0]], [[3.0]]], np.float32), 1, 1, 1, 0, np.float32(0.0),
-                               o).tolist() != [1.0]:
+    o = np.empty(1, np.float32)  # values 3, 0, 1: nearest other 2, 1, 1; max over the 1 channel; median 1
+    if kernels["nn_spread_at"](np.array([[[3.0]], [[0.0]], [[1.0]]], np.float32), 1, 1, 1, 0, np.float32(0.0),
+                               *sorting_network(3), o).tolist() != [1.0]:
+        return False
+    med = np.empty(2, np.float32)  # columns (3, 1, 2) and (4, 4, 0) -> 2 and 4; with a fourth row 8, 5: 2.5 and 4
+    if kernels["median_cols"](np.array([[3.0, 4.0], [1.0, 4.0], [2.0, 0.0]], np.float32), *sorting_network(3),
+                              med).tolist() != [2.0, 4.0]:
+        return False
+    if kernels["median_cols"](np.array([[3.0, 4.0], [1.0, 4.0], [2.0, 0.0], [8.0, 5.0]], np.float32),
+                              *sorting_network(4), med).tolist() != [2.5, 4.0]:
         return False
     # the band's rule, on contiguous frames and on a window cut out of larger ones (both layouts the caller
     # passes): a band pixel the colour of the background beside an interior of another colour is dropped
@@ -189,8 +197,56 @@ def nn_spread(s: np.ndarray, order: int, q: float) -> Optional[np.ndarray]:
         wgt = np.float32(1 - g) if mode else np.float32(g)
     s3 = np.ascontiguousarray(s).reshape(n, s.shape[1], -1)
     out = np.empty(s3.shape[2], np.float32)
-    kern(s3, int(min(order, n - 1)), lo, hi, mode, wgt, out)
+    ci, cj = sorting_network(n)
+    kern(s3, int(min(order, n - 1)), lo, hi, mode, wgt, ci, cj, out)
     return out.reshape(s.shape[2:])
+
+
+def median0(a: np.ndarray) -> Optional[np.ndarray]:
+    """:func:`bgsub.background.stats.median0` of a float32 array (n, ...) without NaNs, n >= 2, in one compiled
+    pass (the same values); None when the kernels are unavailable (or for other inputs)."""
+    kern = _get().get("median_cols")
+    n = a.shape[0] if a.ndim else 0
+    if kern is None or a.dtype != np.float32 or n < 2 or a.size == 0 or np.isnan(a).any():
+        return None
+    a2 = np.ascontiguousarray(a).reshape(n, -1)
+    out = np.empty(a2.shape[1], np.float32)
+    kern(a2, *sorting_network(n), out)
+    return out[0] if a.ndim == 1 else out.reshape(a.shape[1:])  # (1-D: a NumPy scalar, as the sort gives)
+
+
+@functools.lru_cache(maxsize=16)
+def sorting_network(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Batcher's odd-even merge sort for ``n`` values as compare-exchanges (ci[e], cj[e]), ci < cj, in order:
+    after them position i holds the i-th smallest value. Made for the next power of two and pruned to the pairs
+    within ``n`` (the missing values act as +inf at the top and never move). Read-only int64 arrays."""
+    size = 1
+    while size < n:
+        size *= 2
+    pairs: list[tuple[int, int]] = []
+
+    def merge(lo: int, hi: int, r: int) -> None:  # hi inclusive
+        step = 2 * r
+        if step < hi - lo:
+            merge(lo, hi, step)
+            merge(lo + r, hi, step)
+            pairs.extend((i, i + r) for i in range(lo + r, hi - r, step))
+        else:
+            pairs.append((lo, lo + r))
+
+    def sort(lo: int, hi: int) -> None:
+        if hi - lo >= 1:
+            mid = lo + (hi - lo) // 2
+            sort(lo, mid)
+            sort(mid + 1, hi)
+            merge(lo, hi, 1)
+
+    sort(0, size - 1)
+    kept = [(i, j) for i, j in pairs if j < n]
+    ci = np.array([i for i, _ in kept], np.int64)
+    cj = np.array([j for _, j in kept], np.int64)
+    ci.flags.writeable = cj.flags.writeable = False
+    return ci, cj
 
 
 def diffusion():
