@@ -203,13 +203,22 @@ def test_flow_motion_against_a_literal_loop():
                 assert got[t, i, j] == pytest.approx(max(ds) / max(g, noise), rel=1e-5)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("motion", ["diff", "flow", "both"])
-def test_the_horizon_s_motion_of_one_frame_equals_the_window_s(motion):
-    """The horizon measures only the middle of three frames (start.frame_motion); the window measures every frame
+def test_the_horizon_s_motion_of_one_frame_equals_the_window_s(motion, compiled, monkeypatch):
+    """The horizon measures only the middle of three frames (start.frame_motion: one compiled pass for the
+    unfiltered measures, or the whole-array path without the kernels); the window measures every frame
     (stats._motion, stats._flow, the latter checked against a literal loop above): the middle frame's values are
-    the same, bit for bit."""
+    the same, bit for bit, from the frames stacked or passed one by one."""
+    from bgsub.background import kernels
     from bgsub.background.start import frame_motion
     from bgsub.background.stats import _flow, _motion
+
+    if compiled:
+        pytest.importorskip("numba")
+        assert kernels.motion_parts(*np.zeros((3, 1, 3, 3), np.float32), 1.0) is not None
+    else:
+        monkeypatch.setattr(kernels, "_kernels", {})
 
     rng = np.random.default_rng(0)
     three = (rng.random((3, 3, 30, 40)) * 100).astype(np.float32)
@@ -217,6 +226,7 @@ def test_the_horizon_s_motion_of_one_frame_equals_the_window_s(motion):
     want = {"diff": _motion(three, 5)[1], "flow": _flow(three, 5, 2.0)[1],
             "both": np.maximum(_motion(three, 5)[1] / nd, _flow(three, 5, 2.0)[1] / nf)}[motion]
     assert np.array_equal(frame_motion(three, 5, 2.0, motion, (nd, nf)), want)
+    assert np.array_equal(frame_motion(tuple(three), 5, 2.0, motion, (nd, nf)), want)
 
 
 @pytest.mark.parametrize("motion", ["diff", "flow", "both"])

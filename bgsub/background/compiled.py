@@ -263,6 +263,28 @@ def define(numba, *, cache: bool) -> dict:
         return out
 
     @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def motion_parts(p0, p1, p2, floor, d, r):  # pragma: no cover - compiled (tested through frame_motion)
+        # three consecutive frames (C, h, w) float32 -> d (h, w): the middle frame's larger difference to its
+        # neighbours, max over channels (stats._motion with box 1), and r (h, w): d over the middle frame's
+        # gradient magnitude (central differences, 0 on the outer rows / columns, max over channels), the
+        # gradient floored at ``floor`` (stats._displacement), in one pass with the same float32 arithmetic
+        C, h, w = p1.shape
+        half = np.float32(0.5)
+        for y in range(h):
+            for x in range(w):
+                dm = np.float32(0.0)
+                gm = np.float32(0.0)
+                for c in range(C):
+                    a = abs(p1[c, y, x] - p0[c, y, x])
+                    b = abs(p2[c, y, x] - p1[c, y, x])
+                    dm = max(dm, max(a, b))
+                    gy = half * (p1[c, y + 1, x] - p1[c, y - 1, x]) if 0 < y < h - 1 else np.float32(0.0)
+                    gx = half * (p1[c, y, x + 1] - p1[c, y, x - 1]) if 0 < x < w - 1 else np.float32(0.0)
+                    gm = max(gm, np.sqrt(gx * gx + gy * gy))
+                d[y, x] = dm
+                r[y, x] = dm / max(gm, floor)
+
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
     def drawn(bg, r, below):  # pragma: no cover - compiled (tested through update.diffuse)
         # the flat indices, in order, of the pixels where bg and r < below (np.flatnonzero(bg & (r < below)))
         fb = bg.reshape(-1)
@@ -284,4 +306,4 @@ def define(numba, *, cache: bool) -> dict:
                 samples[j[i], c, dst[i]] = x[c, src[i]]
 
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
-            "nn_spread_at": nn_spread_at, "median_cols": median_cols, "drawn": drawn, "put": put}
+            "nn_spread_at": nn_spread_at, "median_cols": median_cols, "motion_parts": motion_parts, "drawn": drawn, "put": put}

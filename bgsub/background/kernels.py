@@ -94,6 +94,15 @@ def _warmed(kernels: dict) -> bool:
     if kernels["median_cols"](np.array([[3.0, 4.0], [1.0, 4.0], [2.0, 0.0], [8.0, 5.0]], np.float32),
                               *sorting_network(4), med).tolist() != [2.5, 4.0]:
         return False
+    # motion: a frame that changed by 2 in one channel, on a ramp of 4 grey levels a pixel (gradient 4 inside, 0 on
+    # the outer columns) -> d 2 everywhere, r 0.5 inside and 2 / floor 1 on the outer columns
+    ramp = np.tile(np.arange(4, dtype=np.float32) * 4, (2, 3, 1))  # (C=2, h=3, w=4)
+    nxt = ramp.copy()
+    nxt[1] += 2
+    dd, rr = np.empty((3, 4), np.float32), np.empty((3, 4), np.float32)
+    kernels["motion_parts"](ramp, ramp, nxt, np.float32(1.0), dd, rr)
+    if dd.tolist() != [[2.0] * 4] * 3 or rr.tolist() != [[2.0, 0.5, 0.5, 2.0]] * 3:
+        return False
     # the band's rule, on contiguous frames and on a window cut out of larger ones (both layouts the caller
     # passes): a band pixel the colour of the background beside an interior of another colour is dropped
     inner = np.zeros((3, 3), np.uint8)
@@ -213,6 +222,22 @@ def median0(a: np.ndarray) -> Optional[np.ndarray]:
     out = np.empty(a2.shape[1], np.float32)
     kern(a2, *sorting_network(n), out)
     return out[0] if a.ndim == 1 else out.reshape(a.shape[1:])  # (1-D: a NumPy scalar, as the sort gives)
+
+
+def motion_parts(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, floor: float
+                 ) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """The middle frame's unfiltered motion measures from three consecutive float32 frames (C, h, w): (its
+    larger difference to its neighbours, max over channels; that over its gradient magnitude floored at
+    ``floor``), each (h, w), as :func:`bgsub.background.stats._motion` and ``_displacement`` give them, in one
+    compiled pass (the same values); None when the kernels are unavailable."""
+    kern = _get().get("motion_parts")
+    if kern is None:
+        return None
+    h, w = p1.shape[1:]
+    d = np.empty((h, w), np.float32)
+    r = np.empty((h, w), np.float32)
+    kern(*(np.ascontiguousarray(f, dtype=np.float32) for f in (p0, p1, p2)), np.float32(floor), d, r)
+    return d, r
 
 
 @functools.lru_cache(maxsize=16)

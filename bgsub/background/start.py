@@ -22,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.background import kernels
 from bgsub.background.stats import QUANT, _blurred, _flow, _motion, median0
 from bgsub.errors import BgsubError
 
@@ -52,15 +53,23 @@ def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: st
     return np.maximum(md / nd, mf / nf), (nd, nf)
 
 
-def frame_motion(three: np.ndarray, box: int, noise: float, motion: str,
+def frame_motion(three, box: int, noise: float, motion: str,
                  norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """(h, w) the motion of the middle one of three consecutive frames (3, C, h, w), measured as in the window
+    """(h, w) the motion of the middle one of three consecutive frames (each (C, h, w), or stacked), measured as in the window
     (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
-    d = _motion(three, 1)[1:2]  # the middle frame's differences to its neighbours, unfiltered
+    parts = kernels.motion_parts(three[0], three[1], three[2], max(noise, 1e-3))  # one compiled pass, or None
+    if parts is None:
+        three = np.stack(three)
+        d = _motion(three, 1)[1:2]  # the middle frame's differences to its neighbours, unfiltered
+    else:
+        d = parts[0][None]
     md = _blurred(d, box)[0] if box > 1 else d[0]
     if motion == "diff":
         return md
-    mf = _flow(three[1:2], box, noise, d)[0]
+    if parts is None:
+        mf = _flow(three[1:2], box, noise, d)[0]
+    else:
+        mf = _blurred(parts[1][None], box)[0] if box > 1 else parts[1]
     if motion == "flow":
         return mf
     nd, nf = norm
