@@ -110,13 +110,21 @@ class BackgroundConfig:
     #                 absorbed parts of stopped objects, and the spatially diffused updates already heal)
     reach: int = 4  # samples: how far (working-size pixels) the background around a healing pixel is looked for
     pixels: int = 0  # samples: the model's working size in pixels; 0 = the network's pixel budget (model.pixels)
-    horizon: int = 300  # samples, start=stable: the stable start goes on online up to this frame (each pixel's
-    #                     samples stay its stillest frames seen so far; a background that the window never saw
-    #                     still is found later); 0 or <= init = the window alone
-    open_horizon: int = 3000  # samples, start=stable: past the horizon, the pixels the window never saw stand
-    #                           still (in fewer frames than the samples need: a background it never showed,
-    #                           leaves across the lens) go on choosing their stillest frames up to this frame; the
-    #                           rest stop at the horizon (an object that stops there stays foreground); 0 = off
+    horizon: int = 3000  # samples, start=stable: the stable start goes on online up to this frame for every
+    #                      pixel (each pixel's samples stay its stillest frames seen so far, LaBGen over the
+    #                      video so far: a background that the window never showed still is found later, and
+    #                      a person standing in view from the first frame gives way once the scene behind shows
+    #                      still); 0 or <= init = the window alone. An object that stops after frame t, as still
+    #                      as the scene, wins the pixel's stillest frames after about t frames more (README)
+    open_horizon: int = 0  # samples, start=stable: past the horizon, the pixels the window never saw stand still
+    #                        (in fewer frames than the samples need: a background it never showed, leaves across
+    #                        the lens) go on choosing their stillest frames up to this frame; the rest stop at
+    #                        the horizon; 0 = off (the twelfth session's default: horizon 300, open_horizon 3000)
+    stiller: float = 1.0  # samples, start=stable: after the window, a frame takes the place of one of a pixel's
+    #                       kept (stillest) frames when its motion is below this share of that frame's; 1 = any
+    #                       stiller frame (LaBGen). Below 1 an object that stops, as still as the scene, is never
+    #                       taken in by the search (measured: 0.5 keeps it; costs highway 0.06 thresholded, whose
+    #                       window's stillest frames keep improving over the video)
     short: float = 0.5  # samples, start=stable: a window of fewer than twice `samples` frames (a short clip) gives
     #                     each pixel its stillest `short` share of them as samples, the noise floor measured over
     #                     the whole window; 0 = its `samples` stillest frames, or every frame when it has no more

@@ -100,7 +100,8 @@ LEVERS = (
     "start=first",  # the samples from the first frame and its neighbours (ViBe), not each pixel's stillest frames
     "start=window",  # the samples spread over the window, not each pixel's stillest frames
     "horizon=0+open_horizon=0",  # no online search for stiller frames after the window
-    "open_horizon=0",  # the online search stops at the horizon for every pixel
+    "horizon=300+open_horizon=3000",  # the search stops at frame 300, but where the window never saw a pixel
+    #                                   still (the twelfth session's default)
     "motion=diff",  # stillness as frame differences only (LaBGen), not also as displacement
     "spread=mad",  # one noise level spanning every mode (the samples' MAD), not the modes' width
     "gain=false",  # the light as a per-channel offset only

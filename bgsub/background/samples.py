@@ -28,14 +28,20 @@ What each piece is for (measured one at a time: README, "This round"):
   **short window** (fewer than 2n frames: a clip shorter than the window) gives each pixel its stillest ``short``
   share (half by default), with the noise floor measured over the whole window in one light.
   **Over a longer horizon** (``horizon`` frames, online; :meth:`SampleModel._extend`): after the window each new
-  frame's local motion is measured too, and where a pixel moved less than in the least still of its kept frames,
-  the new value replaces that one; the samples are set again from the kept values every 16 frames. Leaves that
-  sweep across the lens for the whole window, never quite still, give way to the scene behind them once it shows
-  still, with no delay before the first mask. The noise floor stays the window's (the stillest frames of a longer
-  stretch are also its least noisy: their spread underestimates the noise). **Past the horizon** (up to
-  ``open_horizon``) the search goes on only at the pixels the window never saw stand still (in fewer frames than
-  their samples need, the health check's measure): a background it never showed may show later, while an object
-  that stops where the window saw the scene still stays foreground (the stillest-frame search would take it in).
+  frame's local motion is measured too, and where a pixel moved less than in the least still of its kept frames
+  (less than ``stiller`` times it), the new value replaces that one; the samples are set again from the kept
+  values every 16 frames, further apart as the video goes on (:func:`bgsub.background.stable.settle_due`). Leaves
+  that sweep across the lens for the whole window, never quite still, give way to the scene behind them once it
+  shows still, and so does a person who stood in view from the first frame, with no delay before the first mask.
+  The config's horizon (3000 frames) covers whole videos: each pixel's samples are its stillest frames of the
+  video so far (LaBGen over the video, streamed). The price: an object that stops after frame t and stands as
+  still as the scene (noise alone) wins the pixel's stillest frames as it holds the pixel about as long as the
+  scene was seen without it (half of it taken in about t/2 frames after it stopped, README); ``stiller`` < 1
+  keeps it out. The noise floor stays the window's (the stillest frames of a longer stretch are also its least
+  noisy: their spread underestimates the noise). **Past the horizon** (up to ``open_horizon``) the search goes on
+  only at the pixels the window never saw stand still (in fewer frames than their samples need, the health
+  check's measure): a background it never showed may show later, while an object that stops where the window
+  saw the scene still stays foreground.
 - **Noise levels with a physical meaning**: with ``dynamics="nn"`` (the config's default,
   ``background.spread``) sigma is the samples' nearest-neighbour spread (each sample's n/3-th nearest other
   sample, max over channels, the 75th percentile over the samples: :func:`nn_statistic`), calibrated by :func:`spread_ratio` to a Gaussian's
@@ -210,7 +216,7 @@ class SampleModel:
                    heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
-                   motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0,
+                   motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0, stiller: float = 1.0,
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
                    floor_over: str = "all") -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
@@ -290,7 +296,8 @@ class SampleModel:
             # past the horizon, the pixels the window never saw still (in fewer frames than their samples need:
             # the health check's measure) go on, up to open_horizon
             model._stable = StableSearch(samples, m_idx, first=T, horizon=horizon, box=b, camera=noise,
-                                         motion=motion, norm=mnorm, open_mask=quiet < n, open_horizon=open_horizon)
+                                         motion=motion, norm=mnorm, open_mask=quiet < n, open_horizon=open_horizon,
+                                         stiller=stiller)
         if T > 1 and dynamics in ("diff", "both"):
             # each pixel's own dynamics: how much its background changes from one frame to the next, measured
             # at the frames the samples come from (the median |x_t - x_(t-1)| there is 0.954 sigma for noise)

@@ -9,8 +9,8 @@ mask. The search runs for every pixel up to ``horizon`` frames and, past it, up 
 pixels the window never saw stand still (a background it never showed may show later; where the window saw the
 scene still, an object that stops stays foreground instead of being taken for the stillest thing there).
 
-The search says when the model should set its samples again from the kept values (every 16 frames and at each
-horizon): :meth:`StableSearch.step` returns (pixels, values), ``pixels`` None for every pixel.
+The search says when the model should set its samples again from the kept values (:func:`settle_due`, and at
+each horizon): :meth:`StableSearch.step` returns (pixels, values), ``pixels`` None for every pixel.
 """
 
 from __future__ import annotations
@@ -21,7 +21,17 @@ import numpy as np
 
 from bgsub.background.start import frame_motion, motion_at
 
-SETTLE_EVERY = 16  # frames between two re-settings of the samples from the kept values
+SETTLE_EVERY = 16  # frames between two re-settings of the samples from the kept values, at least
+SETTLE_SHARE = 16  # ... and at least this share of the frames seen (1/16 of them)
+
+
+def settle_due(t: int, last: int) -> bool:
+    """Whether frame ``t`` should set the samples again from the kept values, the last setting having been at
+    frame ``last``: on multiples of :data:`SETTLE_EVERY`, once at least ``t // SETTLE_SHARE`` frames have passed
+    (every 16 frames up to frame 256, then further apart). A new frame is among the ``n`` stillest of ``t`` with
+    probability ``n / t``: the kept values change ever more rarely, and setting the samples again (about 45 ms
+    for 160 x 120 pixels) at a fixed rate would cost more and more for less and less."""
+    return t % SETTLE_EVERY == 0 and t - last >= t // SETTLE_SHARE
 
 
 class StableSearch:
@@ -30,7 +40,8 @@ class StableSearch:
     incrementally (it changes only where a value was replaced)."""
 
     def __init__(self, vals: np.ndarray, mot: np.ndarray, *, first: int, horizon: int, box: int, camera: float,
-                 motion: str, norm: Optional[tuple], open_mask: Optional[np.ndarray] = None, open_horizon: int = 0):
+                 motion: str, norm: Optional[tuple], open_mask: Optional[np.ndarray] = None, open_horizon: int = 0,
+                 stiller: float = 1.0):
         n, C = vals.shape[:2]
         self.shape = vals.shape[1:]  # (C, h, w)
         self.vals = np.ascontiguousarray(vals.reshape(n, C, -1), dtype=np.float32).copy()  # (n, C, P)
@@ -45,6 +56,8 @@ class StableSearch:
         self.p2: Optional[np.ndarray] = None
         self.p1: Optional[np.ndarray] = None
         self.done = False
+        self.last = first  # the frame the samples were last set from the kept values
+        self.stiller = np.float32(stiller)  # a new frame replaces a kept one when its motion is below this share of it
 
     def step(self, xc: np.ndarray, t: int) -> Optional[tuple[Optional[np.ndarray], np.ndarray]]:
         """Frame ``t`` (its index in the video), in the model's light (C, h, w): the frame before it gets its
@@ -57,10 +70,10 @@ class StableSearch:
         if self.idx is not None and self.sparse:  # a few open pixels: their neighbourhoods alone
             mm = motion_at((p2, p1, xc), self.idx, self.box, self.camera, self.motion, self.norm)
         else:
-            mm = frame_motion(np.stack((p2, p1, xc)), self.box, self.camera, self.motion, self.norm).reshape(-1)
+            mm = frame_motion((p2, p1, xc), self.box, self.camera, self.motion, self.norm).reshape(-1)
             if self.idx is not None:
                 mm = mm[self.idx]
-        q = np.flatnonzero(mm < self.wm)
+        q = np.flatnonzero(mm < self.wm * self.stiller if self.stiller != 1 else mm < self.wm)
         if q.size:
             j = self.worst[q]
             src = p1.reshape(p1.shape[0], -1)
@@ -72,9 +85,16 @@ class StableSearch:
         if self.idx is not None:  # past the horizon: the open pixels alone
             end = t + 1 >= self.open_horizon
             self.done = end
-            return (self.idx, self.vals) if t % SETTLE_EVERY == 0 or end else None
+            if not (end or settle_due(t, self.last)):
+                return None
+            self.last = t
+            return self.idx, self.vals
         if t + 1 < self.horizon:
-            return (None, self.vals.reshape((-1,) + self.shape).copy()) if t % SETTLE_EVERY == 0 else None
+            if not settle_due(t, self.last):
+                return None
+            self.last = t
+            return None, self.vals.reshape((-1,) + self.shape).copy()
+        self.last = t
         out = (None, self.vals.reshape((-1,) + self.shape).copy())
         if self.open_mask is not None and self.open_mask.any() and self.open_horizon > t + 1:
             idx = np.flatnonzero(self.open_mask)  # go on with these pixels' kept values and motions only

@@ -154,6 +154,9 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     if not 0.0 <= bc.short <= 1.0:
         raise BgsubError(f"background.short must be 0 (off) or the share of a short window's frames each pixel's "
                          f"samples come from, in (0, 1], got {bc.short}")
+    if not 0.0 < bc.stiller <= 1.0:
+        raise BgsubError(f"background.stiller must be in (0, 1] (the share of a kept frame's motion a later frame "
+                         f"must be below to take its place; 1 = any stiller frame), got {bc.stiller}")
     for name in ("horizon", "open_horizon"):
         if getattr(bc, name) < 0:
             raise BgsubError(f"background.{name} must be 0 (off) or a frame number, got {getattr(bc, name)}")
@@ -162,6 +165,6 @@ def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> Background
     return SampleState(SampleModel.initialise(
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, heal=bc.still > 0, update=bc.update > 0,
-        compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region,
+        compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region,
         motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, dynamics=bc.spread,
         seed=seed))  # censoring pays with the gain and cost office without it

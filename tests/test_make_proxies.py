@@ -1,0 +1,62 @@
+"""scripts/make_proxies.py: derived sequences keep each frame with its own ground truth (checked against the
+source files), and the changes of light are the stated formulas (flat frames: hand-computed values)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import load_script
+
+mp = load_script("make_proxies")
+
+
+def _cdnet(path, frames=6, value=100):
+    (path / "input").mkdir(parents=True)
+    (path / "groundtruth").mkdir()
+    for n in range(1, frames + 1):
+        cv2.imwrite(str(path / "input" / f"in{n:06d}.jpg"), np.full((16, 24, 3), value + n, np.uint8))
+        gt = np.zeros((16, 24), np.uint8)
+        gt[:n, :] = 255  # frame n's ground truth: n rows of foreground
+        cv2.imwrite(str(path / "groundtruth" / f"gt{n:06d}.png"), gt)
+    cv2.imwrite(str(path / "ROI.bmp"), np.full((16, 24), 255, np.uint8))
+    (path / "temporalROI.txt").write_text("2 6\n")
+    return path
+
+
+def test_from_frame_renumbers_inputs_with_their_ground_truth(tmp_path):
+    src = _cdnet(tmp_path / "seq")
+    assert mp.make(src, tmp_path / "out", 3, None) == 4
+    out = tmp_path / "out"
+    assert sorted(p.name for p in (out / "input").iterdir()) == [f"in{n:06d}.jpg" for n in range(1, 5)]
+    for new in range(1, 5):
+        old = new + 2
+        assert (out / "input" / f"in{new:06d}.jpg").read_bytes() == (src / "input" / f"in{old:06d}.jpg").read_bytes()
+        gt = cv2.imread(str(out / "groundtruth" / f"gt{new:06d}.png"), 0)
+        assert (gt == 255).all(axis=1).sum() == old  # the source frame's own ground truth
+    assert (out / "temporalROI.txt").read_text().split() == ["1", "4"]  # every frame scored from the first
+    assert (out / "ROI.bmp").is_file() and not (tmp_path / "out.part").exists()
+
+
+def test_dim_and_switch_apply_their_formulas(tmp_path):
+    src = _cdnet(tmp_path / "seq", value=100)
+    mp.make(src, tmp_path / "dim", None, mp.dim)
+    for n in (1, 4):
+        got = cv2.imread(str(tmp_path / "dim" / "input" / f"in{n:06d}.jpg"))
+        assert np.abs(got.astype(int) - round(0.3 * (100 + n) + 12)).max() <= 1  # a flat frame: JPEG keeps it
+    assert (tmp_path / "dim" / "temporalROI.txt").read_text() == "2 6\n"  # the source's ROI kept
+    mp.make(src, tmp_path / "sw", None, mp.switch_at(4))
+    for n, want in ((3, 103), (4, round(0.55 * 104)), (6, round(0.55 * 106))):
+        got = cv2.imread(str(tmp_path / "sw" / "input" / f"in{n:06d}.jpg"))
+        assert np.abs(got.astype(int) - want).max() <= 1
+
+
+def test_usage_errors_and_absent_data(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        mp.main(["--data", str(tmp_path), "--out", str(tmp_path / "o"), "--only", "nope"])
+    assert e.value.code == 2 and "unknown proxy nope" in capsys.readouterr().err
+    assert mp.main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "o")]) == 0
+    assert "nothing to make" in capsys.readouterr().out
+    assert mp.main(["--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 0  # sources absent: skipped
+    assert "absent, skipped" in capsys.readouterr().err
