@@ -114,8 +114,9 @@ class BackgroundConfig:
     #                      pixel (each pixel's samples stay its stillest frames seen so far, LaBGen over the
     #                      video so far: a background that the window never showed still is found later, and
     #                      a person standing in view from the first frame gives way once the scene behind shows
-    #                      still); 0 or <= init = the window alone. An object that stops after frame t, as still
-    #                      as the scene, wins the pixel's stillest frames after about t frames more (README)
+    #                      still); 0 or <= init = the window alone. An object that stops at frame t, as still
+    #                      as the scene, is half taken in about t/2 frames later (README, the stopped-object
+    #                      policy; `stiller` keeps it out)
     open_horizon: int = 0  # samples, start=stable: past the horizon, the pixels the window never saw stand still
     #                        (in fewer frames than the samples need: a background it never showed, leaves across
     #                        the lens) go on choosing their stillest frames up to this frame; the rest stop at

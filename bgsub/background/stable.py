@@ -29,8 +29,9 @@ def settle_due(t: int, last: int) -> bool:
     """Whether frame ``t`` should set the samples again from the kept values, the last setting having been at
     frame ``last``: on multiples of :data:`SETTLE_EVERY`, once at least ``t // SETTLE_SHARE`` frames have passed
     (every 16 frames up to frame 256, then further apart). A new frame is among the ``n`` stillest of ``t`` with
-    probability ``n / t``: the kept values change ever more rarely, and setting the samples again (about 45 ms
-    for 160 x 120 pixels) at a fixed rate would cost more and more for less and less."""
+    probability ``n / t``: the kept values change ever more rarely, and setting the samples again (about 13 ms
+    for 160 x 120 pixels with the compiled kernels, 45 ms without) at a fixed rate would cost more and more for
+    less and less."""
     return t % SETTLE_EVERY == 0 and t - last >= t // SETTLE_SHARE
 
 
