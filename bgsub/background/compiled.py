@@ -211,7 +211,8 @@ def define(numba, *, cache: bool) -> dict:
                     for p in range(m):
                         j = ix[q, p]
                         d[j, p] = max(d[j, p], best[q, p])
-            for e in range(E):  # the distances sorted
+            for e in range(E):  # the distances sorted (the network's loop is written out in each kernel: a jitted
+                #                 helper taken from this closure would change Numba's cache key every run)
                 a = ci[e]
                 b = cj[e]
                 for p in range(m):
