@@ -16,6 +16,9 @@ exact unit tests; these are real footage):
   as JPEG quality 90): low contrast, with the camera's noise scaled down and the codec's quantisation on top.
 - ``highway-switch``: from frame 900 on every frame is darkened to 55% of its light (a light switched off
   mid-video), JPEG quality 90.
+- ``birds-14``, ``birds-20``, ``boats-14``, ... ``surf-20``: the four UCSD clips cut to their first 14 and 20
+  frames (issue 18's 13 further UCSD clips are 14-111 frames long with objects throughout: a window shorter than
+  the model's), in the UCSD layout, scored on every frame.
 
 Each is written in the CDnet layout (``input/``, ``groundtruth/``, ``ROI.bmp``, ``temporalROI.txt``) and can be
 given to ``bgsub benchmark`` or ``scripts/ablate_background.py --data OUT``. Nothing is written into the
@@ -59,6 +62,11 @@ PROXIES: dict[str, tuple[str, Optional[int], Optional[Callable[[np.ndarray, int]
     "office-dim": ("cdnet-office", None, dim),
     "highway-switch": ("cdnet-highway", None, switch_at(900)),
 }
+
+
+# name -> (source UCSD sequence, frames kept from the first)
+CUTS: dict[str, tuple[str, int]] = {f"{seq}-{n}": (f"ucsd-{seq}", n) for seq in ("birds", "boats", "peds", "surf")
+                                    for n in (14, 20)}
 
 
 def _numbered(folder: Path, prefix: str, ext: str) -> dict[int, Path]:
@@ -109,27 +117,55 @@ def make(src: Path, dst: Path, first: Optional[int], change) -> int:
     return len(numbers)
 
 
+def cut(src: Path, dst: Path, frames: int) -> int:
+    """The first ``frames`` frames of a UCSD-layout ``src`` (``in/frame_K.jpg``, ``groundtruth/gtKKKK.png``,
+    matched by the number K) into ``dst``, every frame scored. Returns the number of frames written."""
+    ins = _numbered(src / "in", "frame_", ".jpg")
+    gts = _numbered(src / "groundtruth", "gt", ".png")
+    if not ins:
+        raise SystemExit(f"{src}: no in/frame_*.jpg frames (a UCSD-layout sequence is needed)")
+    tmp = dst.with_name(dst.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "in").mkdir(parents=True)
+    (tmp / "groundtruth").mkdir()
+    numbers = sorted(ins)[:frames]
+    for num in numbers:
+        shutil.copyfile(ins[num], tmp / "in" / ins[num].name)
+        if num in gts:
+            shutil.copyfile(gts[num], tmp / "groundtruth" / gts[num].name)
+    if (src / "ROI.bmp").is_file():
+        shutil.copyfile(src / "ROI.bmp", tmp / "ROI.bmp")
+    (tmp / "temporalROI.txt").write_text(f"{numbers[0]} {numbers[-1]}\n")
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    return len(numbers)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--only", default="", help="comma-separated proxy names (default: all of "
-                    + ", ".join(PROXIES) + ")")
+                    + ", ".join(list(PROXIES) + list(CUTS)) + ")")
     a = ap.parse_args(argv)
-    names = [n for n in a.only.split(",") if n] or list(PROXIES)
-    bad = [n for n in names if n not in PROXIES]
+    valid = list(PROXIES) + list(CUTS)
+    names = [n for n in a.only.split(",") if n] or valid
+    bad = [n for n in names if n not in valid]
     if bad:
-        ap.error(f"unknown proxy {', '.join(bad)} (valid: {', '.join(PROXIES)})")
+        ap.error(f"unknown proxy {', '.join(bad)} (valid: {', '.join(valid)})")
     if not a.data.is_dir():
         print(f"{a.data}: no data folder, nothing to make")
         return 0
     a.out.mkdir(parents=True, exist_ok=True)
     for name in names:
-        seq, first, change = PROXIES[name]
+        seq = PROXIES[name][0] if name in PROXIES else CUTS[name][0]
         if not (a.data / seq).is_dir():
             print(f"{name}: {a.data / seq} absent, skipped", file=sys.stderr)
             continue
-        n = make(a.data / seq, a.out / name, first, change)
+        if name in PROXIES:
+            n = make(a.data / seq, a.out / name, *PROXIES[name][1:])
+        else:
+            n = cut(a.data / seq, a.out / name, CUTS[name][1])
         print(f"{a.out / name}  ({n} frames, from {seq})")
     return 0
 

@@ -60,3 +60,25 @@ def test_usage_errors_and_absent_data(tmp_path, capsys):
     assert "nothing to make" in capsys.readouterr().out
     assert mp.main(["--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 0  # sources absent: skipped
     assert "absent, skipped" in capsys.readouterr().err
+
+
+def test_ucsd_cuts_keep_the_first_frames_by_number_with_their_ground_truth(tmp_path):
+    """The UCSD layout's numbers are not zero padded (frame_10 sorts before frame_2 as text): the cut keeps
+    frames 1..N by number, each with its own ground truth, all scored."""
+    src = tmp_path / "ucsd-x"
+    (src / "in").mkdir(parents=True)
+    (src / "groundtruth").mkdir()
+    for n in range(1, 13):
+        cv2.imwrite(str(src / "in" / f"frame_{n}.jpg"), np.full((8, 8, 3), 10 * n, np.uint8))
+        gt = np.zeros((8, 8), np.uint8)
+        gt[0, :n % 8] = 255
+        cv2.imwrite(str(src / "groundtruth" / f"gt{n:04d}.png"), gt)
+    cv2.imwrite(str(src / "ROI.bmp"), np.full((8, 8), 255, np.uint8))
+    assert mp.cut(src, tmp_path / "x-10", 10) == 10
+    out = tmp_path / "x-10"
+    assert sorted(int(p.stem[6:]) for p in (out / "in").iterdir()) == list(range(1, 11))
+    for n in range(1, 11):
+        assert (out / "in" / f"frame_{n}.jpg").read_bytes() == (src / "in" / f"frame_{n}.jpg").read_bytes()
+        assert (out / "groundtruth" / f"gt{n:04d}.png").read_bytes() == (src / "groundtruth" / f"gt{n:04d}.png").read_bytes()
+    assert (out / "temporalROI.txt").read_text().split() == ["1", "10"]
+    assert "birds-14" in mp.CUTS and mp.CUTS["surf-20"] == ("ucsd-surf", 20)
