@@ -79,6 +79,7 @@ def test_ucsd_cuts_keep_the_first_frames_by_number_with_their_ground_truth(tmp_p
     assert sorted(int(p.stem[6:]) for p in (out / "in").iterdir()) == list(range(1, 11))
     for n in range(1, 11):
         assert (out / "in" / f"frame_{n}.jpg").read_bytes() == (src / "in" / f"frame_{n}.jpg").read_bytes()
-        assert (out / "groundtruth" / f"gt{n:04d}.png").read_bytes() == (src / "groundtruth" / f"gt{n:04d}.png").read_bytes()
+        gt = f"groundtruth/gt{n:04d}.png"
+        assert (out / gt).read_bytes() == (src / gt).read_bytes()
     assert (out / "temporalROI.txt").read_text().split() == ["1", "10"]
     assert "birds-14" in mp.CUTS and mp.CUTS["surf-20"] == ("ucsd-surf", 20)

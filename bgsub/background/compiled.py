@@ -307,4 +307,5 @@ def define(numba, *, cache: bool) -> dict:
                 samples[j[i], c, dst[i]] = x[c, src[i]]
 
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
-            "nn_spread_at": nn_spread_at, "median_cols": median_cols, "motion_parts": motion_parts, "drawn": drawn, "put": put}
+            "nn_spread_at": nn_spread_at, "median_cols": median_cols, "motion_parts": motion_parts, "drawn": drawn,
+            "put": put}

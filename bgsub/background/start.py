@@ -55,8 +55,8 @@ def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: st
 
 def frame_motion(three, box: int, noise: float, motion: str,
                  norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """(h, w) the motion of the middle one of three consecutive frames (each (C, h, w), or stacked), measured as in the window
-    (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
+    """(h, w) the motion of the middle one of three consecutive frames (each (C, h, w), or stacked), measured as
+    in the window (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
     parts = kernels.motion_parts(three[0], three[1], three[2], max(noise, 1e-3))  # one compiled pass, or None
     if parts is None:
         three = np.stack(three)
