@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -70,12 +71,28 @@ CUTS: dict[str, tuple[str, int]] = {f"{seq}-{n}": (f"ucsd-{seq}", n) for seq in 
 
 
 def _numbered(folder: Path, prefix: str, ext: str) -> dict[int, Path]:
-    out = {}
-    for p in folder.glob(f"{prefix}*{ext}"):
-        digits = p.stem[len(prefix):]
-        if digits.isdigit():
-            out[int(digits)] = p
-    return out
+    """Frame number -> file for ``prefix*ext`` in ``folder`` (bgsub's own reader of numbered frames); {} when the
+    folder is absent."""
+    from bgsub.io.frames import numbered_files
+
+    return numbered_files(folder, (ext,), prefix=prefix) if folder.is_dir() else {}
+
+
+@contextmanager
+def _staged(src: Path, dst: Path, frames_dir: str):
+    """A staging folder beside ``dst`` with ``frames_dir/`` and ``groundtruth/`` (and ``src``'s region of
+    interest), moved to ``dst`` when the block ends without an error: a run stopped halfway leaves no half-made
+    sequence where a benchmark would find it."""
+    tmp = dst.with_name(dst.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / frames_dir).mkdir(parents=True)
+    (tmp / "groundtruth").mkdir()
+    for name in ("ROI.bmp", "ROI.jpg"):
+        if (src / name).is_file():
+            shutil.copyfile(src / name, tmp / name)
+    yield tmp
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
 
 
 def make(src: Path, dst: Path, first: Optional[int], change) -> int:
@@ -88,32 +105,24 @@ def make(src: Path, dst: Path, first: Optional[int], change) -> int:
     gts = _numbered(src / "groundtruth", "gt", ".png")
     if not ins:
         raise SystemExit(f"{src}: no input/in*.jpg frames (a CDnet-layout sequence is needed)")
-    tmp = dst.with_name(dst.name + ".part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "input").mkdir(parents=True)
-    (tmp / "groundtruth").mkdir()
     numbers = sorted(n for n in ins if first is None or n >= first)
-    for new, old in enumerate(numbers, start=1):
-        num = new if first is not None else old
-        if change is None:
-            shutil.copyfile(ins[old], tmp / "input" / f"in{num:06d}.jpg")
-        else:
-            img = cv2.imread(str(ins[old]), cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise SystemExit(f"{ins[old]}: cannot be decoded")
-            cv2.imwrite(str(tmp / "input" / f"in{num:06d}.jpg"), change(img, old),
-                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if old in gts:
-            shutil.copyfile(gts[old], tmp / "groundtruth" / f"gt{num:06d}.png")
-    for name in ("ROI.bmp", "ROI.jpg"):
-        if (src / name).is_file():
-            shutil.copyfile(src / name, tmp / name)
-    if first is not None:
-        (tmp / "temporalROI.txt").write_text(f"1 {len(numbers)}\n")
-    elif (src / "temporalROI.txt").is_file():
-        shutil.copyfile(src / "temporalROI.txt", tmp / "temporalROI.txt")
-    shutil.rmtree(dst, ignore_errors=True)
-    tmp.rename(dst)
+    with _staged(src, dst, "input") as tmp:
+        for new, old in enumerate(numbers, start=1):
+            num = new if first is not None else old
+            if change is None:
+                shutil.copyfile(ins[old], tmp / "input" / f"in{num:06d}.jpg")
+            else:
+                img = cv2.imread(str(ins[old]), cv2.IMREAD_UNCHANGED)
+                if img is None:
+                    raise SystemExit(f"{ins[old]}: cannot be decoded")
+                cv2.imwrite(str(tmp / "input" / f"in{num:06d}.jpg"), change(img, old),
+                            [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if old in gts:
+                shutil.copyfile(gts[old], tmp / "groundtruth" / f"gt{num:06d}.png")
+        if first is not None:
+            (tmp / "temporalROI.txt").write_text(f"1 {len(numbers)}\n")
+        elif (src / "temporalROI.txt").is_file():
+            shutil.copyfile(src / "temporalROI.txt", tmp / "temporalROI.txt")
     return len(numbers)
 
 
@@ -124,20 +133,13 @@ def cut(src: Path, dst: Path, frames: int) -> int:
     gts = _numbered(src / "groundtruth", "gt", ".png")
     if not ins:
         raise SystemExit(f"{src}: no in/frame_*.jpg frames (a UCSD-layout sequence is needed)")
-    tmp = dst.with_name(dst.name + ".part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "in").mkdir(parents=True)
-    (tmp / "groundtruth").mkdir()
     numbers = sorted(ins)[:frames]
-    for num in numbers:
-        shutil.copyfile(ins[num], tmp / "in" / ins[num].name)
-        if num in gts:
-            shutil.copyfile(gts[num], tmp / "groundtruth" / gts[num].name)
-    if (src / "ROI.bmp").is_file():
-        shutil.copyfile(src / "ROI.bmp", tmp / "ROI.bmp")
-    (tmp / "temporalROI.txt").write_text(f"{numbers[0]} {numbers[-1]}\n")
-    shutil.rmtree(dst, ignore_errors=True)
-    tmp.rename(dst)
+    with _staged(src, dst, "in") as tmp:
+        for num in numbers:
+            shutil.copyfile(ins[num], tmp / "in" / ins[num].name)
+            if num in gts:
+                shutil.copyfile(gts[num], tmp / "groundtruth" / gts[num].name)
+        (tmp / "temporalROI.txt").write_text(f"{numbers[0]} {numbers[-1]}\n")
     return len(numbers)
 
 
