@@ -74,7 +74,7 @@ class StableSearch:
             mm = frame_motion((p2, p1, xc), self.box, self.camera, self.motion, self.norm).reshape(-1)
             if self.idx is not None:
                 mm = mm[self.idx]
-        q = np.flatnonzero(mm < self.wm * self.stiller if self.stiller != 1 else mm < self.wm)
+        q = np.flatnonzero(mm < self.wm * self.stiller)  # (x 1 is exact: any stiller frame)
         if q.size:
             j = self.worst[q]
             src = p1.reshape(p1.shape[0], -1)

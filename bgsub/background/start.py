@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from bgsub.background import kernels
-from bgsub.background.stats import QUANT, _blurred, _flow, _motion, median0
+from bgsub.background.stats import QUANT, _blurred, _displacement, _flow, _motion, median0
 from bgsub.errors import BgsubError
 
 MOTIONS = ("diff", "flow", "both")
@@ -57,19 +57,19 @@ def frame_motion(three, box: int, noise: float, motion: str,
                  norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """(h, w) the motion of the middle one of three consecutive frames (each (C, h, w), or stacked), measured as
     in the window (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
-    parts = kernels.motion_parts(three[0], three[1], three[2], max(noise, 1e-3))  # one compiled pass, or None
+    # the middle frame's differences to its neighbours and their ratio to its gradient, unfiltered: one compiled
+    # pass, or the window's whole-array measures (the displacement only when asked for)
+    parts = kernels.motion_parts(three[0], three[1], three[2], max(noise, 1e-3))
     if parts is None:
-        three = np.stack(three)
-        d = _motion(three, 1)[1:2]  # the middle frame's differences to its neighbours, unfiltered
+        stacked = np.stack(three)
+        d = _motion(stacked, 1)[1]
+        r = None if motion == "diff" else _displacement(d[None], stacked[1:2], noise)[0]
     else:
-        d = parts[0][None]
-    md = _blurred(d, box)[0] if box > 1 else d[0]
+        d, r = parts
+    md = _blurred(d[None], box)[0] if box > 1 else d
     if motion == "diff":
         return md
-    if parts is None:
-        mf = _flow(three[1:2], box, noise, d)[0]
-    else:
-        mf = _blurred(parts[1][None], box)[0] if box > 1 else parts[1]
+    mf = _blurred(r[None], box)[0] if box > 1 else r
     if motion == "flow":
         return mf
     nd, nf = norm
