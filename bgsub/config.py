@@ -262,6 +262,15 @@ class SegmentConfig:
     #                                 background.init frames of the video being segmented (the model file is the
     #                                 network; the background belongs to the video); true = reuse the one saved with
     #                                 the model at training time (same camera, same view and size)
+    lookahead: bool = True  # the per-video U-Net (bgsub train, benchmark's unet): where its background model's
+    #                         window never saw a pixel still, segmenting the same video starts that pixel from the
+    #                         stillest frames the training pass found over the whole video (a second pass; the
+    #                         window's fingerprint must match: another video is never affected); false = one pass,
+    #                         causal as the zero-shot network's
+    prescan: bool = False  # the reference U-Net, a file or a folder: read it twice, a first pass stepping the
+    #                        background model alone over the whole video (about half a segment's time) so that any
+    #                        network (the zero-shot one too) starts as segment.lookahead says; a camera or a stream
+    #                        cannot be read twice (an error)
 
 
 @dataclass

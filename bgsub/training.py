@@ -106,6 +106,9 @@ class TrainState:
     polish: Optional[dict] = None
     threshold: Optional[float] = None  # Otsu threshold of |S| over the training frames (segment.threshold="fit")
     reference: Optional[dict] = None  # the background reference (model.reference), Reference.to_dict()
+    lookahead: Optional[dict] = None  # the per-video network's training pass: the stillest frames it found for the
+    #                                   pixels its window never saw still (bgsub.background.stable), for segmenting
+    #                                   the same video (segment.lookahead); None for the shipped network
 
 
 def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: TrainState) -> Path:
@@ -124,12 +127,29 @@ def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: Tr
         "polish": state.polish,
         "threshold": state.threshold,
         "reference": state.reference,
+        "lookahead": _tensors(state.lookahead),
     }
     import io
 
     buf = io.BytesIO()  # serialised in memory, so a full disk is an OSError of the write, not torch's error
     torch.save(data, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def _tensors(d: Optional[dict]) -> Optional[dict]:
+    """A dict's NumPy arrays as tensors (what ``weights_only`` loading accepts); other values as they are."""
+    if not d:
+        return None
+    import numpy as np
+
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in d.items()}
+
+
+def _arrays(d) -> Optional[dict]:
+    """The inverse of :func:`_tensors` (None for anything that is not a dict)."""
+    if not isinstance(d, dict):
+        return None
+    return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in d.items()}
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:
@@ -169,6 +189,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:
         polish=data.get("polish"),
         threshold=data.get("threshold"),
         reference=data.get("reference"),
+        lookahead=_arrays(data.get("lookahead")),
     )
     model.eval()
     return model, cfg, state

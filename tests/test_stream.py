@@ -248,6 +248,9 @@ def test_live_sources_refuse_a_second_pass_with_one_line(clips, model, tmp_path,
     monkeypatch.setattr(cv2, "VideoCapture", FakeCapture(_frames(clips["a"]), count=False))
     r = cli("segment", "0", "-m", model, "-o", tmp_path / "o", "--overlay", tmp_path / "ov.avi")
     assert r.code == 1 and r.stderr.startswith("bgsub: error: 0: --overlay") and len(r.stderr.splitlines()) == 1
+    r = cli("segment", "0", "-m", model, "-o", tmp_path / "o", "--set", "segment.prescan=true")
+    assert r.code == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("bgsub: error: 0: segment.prescan reads the input twice")
     from bgsub.errors import BgsubError
     from bgsub.methods.base import Decomposition, Method
     from bgsub.pipelines.run import decompose_video

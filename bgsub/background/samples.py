@@ -199,6 +199,7 @@ class SampleModel:
     _over: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) the pixels the floor is measured over
     _nn: bool = False  # sigma from the samples' nearest-neighbour spread (dynamics="nn"), not their MAD
     _stable: Optional[StableSearch] = field(default=None, repr=False)  # the stable start after the window
+    _found: Optional[dict] = field(default=None, repr=False)  # the search's lookahead when it ended
     still: Optional[np.ndarray] = None
     prev: Optional[np.ndarray] = None
     _bg: Optional[np.ndarray] = field(default=None, repr=False)
@@ -473,7 +474,40 @@ class SampleModel:
             else:
                 self._settle_open(idx, vals)
         if self._stable.done:
+            self._found = self._stable.lookahead()  # what a second pass may adopt (the search is dropped)
             self._stable = None
+
+    def lookahead(self) -> Optional[dict]:
+        """What the stillest-frame search has found so far for the pixels the window never saw still (the health
+        check's measure), for a second pass over the same video: :meth:`bgsub.background.stable.StableSearch.
+        lookahead`, with ``"tvals"``: those pixels' texture samples as they are now (n, P), healed by the updates
+        since the window; None without a search or when the window saw every pixel still."""
+        found = self._stable.lookahead() if self._stable is not None else self._found
+        if found is not None and self.tsamples is not None:
+            n = self.tsamples.shape[0]
+            found = dict(found, tvals=self.tsamples.reshape(n, -1)[:, found["pixels"]].copy())
+        return found
+
+    def adopt(self, found: Optional[dict]) -> bool:
+        """Right after :meth:`initialise`, before any frame is stepped: take the stillest frames that a model
+        started on the same window found further on (``found``, :meth:`lookahead` after a first pass over the same
+        video) for the pixels the window never saw still, and set the samples again from the kept values (the same
+        conservative pass and noise levels as at every setting). The pixels the window saw still keep the window's
+        samples; the texture samples of those pixels are the first pass's (``"tvals"``: the window's were the
+        leaf's texture). Returns False (nothing changed) when ``found`` belongs to another window."""
+        if self._stable is None or self.frames_seen or not self._stable.adopt(found):
+            return False
+        s = self._stable
+        self._settle(s.vals.reshape((-1,) + s.shape).copy())
+        tvals = found.get("tvals")
+        if self.tsamples is not None and tvals is not None:
+            n = self.tsamples.shape[0]
+            tvals = np.asarray(tvals, np.float32)
+            if tvals.shape == (n, len(found["pixels"])):
+                ts = np.ascontiguousarray(self.tsamples).copy()
+                ts.reshape(n, -1)[:, found["pixels"]] = tvals
+                self.tsamples = ts
+        return True
 
     def _settle_open(self, idx: np.ndarray, vals: np.ndarray) -> None:
         """:meth:`_settle` for the pixels ``idx`` (flat) alone, from their kept values ``vals`` (n, C, P): the same

@@ -11,10 +11,19 @@ scene still, an object that stops stays foreground instead of being taken for th
 
 The search says when the model should set its samples again from the kept values (:func:`settle_due`, and at
 each horizon): :meth:`StableSearch.step` returns (pixels, values), ``pixels`` None for every pixel.
+
+**A second pass over the same video** (:meth:`StableSearch.lookahead`, :meth:`StableSearch.adopt`): where the
+window never saw a pixel still (``unsettled``, the health check's measure: fewer still frames than its samples
+need), a search that has run over the whole video knows that pixel's stillest frames of the whole video, which
+the window could not. A model started again on the same window (checked by the window's fingerprint) may adopt
+them for those pixels only: the per-video network's training pass runs such a search, and its segmentation pass
+starts from it (``segment.lookahead``). Where the window saw the scene still nothing changes, so an object that
+stops there stays foreground exactly as in one pass (the stopped-object policy).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Optional
 
 import numpy as np
@@ -59,6 +68,44 @@ class StableSearch:
         self.done = False
         self.last = first  # the frame the samples were last set from the kept values
         self.stiller = np.float32(stiller)  # a new frame replaces a kept one when its motion is below this share of it
+        # the pixels the window never saw still (whatever the open horizon), and the window's fingerprint: what a
+        # second pass over the same video may take from this search (lookahead / adopt)
+        self.unsettled = None if open_mask is None else np.ascontiguousarray(np.reshape(open_mask, -1), dtype=bool)
+        self.fingerprint = hashlib.blake2b(self.vals.tobytes() + self.mot.tobytes(), digest_size=16).hexdigest()
+
+    def lookahead(self) -> Optional[dict]:
+        """What this search has found so far for the pixels the window never saw still: ``{"fingerprint": the
+        window's, "pixels": flat indices (P,), "vals": their kept values (n, C, P), "mot": their motions (n, P)}``,
+        or None when the window saw every pixel still."""
+        if self.unsettled is None or not self.unsettled.any():
+            return None
+        pixels = np.flatnonzero(self.unsettled)
+        cols = pixels
+        if self.idx is not None:  # past the horizon only the open pixels are kept (the same set)
+            cols = np.searchsorted(self.idx, pixels)
+            if not np.array_equal(self.idx[np.minimum(cols, self.idx.size - 1)], pixels):
+                return None
+        return {"fingerprint": self.fingerprint, "pixels": pixels.astype(np.int64),
+                "vals": self.vals[:, :, cols].copy(), "mot": self.mot[:, cols].copy()}
+
+    def adopt(self, found: Optional[dict]) -> bool:
+        """Take ``found`` (:meth:`lookahead` of a search over the same video, started on the same window) for its
+        pixels: their kept values and motions become its. False (nothing changed) when it comes from another
+        window, does not fit, or this search has moved past the window already."""
+        if not found or found.get("fingerprint") != self.fingerprint or self.idx is not None or self.p1 is not None:
+            return False
+        pixels = np.asarray(found["pixels"], dtype=np.int64)
+        vals, mot = np.asarray(found["vals"], np.float32), np.asarray(found["mot"], np.float32)
+        n, C, P = self.vals.shape
+        if (pixels.ndim != 1 or vals.shape != (n, C, pixels.size) or mot.shape != (n, pixels.size)
+                or (pixels.size and (pixels.min() < 0 or pixels.max() >= P))):
+            return False
+        self.vals[:, :, pixels] = vals
+        self.mot[:, pixels] = mot
+        sub = self.mot[:, pixels]
+        self.worst[pixels] = np.argmax(sub, axis=0)
+        self.wm[pixels] = sub[self.worst[pixels], np.arange(pixels.size)]
+        return True
 
     def step(self, xc: np.ndarray, t: int) -> Optional[tuple[Optional[np.ndarray], np.ndarray]]:
         """Frame ``t`` (its index in the video), in the model's light (C, h, w): the frame before it gets its

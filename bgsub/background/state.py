@@ -16,7 +16,7 @@ The state belongs to the video: it is never saved in a model file.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Optional, Protocol
 
 import numpy as np
 import torch
@@ -85,6 +85,15 @@ class SampleState:
 
     def step(self, frames: torch.Tensor) -> torch.Tensor:
         return self.model.step(frames)
+
+    def lookahead(self) -> Optional[dict]:
+        """For a second pass over the same video (:meth:`SampleModel.lookahead`)."""
+        return self.model.lookahead()
+
+    def adopt(self, found: Optional[dict]) -> bool:
+        """Before the first step: a first pass's findings for the pixels the window never saw still
+        (:meth:`SampleModel.adopt`); False when they belong to another window."""
+        return self.model.adopt(found)
 
     def snapshot(self) -> tuple[np.ndarray, float]:
         """The model's background image now, (C, h, w) grey levels (a new array whenever it is made again, never

@@ -229,6 +229,7 @@ class UNetMethod(Method):
             return
         if not self.cfg.segment.reuse_background:
             self.estimate_reference(frames)
+            self._adopt_lookahead()
             return
         if self.state.reference is None:
             raise BgsubError("segment.reuse_background: no background was saved with this model (only the static "
@@ -241,6 +242,42 @@ class UNetMethod(Method):
                              "the video the model was trained on, or one of the same size; without it the "
                              "background is estimated from this video")
 
+    def _adopt_lookahead(self) -> None:
+        """With ``segment.lookahead``: the training pass's findings (:attr:`TrainState.lookahead`) for the pixels
+        the window never saw still, taken by the background model just started, if it was started on the same
+        window (:meth:`bgsub.background.stable.StableSearch.adopt`)."""
+        found = self.state.lookahead
+        if not (found and self.cfg.segment.lookahead and hasattr(self.bg, "adopt")):
+            return
+        if self.bg.adopt(found):
+            log.info("background: %d pixels the window never saw still start from the training pass's stillest "
+                     "frames (segment.lookahead)", len(found["pixels"]))
+        else:
+            log.info("background: the training pass's findings belong to another window (another video, or "
+                     "frames read differently): not used")
+
+    def keep_lookahead(self) -> None:
+        """After a pass over the video (training, or :meth:`look_ahead`): what its background model's search found,
+        for segmenting it."""
+        self.state.lookahead = self.bg.lookahead() if hasattr(self.bg, "lookahead") else None
+
+    @property
+    def prescans(self) -> bool:
+        """``segment.prescan`` (with ``segment.lookahead``) and a background model updated over time: the pipeline
+        runs a first pass (:meth:`forget_lookahead`, ``begin``, :meth:`look_ahead` over every frame,
+        :meth:`keep_lookahead`) before segmenting."""
+        sc = self.cfg.segment
+        return bool(self.cfg.model.reference and sc.prescan and sc.lookahead and self.streams)
+
+    def forget_lookahead(self) -> None:
+        """Drop what an earlier pass found (a first pass starts from its own window alone)."""
+        self.state.lookahead = None
+
+    def look_ahead(self, frames: torch.Tensor) -> None:
+        """The first pass of ``segment.prescan``: the background model stepped over ``frames`` (consecutive, in
+        order), no network."""
+        self._background().step(frames)
+
     def fit(self, clip: torch.Tensor) -> "UNetMethod":
         """clip: (P, C, H, W). Reference network: consecutive frames of one video from its first (the
         initialisation window first; the background model is started on it and stepped over all of them, and the
@@ -252,6 +289,7 @@ class UNetMethod(Method):
             return self
         self.estimate_reference(clip)  # fitting always starts the background from these frames (never reused)
         inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
+        self.keep_lookahead()
         return self.train_on(inputs)
 
     def collect_inputs(self, chunks, keep: set[int]) -> dict[int, torch.Tensor]:
@@ -297,6 +335,7 @@ class UNetMethod(Method):
         trained on the inputs of the frames ``keep`` (and of the labelled frames of :meth:`attach_labels`)."""
         labelled = list(getattr(self, "label_numbers", []) or [])
         kept = self.collect_inputs(chunks, set(keep) | set(labelled))
+        self.keep_lookahead()
         order = [n for n in sorted(kept) if n in keep]
         if not order:
             raise BgsubError("none of the frames to fit on was read")

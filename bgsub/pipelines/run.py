@@ -261,10 +261,14 @@ def decompose_video(
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
     two_pass = scope == "video" and not getattr(method, "decides_masks", False)
+    prescan = bool(getattr(method, "prescans", False))
     with _open(source, cfg, max_frames, stop, method) as stream:
         if two_pass and stream.live:
             raise BgsubError(f"{stream.name}: threshold.scope=video reads the input twice, and a camera or a stream "
                              "is read once: use scope frame or clip")
+        if prescan and stream.live:
+            raise BgsubError(f"{stream.name}: segment.prescan reads the input twice, and a camera or a stream is "
+                             "read once: leave segment.prescan off")
         native = stream.size  # the first frame, read now (a folder's first file, a camera's first frame)
         cfg = method.input_config(cfg, native)
         _check_window_memory(method, native, cfg, window)
@@ -275,6 +279,9 @@ def decompose_video(
         if two_pass:
             threshold, method_seconds = _video_threshold(method, source, cfg=cfg, window=window, plan=plan,
                                                          max_frames=max_frames, total=stream.total, progress=progress)
+        if prescan:
+            method_seconds += _prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
+                                       total=stream.total, progress=progress)
         method.reset()
         _reduce(stream, plan, cfg)
         frames, begin_seconds = _begin(method, stream, cfg, size=plan[1])  # the first begin_frames(), then begin
@@ -402,6 +409,27 @@ def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_fr
     threshold = hist.threshold()
     log.info("video-wide Otsu threshold on |S|: %.5g", threshold)
     return threshold, method_seconds
+
+
+def _prescan(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int], total: Optional[int],
+             progress: bool, plan: tuple[int, Optional[tuple[int, int]]] = (1, None)) -> float:
+    """The first pass of ``segment.prescan``: the method's background model started on the video's window and
+    stepped over every frame (no network), read exactly as the second pass reads them (so that its window is the
+    same), and what it found kept for the second pass (:meth:`UNetMethod.keep_lookahead`). Returns its seconds."""
+    method.reset()
+    method.forget_lookahead()
+    t0 = time.perf_counter()
+    with _open(source, cfg, max_frames, None, method) as stream, \
+            progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
+                         leave=False) as bar:
+        stream.size  # the first frame, then the rest reduced as the second pass reads them
+        _reduce(stream, plan, cfg)
+        for chunk, new in tiled(_begin(method, stream, cfg, size=plan[1])[0], window=window, cfg=cfg,
+                                top_up=False, size=plan[1], workers=readers(method)):
+            method.look_ahead(chunk.frames)
+            bar.update(new)
+    method.keep_lookahead()
+    return time.perf_counter() - t0
 
 
 def _top_up(method: Method) -> bool:

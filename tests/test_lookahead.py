@@ -1,0 +1,174 @@
+"""A second pass over the same video (segment.lookahead): where the initialisation window never saw a pixel still
+(a leaf that covers it for the whole window, never quite still), the per-video network's training pass has found
+that pixel's stillest frames of the whole video, and segmenting the same video starts from them.
+
+The clip is made here with exact ground truth: a textured, still scene; a smooth leaf that jitters by a few pixels
+every frame covers a box of it from the first frame and leaves at frame 140; the scene shows still after that."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from bgsub.config import Config
+
+H, W, N, LEAVE = 48, 64, 260, 140
+BOX = (8, 16, 40, 48)  # y0, x0, y1, x1: where the leaf covers the scene
+
+
+def _clip(seed: int = 0, frames: int = N) -> tuple[torch.Tensor, np.ndarray]:
+    """(T, 3, H, W) in [0, 1] and the ground truth (T, H, W) bool (the leaf while it is there)."""
+    rng = np.random.default_rng(seed)
+    scene = cv2.GaussianBlur(rng.random((H, W, 3)).astype(np.float32), (0, 0), 1.5)
+    scene = np.clip(0.5 + 2.5 * (scene - 0.5), 0.1, 0.9).astype(np.float32)
+    y0, x0, y1, x1 = BOX
+    big = cv2.GaussianBlur(rng.normal(0, 1, (y1 - y0 + 12, x1 - x0 + 12)).astype(np.float32), (0, 0), 1.5)
+    leaf = np.clip(0.45 + 0.5 * big / big.std(), 0.05, 0.95)[:, :, None] * np.array([0.6, 1.0, 0.5], np.float32)
+    xs, gt = [], np.zeros((frames, H, W), bool)
+    for t in range(frames):
+        img = scene.copy()
+        if t < LEAVE:  # the leaf jitters by up to 3 pixels every frame: never still
+            dy, dx = rng.integers(0, 7, size=2)
+            img[y0:y1, x0:x1] = leaf[dy : dy + y1 - y0, dx : dx + x1 - x0]
+            gt[t, y0:y1, x0:x1] = True
+        img = img + rng.normal(0, 1.5 / 255, img.shape).astype(np.float32)
+        xs.append(np.clip(np.round(img * 255), 0, 255) / 255)
+    return torch.from_numpy(np.stack(xs).astype(np.float32)).permute(0, 3, 1, 2).contiguous(), gt
+
+
+def _masks(st, x: torch.Tensor, k: float) -> np.ndarray:
+    return torch.cat([st.step(x[i : i + 8]) for i in range(0, x.shape[0], 8)]).amax(1).numpy() > k
+
+
+def _recall(m: np.ndarray, gt: np.ndarray) -> float:
+    return float((m & gt).sum() / gt.sum())
+
+
+def test_a_second_pass_finds_what_covered_the_window_and_changes_nothing_where_the_window_saw_the_scene():
+    from bgsub.background.state import start
+
+    x, gt = _clip()
+    bc = Config().background
+    k = bc.k
+    first = start(x[:100], bc, pixels=19200)  # the training pass: over the whole video
+    for i in range(0, N, 8):
+        first.step(x[i : i + 8])
+    found = first.lookahead()
+    assert found is not None
+    open_px = np.zeros(H * W, bool)
+    open_px[found["pixels"]] = True
+    open_px = open_px.reshape(H, W)
+    y0, x0, y1, x1 = BOX
+    assert open_px[y0 + 2 : y1 - 2, x0 + 2 : x1 - 2].mean() > 0.9  # the leaf's interior: never still in the window
+    outside = np.ones((H, W), bool)
+    outside[y0 - 2 : y1 + 2, x0 - 2 : x1 + 2] = False
+    assert open_px[outside].mean() < 0.02  # the still scene: the window saw it
+
+    one = start(x[:100], bc, pixels=19200)  # one pass, causal
+    two = start(x[:100], bc, pixels=19200)
+    assert two.adopt(found)
+    s1, s2 = one.model.samples, two.model.samples
+    assert np.array_equal(s1[:, :, ~open_px], s2[:, :, ~open_px])  # only the pixels the window never saw still
+    m1, m2 = _masks(one, x, k), _masks(two, x, k)
+    while_there = gt[:LEAVE]
+    assert _recall(m1[:LEAVE], while_there) < 0.35  # the leaf's own values are its samples: called background
+    assert _recall(m2[:LEAVE], while_there) > 0.85  # the scene behind it, found later, is
+    assert m2[LEAVE + 30 :].mean() < 0.005  # and the scene itself is background once the leaf has gone (its
+    #   texture samples are the first pass's too: the window's were the leaf's)
+
+
+def test_another_window_does_not_take_a_first_pass_s_findings():
+    from bgsub.background.state import start
+
+    x, _ = _clip(seed=0)
+    other, _ = _clip(seed=1)
+    bc = Config().background
+    first = start(x[:100], bc, pixels=19200)
+    for i in range(0, N, 8):
+        first.step(x[i : i + 8])
+    found = first.lookahead()
+    st = start(other[:100], bc, pixels=19200)
+    before = st.model.samples.copy()
+    assert not st.adopt(found)
+    assert np.array_equal(st.model.samples, before)
+    same = start(x[:100], bc, pixels=19200)
+    same.step(x[:8])
+    assert not same.adopt(found)  # too late: frames were stepped already
+    assert not start(x[:100], bc, pixels=19200).adopt(None)
+
+
+def test_a_window_that_saw_everything_still_has_nothing_to_look_ahead_for():
+    from bgsub.background.state import start
+
+    x, _ = _clip()
+    scene = x[LEAVE + 10 : LEAVE + 11]  # the scene alone (the leaf has gone), still for 120 frames
+    noise = np.random.default_rng(3).normal(0, 1.5 / 255, (120,) + tuple(scene.shape[1:])).astype(np.float32)
+    still = (scene + torch.from_numpy(noise)).clamp(0, 1)
+    st = start(still[:100], Config().background, pixels=19200)
+    st.step(still)
+    assert st.lookahead() is None
+
+
+@pytest.fixture
+def _small_training():
+    return ["train.epochs=3", "train.tune_epochs=3", "train.pool=40", "train.init=scratch"]
+
+
+def _write(tmp_path, x: torch.Tensor, gt: np.ndarray):
+    src = tmp_path / "clip"
+    (src / "input").mkdir(parents=True)
+    (src / "groundtruth").mkdir()
+    for t in range(x.shape[0]):
+        img = (x[t].permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype(np.uint8)
+        cv2.imwrite(str(src / "input" / f"in{t + 1:06d}.png"), img)
+        cv2.imwrite(str(src / "groundtruth" / f"gt{t + 1:06d}.png"), gt[t].astype(np.uint8) * 255)
+    (src / "temporalROI.txt").write_text(f"1 {x.shape[0]}\n")
+    return src
+
+
+def test_train_then_segment_the_same_video_starts_from_the_training_pass_and_another_video_does_not(
+        cli, tmp_path, _small_training):
+    """End to end, as a user runs it: the model file carries the training pass's findings; segmenting the same
+    video with it finds the leaf the window hid (recall against the exact ground truth), segment.lookahead=false
+    does not, and another video of the same size is segmented from its own window alone."""
+    from bgsub.training import load_checkpoint
+
+    x, gt = _clip()
+    src = _write(tmp_path, x, gt)
+    sets = sum([["--set", s] for s in _small_training], [])
+    cli("--quiet", "train", str(src), "-o", str(tmp_path / "m.pt"), *sets)
+    state = load_checkpoint(tmp_path / "m.pt")[2]
+    assert state.lookahead is not None and isinstance(state.lookahead["vals"], np.ndarray)
+
+    def recall(flag: str, video=src) -> float:
+        out = tmp_path / f"out-{flag}-{video.name}"
+        cli("--quiet", "segment", str(video), "--model", str(tmp_path / "m.pt"), "-o", str(out),
+            "--set", f"segment.lookahead={flag}")
+        masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127 for p in sorted(out.glob("*.png"))])
+        return _recall(masks[:LEAVE], gt[:LEAVE])
+
+    with_it, without = recall("true"), recall("false")
+    assert without < 0.5 and with_it > 0.8
+    y, gty = _clip(seed=1)
+    other = _write(tmp_path / "other", y, gty)
+    assert recall("true", other) == pytest.approx(recall("false", other))  # its own window alone
+
+
+def test_the_zero_shot_network_reads_a_file_twice_when_asked(cli, tmp_path):
+    """segment.prescan: no training pass, so a first pass of the background model alone over the file gives the
+    zero-shot network the same start; off by default (read once, causal)."""
+    x, gt = _clip()
+    src = _write(tmp_path, x, gt)
+
+    def recall(*sets: str) -> float:
+        out = tmp_path / f"out{len(sets)}"
+        r = cli("--quiet", "segment", str(src), "-o", str(out), *sum([["--set", s] for s in sets], []))
+        assert r.code == 0, r.stderr
+        masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127 for p in sorted(out.glob("*.png"))])
+        assert masks.shape[0] == N
+        return _recall(masks[:LEAVE], gt[:LEAVE])
+
+    assert recall() < 0.5
+    assert recall("segment.prescan=true") > 0.8
