@@ -268,7 +268,7 @@ class SegmentConfig:
     #                         window's fingerprint must match: another video is never affected); false = one pass,
     #                         causal as the zero-shot network's
     prescan: bool = False  # the reference U-Net, a file or a folder: read it twice, a first pass stepping the
-    #                        background model alone over the whole video (about half a segment's time) so that any
+    #                        background model alone over the whole video (about as long as segmenting it) so that any
     #                        network (the zero-shot one too) starts as segment.lookahead says; a camera or a stream
     #                        cannot be read twice (an error)
 

@@ -109,6 +109,10 @@ def test_a_window_that_saw_everything_still_has_nothing_to_look_ahead_for():
     st = start(still[:100], Config().background, pixels=19200)
     st.step(still)
     assert st.lookahead() is None
+    short = x[:90]  # the leaf hides the scene for the whole clip, which is no longer than its window: nothing new
+    st = start(short, Config().background, pixels=19200)
+    st.step(short)
+    assert st.model._stable is not None and st.model._stable.unsettled.any() and st.lookahead() is None
 
 
 @pytest.fixture

@@ -72,12 +72,14 @@ class StableSearch:
         # second pass over the same video may take from this search (lookahead / adopt)
         self.unsettled = None if open_mask is None else np.ascontiguousarray(np.reshape(open_mask, -1), dtype=bool)
         self.fingerprint = hashlib.blake2b(self.vals.tobytes() + self.mot.tobytes(), digest_size=16).hexdigest()
+        self.searched = False  # a frame after the window has been searched (before that nothing is new)
 
     def lookahead(self) -> Optional[dict]:
         """What this search has found so far for the pixels the window never saw still: ``{"fingerprint": the
         window's, "pixels": flat indices (P,), "vals": their kept values (n, C, P), "mot": their motions (n, P)}``,
-        or None when the window saw every pixel still."""
-        if self.unsettled is None or not self.unsettled.any():
+        or None when the window saw every pixel still, or when no frame after the window has been searched yet (a
+        video no longer than its window: a second pass would start from what the first started from)."""
+        if not self.searched or self.unsettled is None or not self.unsettled.any():
             return None
         pixels = np.flatnonzero(self.unsettled)
         cols = pixels
@@ -115,6 +117,7 @@ class StableSearch:
         self.p2, self.p1 = p1, xc
         if t <= self.first or p2 is None:  # the window's own frames (already chosen from), stepped
             return None
+        self.searched = True
         if self.idx is not None and self.sparse:  # a few open pixels: their neighbourhoods alone
             mm = motion_at((p2, p1, xc), self.idx, self.box, self.camera, self.motion, self.norm)
         else:

@@ -250,11 +250,11 @@ class UNetMethod(Method):
         if not (found and self.cfg.segment.lookahead and hasattr(self.bg, "adopt")):
             return
         if self.bg.adopt(found):
-            log.info("background: %d pixels the window never saw still start from the training pass's stillest "
-                     "frames (segment.lookahead)", len(found["pixels"]))
+            log.info("background: %d pixels the window never saw still start from the stillest frames a first "
+                     "pass over this video found (segment.lookahead)", len(found["pixels"]))
         else:
-            log.info("background: the training pass's findings belong to another window (another video, or "
-                     "frames read differently): not used")
+            log.info("background: the first pass's findings belong to another window (another video, or frames "
+                     "read at another size): not used")
 
     def keep_lookahead(self) -> None:
         """After a pass over the video (training, or :meth:`look_ahead`): what its background model's search found,
