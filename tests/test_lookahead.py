@@ -176,3 +176,20 @@ def test_the_zero_shot_network_reads_a_file_twice_when_asked(cli, tmp_path):
 
     assert recall() < 0.5
     assert recall("segment.prescan=true") > 0.8
+
+
+def test_a_video_read_reduced_gets_the_second_pass_too(cli, tmp_path, _small_training):
+    """At 640 x 480 the sample model measures frames at a smaller size, and segment reads them at that size; the
+    training pass reads them the same way (bgsub.pipelines.run.stream_fit), so its window is segment's and the
+    second pass is used (it was not when training read at the working size)."""
+    x, gt = _clip()
+    big = torch.nn.functional.interpolate(x, scale_factor=10, mode="nearest")
+    gtb = np.repeat(np.repeat(gt, 10, axis=1), 10, axis=2)
+    src = _write(tmp_path, big, gtb)
+    sets = sum([["--set", s] for s in _small_training], [])
+    cli("--quiet", "train", str(src), "-o", str(tmp_path / "m.pt"), *sets)
+    out = tmp_path / "out"
+    cli("--quiet", "segment", str(src), "--model", str(tmp_path / "m.pt"), "-o", str(out))
+    masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127 for p in sorted(out.glob("*.png"))])
+    assert masks.shape == gtb.shape
+    assert _recall(masks[:LEAVE], gtb[:LEAVE]) > 0.8

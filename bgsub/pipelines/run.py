@@ -45,7 +45,7 @@ import torch
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
-from bgsub.io.frames import Chunk, iter_chunks, list_frames, probe, read_clip, reduction_factor, working_size
+from bgsub.io.frames import Chunk, list_frames, probe, read_clip, reduction_factor, working_size
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, pipeline_threads, prefetch
 from bgsub.io.stream import FrameStream, Image, chunks_of, stack
@@ -104,13 +104,18 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
 
 def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list[int]) -> None:
     """``method.fit_stream`` over the video read once from its first selected frame (a background model updated
-    over time sees every frame in order); the frames ``numbers`` are the ones it trains on. Frames are read ahead
-    in a background thread."""
+    over time sees every frame in order); the frames ``numbers`` are the ones it trains on. The frames are read
+    as ``segment`` reads them (:func:`read_plan`: at the size the method measures them at, decoded reduced where
+    that is less than half the frame's), so that the training pass's background model starts on the same window
+    as the segmentation's (``segment.lookahead``); read ahead in a background thread."""
     ic = cfg.input
-    chunks = iter_chunks(source, chunk=64, start=ic.start, end=ic.end, stride=ic.stride, grayscale=ic.grayscale,
-                         scale=ic.scale)
-    with closing(prefetch(chunks, depth=2)) as it:
-        method.fit_stream(it, set(numbers))
+    with _open(source, cfg, None, None, method) as stream:
+        plan = read_plan(method, stream.size, cfg)
+        _reduce(stream, plan, cfg)
+        chunks = chunks_of(stream.images(), chunk=64, grayscale=ic.grayscale, scale=ic.scale,
+                           workers=readers(method), size=plan[1])
+        with closing(prefetch(chunks, depth=2)) as it:
+            method.fit_stream(it, set(numbers))
 
 
 def check_fit_memory(what: str, native: tuple[int, int], ic, frames: int) -> None:
