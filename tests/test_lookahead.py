@@ -193,3 +193,30 @@ def test_a_video_read_reduced_gets_the_second_pass_too(cli, tmp_path, _small_tra
     masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127 for p in sorted(out.glob("*.png"))])
     assert masks.shape == gtb.shape
     assert _recall(masks[:LEAVE], gtb[:LEAVE]) > 0.8
+
+
+def test_a_second_pass_takes_the_pixels_the_video_later_showed_twice_as_still_as_the_window():
+    """The rule itself, on a search's state set by hand: a pixel is taken when it was unsettled in the window, or
+    when the median motion of its kept frames has fallen below half the window's (someone who stood in view
+    through the window, moving a little, then left); 0.6 of it is what noise alone can make (not taken)."""
+    from bgsub.background.stable import LOOKAHEAD_STILLER, StableSearch
+
+    assert LOOKAHEAD_STILLER == 0.5
+    rng = np.random.default_rng(0)
+    n, C, h, w = 6, 3, 2, 3
+    vals = rng.random((n, C, h, w)).astype(np.float32)
+    mot = np.ones((n, h, w), np.float32)
+    unsettled = np.zeros((h, w), bool)
+    unsettled[1, 2] = True
+    s = StableSearch(vals, mot, first=10, horizon=100, box=3, camera=1.0, motion="both", norm=None,
+                     open_mask=unsettled)
+    assert s.lookahead() is None  # nothing searched after the window yet
+    s.searched = True
+    s.mot[:, 0] = 0.45  # pixel (0, 0): its kept frames now move 0.45 of the window's
+    s.mot[:, 1] = 0.6  # pixel (0, 1): 0.6 (noise's selection alone)
+    s.mot[:, 2] = 0.1
+    s.mot[:3, 2] = 1.0  # pixel (0, 2): half of its kept frames much stiller, the median (1 + .1) / 2: not taken
+    s.mot[:4, 3] = 0.1  # pixel (1, 0): four of six, the median 0.1: taken
+    found = s.lookahead()
+    assert found["pixels"].tolist() == [0, 3, 5]  # (0, 0) and (1, 0) by the motion, (1, 2) unsettled
+    assert np.array_equal(found["vals"], s.vals[:, :, [0, 3, 5]])

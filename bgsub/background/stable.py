@@ -14,11 +14,12 @@ each horizon): :meth:`StableSearch.step` returns (pixels, values), ``pixels`` No
 
 **A second pass over the same video** (:meth:`StableSearch.lookahead`, :meth:`StableSearch.adopt`): where the
 window never saw a pixel still (``unsettled``, the health check's measure: fewer still frames than its samples
-need), a search that has run over the whole video knows that pixel's stillest frames of the whole video, which
-the window could not. A model started again on the same window (checked by the window's fingerprint) may adopt
+need), or saw it at best twice as moving as the video later did, a search that has run over the whole video
+knows that pixel's stillest frames of the whole video, which the window could not. A model started again on the same window (checked by the window's fingerprint) may adopt
 them for those pixels only: the per-video network's training pass runs such a search, and its segmentation pass
-starts from it (``segment.lookahead``). Where the window saw the scene still nothing changes, so an object that
-stops there stays foreground exactly as in one pass (the stopped-object policy).
+starts from it (``segment.lookahead``). Where the window saw the scene as still as the rest of the video shows
+it, nothing changes, so an object that stops there and stands as still as the scene stays foreground exactly as
+in one pass (the stopped-object policy).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from bgsub.background.start import frame_motion, motion_at
 
 SETTLE_EVERY = 16  # frames between two re-settings of the samples from the kept values, at least
 SETTLE_SHARE = 16  # ... and at least this share of the frames seen (1/16 of them)
+LOOKAHEAD_STILLER = 0.5  # a second pass takes a pixel whose stillest frames of the whole video are this much
+#                          stiller than the window's (the median of each set's motions): twice as still. Noise
+#                          alone does not make that (the 20 stillest of 1700 frames of noise against the 20 stillest
+#                          of 100: 0.7 or more at 89% of highway's pixels, 0.5 or more at 99%)
 
 
 def settle_due(t: int, last: int) -> bool:
@@ -73,15 +78,23 @@ class StableSearch:
         self.unsettled = None if open_mask is None else np.ascontiguousarray(np.reshape(open_mask, -1), dtype=bool)
         self.fingerprint = hashlib.blake2b(self.vals.tobytes() + self.mot.tobytes(), digest_size=16).hexdigest()
         self.searched = False  # a frame after the window has been searched (before that nothing is new)
+        self.window_motion = np.median(self.mot, axis=0)  # (P,) each pixel's kept frames' motion in the window
 
     def lookahead(self) -> Optional[dict]:
-        """What this search has found so far for the pixels the window never saw still: ``{"fingerprint": the
-        window's, "pixels": flat indices (P,), "vals": their kept values (n, C, P), "mot": their motions (n, P)}``,
-        or None when the window saw every pixel still, or when no frame after the window has been searched yet (a
-        video no longer than its window: a second pass would start from what the first started from)."""
-        if not self.searched or self.unsettled is None or not self.unsettled.any():
+        """What this search has found so far for the pixels whose window was not the scene: those the window never
+        saw still (``unsettled``), and those whose stillest frames so far are twice as still as the window's
+        (:data:`LOOKAHEAD_STILLER`: someone who stood in view through the window, moving a little, and left).
+        ``{"fingerprint": the window's, "pixels": flat indices (P,), "vals": their kept values (n, C, P), "mot":
+        their motions (n, P)}``, or None when there are none, or when no frame after the window has been searched
+        yet (a video no longer than its window: a second pass would start from what the first started from)."""
+        if not self.searched:
             return None
-        pixels = np.flatnonzero(self.unsettled)
+        take = np.zeros(self.window_motion.shape, bool) if self.unsettled is None else self.unsettled.copy()
+        if self.idx is None:  # (past the horizon only the unsettled pixels are searched: they are taken)
+            take |= np.median(self.mot, axis=0) < np.float32(LOOKAHEAD_STILLER) * self.window_motion
+        if not take.any():
+            return None
+        pixels = np.flatnonzero(take)
         cols = pixels
         if self.idx is not None:  # past the horizon only the open pixels are kept (the same set)
             cols = np.searchsorted(self.idx, pixels)
