@@ -263,7 +263,8 @@ class SegmentConfig:
     #                                 network; the background belongs to the video); true = reuse the one saved with
     #                                 the model at training time (same camera, same view and size)
     lookahead: bool = True  # the per-video U-Net (bgsub train, benchmark's unet): where its background model's
-    #                         window never saw a pixel still, segmenting the same video starts that pixel from the
+    #                         window did not show the scene (a pixel it never saw still, or saw at best twice as
+    #                         moving as the rest of the video), segmenting the same video starts that pixel from the
     #                         stillest frames the training pass found over the whole video (a second pass; the
     #                         window's fingerprint must match: another video is never affected); false = one pass,
     #                         causal as the zero-shot network's

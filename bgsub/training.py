@@ -107,7 +107,7 @@ class TrainState:
     threshold: Optional[float] = None  # Otsu threshold of |S| over the training frames (segment.threshold="fit")
     reference: Optional[dict] = None  # the background reference (model.reference), Reference.to_dict()
     lookahead: Optional[dict] = None  # the per-video network's training pass: the stillest frames it found for the
-    #                                   pixels its window never saw still (bgsub.background.stable), for segmenting
+    #                                   pixels its window did not show still (bgsub.background.stable), for segmenting
     #                                   the same video (segment.lookahead); None for the shipped network
 
 

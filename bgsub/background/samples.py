@@ -478,10 +478,10 @@ class SampleModel:
             self._stable = None
 
     def lookahead(self) -> Optional[dict]:
-        """What the stillest-frame search has found so far for the pixels the window never saw still (the health
-        check's measure), for a second pass over the same video: :meth:`bgsub.background.stable.StableSearch.
-        lookahead`, with ``"tvals"``: those pixels' texture samples as they are now (n, P), healed by the updates
-        since the window; None without a search or when the window saw every pixel still."""
+        """What the stillest-frame search has found so far for the pixels whose window did not show the scene (never
+        still there, or at best twice as moving as the video later: :meth:`bgsub.background.stable.StableSearch.
+        lookahead`), for a second pass over the same video, with ``"tvals"``: those pixels' texture samples as they
+        are now (n, P), healed by the updates since the window; None without a search or when there are none."""
         found = self._stable.lookahead() if self._stable is not None else self._found
         if found is not None and self.tsamples is not None:
             n = self.tsamples.shape[0]
@@ -491,10 +491,10 @@ class SampleModel:
     def adopt(self, found: Optional[dict]) -> bool:
         """Right after :meth:`initialise`, before any frame is stepped: take the stillest frames that a model
         started on the same window found further on (``found``, :meth:`lookahead` after a first pass over the same
-        video) for the pixels the window never saw still, and set the samples again from the kept values (the same
-        conservative pass and noise levels as at every setting). The pixels the window saw still keep the window's
-        samples; the texture samples of those pixels are the first pass's (``"tvals"``: the window's were the
-        leaf's texture). Returns False (nothing changed) when ``found`` belongs to another window."""
+        video) for the pixels whose window did not show the scene, and set the samples again from the kept values
+        (the same conservative pass and noise levels as at every setting). Every other pixel keeps the window's
+        samples; the texture samples of the pixels taken are the first pass's (``"tvals"``: the window's were the
+        occluder's texture). Returns False (nothing changed) when ``found`` belongs to another window."""
         if self._stable is None or self.frames_seen or not self._stable.adopt(found):
             return False
         s = self._stable

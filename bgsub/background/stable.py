@@ -14,12 +14,12 @@ each horizon): :meth:`StableSearch.step` returns (pixels, values), ``pixels`` No
 
 **A second pass over the same video** (:meth:`StableSearch.lookahead`, :meth:`StableSearch.adopt`): where the
 window never saw a pixel still (``unsettled``, the health check's measure: fewer still frames than its samples
-need), or saw it at best twice as moving as the video later did, a search that has run over the whole video
-knows that pixel's stillest frames of the whole video, which the window could not. A model started again on the same window (checked by the window's fingerprint) may adopt
-them for those pixels only: the per-video network's training pass runs such a search, and its segmentation pass
-starts from it (``segment.lookahead``). Where the window saw the scene as still as the rest of the video shows
-it, nothing changes, so an object that stops there and stands as still as the scene stays foreground exactly as
-in one pass (the stopped-object policy).
+need), or saw it at best twice as moving as the video later did, a search that has run over the whole video knows
+that pixel's stillest frames of the whole video, which the window could not. A model started again on the same
+window (checked by the window's fingerprint) may adopt them for those pixels only: the per-video network's training
+pass runs such a search, and its segmentation pass starts from it (``segment.lookahead``). Where the window saw the
+scene as still as the rest of the video shows it, nothing changes, so an object that stops there and stands as
+still as the scene stays foreground exactly as in one pass (the stopped-object policy).
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ class SampleState:
         return self.model.lookahead()
 
     def adopt(self, found: Optional[dict]) -> bool:
-        """Before the first step: a first pass's findings for the pixels the window never saw still
+        """Before the first step: a first pass's findings for the pixels whose window did not show the scene
         (:meth:`SampleModel.adopt`); False when they belong to another window."""
         return self.model.adopt(found)
 

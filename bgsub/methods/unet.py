@@ -244,13 +244,13 @@ class UNetMethod(Method):
 
     def _adopt_lookahead(self) -> None:
         """With ``segment.lookahead``: the training pass's findings (:attr:`TrainState.lookahead`) for the pixels
-        the window never saw still, taken by the background model just started, if it was started on the same
+        whose window did not show the scene, taken by the background model just started, if it was started on the same
         window (:meth:`bgsub.background.stable.StableSearch.adopt`)."""
         found = self.state.lookahead
         if not (found and self.cfg.segment.lookahead and hasattr(self.bg, "adopt")):
             return
         if self.bg.adopt(found):
-            log.info("background: %d pixels the window never saw still start from the stillest frames a first "
+            log.info("background: %d pixels the window did not show still start from the stillest frames a first "
                      "pass over this video found (segment.lookahead)", len(found["pixels"]))
         else:
             log.info("background: the first pass's findings belong to another window (another video, or frames "
