@@ -10,7 +10,9 @@ levels of the next consecutive frames (each frame once, in order) and updates th
   window, per-pixel noise, illumination compensation); z at the frames' size. Stateless: ``step`` may see any
   frames in any order.
 
-The state belongs to the video: it is never saved in a model file.
+The state belongs to the video: it is never saved in a model file. (What a training pass's search found for the
+pixels whose window did not show the scene is, with the window's fingerprint: only a model started on the same
+window takes it, ``SampleState.adopt`` and ``segment.lookahead``.)
 """
 
 from __future__ import annotations

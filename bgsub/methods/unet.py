@@ -244,8 +244,8 @@ class UNetMethod(Method):
 
     def _adopt_lookahead(self) -> None:
         """With ``segment.lookahead``: the training pass's findings (:attr:`TrainState.lookahead`) for the pixels
-        whose window did not show the scene, taken by the background model just started, if it was started on the same
-        window (:meth:`bgsub.background.stable.StableSearch.adopt`)."""
+        whose window did not show the scene, taken by the background model just started if it was started on the
+        same window (:meth:`bgsub.background.stable.StableSearch.adopt`)."""
         found = self.state.lookahead
         if not (found and self.cfg.segment.lookahead and hasattr(self.bg, "adopt")):
             return

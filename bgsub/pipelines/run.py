@@ -102,20 +102,23 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
     return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}
 
 
-def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list[int]) -> None:
+def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list[int]) -> tuple[int, int]:
     """``method.fit_stream`` over the video read once from its first selected frame (a background model updated
     over time sees every frame in order); the frames ``numbers`` are the ones it trains on. The frames are read
     as ``segment`` reads them (:func:`read_plan`: at the size the method measures them at, decoded reduced where
     that is less than half the frame's), so that the training pass's background model starts on the same window
-    as the segmentation's (``segment.lookahead``); read ahead in a background thread."""
+    as the segmentation's (``segment.lookahead``); read ahead in a background thread. Returns the size (H, W) the
+    frames were read at."""
     ic = cfg.input
     with _open(source, cfg, None, None, method) as stream:
-        plan = read_plan(method, stream.size, cfg)
+        native = stream.size
+        plan = read_plan(method, native, cfg)
         _reduce(stream, plan, cfg)
         chunks = chunks_of(stream.images(), chunk=64, grayscale=ic.grayscale, scale=ic.scale,
                            workers=readers(method), size=plan[1])
         with closing(prefetch(chunks, depth=2)) as it:
             method.fit_stream(it, set(numbers))
+    return tuple(plan[1]) if plan[1] is not None else working_size(native[0], native[1], ic.scale)
 
 
 def check_fit_memory(what: str, native: tuple[int, int], ic, frames: int) -> None:

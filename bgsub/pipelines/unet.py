@@ -103,13 +103,9 @@ def train(
     labelled = method.attach_labels(source)
     if method.streams:  # a background model updated over time: the video is read once, every frame in order
         method.checkpoint = out
-        stream_fit(method, source, cfg=cfg, numbers=numbers)
+        image_size = list(stream_fit(method, source, cfg=cfg, numbers=numbers))  # the frames as read
         state = method.state
         n_frames = len(numbers)
-        from bgsub.io.frames import working_size
-
-        info = info or probe(source)
-        image_size = list(working_size(info.height, info.width, cfg.input.scale))  # the frames as trained on
     else:
         clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
         if resume and numbers is not None and clip.numbers != list(numbers):
@@ -123,7 +119,8 @@ def train(
     seconds = time.perf_counter() - t0  # reading the frames, the reference and the training
     if not cfg.model.reference:
         state.threshold = fit_threshold(model, clip.frames, cfg)
-    save_checkpoint(out, model, cfg, state)  # the network and its settings; never the video's background
+    save_checkpoint(out, model, cfg, state)  # the network and its settings, and for segmenting this same video the
+    #                                          training pass's findings (segment.lookahead); not the background model
     files = write_history(out.with_suffix(""), state.history, title=f"bgsub train {Path(source).name}")
     run = state.history[start_epoch:]
     last = state.history[-1] if state.history else {}
