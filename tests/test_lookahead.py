@@ -220,3 +220,43 @@ def test_a_second_pass_takes_the_pixels_the_video_later_showed_twice_as_still_as
     found = s.lookahead()
     assert found["pixels"].tolist() == [0, 3, 5]  # (0, 0) and (1, 0) by the motion, (1, 2) unsettled
     assert np.array_equal(found["vals"], s.vals[:, :, [0, 3, 5]])
+
+
+@pytest.mark.parametrize("flag", ["true", "false"])
+def test_the_per_video_network_is_trained_on_the_second_pass_s_inputs(tmp_path, flag):
+    """With segment.lookahead the training reads the video a second time and collects the network's inputs from a
+    model that takes the first pass's findings: the inputs it will be given when this video is segmented (the
+    leaf's z above k while it hides the scene); without it, one pass (the leaf's z low: its own values are the
+    samples). Both through the pipeline (the video read twice) and through fit() on a clip in memory."""
+    from bgsub.config import load_config
+    from bgsub.methods.base import create
+    from bgsub.netinput import network_size
+    from bgsub.pipelines.run import fit_on_video
+
+    x, gt = _clip()
+    src = _write(tmp_path, x, gt)
+    cfg = load_config(None, ["train.epochs=1", "train.tune_epochs=1", "train.init=scratch", "train.pool=60",
+                             f"segment.lookahead={flag}"])
+    seen = []
+    for how in ("stream", "clip"):
+        m = create("unet", cfg)
+        m.progress = False
+        m.train_on = lambda inputs, m=m: seen.append((how, m, inputs)) or m
+        if how == "stream":
+            fit_on_video(m, src, cfg=cfg, seed=0)
+            nums = m.fit_numbers(list(range(1, N + 1)), seed=0)
+        else:
+            m.fit(x)
+            nums = list(range(1, N + 1))
+        inputs = seen[-1][2]
+        h, w = network_size(H, W, cfg.model.pixels)
+        y0, x0, y1, x1 = BOX
+        leaf = [i for i, n in enumerate(nums) if n - 1 < LEAVE]
+        z = torch.expm1(inputs[leaf][:, :, y0 + 2 : y1 - 2, x0 + 2 : x1 - 2]).amax(1)  # (h, w) == (H, W) here
+        share = float((z > cfg.background.k).float().mean())
+        assert (h, w) == (H, W)
+        if flag == "true":
+            assert share > 0.8, (how, share)
+            assert m.state.lookahead is not None  # the first pass's findings, kept for segmenting
+        else:
+            assert share < 0.3, (how, share)

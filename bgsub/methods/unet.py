@@ -290,13 +290,19 @@ class UNetMethod(Method):
         self.estimate_reference(clip)  # fitting always starts the background from these frames (never reused)
         inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
         self.keep_lookahead()
+        if self.state.lookahead is not None and self.cfg.segment.lookahead:  # the second pass (fit_stream)
+            self.estimate_reference(clip)
+            self._adopt_lookahead()
+            inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
+            self.keep_lookahead()
         return self.train_on(inputs)
 
-    def collect_inputs(self, chunks, keep: set[int]) -> dict[int, torch.Tensor]:
+    def collect_inputs(self, chunks, keep: set[int], *, adopt: bool = False) -> dict[int, torch.Tensor]:
         """The network inputs of the frames ``keep`` of a video given as its consecutive
         :class:`~bgsub.io.frames.Chunk` s, read once: the background model is started on the first
-        ``background.init`` frames and stepped over every frame up to the last one kept. Memory: the window plus
-        the kept inputs at the network's size."""
+        ``background.init`` frames and stepped over every frame up to the last one kept. ``adopt``: the model,
+        just started, takes a first pass's findings (:meth:`_adopt_lookahead`) as segmenting will. Memory: the
+        window plus the kept inputs at the network's size."""
         buf: list[torch.Tensor] = []
         nums: list[int] = []
         want = max(1, self.cfg.background.init)  # fitting always starts the background (never reused)
@@ -318,6 +324,8 @@ class UNetMethod(Method):
                     continue
                 frames = torch.cat(buf)
                 self.estimate_reference(frames[:want])
+                if adopt:
+                    self._adopt_lookahead()
                 consume(nums, frames)
                 started, buf = True, []
             else:
@@ -327,15 +335,26 @@ class UNetMethod(Method):
         if not started and buf:  # a video shorter than the window
             frames = torch.cat(buf)
             self.estimate_reference(frames)
+            if adopt:
+                self._adopt_lookahead()
             consume(nums, frames)
         return kept
 
-    def fit_stream(self, chunks, keep: set[int]) -> "UNetMethod":
-        """Fit on a video given as its consecutive chunks, read once (:meth:`collect_inputs`): the network is
-        trained on the inputs of the frames ``keep`` (and of the labelled frames of :meth:`attach_labels`)."""
+    def fit_stream(self, chunks, keep: set[int], again=None) -> "UNetMethod":
+        """Fit on a video given as its consecutive chunks (:meth:`collect_inputs`): the network is trained on the
+        inputs of the frames ``keep`` (and of the labelled frames of :meth:`attach_labels`). ``again``: a callable
+        that gives the chunks once more (the video read a second time): when the first pass found something for
+        a second one (``segment.lookahead``), the inputs are collected again by a model that takes it, so that the
+        network is trained on the inputs of a background model like the one it will be given when this video is
+        segmented; that pass's findings are the ones kept (its stillness and its light are measured against a
+        background that the first pass's findings already corrected)."""
         labelled = list(getattr(self, "label_numbers", []) or [])
-        kept = self.collect_inputs(chunks, set(keep) | set(labelled))
+        want = set(keep) | set(labelled)
+        kept = self.collect_inputs(chunks, want)
         self.keep_lookahead()
+        if again is not None and self.state.lookahead is not None and self.cfg.segment.lookahead:
+            kept = self.collect_inputs(again(), want, adopt=True)
+            self.keep_lookahead()  # the second pass's findings, measured in the light of a better background
         order = [n for n in sorted(kept) if n in keep]
         if not order:
             raise BgsubError("none of the frames to fit on was read")

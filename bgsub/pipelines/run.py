@@ -107,17 +107,27 @@ def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list
     over time sees every frame in order); the frames ``numbers`` are the ones it trains on. The frames are read
     as ``segment`` reads them (:func:`read_plan`: at the size the method measures them at, decoded reduced where
     that is less than half the frame's), so that the training pass's background model starts on the same window
-    as the segmentation's (``segment.lookahead``); read ahead in a background thread. Returns the size (H, W) the
-    frames were read at."""
+    as the segmentation's (``segment.lookahead``), and read a second time when the method asks for it (its second
+    pass, :meth:`UNetMethod.fit_stream`); read ahead in a background thread. Returns the size (H, W) the frames
+    were read at."""
     ic = cfg.input
+
+    def read(stream: FrameStream):
+        _reduce(stream, plan, cfg)
+        return chunks_of(stream.images(), chunk=64, grayscale=ic.grayscale, scale=ic.scale, workers=readers(method),
+                         size=plan[1])
+
+    def again():  # the video read a second time, the same way (fit_stream's second pass)
+        with _open(source, cfg, None, None, method) as stream:
+            stream.size
+            with closing(prefetch(read(stream), depth=2)) as it:
+                yield from it
+
     with _open(source, cfg, None, None, method) as stream:
         native = stream.size
         plan = read_plan(method, native, cfg)
-        _reduce(stream, plan, cfg)
-        chunks = chunks_of(stream.images(), chunk=64, grayscale=ic.grayscale, scale=ic.scale,
-                           workers=readers(method), size=plan[1])
-        with closing(prefetch(chunks, depth=2)) as it:
-            method.fit_stream(it, set(numbers))
+        with closing(prefetch(read(stream), depth=2)) as it:
+            method.fit_stream(it, set(numbers), again=again)
     return tuple(plan[1]) if plan[1] is not None else working_size(native[0], native[1], ic.scale)
 
 
