@@ -338,6 +338,9 @@ class UNetMethod(Method):
             if adopt:
                 self._adopt_lookahead()
             consume(nums, frames)
+        close = getattr(chunks, "close", None)
+        if close is not None:  # stop reading ahead now (a second pass or the training comes next)
+            close()
         return kept
 
     def fit_stream(self, chunks, keep: set[int], again=None) -> "UNetMethod":
