@@ -504,9 +504,8 @@ class SampleModel:
             n = self.tsamples.shape[0]
             tvals = np.asarray(tvals, np.float32)
             if tvals.shape == (n, len(found["pixels"])):
-                ts = np.ascontiguousarray(self.tsamples).copy()
-                ts.reshape(n, -1)[:, found["pixels"]] = tvals
-                self.tsamples = ts
+                self.tsamples = np.ascontiguousarray(self.tsamples)  # (reshape below then a view: written in place)
+                self.tsamples.reshape(n, -1)[:, found["pixels"]] = tvals
         return True
 
     def _settle_open(self, idx: np.ndarray, vals: np.ndarray) -> None:

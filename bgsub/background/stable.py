@@ -30,6 +30,7 @@ from typing import Optional
 import numpy as np
 
 from bgsub.background.start import frame_motion, motion_at
+from bgsub.background.stats import median0
 
 SETTLE_EVERY = 16  # frames between two re-settings of the samples from the kept values, at least
 SETTLE_SHARE = 16  # ... and at least this share of the frames seen (1/16 of them)
@@ -76,9 +77,12 @@ class StableSearch:
         # the pixels the window never saw still (whatever the open horizon), and the window's fingerprint: what a
         # second pass over the same video may take from this search (lookahead / adopt)
         self.unsettled = None if open_mask is None else np.ascontiguousarray(np.reshape(open_mask, -1), dtype=bool)
-        self.fingerprint = hashlib.blake2b(self.vals.tobytes() + self.mot.tobytes(), digest_size=16).hexdigest()
+        digest = hashlib.sha1(usedforsecurity=False)  # (an identity, not a secret: the fastest of hashlib's here)
+        digest.update(self.vals)
+        digest.update(self.mot)
+        self.fingerprint = digest.hexdigest()
         self.searched = False  # a frame after the window has been searched (before that nothing is new)
-        self.window_motion = np.median(self.mot, axis=0)  # (P,) each pixel's kept frames' motion in the window
+        self.window_motion = median0(self.mot)  # (P,) each pixel's kept frames' motion in the window
 
     def lookahead(self) -> Optional[dict]:
         """What this search has found so far for the pixels whose window was not the scene: those the window never
@@ -91,15 +95,12 @@ class StableSearch:
             return None
         take = np.zeros(self.window_motion.shape, bool) if self.unsettled is None else self.unsettled.copy()
         if self.idx is None:  # (past the horizon only the unsettled pixels are searched: they are taken)
-            take |= np.median(self.mot, axis=0) < np.float32(LOOKAHEAD_STILLER) * self.window_motion
+            take |= median0(self.mot) < np.float32(LOOKAHEAD_STILLER) * self.window_motion
         if not take.any():
             return None
         pixels = np.flatnonzero(take)
-        cols = pixels
-        if self.idx is not None:  # past the horizon only the open pixels are kept (the same set)
-            cols = np.searchsorted(self.idx, pixels)
-            if not np.array_equal(self.idx[np.minimum(cols, self.idx.size - 1)], pixels):
-                return None
+        # past the horizon the kept values are the open pixels' alone, in order: ``idx`` is ``unsettled``'s pixels
+        cols = pixels if self.idx is None else np.arange(pixels.size)
         return {"fingerprint": self.fingerprint, "pixels": pixels.astype(np.int64),
                 "vals": self.vals[:, :, cols].copy(), "mot": self.mot[:, cols].copy()}
 
@@ -117,10 +118,15 @@ class StableSearch:
             return False
         self.vals[:, :, pixels] = vals
         self.mot[:, pixels] = mot
-        sub = self.mot[:, pixels]
-        self.worst[pixels] = np.argmax(sub, axis=0)
-        self.wm[pixels] = sub[self.worst[pixels], np.arange(pixels.size)]
+        self._rescore(pixels)
         return True
+
+    def _rescore(self, q: np.ndarray) -> None:
+        """Each of the (searched) pixels ``q``'s least still kept frame and its motion, after their kept motions
+        changed."""
+        sub = self.mot[:, q]
+        self.worst[q] = np.argmax(sub, axis=0)
+        self.wm[q] = sub[self.worst[q], np.arange(q.size)]
 
     def step(self, xc: np.ndarray, t: int) -> Optional[tuple[Optional[np.ndarray], np.ndarray]]:
         """Frame ``t`` (its index in the video), in the model's light (C, h, w): the frame before it gets its
@@ -143,9 +149,7 @@ class StableSearch:
             src = p1.reshape(p1.shape[0], -1)
             self.vals[j, :, q] = (src[:, q] if self.idx is None else src[:, self.idx[q]]).T
             self.mot[j, q] = mm[q]
-            sub = self.mot[:, q]
-            self.worst[q] = np.argmax(sub, axis=0)
-            self.wm[q] = sub[self.worst[q], np.arange(q.size)]
+            self._rescore(q)
         if self.idx is not None:  # past the horizon: the open pixels alone
             end = t + 1 >= self.open_horizon
             self.done = end

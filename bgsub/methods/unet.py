@@ -256,6 +256,10 @@ class UNetMethod(Method):
             log.info("background: the first pass's findings belong to another window (another video, or frames "
                      "read at another size): not used")
 
+    def _second_pass_due(self) -> bool:
+        """After a first pass over the video: whether it found anything for a second (``segment.lookahead``)."""
+        return self.state.lookahead is not None and bool(self.cfg.segment.lookahead)
+
     def keep_lookahead(self) -> None:
         """After a pass over the video (training, or :meth:`look_ahead`): what its background model's search found,
         for segmenting it."""
@@ -287,14 +291,17 @@ class UNetMethod(Method):
             self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress)
             self.state.threshold = fit_threshold(self.model, clip, self.cfg)
             return self
-        self.estimate_reference(clip)  # fitting always starts the background from these frames (never reused)
-        inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
-        self.keep_lookahead()
-        if self.state.lookahead is not None and self.cfg.segment.lookahead:  # the second pass (fit_stream)
-            self.estimate_reference(clip)
-            self._adopt_lookahead()
+        def inputs_of_clip(adopt: bool) -> torch.Tensor:
+            self.estimate_reference(clip)  # fitting always starts the background from these frames (never reused)
+            if adopt:
+                self._adopt_lookahead()
             inputs = torch.cat([self.network_inputs(clip[i : i + 32]) for i in range(0, clip.shape[0], 32)])
             self.keep_lookahead()
+            return inputs
+
+        inputs = inputs_of_clip(False)
+        if self._second_pass_due():  # as fit_stream
+            inputs = inputs_of_clip(True)
         return self.train_on(inputs)
 
     def collect_inputs(self, chunks, keep: set[int], *, adopt: bool = False) -> dict[int, torch.Tensor]:
@@ -355,7 +362,7 @@ class UNetMethod(Method):
         want = set(keep) | set(labelled)
         kept = self.collect_inputs(chunks, want)
         self.keep_lookahead()
-        if again is not None and self.state.lookahead is not None and self.cfg.segment.lookahead:
+        if again is not None and self._second_pass_due():
             kept = self.collect_inputs(again(), want, adopt=True)
             self.keep_lookahead()  # the second pass's findings, measured in the light of a better background
         order = [n for n in sorted(kept) if n in keep]

@@ -404,6 +404,24 @@ def _begin(method: Method, stream: FrameStream, cfg: Config,
     return itertools.chain(head, images), seconds
 
 
+def _first_pass(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
+                total: Optional[int], progress: bool, plan: tuple[int, Optional[tuple[int, int]]],
+                readers_of: Optional[Method] = None) -> Iterator[tuple[Chunk, int]]:
+    """A first pass over ``source`` before the segmentation: ``(chunk, new)`` windows as :func:`tiled` gives them,
+    the source opened again and read exactly as the second pass reads it (``plan``), ``method.begin`` called on
+    its first frames, progress shown as pass 1/2. ``readers_of``: the method whose work beside the reading sets
+    the decoding threads (:func:`readers`; None: all of them)."""
+    with _open(source, cfg, max_frames, None, readers_of) as stream, \
+            progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
+                         leave=False) as bar:
+        stream.size  # the first frame, then the rest reduced as the second pass reads them
+        _reduce(stream, plan, cfg)
+        for chunk, new in tiled(_begin(method, stream, cfg, size=plan[1])[0], window=window, cfg=cfg,
+                                top_up=_top_up(method), size=plan[1], workers=readers(readers_of)):
+            yield chunk, new
+            bar.update(new)
+
+
 def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
                      total: Optional[int], progress: bool,
                      plan: tuple[int, Optional[tuple[int, int]]] = (1, None)) -> tuple[float, float]:
@@ -412,18 +430,12 @@ def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_fr
     hist = HistogramOtsu()
     method.reset()
     method_seconds = 0.0
-    with _open(source, cfg, max_frames, None) as stream, \
-            progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
-                         leave=False) as bar:
-        stream.size  # the first frame, then the rest reduced as the second pass reads them
-        _reduce(stream, plan, cfg)
-        for chunk, new in tiled(_begin(method, stream, cfg, size=plan[1])[0], window=window, cfg=cfg,
-                                top_up=_top_up(method), size=plan[1]):
-            t0 = time.perf_counter()
-            dec = method.decompose(chunk.frames)
-            method_seconds += time.perf_counter() - t0
-            hist.update(magnitude(dec.foreground[-new:]))
-            bar.update(new)
+    for chunk, new in _first_pass(method, source, cfg=cfg, window=window, max_frames=max_frames, total=total,
+                                  progress=progress, plan=plan):
+        t0 = time.perf_counter()
+        dec = method.decompose(chunk.frames)
+        method_seconds += time.perf_counter() - t0
+        hist.update(magnitude(dec.foreground[-new:]))
     threshold = hist.threshold()
     log.info("video-wide Otsu threshold on |S|: %.5g", threshold)
     return threshold, method_seconds
@@ -437,15 +449,9 @@ def _prescan(method: Method, source, *, cfg: Config, window: int, max_frames: Op
     method.reset()
     method.forget_lookahead()
     t0 = time.perf_counter()
-    with _open(source, cfg, max_frames, None, method) as stream, \
-            progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
-                         leave=False) as bar:
-        stream.size  # the first frame, then the rest reduced as the second pass reads them
-        _reduce(stream, plan, cfg)
-        for chunk, new in tiled(_begin(method, stream, cfg, size=plan[1])[0], window=window, cfg=cfg,
-                                top_up=False, size=plan[1], workers=readers(method)):
-            method.look_ahead(chunk.frames)
-            bar.update(new)
+    for chunk, _ in _first_pass(method, source, cfg=cfg, window=window, max_frames=max_frames, total=total,
+                                progress=progress, plan=plan, readers_of=method):
+        method.look_ahead(chunk.frames)
     method.keep_lookahead()
     return time.perf_counter() - t0
 
