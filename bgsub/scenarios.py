@@ -71,6 +71,12 @@ frame numbers and boxes of a clip are in its ``synth.yaml`` (``events``) and :fu
     and stays constant otherwise. Three objects loop (wrapping around) throughout: a bright car, a small dark
     ellipse and a person.
 
+``jitter`` - camera jitter (a model must register the frames, not flag every edge).
+    The default clip rendered at (H + 2 J) x (W + 2 J), J = max(1, r(0.02 s)) [2], and each frame cropped to
+    H x W at offset (J + dy, J + dx): (0, 0) for frame 1, then dy, dx uniform in [-J, J], drawn per frame (seeded;
+    :func:`_jitter_offsets`). The content of frame n sits at -(dy, dx) from where frame 1 shows it; the ground
+    truth is cropped with the frame (exact).
+
 From Python::
 
     from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
@@ -452,6 +458,36 @@ def _light_switch(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[F
         yield n, _finish(img, noise, seed, n, _tag("light-switch")), mask
 
 
+# --- jitter ----------------------------------------------------------------------------------------------------
+
+
+def _jitter_amplitude(H: int, W: int) -> int:
+    return max(1, _r(0.02 * min(H, W)))
+
+
+def _jitter_events(N: int, H: int, W: int) -> dict:
+    return {"amplitude": _jitter_amplitude(H, W)}
+
+
+def _jitter_offsets(N: int, H: int, W: int, seed: int) -> np.ndarray:
+    """(N, 2) offsets (dy, dx) of each frame's crop: (0, 0) for frame 1, then uniform in [-J, J]."""
+    J = _jitter_amplitude(H, W)
+    off = np.random.default_rng([seed, _tag("jitter")]).integers(-J, J + 1, size=(N, 2))
+    off[0] = 0
+    return off
+
+
+def _jitter(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
+    from bgsub.synth import iter_synth
+
+    J = _jitter_amplitude(H, W)
+    off = _jitter_offsets(N, H, W, seed)
+    for n, img, mask in iter_synth(height=H + 2 * J, width=W + 2 * J, frames=N, seed=seed, noise=noise):
+        dy, dx = (int(v) for v in off[n - 1])
+        ys, xs = slice(J + dy, J + dy + H), slice(J + dx, J + dx + W)
+        yield n, img[ys, xs], mask[ys, xs]
+
+
 # --- registry --------------------------------------------------------------------------------------------------
 
 
@@ -494,6 +530,8 @@ SCENARIOS: dict[str, Scenario] = {
     "sweep": Scenario(_sweep, "large defocused leaves sweep across about half of the scene from the first frame "
                       "(foreground, as SBI2015's foliage), scored from frame 1", _sweep_events,
                       first_scored=lambda N: 1),
+    "jitter": Scenario(_jitter, "the default clip seen by a shaking camera: every frame after the first moved by up "
+                       "to 2% of the frame's smaller side", _jitter_events),
 }
 
 

@@ -19,6 +19,7 @@ import torch
 
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
+from bgsub.io.stabilize import unshift_mask
 
 
 def mask_name(number: int, prefix: str = "bin") -> str:
@@ -41,13 +42,16 @@ def write_png(path: str | os.PathLike, img: np.ndarray) -> Path:
 
 
 def write_mask(
-    out_dir: str | os.PathLike, number: int, mask, *, size: Optional[tuple[int, int]] = None, prefix: str = "bin"
+    out_dir: str | os.PathLike, number: int, mask, *, size: Optional[tuple[int, int]] = None, prefix: str = "bin",
+    shift: Optional[tuple[int, int]] = None,
 ) -> Path:
     """Write one mask as ``out_dir/bin%06d.png``.
 
     mask: bool or 0/1 array, (H, W) or (1, H, W). ``size=(H, W)`` resizes it to the input's native resolution,
     e.g. after processing at ``scale=0.5``: bilinear interpolation of the 0/255 image, then > 127 (smooth
     boundaries instead of nearest-neighbour blocks; identical to nearest for an integer downscale).
+    ``shift=(dy, dx)``: the mask was computed on the frame registered to the video's first (camera jitter,
+    :mod:`bgsub.io.stabilize`): moved back by that many native pixels, 0 where the first frame's view ends.
     """
     m = _to_numpy(mask)
     if m.ndim == 3:
@@ -57,6 +61,8 @@ def write_mask(
         interp = cv2.INTER_LINEAR if size[0] > img.shape[0] else cv2.INTER_NEAREST
         img = cv2.resize(img, (size[1], size[0]), interpolation=interp)
         cv2.threshold(img, 127, 255, cv2.THRESH_BINARY, dst=img)  # > 127 -> 255 else 0; 4x np.where at 1080p
+    if shift is not None:
+        img = unshift_mask(img, *shift)
     return write_png(Path(out_dir) / mask_name(number, prefix), img)
 
 

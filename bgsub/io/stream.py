@@ -48,6 +48,7 @@ import torch
 from bgsub.errors import BgsubError
 from bgsub.io.frames import _JPEG, _REDUCED, Chunk, _check_options, _convert, folder_files
 from bgsub.io.prefetch import ordered_map
+from bgsub.io.stabilize import Stabilizer
 
 Image = tuple[int, np.ndarray, str]  # (frame number, the image as OpenCV decoded it, where it came from)
 
@@ -96,8 +97,12 @@ class FrameStream:
 
     def __init__(self, source: Path | int | str, kind: str, *, start: Optional[int], end: Optional[int], stride: int,
                  limit: Optional[int], stop: Optional[threading.Event], files: Optional[dict[int, Path]] = None,
-                 cap=None, decoders: int = 1):
+                 cap=None, decoders: int = 1, stabilize: bool = False):
         self.source, self.kind = source, kind
+        # camera jitter (bgsub.io.stabilize): each frame registered to the first as it is read; the shifts of the
+        # frames moved, in native pixels, by frame number (taken by the mask writer)
+        self.stabilizer = Stabilizer() if stabilize else None
+        self.shifts: dict[int, tuple[int, int]] = {}
         self.decoders = max(1, int(decoders))  # a folder's files decoded side by side (in order all the same)
         self.start, self.end, self.stride, self.limit = start, end, stride, limit
         self.stop = stop if stop is not None else threading.Event()
@@ -124,17 +129,21 @@ class FrameStream:
     @classmethod
     def open(cls, source: str | os.PathLike | int, *, start: Optional[int] = None, end: Optional[int] = None,
              stride: int = 1, limit: Optional[int] = None,
-             stop: Optional[threading.Event] = None, decoders: int = 1) -> "FrameStream":
+             stop: Optional[threading.Event] = None, decoders: int = 1,
+             stabilize: bool = False) -> "FrameStream":
         """Open ``source`` (see :func:`parse_source`) for one pass over the frames ``start``..``end`` (inclusive
         frame numbers), every ``stride``-th, at most ``limit`` of them. Raises :class:`BgsubError` (one line,
         naming the source) when it does not exist or cannot be opened. ``decoders`` > 1: a folder's image files
         are decoded by that many threads side by side, a few files ahead of the reader (handed out in order, the
-        same images; a video, a camera or a stream decodes one frame after the other)."""
+        same images; a video, a camera or a stream decodes one frame after the other). ``stabilize``: each frame
+        registered to the first as it is read (camera jitter, :mod:`bgsub.io.stabilize`), the shifts of the frames
+        moved kept in :attr:`shifts`."""
         _check_options(start, end, stride, 1.0)
         if limit is not None and limit < 1:
             raise BgsubError(f"--max-frames must be >= 1, got {limit}")
         src = parse_source(source)
-        opts = dict(start=start, end=end, stride=stride, limit=limit, stop=stop, decoders=decoders)
+        opts = dict(start=start, end=end, stride=stride, limit=limit, stop=stop, decoders=decoders,
+                    stabilize=stabilize)
         if isinstance(src, Path):
             if not src.exists():
                 raise BgsubError(f"{src}: no such file or folder")
@@ -268,6 +277,12 @@ class FrameStream:
                 elif self.kind != "folder" and img.shape[:2] != size:  # a folder's files: checked as decoded
                     raise BgsubError(f"{where}: frame is {img.shape[1]}x{img.shape[0]} but {first} is "
                                      f"{size[1]}x{size[0]}; all frames of a video must have one size")
+                if self.stabilizer is not None:
+                    img, (dy, dx) = self.stabilizer(img)
+                    if dy or dx:
+                        k = self._size[1] / img.shape[1]  # a folder's files after the first may be decoded reduced
+                        self.shifts[n] = (int(round(dy * k)), int(round(dx * k)))
+                        item = (n, img, where)
                 self.read += 1
                 yield item
         finally:

@@ -234,9 +234,11 @@ def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[floa
 
 def _write_window(out: Path, numbers: list[int], masks: torch.Tensor, native: tuple[int, int],
                   fg: Optional[torch.Tensor], bg: Optional[torch.Tensor],
-                  fg_numbers: Optional[set[int]] = None) -> None:
+                  fg_numbers: Optional[set[int]] = None, shifts: Optional[dict[int, tuple[int, int]]] = None) -> None:
+    """Each frame's files; ``shifts``: the stream's registration shifts (camera jitter), taken out as the masks
+    are moved back to their frames' pixels (|S| and L stay on the registered grid: the background's own)."""
     for i, n in enumerate(numbers):
-        write_mask(out, n, masks[i], size=native)
+        write_mask(out, n, masks[i], size=native, shift=shifts.pop(n, None) if shifts else None)
         if fg is not None and (fg_numbers is None or n in fg_numbers):
             write_image(out / mask_name(n, "fg"), fg[i])
         if bg is not None:
@@ -308,6 +310,7 @@ def decompose_video(
         save_config(cfg, out / "config.yaml")
         try:
             summary = _decompose(method, frames, out, cfg=cfg, window=window, total=stream.total, native=native,
+                                 shifts=stream.shifts if stream.stabilizer is not None else None,
                                  size=plan[1], threshold=threshold, save_foreground=save_foreground,
                                  save_background=save_background, progress=progress)
         except BgsubError:
@@ -319,6 +322,11 @@ def decompose_video(
     seconds = time.perf_counter() - t_start
     summary["method_seconds"] += method_seconds
     summary["begin_seconds"] = begin_seconds
+    if stream.stabilizer is not None:
+        summary["stabilized"] = stream.stabilizer.moved  # frames moved back onto the first frame's grid
+        if stream.stabilizer.moved:
+            log.info("camera jitter: %d of %d frames registered to the first (input.stabilize)",
+                     stream.stabilizer.moved, summary["frames"])
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
     return summary
@@ -373,7 +381,7 @@ def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threadi
     """The source as a :class:`FrameStream`, a folder's files decoded by :func:`readers` threads."""
     ic = cfg.input
     return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop,
-                            decoders=readers(method))
+                            decoders=readers(method), stabilize=ic.stabilize)
 
 
 def _begin(method: Method, stream: FrameStream, cfg: Config,
@@ -495,6 +503,7 @@ def _check_window_memory(method: Method, native: tuple[int, int], cfg: Config, w
 
 def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Config, window: int,
                total: Optional[int], native: tuple[int, int], threshold: Optional[float],
+               shifts: Optional[dict[int, tuple[int, int]]] = None,
                size: Optional[tuple[int, int]] = None,
                save_foreground: bool | Collection[int], save_background: bool, progress: bool) -> dict[str, Any]:
     scope, median = cfg.threshold.scope, cfg.threshold.median
@@ -523,7 +532,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
                 fg = mags / (float(mags.max()) or 1.0)
             if save_background:
                 bg = dec.background[-new:].clamp(0, 1)
-            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers)
+            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers, shifts)
             frames += new
             foreground = foreground or bool(masks[-new:].any())
             bar.update(new)

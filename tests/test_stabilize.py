@@ -1,0 +1,156 @@
+"""Camera jitter (bgsub.io.stabilize, input.stabilize): the frame moved back onto the first frame's grid, the
+mask moved back to the frame; checked against literal loops, the jitter scenario's exact offsets and ground
+truth, and scenes that must be left alone (a still camera, a large object crossing, a pan past the limit)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from bgsub.io.stabilize import MAX_SHIFT, Stabilizer, shift_image, unshift_mask
+from bgsub.io.stream import FrameStream
+from bgsub.scenarios import _jitter_amplitude, _jitter_offsets, iter_scenario
+
+
+def _u8(img):
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1].copy()  # RGB [0, 1] -> BGR uint8
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 0), (2, -1), (-3, 0), (0, 4), (-1, -2)])
+def test_shift_and_unshift_against_literal_loops(dy, dx):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    out = shift_image(img, dy, dx)
+    h, w = img.shape[:2]
+    for y in range(h):
+        for x in range(w):  # out[y, x] = img[y + dy, x + dx], the nearest row/column where that is outside
+            assert np.array_equal(out[y, x], img[min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)])
+    mask = rng.integers(0, 2, (7, 9), dtype=np.uint8) * 255
+    back = unshift_mask(mask, dy, dx)
+    for y in range(h):
+        for x in range(w):  # back[y, x] = mask[y - dy, x - dx], 0 outside
+            sy, sx = y - dy, x - dx
+            want = mask[sy, sx] if 0 <= sy < h and 0 <= sx < w else 0
+            assert back[y, x] == want
+
+
+def test_the_jitter_scenario_s_offsets_are_recovered():
+    """Frame n is the big frame cropped at (J + dy, J + dx): its content sits at -(dy, dx) from frame 1's."""
+    H, W, N = 96, 128, 60
+    off = _jitter_offsets(N, H, W, 0)
+    assert _jitter_amplitude(H, W) == 2 and np.abs(off).max() == 2 and (off[1:] != 0).any(axis=1).mean() > 0.7
+    st = Stabilizer()
+    got = np.array([st.shift_of(_u8(img)) for _, img, _ in iter_scenario("jitter", height=H, width=W, frames=N)])
+    right = (got == -off).all(axis=1)
+    moved = (got != 0).any(axis=1)
+    # most frames found; a frame moved is moved right (a 1-pixel shake in the blurred texture under the camera
+    # noise is sometimes too weak for the test: left as it is, never moved wrong)
+    assert right.mean() >= 0.85 and right[moved].mean() >= 0.97, (right.mean(), right[moved].mean())
+    assert st.moved == int(moved.sum())
+    # registered, the frames line up with the first: the textured background agrees to the noise where no object is
+    frames = list(iter_scenario("jitter", height=H, width=W, frames=N))
+    first = _u8(frames[0][1]).astype(np.int16)
+    for n in [i + 1 for i in range(N) if np.abs(off[i]).max() == 2][:3]:
+        img, mask = _u8(frames[n - 1][1]), frames[n - 1][2] | frames[0][2]
+        dy, dx = -off[n - 1]
+        reg = shift_image(img, int(dy), int(dx)).astype(np.int16)
+        keep = ~unshift_mask(mask.astype(np.uint8), -int(dy), -int(dx)).astype(bool)  # not an object in either
+        inner = np.zeros_like(keep)
+        inner[3:-3, 3:-3] = True
+        d_reg = np.abs(reg - first)[keep & inner].mean()
+        d_raw = np.abs(img.astype(np.int16) - first)[keep & inner].mean()
+        assert d_reg < 6 and d_raw > 2 * d_reg, (n, d_reg, d_raw)
+
+
+def test_a_still_camera_is_left_alone():
+    """The default clip (objects of several sizes crossing, light drift, noise): not one frame moved."""
+    st = Stabilizer()
+    for _, img, _ in iter_scenario("default", height=96, width=128, frames=80):
+        assert st.shift_of(_u8(img)) == (0, 0)
+    assert st.moved == 0
+
+
+def test_a_large_object_crossing_is_not_a_camera_move():
+    """A textured block a third of the frame wide crossing a still textured scene at 3 pixels a frame: phase
+    correlation may see its motion, the texture test does not move the frame."""
+    rng = np.random.default_rng(1)
+    H, W = 120, 160
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (H, W, 3), dtype=np.uint8), (0, 0), 1.5)
+    block = cv2.GaussianBlur(rng.integers(0, 256, (70, 55, 3), dtype=np.uint8), (0, 0), 1.0)
+    st = Stabilizer()
+    for n in range(40):
+        img = scene.copy()
+        x = 3 * n
+        if x + 55 <= W:
+            img[25:95, x:x + 55] = block
+        noisy = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+        assert st.shift_of(noisy) == (0, 0), n
+    assert st.moved == 0
+
+
+def test_a_pan_past_the_limit_is_refused_and_a_bump_within_it_is_followed():
+    rng = np.random.default_rng(2)
+    H, W = 120, 160
+    big = cv2.GaussianBlur(rng.integers(0, 256, (H + 80, W + 80), dtype=np.uint8), (0, 0), 1.5)
+    limit = max(2, int(MAX_SHIFT * H))
+    st = Stabilizer()
+    assert st.shift_of(big[40:40 + H, 40:40 + W]) == (0, 0)
+    # the camera bumped by 5 rows and -4 columns and staying there: followed
+    for _ in range(3):
+        assert st.shift_of(big[45:45 + H, 36:36 + W]) == (-5, 4)
+    # panned by more than the limit: left as it is
+    far = 40 + limit + 6
+    img = big[40:40 + H, far:far + W]
+    refused = st.refused
+    out, shift = st(img)
+    assert shift == (0, 0) and out is img and st.refused == refused + 1
+
+
+def test_a_flat_first_frame_never_moves_anything():
+    st = Stabilizer()
+    st.shift_of(np.full((60, 80, 3), 128, np.uint8))
+    rng = np.random.default_rng(3)
+    assert st.shift_of(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)) == (0, 0)
+
+
+def test_the_stream_registers_frames_and_keeps_native_shifts_when_decoding_reduced(tmp_path):
+    """A folder of JPEG files read reduced by 2 after the first (as segment reads HD frames): the frames handed out
+    are registered at the reduced size, the shifts kept in native pixels."""
+    rng = np.random.default_rng(4)
+    H, W = 240, 320
+    big = cv2.GaussianBlur(rng.integers(0, 256, (H + 40, W + 40, 3), dtype=np.uint8), (0, 0), 3)
+    offs = [(0, 0), (4, -6), (-2, 8), (0, 0), (6, 2)]
+    for i, (dy, dx) in enumerate(offs, start=1):
+        cv2.imwrite(str(tmp_path / f"in{i:06d}.jpg"), big[20 + dy:20 + dy + H, 20 + dx:20 + dx + W],
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+    with FrameStream.open(tmp_path, stabilize=True) as s:
+        assert s.size == (H, W)
+        s.decode_reduced(2)
+        got = [(n, img.shape[:2]) for n, img, _ in s.images()]
+    assert [g[1] for g in got] == [(H, W)] + [(H // 2, W // 2)] * 4
+    assert s.shifts == {n: (-dy, -dx) for n, (dy, dx) in enumerate(offs, start=1) if (dy, dx) != (0, 0)}
+    with FrameStream.open(tmp_path) as s:  # off: nothing registered, nothing kept
+        list(s.images())
+    assert s.stabilizer is None and s.shifts == {}
+
+
+def _score(cli, tmp_path, name, extra=()):
+    out = tmp_path / f"masks-{len(extra)}"
+    args = ["--quiet", "segment", str(tmp_path / name), "-o", str(out)]
+    for e in extra:
+        args += ["--set", e]
+    r = cli(*args)
+    assert r.code == 0, r.stderr
+    return json.loads(cli("evaluate", str(out), "--gt", str(tmp_path / name), "--json").stdout)["scores"]
+
+
+def test_segment_on_a_shaking_camera_needs_the_registration(cli, tmp_path):
+    """`bgsub synth --scenario jitter` (the default clip, +-2 pixels a frame) segmented zero-shot: with the
+    registration (the default) as good as a still camera's clip; without it every edge of the scene flickers."""
+    cli("synth", str(tmp_path / "jit"), "-n", "100", "--scenario", "jitter")
+    on = _score(cli, tmp_path, "jit")
+    off = _score(cli, tmp_path, "jit", ["input.stabilize=false"])
+    assert on["f_measure"] >= 0.85 and on["f_measure"] > off["f_measure"] + 0.2, (on, off)
