@@ -16,6 +16,9 @@ exact unit tests; these are real footage):
   as JPEG quality 90): low contrast, with the camera's noise scaled down and the codec's quantisation on top.
 - ``highway-switch``: from frame 900 on every frame is darkened to 55% of its light (a light switched off
   mid-video), JPEG quality 90.
+- ``highway-jitter``, ``office-jitter``: a shaking camera - every frame (ground truth and region of interest
+  with it) cropped by 2 pixels on each side at a random offset of up to 2 pixels each way (seeded), JPEG quality
+  90: camera jitter (CDnet 2014's cameraJitter category), which the issue's classes leave out.
 - ``birds-14``, ``birds-20``, ``boats-14``, ... ``surf-20``: the four UCSD clips cut to their first 14 and 20
   frames (issue 18's 13 further UCSD clips are 14-111 frames long with objects throughout: a window shorter than
   the model's), in the UCSD layout, scored on every frame.
@@ -64,6 +67,9 @@ PROXIES: dict[str, tuple[str, Optional[int], Optional[Callable[[np.ndarray, int]
     "highway-switch": ("cdnet-highway", None, switch_at(900)),
 }
 
+
+# name -> (source sequence, jitter amplitude in pixels)
+SHAKES: dict[str, tuple[str, int]] = {"highway-jitter": ("cdnet-highway", 2), "office-jitter": ("cdnet-office", 2)}
 
 # name -> (source UCSD sequence, frames kept from the first)
 CUTS: dict[str, tuple[str, int]] = {f"{seq}-{n}": (f"ucsd-{seq}", n) for seq in ("birds", "boats", "peds", "surf")
@@ -126,6 +132,39 @@ def make(src: Path, dst: Path, first: Optional[int], change) -> int:
     return len(numbers)
 
 
+def shake(src: Path, dst: Path, amplitude: int, seed: int = 7) -> int:
+    """A CDnet-layout ``src`` seen by a shaking camera into ``dst``: frame k (its ground truth and the region of
+    interest alike) cropped to ``(H - 2 a) x (W - 2 a)`` at offset ``(a + dy_k, a + dx_k)``, dy_k and dx_k uniform
+    in [-a, a] (seeded), saved as JPEG quality 90. Returns the number of frames written."""
+    import cv2
+
+    ins = _numbered(src / "input", "in", ".jpg")
+    gts = _numbered(src / "groundtruth", "gt", ".png")
+    if not ins:
+        raise SystemExit(f"{src}: no input/in*.jpg frames (a CDnet-layout sequence is needed)")
+    a = amplitude
+    rng = np.random.default_rng(seed)
+    with _staged(src, dst, "input") as tmp:
+        for name in ("ROI.bmp", "ROI.jpg"):  # the region of interest: the centre crop (the frames' mean offset)
+            if (tmp / name).is_file():
+                roi = cv2.imread(str(tmp / name), cv2.IMREAD_UNCHANGED)
+                cv2.imwrite(str(tmp / name), roi[a: roi.shape[0] - a, a: roi.shape[1] - a])
+        for num in sorted(ins):
+            dy, dx = (int(v) for v in rng.integers(-a, a + 1, size=2))
+            img = cv2.imread(str(ins[num]), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise SystemExit(f"{ins[num]}: cannot be decoded")
+            h, w = img.shape[:2]
+            crop = (slice(a + dy, h - a + dy), slice(a + dx, w - a + dx))
+            cv2.imwrite(str(tmp / "input" / f"in{num:06d}.jpg"), img[crop], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if num in gts:
+                gt = cv2.imread(str(gts[num]), cv2.IMREAD_UNCHANGED)
+                cv2.imwrite(str(tmp / "groundtruth" / f"gt{num:06d}.png"), gt[crop])
+        if (src / "temporalROI.txt").is_file():
+            shutil.copyfile(src / "temporalROI.txt", tmp / "temporalROI.txt")
+    return len(ins)
+
+
 def cut(src: Path, dst: Path, frames: int) -> int:
     """The first ``frames`` frames of a UCSD-layout ``src`` (``in/frame_K.jpg``, ``groundtruth/gtKKKK.png``,
     matched by the number K) into ``dst``, every frame scored. Returns the number of frames written."""
@@ -148,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--only", default="", help="comma-separated proxy names (default: all of "
-                    + ", ".join(list(PROXIES) + list(CUTS)) + ")")
+                    + ", ".join(list(PROXIES) + list(SHAKES) + list(CUTS)) + ")")
     a = ap.parse_args(argv)
-    valid = list(PROXIES) + list(CUTS)
+    valid = list(PROXIES) + list(SHAKES) + list(CUTS)
     names = [n for n in a.only.split(",") if n] or valid
     bad = [n for n in names if n not in valid]
     if bad:
@@ -160,12 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     a.out.mkdir(parents=True, exist_ok=True)
     for name in names:
-        seq = PROXIES[name][0] if name in PROXIES else CUTS[name][0]
+        seq = (PROXIES.get(name) or SHAKES.get(name) or CUTS[name])[0]
         if not (a.data / seq).is_dir():
             print(f"{name}: {a.data / seq} absent, skipped", file=sys.stderr)
             continue
         if name in PROXIES:
             n = make(a.data / seq, a.out / name, *PROXIES[name][1:])
+        elif name in SHAKES:
+            n = shake(a.data / seq, a.out / name, SHAKES[name][1])
         else:
             n = cut(a.data / seq, a.out / name, CUTS[name][1])
         print(f"{a.out / name}  ({n} frames, from {seq})")

@@ -83,3 +83,38 @@ def test_ucsd_cuts_keep_the_first_frames_by_number_with_their_ground_truth(tmp_p
         assert (out / gt).read_bytes() == (src / gt).read_bytes()
     assert (out / "temporalROI.txt").read_text().split() == ["1", "10"]
     assert "birds-14" in mp.CUTS and mp.CUTS["surf-20"] == ("ucsd-surf", 20)
+
+
+def test_shake_crops_each_frame_and_its_ground_truth_at_one_offset(tmp_path):
+    """A textured source (every pixel distinct): each jittered frame is the source cropped at (a + dy, a + dx) for
+    one (dy, dx) in [-a, a]^2, found by searching the literal crops; its ground truth is cropped at the same."""
+    src = tmp_path / "seq"
+    (src / "input").mkdir(parents=True)
+    (src / "groundtruth").mkdir()
+    rng = np.random.default_rng(0)
+    H, W, a = 24, 32, 2
+    base = cv2.GaussianBlur(rng.integers(0, 256, (H, W, 3), dtype=np.uint8), (0, 0), 1.0)
+    for n in range(1, 7):
+        cv2.imwrite(str(src / "input" / f"in{n:06d}.jpg"), base, [cv2.IMWRITE_JPEG_QUALITY, 100])
+        gt = np.zeros((H, W), np.uint8)
+        gt[5 + n, 10] = 255  # one foreground pixel, moving down a row per frame
+        cv2.imwrite(str(src / "groundtruth" / f"gt{n:06d}.png"), gt)
+    cv2.imwrite(str(src / "ROI.bmp"), np.full((H, W), 255, np.uint8))
+    (src / "temporalROI.txt").write_text("1 6\n")
+    assert mp.shake(src, tmp_path / "out", a) == 6
+    out = tmp_path / "out"
+    decoded = cv2.imread(str(src / "input" / "in000001.jpg")).astype(int)
+    offsets = set()
+    for n in range(1, 7):
+        got = cv2.imread(str(out / "input" / f"in{n:06d}.jpg")).astype(int)
+        assert got.shape[:2] == (H - 2 * a, W - 2 * a)
+        err = {(dy, dx): np.abs(got - decoded[a + dy: H - a + dy, a + dx: W - a + dx]).mean()
+               for dy in range(-a, a + 1) for dx in range(-a, a + 1)}
+        (dy, dx), best = min(err.items(), key=lambda kv: kv[1])
+        assert best < 3 and sorted(err.values())[1] > best + 5  # one offset fits, the others do not
+        gt = cv2.imread(str(out / "groundtruth" / f"gt{n:06d}.png"), 0)
+        assert list(zip(*np.nonzero(gt))) == [(5 + n - a - dy, 10 - a - dx)]  # the same crop
+        offsets.add((dy, dx))
+    assert len(offsets) > 1
+    assert cv2.imread(str(out / "ROI.bmp"), 0).shape == (H - 2 * a, W - 2 * a)
+    assert (out / "temporalROI.txt").read_text() == "1 6\n"

@@ -35,10 +35,12 @@ import numpy as np
 
 __all__ = ["Stabilizer", "shift_image", "unshift_mask", "BETTER", "MAX_SHIFT"]
 
-BETTER = 0.2  # a shift is kept when its textured pixels come closer to the first frame's than farther by this share
+BETTER = 0.75  # a shift is kept when at least this share of the cells that vote come closer to the first frame
 MAX_SHIFT = 0.1  # the largest shift kept, as a share of the frame's smaller side (at least 2 pixels)
 SMALL_WIDTH = 160  # the width the phase correlation works at (frames reduced by a whole factor to about this)
-TEXTURED = 4000  # the first frame's most textured pixels the test compares
+TEXTURED = 4096  # the first frame's most textured pixels the test compares (TEXTURED / GRID^2 in each cell)
+GRID = 8  # the test's cells per side
+DECISIVE = 0.2  # a cell votes when its pixels' net vote is at least this share of them, one way or the other
 NEAR = 0.5  # phase correlation's estimate (frame pixels) below which a frame is taken as still, untested
 
 
@@ -103,13 +105,26 @@ class Stabilizer:
         gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
         mag = np.abs(gx) + np.abs(gy)
         inner = mag[m: h - m, m: w - m]
-        k = min(self.textured, inner.size)
-        if k < 16 or not np.any(inner > 0):
+        if inner.shape[0] < GRID or inner.shape[1] < GRID or not np.any(inner > 0):
             self._ys = self._xs = None  # too small or flat to see a translation: nothing is ever moved
             return
-        flat = np.argpartition(inner.ravel(), inner.size - k)[inner.size - k:]
-        ys, xs = np.divmod(flat, inner.shape[1])
-        self._ys, self._xs = ys + m, xs + m
+        # spread over the frame: the strongest in each cell of a GRID x GRID grid, so that a camera's move (every
+        # cell) outvotes an object's (the cells it covers)
+        k = max(1, self.textured // (GRID * GRID))
+        rows = np.linspace(0, inner.shape[0], GRID + 1).astype(int)
+        cols = np.linspace(0, inner.shape[1], GRID + 1).astype(int)
+        ys, xs = [], []
+        for r0, r1 in zip(rows[:-1], rows[1:]):
+            for c0, c1 in zip(cols[:-1], cols[1:]):
+                cell = inner[r0:r1, c0:c1].ravel()
+                kk = min(k, cell.size)
+                top = np.argpartition(cell, cell.size - kk)[cell.size - kk:]
+                cy, cx = np.divmod(top, c1 - c0)
+                ys.append(cy + r0)
+                xs.append(cx + c0)
+        self._ys, self._xs = np.concatenate(ys) + m, np.concatenate(xs) + m
+        self._cell_sizes = np.array([len(a) for a in ys], np.float32)
+        self._cell_starts = np.concatenate([[0], np.cumsum(self._cell_sizes[:-1])]).astype(np.intp)
         self._ref_vals = smooth[self._ys, self._xs]
 
     def _residual(self, grey: np.ndarray, dy: int, dx: int) -> float:
@@ -122,9 +137,13 @@ class Stabilizer:
         ys, xs, ref = self._ys, self._xs, self._ref_vals
         with_shift = np.abs(grey[ys + dy, xs + dx] - ref)
         without = np.abs(grey[ys, xs] - ref)
-        closer = int(np.count_nonzero(with_shift < without))
-        farther = int(np.count_nonzero(with_shift > without))
-        return (closer - farther) / max(closer + farther, 1)
+        vote = np.sign(without - with_shift)  # +1 closer, -1 farther, 0 the same
+        cells = np.add.reduceat(vote, self._cell_starts) / self._cell_sizes  # each cell's net vote, in [-1, 1]
+        closer = int(np.count_nonzero(cells >= DECISIVE))
+        decided = closer + int(np.count_nonzero(cells <= -DECISIVE))
+        if decided < len(cells) // 4:  # too few cells say anything (a flat or changing view): no evidence
+            return 0.0
+        return closer / decided
 
     def shift_of(self, img: np.ndarray) -> tuple[int, int]:
         """The whole-pixel shift (dy, dx) of ``img``'s content relative to the first frame's, kept after the
