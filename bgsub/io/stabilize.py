@@ -40,6 +40,7 @@ MAX_SHIFT = 0.1  # the largest shift kept, as a share of the frame's smaller sid
 SMALL_WIDTH = 160  # the width the phase correlation works at (frames reduced by a whole factor to about this)
 TEXTURED = 4096  # the first frame's most textured pixels the test compares (TEXTURED / GRID^2 in each cell)
 GRID = 8  # the test's cells per side
+GAIN = 0.9  # ... and when it takes at least a tenth off their mean absolute difference to the first frame
 DECISIVE = 0.2  # a cell votes when its pixels' net vote is at least this share of them, one way or the other
 NEAR = 0.5  # phase correlation's estimate (frame pixels) below which a frame is taken as still, untested
 
@@ -172,8 +173,10 @@ class Stabilizer:
         if not cands:
             return 0, 0
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))
-        best = cands[int(np.argmin([self._residual(smooth, dy, dx) for dy, dx in cands]))]
-        if not self._net(smooth, *best) >= self.better:
+        res = [self._residual(smooth, dy, dx) for dy, dx in cands]
+        i = int(np.argmin(res))
+        best = cands[i]
+        if not (self._net(smooth, *best) >= self.better and res[i] <= GAIN * self._residual(smooth, 0, 0)):
             return 0, 0
         self.moved += 1
         return best
