@@ -93,7 +93,7 @@ def test_shake_crops_each_frame_and_its_ground_truth_at_one_offset(tmp_path):
     (src / "groundtruth").mkdir()
     rng = np.random.default_rng(0)
     H, W, a = 24, 32, 2
-    base = cv2.GaussianBlur(rng.integers(0, 256, (H, W, 3), dtype=np.uint8), (0, 0), 1.0)
+    base = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
     for n in range(1, 7):
         cv2.imwrite(str(src / "input" / f"in{n:06d}.jpg"), base, [cv2.IMWRITE_JPEG_QUALITY, 100])
         gt = np.zeros((H, W), np.uint8)
@@ -111,7 +111,7 @@ def test_shake_crops_each_frame_and_its_ground_truth_at_one_offset(tmp_path):
         err = {(dy, dx): np.abs(got - decoded[a + dy: H - a + dy, a + dx: W - a + dx]).mean()
                for dy in range(-a, a + 1) for dx in range(-a, a + 1)}
         (dy, dx), best = min(err.items(), key=lambda kv: kv[1])
-        assert best < 3 and sorted(err.values())[1] > best + 5  # one offset fits, the others do not
+        assert sorted(err.values())[1] > 2 * best  # one offset fits (JPEG 90's loss aside), no other does
         gt = cv2.imread(str(out / "groundtruth" / f"gt{n:06d}.png"), 0)
         assert list(zip(*np.nonzero(gt))) == [(5 + n - a - dy, 10 - a - dx)]  # the same crop
         offsets.add((dy, dx))
