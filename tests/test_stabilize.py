@@ -154,3 +154,24 @@ def test_segment_on_a_shaking_camera_needs_the_registration(cli, tmp_path):
     on = _score(cli, tmp_path, "jit")
     off = _score(cli, tmp_path, "jit", ["input.stabilize=false"])
     assert on["f_measure"] >= 0.85 and on["f_measure"] > off["f_measure"] + 0.2, (on, off)
+
+
+def test_sampled_frames_are_registered_as_the_stream_registers_them(cli, tmp_path):
+    """A method that fits on sampled frames (read_clip) sees them on the grid segment registers to: the first
+    selected frame, read for that even when the sample leaves it out."""
+    from bgsub.io.frames import _convert, read_clip
+
+    cli("synth", str(tmp_path / "jit"), "-n", "40", "--height", "96", "--width", "128", "--scenario", "jitter")
+    nums = [5, 17, 33]
+    sampled = read_clip(tmp_path / "jit", numbers=nums, grayscale=False, stabilize=True)
+    assert sampled.numbers == nums
+    with FrameStream.open(tmp_path / "jit", stabilize=True) as s:
+        streamed = {n: _convert(img, grayscale=False, scale=1.0, where="") for n, img, _ in s.images() if n in nums}
+        shifts = dict(s.shifts)
+    off = _jitter_offsets(40, 96, 128, 0)
+    assert any(n in shifts for n in nums) and all(shifts.get(n, (0, 0)) == tuple(-off[n - 1]) for n in nums)
+    for i, n in enumerate(nums):
+        assert np.array_equal(sampled.frames[i].numpy(), streamed[n])
+    raw = read_clip(tmp_path / "jit", numbers=nums, grayscale=False)
+    moved = [i for i, n in enumerate(nums) if n in shifts]
+    assert all(not np.array_equal(raw.frames[i].numpy(), sampled.frames[i].numpy()) for i in moved)

@@ -262,17 +262,37 @@ def iter_frames(
     grayscale: bool = True,
     scale: float = 1.0,
     numbers: Optional[Iterable[int]] = None,
+    stabilize: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(number, frame)`` one at a time, frame: float32 (C, H, W) in [0, 1].
 
     ``start``/``end`` are inclusive frame numbers; ``stride`` keeps every k-th frame of that range;
     ``numbers`` (optional) keeps only those frame numbers. Only one decoded frame is held at a time: for a video,
-    skipped frames are grabbed without being decoded.
+    skipped frames are grabbed without being decoded. ``stabilize``: each frame registered to the first selected
+    frame (camera jitter, :mod:`bgsub.io.stabilize`; read for that even when ``numbers`` leaves it out), as
+    ``segment`` reads them.
     """
     _check_options(start, end, stride, scale)
     plan = _plan(path, scale)
+    stab, first = None, None
+    if stabilize and numbers is not None:
+        from bgsub.io.stabilize import Stabilizer
+
+        stab = Stabilizer()
+        selected = list_frames(path, start=start, end=end, stride=stride)
+        first = selected[0] if selected else None
+        wanted = set(numbers)
+        numbers = wanted | ({first} if first is not None else set())
+    elif stabilize:
+        from bgsub.io.stabilize import Stabilizer
+
+        stab = Stabilizer()
     for n, img, where in _iter_images(path, start=start, end=end, stride=stride, scale=scale, numbers=numbers,
                                       grayscale=grayscale, plan=plan):
+        if stab is not None:
+            img = stab(img)[0]
+            if first is not None and n == first and n not in wanted:
+                continue  # read as the registration's reference only
         yield n, _convert(img, grayscale=grayscale, scale=scale, where=where, size=plan[1])
 
 

@@ -96,7 +96,7 @@ def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int =
         stream_fit(method, source, cfg=cfg, numbers=numbers)
     else:
         ic = cfg.input
-        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale, stabilize=ic.stabilize)
         t0 = time.perf_counter()
         method.fit(clip.frames)
     return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}

@@ -107,7 +107,7 @@ def train(
         state = method.state
         n_frames = len(numbers)
     else:
-        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale, stabilize=ic.stabilize)
         if resume and numbers is not None and clip.numbers != list(numbers):
             raise BgsubError(f"{source}: does not hold the frames this checkpoint was trained on")
         if cfg.model.reference and state.reference is None:
@@ -185,7 +185,7 @@ def polish(
     seed = pc.seed if pc.seed is not None else run_cfg.train.seed
     numbers = sample_numbers(source, run_cfg.train.frames, cfg=run_cfg, seed=seed)
     ic = run_cfg.input
-    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale)
+    clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale, stabilize=ic.stabilize)
     t0 = time.perf_counter()
     history = polish_model(model, clip.frames, run_cfg, progress=progress)
     seconds = time.perf_counter() - t0
