@@ -18,7 +18,7 @@ from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
 from bgsub.synth import iter_synth, synth
 
 H, W, N = 64, 80, 60
-NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep"]
+NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter"]
 COVER = {"sweep": (0.3, 0.7)}  # the share of pixels that are foreground; the others' (0.01, 0.2)
 
 
@@ -195,6 +195,23 @@ def test_sweep_leaves_cover_the_scene_from_the_first_frame_and_move():
     assert np.nanmedian(spread) < 0.02  # the same scene each time it shows: noise only
     leaf = imgs[masks].mean(0)
     assert leaf[1] > leaf[0] and leaf[1] > leaf[2]  # green
+
+
+def test_jitter_is_the_default_clip_cropped_at_the_stated_offsets():
+    """Frame n is the default clip rendered 2 J larger each way, cropped at (J + dy, J + dx) with the offsets of
+    _jitter_offsets (frame 1 centred), its mask with it: a literal crop of iter_synth's frames."""
+    from bgsub.scenarios import _jitter_offsets
+
+    J = r(0.02 * min(H, W))
+    assert J == 1 and scenario_events("jitter", frames=N, height=H, width=W) == {"amplitude": J}
+    off = _jitter_offsets(N, H, W, 0)
+    assert tuple(off[0]) == (0, 0) and np.abs(off).max() == J and (off[1:] != 0).any(axis=1).mean() > 0.5
+    big = list(iter_synth(height=H + 2 * J, width=W + 2 * J, frames=N, seed=0))
+    imgs, masks = clip("jitter")
+    for n in (1, 2, 17, N):
+        dy, dx = off[n - 1]
+        ys, xs = slice(J + dy, J + dy + H), slice(J + dx, J + dx + W)
+        assert np.array_equal(imgs[n - 1], big[n - 1][1][ys, xs]) and np.array_equal(masks[n - 1], big[n - 1][2][ys, xs])
 
 
 def test_files_deterministic_and_recorded(tmp_path):
