@@ -109,11 +109,18 @@ def test_a_pan_past_the_limit_is_refused_and_a_bump_within_it_is_followed():
     assert shift == (0, 0) and out is img and st.refused == refused + 1
 
 
-def test_a_flat_first_frame_never_moves_anything():
-    st = Stabilizer()
-    st.shift_of(np.full((60, 80, 3), 128, np.uint8))
+def test_a_fade_from_black_takes_the_first_textured_frame_as_the_reference():
+    """Flat frames (black, then grey) have nothing to register: the first frame with texture becomes the
+    reference, and a later shake is registered against it."""
     rng = np.random.default_rng(3)
-    assert st.shift_of(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)) == (0, 0)
+    H, W = 96, 128
+    big = cv2.GaussianBlur(rng.integers(0, 256, (H + 20, W + 20, 3), dtype=np.uint8), (0, 0), 1.5)
+    st = Stabilizer()
+    assert st.shift_of(np.zeros((H, W, 3), np.uint8)) == (0, 0)
+    assert st.shift_of(np.full((H, W, 3), 128, np.uint8)) == (0, 0)
+    assert st.shift_of(big[10:10 + H, 10:10 + W]) == (0, 0)  # the reference from here on
+    assert st.shift_of(big[13:13 + H, 8:8 + W]) == (-3, 2)  # its content 3 rows up, 2 columns right
+    assert st.moved == 1
 
 
 def test_the_stream_registers_frames_and_keeps_native_shifts_when_decoding_reduced(tmp_path):

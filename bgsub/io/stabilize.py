@@ -116,14 +116,14 @@ class Stabilizer:
         self._ref_small = self._small(grey)
         sh, sw = self._ref_small.shape
         self._hann = cv2.createHanningWindow((sw, sh), cv2.CV_32F)
-        # the test's pixels: the reference's strongest gradients, away from the edge by the largest shift
+        # the test's pixels: the reference's strongest gradients over the whole frame
         m = 1  # the whole frame but its outer ring (the gradient's); a shift uses the pixels it keeps in view
         gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
         gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
         mag = np.abs(gx) + np.abs(gy)
         inner = mag[m: h - m, m: w - m]
         if inner.shape[0] < GRID or inner.shape[1] < GRID or not np.any(inner > 0):
-            self._ys = self._xs = None  # too small or flat to see a translation: nothing is ever moved
+            self._ys = self._xs = None  # too small or flat to see a translation: nothing moved (see shift_of)
             return
         # spread over the frame: the strongest in each cell of a GRID x GRID grid, so that a camera's move (every
         # cell) outvotes an object's (the cells it covers)
@@ -185,7 +185,10 @@ class Stabilizer:
         if grey.shape != self._size and self.seen == 2:  # a folder's files after the first decoded reduced
             h, w = grey.shape
             self._start(cv2.resize(self._ref, (w, h), interpolation=cv2.INTER_AREA))
-        if grey.shape != self._size or self._ys is None:
+        if grey.shape != self._size:
+            return 0, 0
+        if self._ys is None:  # the reference so far is flat (a fade from black): the first frame with texture is
+            self._start(grey)  # the reference instead (the flat frames before it have nothing to register)
             return 0, 0
         (sx, sy), _ = cv2.phaseCorrelate(self._ref_small, self._small(grey), self._hann)
         py, px = sy * self._f, sx * self._f
