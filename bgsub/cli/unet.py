@@ -104,6 +104,9 @@ def polish(
              "(segment.lookahead, on; the window's fingerprint must match); --set segment.prescan=true reads a "
              "file twice to do the same without training (the zero-shot network too)."
              "\n\n"
+             "Frames from a shaking camera are registered to the first frame as they are read and their masks "
+             "moved back (input.stabilize, on; whole-pixel shifts, a still camera's frames untouched; --set "
+             "input.stabilize=false skips it, about 0.3 ms a frame).\n\n"
              "--max-frames N stops after N frames (exit 0). Ctrl-C stops reading: the frames already read are "
              "segmented and written, the summary printed, and the exit code is 130 (interrupted; a second Ctrl-C "
              "aborts at once).")
