@@ -197,7 +197,8 @@ class Stabilizer:
         if max(abs(py), abs(px)) > self._limit + 1:
             self.refused += 1
             return 0, 0
-        # the whole-pixel shifts around the estimate (it is good to about a pixel of the frame), and none
+        # the nine whole-pixel shifts around the estimate (good to about a pixel of the frame), but none (the test is
+        # against none)
         cy, cx = int(round(py)), int(round(px))
         cands = [(cy + a, cx + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
         cands = [c for c in cands if c != (0, 0) and max(abs(c[0]), abs(c[1])) <= self._limit]
