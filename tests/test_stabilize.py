@@ -182,3 +182,26 @@ def test_sampled_frames_are_registered_as_the_stream_registers_them(cli, tmp_pat
     raw = read_clip(tmp_path / "jit", numbers=nums, grayscale=False)
     moved = [i for i, n in enumerate(nums) if n in shifts]
     assert all(not np.array_equal(raw.frames[i].numpy(), sampled.frames[i].numpy()) for i in moved)
+
+
+@pytest.mark.parametrize("kind", ["grey16", "bgra", "grey"])
+def test_other_decodings_register_alike(kind):
+    """Frames as OpenCV decodes other files (16-bit grey PNG, BGRA PNG, 8-bit grey): the same shifts."""
+    H, W, N = 96, 128, 30
+    off = _jitter_offsets(N, H, W, 0)
+    st = Stabilizer()
+    got = []
+    for _, img, _ in iter_scenario("jitter", height=H, width=W, frames=N):
+        u8 = _u8(img)
+        if kind == "grey16":
+            x = cv2.cvtColor(u8, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257
+        elif kind == "bgra":
+            x = cv2.cvtColor(u8, cv2.COLOR_BGR2BGRA)
+        else:
+            x = cv2.cvtColor(u8, cv2.COLOR_BGR2GRAY)
+        out, d = st(x)
+        assert out.shape == x.shape and out.dtype == x.dtype
+        got.append(d)
+    got = np.array(got)
+    moved = (got != 0).any(axis=1)
+    assert moved.mean() > 0.6 and (got[moved] == -off[moved]).all()

@@ -62,8 +62,9 @@ NEAR = 0.5  # phase correlation's estimate (frame pixels) below which a frame is
 
 
 def _grey(img: np.ndarray) -> np.ndarray:
-    if img.ndim == 3 and img.shape[2] == 3:
-        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    """The frame's grey levels as OpenCV decoded it (BGR, BGRA or grey; 8 or 16 bits)."""
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY if img.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     if img.ndim == 3:
         return img[..., 0]
     return img
