@@ -134,14 +134,19 @@ def test_the_stream_registers_frames_and_keeps_native_shifts_when_decoding_reduc
         cv2.imwrite(str(tmp_path / f"in{i:06d}.jpg"), big[20 + dy:20 + dy + H, 20 + dx:20 + dx + W],
                     [cv2.IMWRITE_JPEG_QUALITY, 95])
     with FrameStream.open(tmp_path, stabilize=True) as s:
+        s.record_shifts = True
         assert s.size == (H, W)
         s.decode_reduced(2)
         got = [(n, img.shape[:2]) for n, img, _ in s.images()]
     assert [g[1] for g in got] == [(H, W)] + [(H // 2, W // 2)] * 4
     assert s.shifts == {n: (-dy, -dx) for n, (dy, dx) in enumerate(offs, start=1) if (dy, dx) != (0, 0)}
     with FrameStream.open(tmp_path) as s:  # off: nothing registered, nothing kept
+        s.record_shifts = True
         list(s.images())
     assert s.stabilizer is None and s.shifts == {}
+    with FrameStream.open(tmp_path, stabilize=True) as s:  # a pass that writes no masks keeps no shifts
+        imgs = [img for _, img, _ in s.images()]
+    assert s.shifts == {} and s.stabilizer.moved == 3 and imgs[1].shape == (H, W, 3)
 
 
 def _score(cli, tmp_path, name, extra=()):
@@ -173,6 +178,7 @@ def test_sampled_frames_are_registered_as_the_stream_registers_them(cli, tmp_pat
     sampled = read_clip(tmp_path / "jit", numbers=nums, grayscale=False, stabilize=True)
     assert sampled.numbers == nums
     with FrameStream.open(tmp_path / "jit", stabilize=True) as s:
+        s.record_shifts = True
         streamed = {n: _convert(img, grayscale=False, scale=1.0, where="") for n, img, _ in s.images() if n in nums}
         shifts = dict(s.shifts)
     off = _jitter_offsets(40, 96, 128, 0)
@@ -205,3 +211,66 @@ def test_other_decodings_register_alike(kind):
     got = np.array(got)
     moved = (got != 0).any(axis=1)
     assert moved.mean() > 0.6 and (got[moved] == -off[moved]).all()
+
+
+def test_the_mask_is_resized_to_the_native_size_then_moved_back(tmp_path):
+    """write_mask with a working-size mask, the native size and a native shift: a literal nearest upscale by 2,
+    then out[y, x] = up[y - dy, x - dx], 0 outside."""
+    from bgsub.io.masks import write_mask
+
+    rng = np.random.default_rng(5)
+    m = rng.integers(0, 2, (12, 16)).astype(bool)
+    dy, dx = 3, -1
+    write_mask(tmp_path, 7, m, size=(24, 32), shift=(dy, dx))
+    got = cv2.imread(str(tmp_path / "bin000007.png"), cv2.IMREAD_GRAYSCALE)
+    up = np.repeat(np.repeat(m, 2, axis=0), 2, axis=1)  # INTER_LINEAR of 0/255 then > 127: nearest for 2x
+    want = np.zeros((24, 32), bool)
+    for y in range(24):
+        for x in range(32):
+            if 0 <= y - dy < 24 and 0 <= x - dx < 32:
+                want[y, x] = up[y - dy, x - dx]
+    # bilinear upsampling may move an edge by a pixel where neighbours differ: compare away from the mask's edges
+    inner = cv2.erode((want * 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    outer = cv2.dilate((want * 255).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert (got[inner] == 255).all() and (got[~outer] == 0).all()
+    assert (got[:dy] == 0).all() and (got[:, 32 + dx:] == 0).all()  # outside the first frame's view
+
+
+def test_a_shift_just_past_the_limit_is_refused_not_taken_for_the_limit():
+    rng = np.random.default_rng(6)
+    H, W = 120, 160
+    limit = max(2, int(MAX_SHIFT * H))
+    big = cv2.GaussianBlur(rng.integers(0, 256, (H + 2 * limit + 10, W + 10), dtype=np.uint8), (0, 0), 1.5)
+    y0 = limit + 4
+    st = Stabilizer()
+    st.shift_of(big[y0:y0 + H, 4:4 + W])
+    assert st.shift_of(big[y0 - limit:y0 - limit + H, 4:4 + W]) == (limit, 0)  # at the limit: followed
+    assert st.shift_of(big[y0 - limit - 1:y0 - limit - 1 + H, 4:4 + W]) == (0, 0)  # one past it: refused
+    assert st.refused == 1
+
+
+def test_flat_frames_are_not_counted_as_pans_and_tiny_frames_are_left_alone():
+    rng = np.random.default_rng(7)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8), (0, 0), 1.5)
+    st = Stabilizer()
+    st.shift_of(scene)
+    for _ in range(3):  # a fade to black: no texture, no peak
+        assert st.shift_of(np.zeros_like(scene)) == (0, 0)
+    assert st.refused == 0 and st.moved == 0
+    for shape in ((1, 300, 3), (300, 1, 3), (5, 2000, 3), (12, 12, 3)):
+        tiny = Stabilizer()
+        frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(3)]
+        assert [tiny(f)[1] for f in frames] == [(0, 0)] * 3 and all(tiny(f)[0] is f for f in frames)
+
+
+def test_label_frames_moved_by_the_registration_are_named(cli, tmp_path):
+    """Ground-truth masks given for training are not moved with their frames: when a label frame was registered,
+    one warning line says so (and how to label a shaking camera); with input.stabilize=false, none."""
+    cli("synth", str(tmp_path / "jit"), "-n", "30", "--height", "96", "--width", "128", "--scenario", "jitter")
+    args = ["train", str(tmp_path / "jit"), "--label-frames", "4", "--set", "train.epochs=1", "--set",
+            "train.tune_epochs=1"]
+    r = cli(*args, "-o", str(tmp_path / "a.pt"))
+    assert r.code == 0, r.stderr
+    assert "label frames were registered to the first frame" in r.stderr and "input.stabilize=false" in r.stderr
+    r = cli(*args, "-o", str(tmp_path / "b.pt"), "--set", "input.stabilize=false")
+    assert r.code == 0 and "registered" not in r.stderr

@@ -263,6 +263,7 @@ def iter_frames(
     scale: float = 1.0,
     numbers: Optional[Iterable[int]] = None,
     stabilize: bool = False,
+    shifts: Optional[dict] = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(number, frame)`` one at a time, frame: float32 (C, H, W) in [0, 1].
 
@@ -270,7 +271,8 @@ def iter_frames(
     ``numbers`` (optional) keeps only those frame numbers. Only one decoded frame is held at a time: for a video,
     skipped frames are grabbed without being decoded. ``stabilize``: each frame registered to the first selected
     frame (camera jitter, :mod:`bgsub.io.stabilize`; read for that even when ``numbers`` leaves it out), as
-    ``segment`` reads them.
+    ``segment`` reads them; ``shifts`` (a dict): filled with the moved frames' shifts (number -> (dy, dx), in the
+    decoded frame's pixels).
     """
     _check_options(start, end, stride, scale)
     plan = _plan(path, scale)
@@ -290,7 +292,9 @@ def iter_frames(
     for n, img, where in _iter_images(path, start=start, end=end, stride=stride, scale=scale, numbers=numbers,
                                       grayscale=grayscale, plan=plan):
         if stab is not None:
-            img = stab(img)[0]
+            img, d = stab(img)
+            if shifts is not None and d != (0, 0):
+                shifts[n] = d
             if first is not None and n == first and n not in wanted:
                 continue  # read as the registration's reference only
         yield n, _convert(img, grayscale=grayscale, scale=scale, where=where, size=plan[1])

@@ -3,7 +3,7 @@ phase correlation and kept only where it brings the frame's texture closer to th
 
 A per-pixel background model compares each pixel with its own past: a camera that shakes by two pixels puts every
 edge of the scene on a neighbouring pixel, and the edges become foreground (cdnet-highway with +-2 pixel jitter:
-the shipped network's F 0.954 -> 0.833). Video stabilisation by a global translation is the classical answer
+the shipped network's F 0.953 -> 0.833). Video stabilisation by a global translation is the classical answer
 (the cameraJitter category of CDnet 2014): the frame is registered to a reference frame, segmented there, and its
 mask moved back.
 
@@ -19,7 +19,7 @@ mask moved back.
   frame the 64 pixels of the strongest gradients of the first frame (a translation can only be seen where there is
   texture), their grey levels smoothed 3 x 3. Each pixel the shift keeps in view votes for the shift when its
   difference to the first frame is smaller with it than without it, against when larger; a cell votes when its net
-  vote is at least a fifth of its pixels, one way or the other (and when at least half of them stay in view). The
+  vote is at least a fifth of its pixels in view, one way or the other (and when at least half of them are). The
   shift is kept when at least :data:`BETTER` (3/4) of the cells that vote are for it (a camera moves every cell; a
   large object, a leaf across half the view, only its own: sbi-foliage, and ``tests/test_lookahead.py``'s leaf,
   are never moved) and it takes at least a tenth off the pixels' mean difference (:data:`GAIN`: a gesturing person
@@ -37,8 +37,10 @@ row or column; the mask is moved back (:func:`unshift_mask`), and frame pixels o
 background there (no model has seen them). With ``input.stabilize`` (on) every method's frames are registered this
 way as they are read (segment, train, benchmark, and the frames a method samples to fit on) and the masks written
 in the frame's own coordinates; ``|S|`` and ``L`` images (``--save-foreground``, ``--save-background``) stay on the
-registered grid. Ground-truth masks given for training (``train.label_frames``) are not moved: with a shaking
-camera, label with ``input.stabilize=false``.
+registered grid. Ground-truth masks given for training (``train.label_frames``) are not moved with their frames
+(a warning names the label frames registered): with a shaking camera, label with ``input.stabilize=false``. A
+frame too small to see a translation in (under 16 pixels a side at the correlation's size) switches the
+registration off for its video; a flat frame (a fade to black) is left as it is and is no pan.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ TEXTURED = 4096  # the first frame's most textured pixels the test compares (TEX
 GRID = 8  # the test's cells per side
 GAIN = 0.9  # ... and when it takes at least a tenth off their mean absolute difference to the first frame
 DECISIVE = 0.2  # a cell votes when its pixels' net vote is at least this share of them, one way or the other
+FLAT = 1.0  # a frame whose grey levels (at the correlation's size) spread less than this is flat: nothing to see
 NEAR = 0.5  # phase correlation's estimate (frame pixels) below which a frame is taken as still, untested
 
 
@@ -98,6 +101,7 @@ class Stabilizer:
                  textured: int = TEXTURED):
         self.better, self.max_share, self.small_width, self.textured = better, max_shift, small_width, textured
         self._ref: Optional[np.ndarray] = None
+        self._off = False  # frames too small to register (a strip, a thumbnail): every frame left as it is
         self.seen = 0  # frames registered so far (the first included)
         self.moved = 0  # frames moved so far
         self.refused = 0  # frames whose proposed shift was larger than the limit
@@ -111,6 +115,9 @@ class Stabilizer:
         h, w = grey.shape
         self._size = (h, w)
         self._f = max(1, int(round(w / self.small_width)))
+        if min(h, w) // self._f < 2 * GRID:  # too small to see a translation in: nothing is moved in this video
+            self._off = True
+            return
         self._limit = max(2, int(self.max_share * min(h, w)))
         self._ref = grey
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))  # the test's grey levels: 3 x 3 means (noise / 3)
@@ -180,6 +187,8 @@ class Stabilizer:
         test; (0, 0) for the first frame itself and for every frame left as it is."""
         grey = _grey(img)
         self.seen += 1
+        if self._off:
+            return 0, 0
         if self._ref is None:
             self._start(grey)
             return 0, 0
@@ -191,28 +200,37 @@ class Stabilizer:
         if self._ys is None:  # the reference so far is flat (a fade from black): the first frame with texture is
             self._start(grey)  # the reference instead (the flat frames before it have nothing to register)
             return 0, 0
-        (sx, sy), _ = cv2.phaseCorrelate(self._ref_small, self._small(grey), self._hann)
+        small = self._small(grey)
+        (sx, sy), _ = cv2.phaseCorrelate(self._ref_small, small, self._hann)
         py, px = sy * self._f, sx * self._f
         if abs(py) < NEAR and abs(px) < NEAR:
             return 0, 0
-        if max(abs(py), abs(px)) > self._limit + 1:
-            self.refused += 1
-            return 0, 0
+        if max(abs(py), abs(px)) > self._limit + 1.5:
+            return self._refuse(small)
         # the nine whole-pixel shifts around the estimate (good to about a pixel of the frame), but none (the test is
-        # against none)
+        # against none); one past the limit too, so that a shift just beyond it is refused, not taken for the limit
         cy, cx = int(round(py)), int(round(px))
         cands = [(cy + a, cx + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
-        cands = [c for c in cands if c != (0, 0) and max(abs(c[0]), abs(c[1])) <= self._limit]
+        cands = [c for c in cands if c != (0, 0) and max(abs(c[0]), abs(c[1])) <= self._limit + 1]
         if not cands:
             return 0, 0
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))
         res = [self._residual(smooth, dy, dx) for dy, dx in cands]
         i = int(np.argmin(res))
         best = cands[i]
+        if max(abs(best[0]), abs(best[1])) > self._limit:
+            return self._refuse(small)
         if not (self._net(smooth, *best) >= self.better and res[i] <= GAIN * self._residual(smooth, 0, 0)):
             return 0, 0
         self.moved += 1
         return best
+
+    def _refuse(self, small: np.ndarray) -> tuple[int, int]:
+        """A shift past the limit: counted as a pan unless the frame is flat (a fade to black gives phase
+        correlation no peak: it is no camera motion, just nothing to register)."""
+        if float(small.std()) >= FLAT:
+            self.refused += 1
+        return 0, 0
 
     def __call__(self, img: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         dy, dx = self.shift_of(img)

@@ -103,6 +103,7 @@ class FrameStream:
         # frames moved, in native pixels, by frame number (taken by the mask writer)
         self.stabilizer = Stabilizer() if stabilize else None
         self.shifts: dict[int, tuple[int, int]] = {}
+        self.record_shifts = False  # set by the reader that writes masks (and takes the shifts out as it does)
         self.decoders = max(1, int(decoders))  # a folder's files decoded side by side (in order all the same)
         self.start, self.end, self.stride, self.limit = start, end, stride, limit
         self.stop = stop if stop is not None else threading.Event()
@@ -136,8 +137,8 @@ class FrameStream:
         naming the source) when it does not exist or cannot be opened. ``decoders`` > 1: a folder's image files
         are decoded by that many threads side by side, a few files ahead of the reader (handed out in order, the
         same images; a video, a camera or a stream decodes one frame after the other). ``stabilize``: each frame
-        registered to the first as it is read (camera jitter, :mod:`bgsub.io.stabilize`), the shifts of the frames
-        moved kept in :attr:`shifts`."""
+        registered to the first as it is read (camera jitter, :mod:`bgsub.io.stabilize`); with :attr:`record_shifts`
+        set, the shifts of the frames moved are kept in :attr:`shifts` (for the mask writer, which takes them out)."""
         _check_options(start, end, stride, 1.0)
         if limit is not None and limit < 1:
             raise BgsubError(f"--max-frames must be >= 1, got {limit}")
@@ -280,9 +281,10 @@ class FrameStream:
                 if self.stabilizer is not None:
                     img, (dy, dx) = self.stabilizer(img)
                     if dy or dx:
-                        k = self._size[1] / img.shape[1]  # a folder's files after the first may be decoded reduced
-                        self.shifts[n] = (int(round(dy * k)), int(round(dx * k)))
                         item = (n, img, where)
+                        if self.record_shifts:  # in native pixels (a folder's files after the first may be decoded
+                            ky, kx = self._size[0] / img.shape[0], self._size[1] / img.shape[1]  # reduced)
+                            self.shifts[n] = (int(round(dy * ky)), int(round(dx * kx)))
                 self.read += 1
                 yield item
         finally:

@@ -161,7 +161,13 @@ class UNetMethod(Method):
         selected = set(list_frames(source, start=ic.start, end=ic.end, stride=ic.stride))
         candidates = [n for n in gt.scored_numbers() if n in selected]
         nums = pick_label_frames(candidates, k, self.cfg.train.seed)
-        clip = read_clip(source, numbers=nums, grayscale=ic.grayscale, scale=ic.scale)
+        moved: dict = {}
+        clip = read_clip(source, numbers=nums, grayscale=ic.grayscale, scale=ic.scale, stabilize=ic.stabilize,
+                         shifts=moved)
+        if moved:  # the frames are registered as the stream registers them; their ground truth is not moved
+            log.warning("%s: %d of the %d label frames were registered to the first frame (camera jitter) and their "
+                        "ground truth was not moved: to train on the labels of a shaking camera, set "
+                        "input.stabilize=false", source, len(moved), len(nums))
         size = network_size(clip.frames.shape[-2], clip.frames.shape[-1], self.cfg.model.pixels)
         masks = load_label_masks(gt, nums, size=size)
         self.labels = (clip.frames, masks.target, masks.valid)

@@ -289,6 +289,7 @@ def decompose_video(
         if prescan and stream.live:
             raise BgsubError(f"{stream.name}: segment.prescan reads the input twice, and a camera or a stream is "
                              "read once: leave segment.prescan off")
+        stream.record_shifts = True  # this pass writes the masks: each moved back by its frame's shift
         native = stream.size  # the first frame, read now (a folder's first file, a camera's first frame)
         cfg = method.input_config(cfg, native)
         _check_window_memory(method, native, cfg, window)
