@@ -329,8 +329,8 @@ def decompose_video(
             log.info("camera jitter: %d of %d frames registered to the first (input.stabilize)",
                      stream.stabilizer.moved, summary["frames"])
         if stream.stabilizer.refused:
-            log.info("camera motion: %d frames moved more than a quarter of the frame from the first (a pan, not a "
-                     "shake): left as they are", stream.stabilizer.refused)
+            log.info("camera motion: %d frames seemed to move more than a quarter of the frame from the first (a pan, "
+                     "or a view too changeable to register): left as they are", stream.stabilizer.refused)
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
     return summary
