@@ -39,6 +39,20 @@ def test_the_shipped_weights_were_made_on_the_default_background_model():
     assert {k: v for k, v in saved.items() if v != default[k]} == {}
 
 
+def test_the_pretraining_clips_are_the_shipped_weights_clips():
+    """scripts/pretrain.py draws each step from one video: the eight real sequences and one clip of each scenario
+    marked ``pretrain``. The shipped file's history names 16 videos: a scenario added to the pretraining clips
+    without pretraining again (so that the script no longer re-makes the shipped weights) fails here."""
+    from bgsub.scenarios import SCENARIOS
+
+    data = torch.load(shipped(), map_location="cpu", weights_only=True)
+    videos = {h["video"] for h in data["history"]}
+    assert videos == set(range(16))
+    assert sorted(n for n, sc in SCENARIOS.items() if sc.pretrain) == [
+        "busy-start", "camouflage", "default", "dynamic", "light-switch", "lossless", "stop", "sweep"]
+    assert not SCENARIOS["jitter"].pretrain  # registered away by the pipeline: its raw frames are not the input
+
+
 def test_unet_pretrained_learns_nothing_per_video():
     from bgsub.methods.base import available, create
 
