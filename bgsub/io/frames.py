@@ -276,26 +276,21 @@ def iter_frames(
     """
     _check_options(start, end, stride, scale)
     plan = _plan(path, scale)
-    stab, first = None, None
-    if stabilize and numbers is not None:
+    stab, wanted = None, None
+    if stabilize:
         from bgsub.io.stabilize import Stabilizer
 
         stab = Stabilizer()
-        selected = list_frames(path, start=start, end=end, stride=stride)
-        first = selected[0] if selected else None
-        wanted = set(numbers)
-        numbers = wanted | ({first} if first is not None else set())
-    elif stabilize:
-        from bgsub.io.stabilize import Stabilizer
-
-        stab = Stabilizer()
+        if numbers is not None:  # the registration's reference, the first selected frame, is read too
+            wanted = set(numbers)
+            numbers = wanted | set(list_frames(path, start=start, end=end, stride=stride)[:1])
     for n, img, where in _iter_images(path, start=start, end=end, stride=stride, scale=scale, numbers=numbers,
                                       grayscale=grayscale, plan=plan):
         if stab is not None:
             img, d = stab(img)
             if shifts is not None and d != (0, 0):
                 shifts[n] = d
-            if first is not None and n == first and n not in wanted:
+            if wanted is not None and n not in wanted:
                 continue  # read as the registration's reference only
         yield n, _convert(img, grayscale=grayscale, scale=scale, where=where, size=plan[1])
 

@@ -152,26 +152,18 @@ class Stabilizer:
         self._cell_starts = np.concatenate([[0], np.cumsum(self._cell_sizes[:-1])]).astype(np.intp)
         self._ref_vals = smooth[self._ys, self._xs]
 
-    def _in_view(self, dy: int, dx: int) -> np.ndarray:
-        """Which textured pixels stay in the frame moved by (dy, dx)."""
+    def _diffs(self, grey: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
+        """The textured pixels' absolute differences to the first frame's with shift (dy, dx), and which of them
+        the shift keeps in view (the others' differences are those without the shift, and are not counted)."""
         h, w = self._size
         y, x = self._ys + dy, self._xs + dx
-        return (y >= 0) & (y < h) & (x >= 0) & (x < w)
+        ok = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+        return np.abs(grey[np.where(ok, y, self._ys), np.where(ok, x, self._xs)] - self._ref_vals), ok
 
-    def _residual(self, grey: np.ndarray, dy: int, dx: int) -> float:
-        """The mean absolute difference of the textured pixels (those in view) to the first frame's with shift
-        (dy, dx)."""
-        ok = self._in_view(dy, dx)
-        return float(np.abs(grey[self._ys[ok] + dy, self._xs[ok] + dx] - self._ref_vals[ok]).mean())
-
-    def _net(self, grey: np.ndarray, dy: int, dx: int) -> float:
-        """The cells' vote on shift (dy, dx) against none: the share of the cells that vote for it (see the module's
-        account). Each textured pixel in view votes +1 when its absolute grey difference to the first frame is
-        smaller with the shift than without it, -1 when larger."""
-        ys, xs, ref = self._ys, self._xs, self._ref_vals
-        ok = self._in_view(dy, dx)
-        with_shift = np.abs(grey[np.where(ok, ys + dy, ys), np.where(ok, xs + dx, xs)] - ref)
-        without = np.abs(grey[ys, xs] - ref)
+    def _vote(self, without: np.ndarray, with_shift: np.ndarray, ok: np.ndarray) -> float:
+        """The cells' vote on a shift against none: the share of the cells that vote for it (see the module's
+        account). Each textured pixel in view votes +1 when its difference to the first frame is smaller with the
+        shift than without it (``with_shift`` against ``without``), -1 when larger."""
         vote = np.where(ok, np.sign(without - with_shift), 0.0)  # +1 closer, -1 farther, 0 the same or out of view
         sizes = np.add.reduceat(ok.astype(np.float32), self._cell_starts)
         cells = np.add.reduceat(vote, self._cell_starts) / np.maximum(sizes, 1)  # each cell's net vote, in [-1, 1]
@@ -215,12 +207,14 @@ class Stabilizer:
         if not cands:
             return 0, 0
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))
-        res = [self._residual(smooth, dy, dx) for dy, dx in cands]
+        scored = [self._diffs(smooth, dy, dx) for dy, dx in cands]
+        res = [float(d[ok].mean()) for d, ok in scored]  # each shift's mean difference over the pixels in view
         i = int(np.argmin(res))
         best = cands[i]
         if max(abs(best[0]), abs(best[1])) > self._limit:
             return self._refuse(small)
-        if not (self._net(smooth, *best) >= self.better and res[i] <= GAIN * self._residual(smooth, 0, 0)):
+        without = np.abs(smooth[self._ys, self._xs] - self._ref_vals)
+        if not (self._vote(without, *scored[i]) >= self.better and res[i] <= GAIN * float(without.mean())):
             return 0, 0
         self.moved += 1
         return best

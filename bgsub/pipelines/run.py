@@ -311,7 +311,7 @@ def decompose_video(
         save_config(cfg, out / "config.yaml")
         try:
             summary = _decompose(method, frames, out, cfg=cfg, window=window, total=stream.total, native=native,
-                                 shifts=stream.shifts if stream.stabilizer is not None else None,
+                                 shifts=stream.shifts,
                                  size=plan[1], threshold=threshold, save_foreground=save_foreground,
                                  save_background=save_background, progress=progress)
         except BgsubError:
