@@ -1,19 +1,33 @@
 """Choosing the torch device: one rule for every command (training, segmenting, RPCA); and the torch thread count of
-a block (:func:`torch_threads`)."""
+a block (:func:`torch_threads`). Importing this module does not import torch (:mod:`bgsub.arrays`)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
-from typing import Iterator, Optional
-
-import torch
+from typing import Iterator
 
 from bgsub.errors import BgsubError
 
+GPU_NODES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")  # an NVIDIA driver; AMD's (ROCm)
 
-def resolve_device(name: Optional[str | torch.device]) -> torch.device:
+
+def cuda_possible() -> bool:
+    """Whether ``device=auto`` could mean a GPU here, answered without importing torch where it can be: torch's
+    answer once torch is imported; else whether a GPU driver is loaded (:data:`GPU_NODES`). False means the CPU for
+    certain; True means ask torch (:func:`resolve_device`)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    return any(os.path.exists(p) for p in GPU_NODES)
+
+
+def resolve_device(name):
     """``"auto"`` (or None) -> CUDA when available, else the CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"`` as given.
-    CUDA without a GPU, or any other name, is an error."""
+    CUDA without a GPU, or any other name, is an error. A ``torch.device``."""
+    import torch
+
     if name is None or name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -30,6 +44,8 @@ def resolve_device(name: Optional[str | torch.device]) -> torch.device:
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(n)`` (n > 0), restoring the previous count afterwards."""
+    import torch
+
     if n < 0:
         raise BgsubError(f"threads must be >= 0, got {n}")
     old = torch.get_num_threads()

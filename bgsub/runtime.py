@@ -15,6 +15,7 @@ processes it starts). A user's own ``NUMPY_MADVISE_HUGEPAGE`` is left as it is.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -57,3 +58,56 @@ def tune(root: Path = THP) -> bool:
         return False
     os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
     return _set_numpy_hugepage(False) is not None
+
+
+# ---- CPU threads ------------------------------------------------------------------------------------------------
+
+_threads: Optional[int] = None  # --threads, as set_threads() was given it (None: not given)
+
+
+def set_threads(n: int) -> None:
+    """The CPU thread count of this process (``--threads``): OpenCV's now, torch's now when it is imported, else
+    when it is (``OMP_NUM_THREADS``, which torch reads as it starts): the zero-shot path never imports torch, and
+    importing it only to set its threads would cost that path a second (see :mod:`bgsub.arrays`)."""
+    global _threads
+    import cv2
+
+    _threads = n
+    cv2.setNumThreads(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(n)
+
+
+def cpu_threads() -> int:
+    """The CPU threads this process may use: torch's count once torch is imported (what it computes with), else
+    ``--threads``, else ``OMP_NUM_THREADS``, else the cores this process may run on (torch's own default)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.get_num_threads()
+    if _threads is not None:
+        return _threads
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", ""))
+        if n > 0:
+            return n
+    except ValueError:
+        pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def one_thread() -> None:
+    """A worker thread's start (windows decomposed side by side): one thread for torch when it is imported, else
+    for OpenCV (the zero-shot path's network), so that the workers do not oversubscribe the cores."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    else:
+        import cv2
+
+        cv2.setNumThreads(1)

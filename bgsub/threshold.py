@@ -11,17 +11,20 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
 
+from bgsub.arrays import like, numpy_of
 from bgsub.errors import BgsubError
 
 SCOPES = ("frame", "clip")
 
 
-def magnitude(foreground: torch.Tensor) -> torch.Tensor:
-    """|S| reduced over channels by the maximum: (T, C, H, W) -> (T, 1, H, W) float32 on the CPU."""
+def magnitude(foreground):
+    """|S| reduced over channels by the maximum: (T, C, H, W) -> (T, 1, H, W) float32 on the CPU (a NumPy array
+    for a NumPy S)."""
     if foreground.ndim != 4:
         raise ValueError(f"expected (T, C, H, W), got shape {tuple(foreground.shape)}")
+    if isinstance(foreground, np.ndarray):
+        return np.abs(foreground).max(axis=1, keepdims=True).astype(np.float32)
     return foreground.detach().abs().amax(dim=1, keepdim=True).float().cpu()
 
 
@@ -33,10 +36,10 @@ def threshold_otsu(*args, **kwargs) -> float:
     return otsu(*args, **kwargs)
 
 
-def otsu_threshold(values: np.ndarray | torch.Tensor, *, nbins: int = 256) -> float:
-    """Otsu's threshold of ``values`` (any shape); ``inf`` if they are all equal (nothing is foreground)."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().float().cpu().numpy()
+def otsu_threshold(values, *, nbins: int = 256) -> float:
+    """Otsu's threshold of ``values`` (any shape; a NumPy array or a tensor); ``inf`` if they are all equal (nothing
+    is foreground)."""
+    values = numpy_of(values)
     v = np.asarray(values, dtype=np.float32).ravel()
     if v.size == 0:
         raise ValueError("otsu_threshold of an empty array")
@@ -58,10 +61,8 @@ class HistogramOtsu:
         self.edges = np.linspace(0.0, vmax, nbins + 1)
         self.counts = np.zeros(nbins, dtype=np.int64)
 
-    def update(self, mag: np.ndarray | torch.Tensor) -> None:
-        if isinstance(mag, torch.Tensor):
-            mag = mag.detach().float().cpu().numpy()
-        v = np.clip(np.asarray(mag, dtype=np.float64).ravel(), self.edges[0], self.edges[-1])
+    def update(self, mag) -> None:
+        v = np.clip(np.asarray(numpy_of(mag), dtype=np.float64).ravel(), self.edges[0], self.edges[-1])
         self.counts += np.histogram(v, bins=self.edges)[0]
 
     def threshold(self) -> float:
@@ -73,8 +74,9 @@ class HistogramOtsu:
         return float(threshold_otsu(hist=(self.counts, centers))) + (self.edges[1] - self.edges[0]) / 2
 
 
-def median_filter(masks: torch.Tensor, size: int) -> torch.Tensor:
-    """Median filter each (T, 1, H, W) bool mask with an odd ``size`` x ``size`` window (0 or 1 = off)."""
+def median_filter(masks, size: int):
+    """Median filter each (T, 1, H, W) bool mask with an odd ``size`` x ``size`` window (0 or 1 = off); the kind
+    of ``masks`` (a NumPy array or a tensor)."""
     if size in (0, 1):
         return masks
     if size < 0 or size % 2 == 0:
@@ -82,14 +84,12 @@ def median_filter(masks: torch.Tensor, size: int) -> torch.Tensor:
     import cv2
 
     out = []
-    for m in masks[:, 0].numpy().astype(np.uint8) * 255:
+    for m in numpy_of(masks[:, 0]).astype(np.uint8) * 255:
         out.append(cv2.medianBlur(m, size) > 0)
-    return torch.from_numpy(np.stack(out))[:, None]
+    return like(np.stack(out)[:, None], masks)
 
 
-def masks_from_foreground(
-    foreground: torch.Tensor, *, scope: str = "frame", median: int = 0, threshold: Optional[float] = None
-) -> torch.Tensor:
+def masks_from_foreground(foreground, *, scope: str = "frame", median: int = 0, threshold: Optional[float] = None):
     """Binary masks from S.
 
     foreground: (T, C, H, W) signed S. scope: ``"frame"`` (one Otsu threshold per frame, the default) or
@@ -104,5 +104,5 @@ def masks_from_foreground(
     elif scope == "clip":
         masks = mag > otsu_threshold(mag)
     else:
-        masks = torch.stack([m > otsu_threshold(m) for m in mag])
+        masks = like(np.stack([numpy_of(m) > otsu_threshold(m) for m in mag]), mag)
     return median_filter(masks, median)

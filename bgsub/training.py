@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -55,8 +54,7 @@ __all__ = [
 
 log = logging.getLogger("bgsub")
 
-FORMAT = "bgsub-unet"
-VERSION = 1
+from bgsub.trainstate import FORMAT, VERSION, checked  # noqa: E402 (defined where no torch is needed)
 
 
 # ---- the model -----------------------------------------------------------------------------------------------
@@ -94,21 +92,7 @@ def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:
 # ---- training state and checkpoints --------------------------------------------------------------------------
 
 
-@dataclass
-class TrainState:
-    """Everything a run needs to continue: completed epochs, optimiser and RNG state, loss history."""
-
-    epoch: int = 0
-    optimizer: Optional[dict] = None
-    generator: Optional[torch.Tensor] = None
-    history: list[dict[str, float]] = field(default_factory=list)
-    frames: Optional[list[int]] = None
-    polish: Optional[dict] = None
-    threshold: Optional[float] = None  # Otsu threshold of |S| over the training frames (segment.threshold="fit")
-    reference: Optional[dict] = None  # the background reference (model.reference), Reference.to_dict()
-    lookahead: Optional[dict] = None  # the per-video network's training pass: the stillest frames it found for the
-    #                                   pixels its window did not show still (bgsub.background.stable), for segmenting
-    #                                   the same video (segment.lookahead); None for the shipped network
+from bgsub.trainstate import TrainState  # noqa: E402,F401 (re-exported from its home, a module without torch)
 
 
 def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: TrainState) -> Path:
@@ -164,10 +148,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[UNet, Config, TrainState]:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             reason = "contains objects other than tensors and plain data (refused, not executed)"
         raise BgsubError(f"{p}: not a readable bgsub checkpoint ({reason[:160]})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BgsubError(f"{p}: not a bgsub U-Net checkpoint (no '{FORMAT}' format tag)")
-    if data.get("version") != VERSION:
-        raise BgsubError(f"{p}: checkpoint version {data.get('version')!r} is not supported (expected {VERSION})")
+    data = checked(data, p)
     try:
         spec = UNetSpec(**data["spec"])
         model = UNet(spec)

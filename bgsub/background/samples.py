@@ -107,8 +107,8 @@ from typing import Optional
 
 import cv2
 import numpy as np
-import torch
 
+from bgsub.arrays import like
 from bgsub.background import illumination
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
@@ -212,7 +212,7 @@ class SampleModel:
     # ---- initialisation ---------------------------------------------------------------------------------------
 
     @classmethod
-    def initialise(cls, frames: torch.Tensor, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
+    def initialise(cls, frames, *, n: int = 20, pixels: int = 19200, k: float = 6.0,
                    matches: int = 2, phi: int = 16, still: int = 8, reach: int = 4, init: str = "stable",
                    heal: bool = False, update: bool = True, compensate: bool = True, gain: bool = False, smooth: bool = False, sigma_update: bool = False, within: float = 0.5, dynamics: str = "mad", clean: bool = True, seed: int = 0,
                    box: int = 0, shift: int = 0, texture: bool = False, horizon: int = 0,
@@ -446,9 +446,10 @@ class SampleModel:
                     bestm = np.where(better, m, bestm)
         return best
 
-    def step(self, frames: torch.Tensor) -> torch.Tensor:
+    def step(self, frames):
         """z (T, C, h, w) float32 in noise levels for consecutive frames (T, C, H, W) in [0, 1], each seen once
-        and in order; the model is updated after each frame."""
+        and in order; the model is updated after each frame. The kind of ``frames`` (a NumPy array or a tensor)
+        is the kind returned."""
         if tuple(frames.shape[-2:]) != self.native:
             raise BgsubError(f"background: frames are {frames.shape[-1]}x{frames.shape[-2]} but the model was "
                              f"initialised on {self.native[1]}x{self.native[0]}")
@@ -460,7 +461,7 @@ class SampleModel:
         out = np.empty_like(x)
         for t in range(x.shape[0]):
             out[t] = self._step(x[t], None if tm is None else tm[t])
-        return torch.from_numpy(out)
+        return like(out, frames)
 
     def _extend(self, xc: np.ndarray) -> None:
         """The stable start over a longer horizon (:class:`bgsub.background.stable.StableSearch`): where the search

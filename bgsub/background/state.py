@@ -21,8 +21,8 @@ import math
 from typing import Optional, Protocol
 
 import numpy as np
-import torch
 
+from bgsub.arrays import float32_of, like
 from bgsub.errors import BgsubError
 
 MODELS = ("samples", "reference")
@@ -31,13 +31,13 @@ MODELS = ("samples", "reference")
 class BackgroundState(Protocol):
     ordered: bool  # True: step must see consecutive frames, each once, in order
 
-    def step(self, frames: torch.Tensor) -> torch.Tensor: ...
+    def step(self, frames): ...
 
-    def background_image(self, frames: torch.Tensor, snapshot: object = None) -> torch.Tensor: ...
+    def background_image(self, frames, snapshot: object = None): ...
 
     def snapshot(self) -> object: ...  # what background_parts needs of the state as it is now (None: nothing)
 
-    def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]: ...
+    def background_parts(self, frames, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]: ...
     #   the background at the frames' size ((C, H, W), or (T, C, H, W) per frame) and each frame's offset from it
     #   (T, C), in [0, 1]; ``snapshot``: taken when those frames were stepped (the state may have moved on since)
 
@@ -53,12 +53,12 @@ class StaticReference:
     def __init__(self, ref):
         self.ref = ref
 
-    def step(self, frames: torch.Tensor) -> torch.Tensor:
+    def step(self, frames):
         from bgsub.background.reference import residual
 
         return residual(self.ref, frames)
 
-    def background_image(self, frames: torch.Tensor, snapshot: object = None) -> torch.Tensor:
+    def background_image(self, frames, snapshot: object = None):
         from bgsub.background.reference import background_for
 
         return background_for(self.ref, frames)
@@ -66,7 +66,7 @@ class StaticReference:
     def snapshot(self) -> object:
         return None  # stateless
 
-    def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
+    def background_parts(self, frames, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
         """Each frame's background (T, C, H, W) in its light, and zero offsets (T, C)."""
         b = self.background_image(frames).float().numpy()
         return b, np.zeros(b.shape[:2], np.float32)
@@ -85,7 +85,7 @@ class SampleState:
         self.model = model
         self._up = None  # (key, the background it was made from, the background at the frames' size)
 
-    def step(self, frames: torch.Tensor) -> torch.Tensor:
+    def step(self, frames):
         return self.model.step(frames)
 
     def lookahead(self) -> Optional[dict]:
@@ -104,7 +104,7 @@ class SampleState:
         whatever the stepping thread has done since."""
         return self.model.background(), self._noise()
 
-    def background_parts(self, frames: torch.Tensor, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
+    def background_parts(self, frames, snapshot: object = None) -> tuple[np.ndarray, np.ndarray]:
         """The model's background (the median of its samples; ``snapshot``, from :meth:`snapshot`, or the model's
         now) at the frames' size, (C, H, W) float32 in [0, 1] (bilinear; cached per background image), and each
         frame's illumination offset from it, (T, C): :func:`bgsub.background.illumination.offset`, the median
@@ -117,20 +117,20 @@ class SampleState:
         key = (id(src), H, W)
         got = self._up  # read once: another window thread may replace it meanwhile
         if got is None or got[0] != key:
-            up = upsample(torch.from_numpy(np.ascontiguousarray(src, dtype=np.float32))[None], (H, W))[0].numpy()
+            up = upsample(np.ascontiguousarray(src, dtype=np.float32)[None], (H, W))[0]
             got = (key, src, (up / np.float32(255.0)).astype(np.float32))  # src kept: its id stays its own
             self._up = got
         up = got[2]
         from bgsub.background.illumination import offset
 
-        x = frames.float().numpy()
+        x = float32_of(frames)
         return up, np.stack([offset(x[t], up)[:, 0, 0] for t in range(x.shape[0])]).reshape(x.shape[:2])
 
-    def background_image(self, frames: torch.Tensor, snapshot: object = None) -> torch.Tensor:
+    def background_image(self, frames, snapshot: object = None):
         """(T, C, H, W) in [0, 1]: the model's background at the frames' size plus each frame's illumination
-        offset (:meth:`background_parts`)."""
+        offset (:meth:`background_parts`); the kind of ``frames`` (a NumPy array or a tensor)."""
         up, off = self.background_parts(frames, snapshot)
-        return torch.from_numpy(np.clip(up[None] + off[:, :, None, None], 0.0, 1.0))
+        return like(np.clip(up[None] + off[:, :, None, None], 0.0, 1.0), frames)
 
     def frame_noise(self, snapshot: object = None) -> float:
         """The model's median noise level (at its working size) times sqrt(f), f frame pixels a working pixel:
@@ -143,7 +143,7 @@ class SampleState:
         return float(np.median(m.sigma)) * math.sqrt(f) / 255.0
 
 
-def start(frames: torch.Tensor, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
+def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
     """The background state of a video from its first frames ``frames`` (T, C, H, W) in [0, 1] (all of them are
     the initialisation window). ``bc``: a BackgroundConfig; ``pixels``: the working size's pixel budget when
     ``bc.pixels`` is 0 (the network's)."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
+from bgsub.arrays import float32_of
 from bgsub.background.kernels import grey_texture
 from bgsub.background.texture import texture_of, texture_size
 
 
-def to_working(frames: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """(T, C, H, W) float in [0, 1] -> (T, C, h, w) float32 grey levels (0..255) at ``size`` (area average)."""
-    x = frames.detach().float().cpu().numpy()
+def to_working(frames, size: tuple[int, int]) -> np.ndarray:
+    """(T, C, H, W) float in [0, 1] (a NumPy array or a tensor) -> (T, C, h, w) float32 grey levels (0..255) at
+    ``size`` (area average)."""
+    x = float32_of(frames)
     T, C, H, W = x.shape
     if (H, W) == tuple(size):
         return x * np.float32(255.0)
@@ -47,7 +48,7 @@ def channel_mean(x: np.ndarray) -> np.ndarray:
     return np.true_divide(g, np.intp(C), out=g, casting="unsafe")
 
 
-def working_and_texture(frames: torch.Tensor, size: tuple[int, int], region: int = 1
+def working_and_texture(frames, size: tuple[int, int], region: int = 1
                         ) -> tuple[np.ndarray, np.ndarray]:
     """(T, C, H, W) in [0, 1] -> the frames at the working ``size`` (T, C, h, w) and their texture (T, h, w),
     both grey levels, from one pass over the full-size frames: area-averaged to the texture size first (where the

@@ -68,18 +68,17 @@ ThreadsOpt = Annotated[Optional[int], typer.Option(
 
 
 def set_threads(threads: Optional[int]) -> None:
-    """Apply ``--threads`` to torch and OpenCV (None: leave them as they are)."""
+    """Apply ``--threads`` to torch and OpenCV (None: leave them as they are): :func:`bgsub.runtime.set_threads`
+    (torch's count set when torch is imported, not by importing it here)."""
     if threads is None:
         return
     if threads < 1:
         from bgsub.errors import BgsubError
 
         raise BgsubError(f"--threads must be >= 1, got {threads}")
-    import cv2
-    import torch
+    from bgsub.runtime import set_threads as apply
 
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
+    apply(threads)
 
 
 def resolve_config(config: Optional[Path], sets: Optional[list[str]], **cli_values: Any) -> Config:

@@ -29,11 +29,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # annotations only: importing this module does not import torch (bgsub.arrays)
+    import torch
 
 from bgsub.errors import BgsubError
 
@@ -121,10 +123,20 @@ def resolve_input(ic, size: tuple[int, int]):
 
 @dataclass
 class Chunk:
-    """Consecutive frames of a source. ``frames``: (T, C, H, W) float32 in [0, 1]; ``numbers``: T frame numbers."""
+    """Consecutive frames of a source. ``frames``: (T, C, H, W) float32 in [0, 1], a tensor (a NumPy array where the
+    reader was asked for arrays: :mod:`bgsub.arrays`); ``numbers``: T frame numbers."""
 
     numbers: list[int]
-    frames: torch.Tensor
+    frames: torch.Tensor | np.ndarray
+
+
+def frames_of(buf: np.ndarray, arrays: bool = False):
+    """A frame buffer as a chunk's frames: a tensor sharing its memory, or itself with ``arrays``."""
+    if arrays:
+        return buf
+    import torch
+
+    return torch.from_numpy(buf)
 
 
 def _resolve_input_folder(path: Path) -> Path:
@@ -381,10 +393,10 @@ def iter_chunks(path: str | os.PathLike, *, chunk: int = 64, start: Optional[int
             _convert(img, grayscale=grayscale, scale=scale, where=where, out=buf[len(nums)], size=size)
         nums.append(n)
         if len(nums) == chunk:
-            yield Chunk(nums, torch.from_numpy(buf))
+            yield Chunk(nums, frames_of(buf))
             nums, buf = [], None
     if nums:
-        yield Chunk(nums, torch.from_numpy(buf[: len(nums)]))
+        yield Chunk(nums, frames_of(buf[: len(nums)]))
 
 
 def read_clip(path: str | os.PathLike, **options) -> Chunk:
@@ -415,4 +427,4 @@ def read_clip(path: str | os.PathLike, **options) -> Chunk:
         nums.append(n)
     if buf is None:
         raise BgsubError(f"{path}: no frames selected")
-    return Chunk(nums, torch.from_numpy(buf[: len(nums)]))
+    return Chunk(nums, frames_of(buf[: len(nums)]))

@@ -15,7 +15,6 @@ from typing import Optional
 
 import cv2
 import numpy as np
-import torch
 
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import atomic_write_bytes
@@ -27,7 +26,7 @@ def mask_name(number: int, prefix: str = "bin") -> str:
 
 
 def _to_numpy(a) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
+    if hasattr(a, "detach"):  # a tensor (torch is not imported to ask: see bgsub.arrays)
         a = a.detach().cpu().numpy()
     return np.asarray(a)
 

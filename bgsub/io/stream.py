@@ -43,10 +43,9 @@ from typing import Iterable, Iterator, Optional
 
 import cv2
 import numpy as np
-import torch
 
 from bgsub.errors import BgsubError
-from bgsub.io.frames import _JPEG, _REDUCED, Chunk, _check_options, _convert, folder_files
+from bgsub.io.frames import _JPEG, _REDUCED, Chunk, _check_options, _convert, folder_files, frames_of
 from bgsub.io.prefetch import ordered_map
 from bgsub.io.stabilize import Stabilizer
 
@@ -398,14 +397,14 @@ def _shape(item, *, grayscale: bool, scale: float,
 
 
 def stack(images: Iterable[Image], *, grayscale: bool, scale: float, workers: int = 1, count: Optional[int] = None,
-          keep: Optional[list] = None, size: Optional[tuple[int, int]] = None) -> torch.Tensor:
+          keep: Optional[list] = None, size: Optional[tuple[int, int]] = None, arrays: bool = False):
     """Decoded images -> (T, C, H, W) float32 in [0, 1] (as :func:`bgsub.io.frames.read_clip` gives them), each
     converted straight into its slot as it arrives (``workers`` > 1: that many conversions side by side), so the
     decoded images need not all be held. ``count``: at most that many are taken from ``images`` (an iterator is
     left at the next one); default: all. ``keep`` (a list): receives ``(number, None, where, frame)`` for each
     image, ``frame`` its converted (C, H, W) view of the result, for :func:`chunks_of` to take without converting
     again. ``size`` (H, W): every frame resized to it, whatever size its image was decoded at (a stream decoded
-    reduced, :meth:`FrameStream.decode_reduced`); else by ``scale``."""
+    reduced, :meth:`FrameStream.decode_reduced`); else by ``scale``. ``arrays``: a NumPy array, not a tensor."""
     if count is None:
         images = list(images)
         count = len(images)
@@ -428,16 +427,16 @@ def stack(images: Iterable[Image], *, grayscale: bool, scale: float, workers: in
     buf = buf[: len(names)]
     if keep is not None:
         keep.extend((n, None, where, buf[i]) for i, (n, where) in enumerate(names))
-    return torch.from_numpy(buf)
+    return frames_of(buf, arrays)
 
 
 def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: float = 1.0,
-              workers: int = 1, size: Optional[tuple[int, int]] = None) -> Iterator[Chunk]:
+              workers: int = 1, size: Optional[tuple[int, int]] = None, arrays: bool = False) -> Iterator[Chunk]:
     """:class:`Chunk` s of at most ``chunk`` consecutive frames of ``images`` (decoded images, in order), each
     frame converted straight into its slot of the chunk's tensor (as :func:`bgsub.io.frames.iter_chunks`).
     ``workers`` > 1: the conversions (the resize to the working size) run in that many threads side by side, a
     chunk handed out when all of its frames are done (the same tensors). Items already converted (``keep`` of
-    :func:`stack`) are copied into their slot. ``size``: as for :func:`stack`."""
+    :func:`stack`) are copied into their slot. ``size``, ``arrays``: as for :func:`stack`."""
     if chunk < 1:
         raise BgsubError(f"chunk must be >= 1, got {chunk}")
     nums: list[int] = []
@@ -458,10 +457,10 @@ def chunks_of(images: Iterable[Image], *, chunk: int, grayscale: bool, scale: fl
             if len(nums) == chunk:
                 for j in jobs:
                     j.result()
-                yield Chunk(nums, torch.from_numpy(buf))
+                yield Chunk(nums, frames_of(buf, arrays))
                 nums, jobs, buf = [], [], None
         for j in jobs:
             j.result()
         if nums:
             assert buf is not None
-            yield Chunk(nums, torch.from_numpy(buf[: len(nums)]))
+            yield Chunk(nums, frames_of(buf[: len(nums)], arrays))

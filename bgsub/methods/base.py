@@ -30,11 +30,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Optional
-
-import torch
+from typing import TYPE_CHECKING, Callable, ClassVar, Optional
 
 from bgsub.errors import BgsubError
+
+if TYPE_CHECKING:  # annotations only: importing this module does not import torch (bgsub.arrays)
+    import torch
 
 
 @dataclass
@@ -72,6 +73,17 @@ class LazyDecomposition(Decomposition):
         return self._get()[1]
 
 
+class Prepared:
+    """A window with its network inputs computed (:meth:`bgsub.methods.unet.UNetMethod.prepare`): clip (T, C, H,
+    W), inputs (T, C, h, w) log(1 + z) at the network's size, background: the background state's snapshot taken
+    right after the window was stepped (what the mask's edge is decided against)."""
+
+    __slots__ = ("clip", "inputs", "background")
+
+    def __init__(self, clip, inputs, background: object = None):
+        self.clip, self.inputs, self.background = clip, inputs, background
+
+
 class Method(ABC):
     """Base class of every method. Subclasses set ``name`` through :func:`register`."""
 
@@ -84,6 +96,8 @@ class Method(ABC):
     grayscale: ClassVar[bool] = False  # the input this method does best on when input.grayscale is not set
     prepares: ClassVar[bool] = False  # True when prepare() does the in-order work: windows may then be
     #                                   decomposed side by side even though the method streams
+    arrays: bool = False  # True when the pipeline hands this method NumPy frames, not tensors (its begin, prepare
+    #                       and decompose compute without torch: bgsub.arrays); its outputs are then NumPy too
 
     def __init__(self, cfg=None):
         from bgsub.config import Config
@@ -164,6 +178,8 @@ def draw_numbers(numbers: list[int], k: int, *, seed: int) -> list[int]:
         return []
     if k >= len(numbers):
         return list(numbers)
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(numbers), generator=g)[:k]
     return sorted(numbers[i] for i in idx.tolist())
@@ -192,11 +208,17 @@ def register(name: str):
     return deco
 
 
-def _load_builtin() -> None:
-    # Importing the method modules registers them. Kept lazy so `import bgsub` stays cheap.
+BUILTIN = ("bgsub.methods.rpca", "bgsub.methods.unet", "bgsub.methods.pretrained", "bgsub.methods.classical")
+HOMES = {"unet": "bgsub.methods.unet", "unet-pretrained": "bgsub.methods.pretrained"}  # names whose module is
+#        known: creating one imports that module alone (the zero-shot network's imports no torch: bgsub.arrays)
+
+
+def _load_builtin(name: Optional[str] = None) -> None:
+    # Importing the method modules registers them. Kept lazy so `import bgsub` stays cheap; ``name`` in HOMES: only
+    # its module.
     import importlib
 
-    for mod in ("bgsub.methods.rpca", "bgsub.methods.unet", "bgsub.methods.pretrained", "bgsub.methods.classical"):
+    for mod in (HOMES[name],) if name in HOMES else BUILTIN:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
@@ -212,7 +234,9 @@ def available() -> list[str]:
 
 def create(name: str, *args, **kwargs) -> Method:
     """Instantiate a registered method by name; an unknown name is an error listing the valid ones."""
-    _load_builtin()
+    _load_builtin(name)
+    if name not in _REGISTRY:
+        _load_builtin()
     if name not in _REGISTRY:
         raise BgsubError(f"unknown method {name!r} (valid: {', '.join(sorted(_REGISTRY)) or 'none'})")
     return _REGISTRY[name](*args, **kwargs)

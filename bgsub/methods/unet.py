@@ -31,31 +31,24 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Optional
-
-import torch
+from typing import TYPE_CHECKING, Optional
 
 from bgsub.config import Config
-from bgsub.devices import resolve_device
 from bgsub.errors import BgsubError
-from bgsub.methods.base import Decomposition, LazyDecomposition, Method, init_window_numbers, register
-from bgsub.models.unet import UNet, fuse_for_inference
-from bgsub.netinput import autocast, memory_format, network_input, upsample
+from bgsub.methods.base import (Decomposition, LazyDecomposition, Method, Prepared,  # noqa: F401 (re-exported)
+                                init_window_numbers, register)
+from bgsub.netinput import network_input, upsample
 from bgsub.threshold import magnitude
-from bgsub.training import TrainState, build_model, fit_threshold, load_checkpoint, save_checkpoint, train_model
+from bgsub.trainstate import TrainState
+
+# torch, the network's module and the training are imported where they are used: a zero-shot run whose network
+# runs through OpenCV (``net``, :mod:`bgsub.methods.zeroshot`) never imports torch (:mod:`bgsub.arrays`)
+if TYPE_CHECKING:
+    import torch
+
+    from bgsub.models.unet import UNet
 
 log = logging.getLogger("bgsub")
-
-
-class Prepared:
-    """A window with its network inputs computed (:meth:`UNetMethod.prepare`): clip (T, C, H, W), inputs
-    (T, C, h, w) log(1 + z) at the network's size, background: the background state's snapshot taken right after
-    the window was stepped (what the mask's edge is decided against)."""
-
-    __slots__ = ("clip", "inputs", "background")
-
-    def __init__(self, clip: torch.Tensor, inputs: torch.Tensor, background: object = None):
-        self.clip, self.inputs, self.background = clip, inputs, background
 
 
 @register("unet")
@@ -64,16 +57,29 @@ class UNetMethod(Method):
 
 
     def __init__(self, cfg: Optional[Config] = None, *, model: Optional[UNet] = None,
-                 state: Optional[TrainState] = None):
+                 state: Optional[TrainState] = None, net=None):
         super().__init__(cfg)
         self.cfg = self.input_config(self.cfg)
-        self.model = model if model is not None else build_model(self.cfg)
+        self.net = net  # the network through OpenCV (bgsub.models.dnn.DnnUNet, inference only): then no model
+        if net is not None:
+            self.model = None
+        elif model is not None:
+            self.model = model
+        else:
+            from bgsub.training import build_model
+
+            self.model = build_model(self.cfg)
         self.state = state if state is not None else TrainState()
         self.progress = True
         self._fused: Optional[tuple[int, UNet]] = None  # (weights version, BN-folded copy) for decompose
         self._lock = threading.Lock()  # decompose runs on several windows at once (window_threads)
         self.bg = None  # the background state of the video being segmented (bgsub.background.state)
         self._started_from: Optional[str] = None  # the weights the training started from (start_weights)
+
+    @property
+    def arrays(self) -> bool:  # type: ignore[override]
+        """With the network through OpenCV: NumPy frames in and out, no torch (:mod:`bgsub.methods.zeroshot`)."""
+        return self.net is not None
 
     @property
     def streams(self) -> bool:  # type: ignore[override]
@@ -118,10 +124,16 @@ class UNetMethod(Method):
     def load(cls, path: str | os.PathLike, cfg: Optional[Config] = None) -> "UNetMethod":
         """A trained method from a checkpoint. ``cfg`` (optional) replaces the saved config for running (segment
         and threshold settings); the architecture always comes from the checkpoint."""
+        from bgsub.training import load_checkpoint
+
         model, saved, state = load_checkpoint(path)
         return cls(cfg if cfg is not None else saved, model=model, state=state)
 
     def save(self, path: str | os.PathLike) -> None:
+        from bgsub.training import save_checkpoint
+
+        if self.model is None:
+            raise BgsubError("this U-Net runs through OpenCV (inference only) and has no torch network to save")
         save_checkpoint(path, self.model, self.cfg, self.state)
 
     def fit_frames(self) -> int:
@@ -178,11 +190,11 @@ class UNetMethod(Method):
         """Start the background model on the initialisation window at the start of ``clip`` (its first
         ``background.init`` frames). The static reference is also kept in the training state (checkpoints of the
         ``background.model=reference`` recipe carry it); the sample model belongs to the video only."""
-        from bgsub.background import init_count
         from bgsub.background.state import StaticReference, start
 
         bc = self.cfg.background
-        n = init_count(bc.init, clip.shape[0])
+        n = max(1, min(bc.init, clip.shape[0]))  # bgsub.background.init_count (not imported: the static
+        #                                          reference's module computes with torch)
         self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed)
         self.state.reference = self.bg.ref.to_dict() if isinstance(self.bg, StaticReference) else None
 
@@ -293,6 +305,10 @@ class UNetMethod(Method):
         initialisation window first; the background model is started on it and stepped over all of them, and the
         network trained on all of them); see :meth:`fit_stream` for a whole video. The paper's network: the
         training pool."""
+        import torch
+
+        from bgsub.training import fit_threshold, train_model
+
         if not self.cfg.model.reference:
             self.state = train_model(self.model, clip, self.cfg, state=self.state, progress=self.progress)
             self.state.threshold = fit_threshold(self.model, clip, self.cfg)
@@ -318,6 +334,8 @@ class UNetMethod(Method):
         window plus the kept inputs at the network's size."""
         buf: list[torch.Tensor] = []
         nums: list[int] = []
+        import torch
+
         want = max(1, self.cfg.background.init)  # fitting always starts the background (never reused)
         kept: dict[int, torch.Tensor] = {}
         last = max(keep) if keep else None
@@ -364,6 +382,8 @@ class UNetMethod(Method):
         network is trained on the inputs of a background model like the one it will be given when this video is
         segmented; that pass's findings are the ones kept (its stillness and its light are measured against a
         background that the first pass's findings already corrected)."""
+        import torch
+
         labelled = list(getattr(self, "label_numbers", []) or [])
         want = set(keep) | set(labelled)
         kept = self.collect_inputs(chunks, want)
@@ -430,6 +450,8 @@ class UNetMethod(Method):
     def train_on(self, inputs: torch.Tensor) -> "UNetMethod":
         """Train the reference network on ``inputs`` (P, C, h, w): log(1 + z) at the network's size, from the
         weights :meth:`start_weights` chooses."""
+        from bgsub.training import train_model
+
         self.start_weights()
         labels = getattr(self, "labels", None)
         if labels is not None and not getattr(self, "_labels_are_inputs", False):
@@ -445,14 +467,30 @@ class UNetMethod(Method):
 
     def _inference_model(self) -> UNet:
         """The network with batch norm folded into the convolutions, rebuilt whenever the weights changed."""
+        from bgsub.models.unet import fuse_for_inference
+
         version = sum(p._version for p in self.model.parameters()) + sum(b._version for b in self.model.buffers())
         key = (id(self.model), version)
         if self._fused is None or self._fused[0] != key:
             self._fused = (key, fuse_for_inference(self.model))
         return self._fused[1]
 
-    @torch.inference_mode()
     def decompose(self, clip: torch.Tensor) -> Decomposition:
+        if self.net is not None:  # the network through OpenCV: NumPy, no torch
+            from bgsub.methods.zeroshot import decompose_arrays
+
+            return decompose_arrays(self, clip)
+        import torch
+
+        with torch.inference_mode():
+            return self._decompose(clip)
+
+    def _decompose(self, clip: torch.Tensor) -> Decomposition:
+        import torch
+
+        from bgsub.devices import resolve_device
+        from bgsub.netinput import autocast, memory_format
+
         sc = self.cfg.segment
         device = resolve_device(sc.device)
         fmt = memory_format(sc.channels_last)

@@ -40,8 +40,9 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Optional
 
-import torch
+import numpy as np
 
+from bgsub.arrays import concat
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
@@ -156,18 +157,21 @@ def window_workers(method: Method, cfg: Config) -> int:
         return 1
     if n > 0:
         return n
-    from bgsub.devices import resolve_device
+    if not method.arrays:  # (the NumPy path runs on the CPU)
+        from bgsub.devices import resolve_device
 
-    if resolve_device(cfg.segment.device).type != "cpu":
-        return 1
+        if resolve_device(cfg.segment.device).type != "cpu":
+            return 1
     return _threads_beside(method)
 
 
 def _threads_beside(method: Optional[Method]) -> int:
-    """The torch thread count, less one for a method that steps its background model in the reading thread
-    (:attr:`prepares`: that thread keeps a core busy), at least 1: what the threads working beside that thread
-    (window workers, readers) may take."""
-    n = torch.get_num_threads()
+    """The thread count (:func:`bgsub.runtime.cpu_threads`: torch's, or ``--threads``), less one for a method that
+    steps its background model in the reading thread (:attr:`prepares`: that thread keeps a core busy), at least
+    1: what the threads working beside that thread (window workers, readers) may take."""
+    from bgsub.runtime import cpu_threads
+
+    n = cpu_threads()
     return max(1, n - 1) if method is not None and getattr(method, "prepares", False) else n
 
 
@@ -181,8 +185,9 @@ class _Decomposer:
         if self.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="bgsub-window",
-                                           initializer=torch.set_num_threads, initargs=(1,))
+            from bgsub.runtime import one_thread
+
+            self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="bgsub-window", initializer=one_thread)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -225,15 +230,16 @@ def _prepared(method: Method, windows):
         yield chunk, new, method.prepare(chunk.frames)
 
 
-def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]) -> torch.Tensor:
+def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]):
+    if isinstance(dec.masks, np.ndarray):
+        return median_filter(dec.masks.astype(bool, copy=False), median)
     if dec.masks is not None:
         return median_filter(dec.masks.bool().cpu(), median)
     return masks_from_foreground(dec.foreground, scope="clip" if scope == "clip" else "frame",
                                  median=median, threshold=threshold)
 
 
-def _write_window(out: Path, numbers: list[int], masks: torch.Tensor, native: tuple[int, int],
-                  fg: Optional[torch.Tensor], bg: Optional[torch.Tensor],
+def _write_window(out: Path, numbers: list[int], masks, native: tuple[int, int], fg, bg,
                   fg_numbers: Optional[set[int]] = None, shifts: Optional[dict[int, tuple[int, int]]] = None) -> None:
     """Each frame's files; ``shifts``: the stream's registration shifts (camera jitter), taken out as the masks
     are moved back to their frames' pixels (|S| and L stay on the registered grid: the background's own)."""
@@ -405,7 +411,7 @@ def _begin(method: Method, stream: FrameStream, cfg: Config,
         raise BgsubError(f"{stream.name}: no frames selected")
     head: list = []
     frames = stack(itertools.chain([first], images), grayscale=ic.grayscale, scale=ic.scale,
-                   workers=readers(), count=k, keep=head, size=size)
+                   workers=readers(), count=k, keep=head, size=size, arrays=method.arrays)
     t0 = time.perf_counter()
     try:
         method.begin(frames)
@@ -429,7 +435,8 @@ def _first_pass(method: Method, source, *, cfg: Config, window: int, max_frames:
         stream.size  # the first frame, then the rest reduced as the second pass reads them
         _reduce(stream, plan, cfg)
         for chunk, new in tiled(_begin(method, stream, cfg, size=plan[1])[0], window=window, cfg=cfg,
-                                top_up=_top_up(method), size=plan[1], workers=readers(readers_of)):
+                                top_up=_top_up(method), size=plan[1], workers=readers(readers_of),
+                                arrays=method.arrays):
             yield chunk, new
             bar.update(new)
 
@@ -476,19 +483,21 @@ def _top_up(method: Method) -> bool:
 
 
 def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = True,
-          size: Optional[tuple[int, int]] = None, workers: Optional[int] = None) -> Iterator[tuple[Chunk, int]]:
+          size: Optional[tuple[int, int]] = None, workers: Optional[int] = None,
+          arrays: bool = False) -> Iterator[tuple[Chunk, int]]:
     """Yield ``(chunk, new)`` for decoded ``images`` in order (see :func:`iter_windows`): windows of ``window``
     frames, a short last one topped up with the previous window's tail when ``top_up``. ``size``: the frames'
     size (see :func:`read_plan`; None: the working size). ``workers``: conversion threads (None:
-    :func:`readers`)."""
+    :func:`readers`). ``arrays``: the chunks' frames as NumPy arrays (for a method that takes them,
+    :attr:`Method.arrays`), not tensors."""
     ic = cfg.input
     prev: Optional[Chunk] = None
     for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale,
-                           workers=readers() if workers is None else workers, size=size):
+                           workers=readers() if workers is None else workers, size=size, arrays=arrays):
         t = len(chunk.numbers)
         if top_up and t < window and prev is not None:
             k = window - t
-            yield Chunk(prev.numbers[-k:] + chunk.numbers, torch.cat([prev.frames[-k:], chunk.frames])), t
+            yield Chunk(prev.numbers[-k:] + chunk.numbers, concat([prev.frames[-k:], chunk.frames])), t
         else:
             yield chunk, t
         prev = chunk
@@ -518,7 +527,8 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     # the next window is read and the last one's files are encoded and written in background threads while the
     # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
     # decomposed at once, one per thread, and their results taken in order
-    windows = tiled(images, window=window, cfg=cfg, top_up=_top_up(method), size=size, workers=readers(method))
+    windows = tiled(images, window=window, cfg=cfg, top_up=_top_up(method), size=size, workers=readers(method),
+                    arrays=method.arrays)
     if getattr(method, "prepares", False):  # in-order work (the background model) beside the reading
         windows = _prepared(method, windows)
     windows = prefetch(windows, depth=2)
@@ -535,7 +545,8 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
                 mags = magnitude(dec.foreground)[-new:]
                 fg = mags / (float(mags.max()) or 1.0)
             if save_background:
-                bg = dec.background[-new:].clamp(0, 1)
+                bg = dec.background[-new:]
+                bg = np.clip(bg, 0, 1) if isinstance(bg, np.ndarray) else bg.clamp(0, 1)
             writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers, shifts)
             frames += new
             foreground = foreground or bool(masks[-new:].any())

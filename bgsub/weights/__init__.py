@@ -18,6 +18,18 @@ def shipped() -> Path:
     return Path(str(resources.files("bgsub.weights").joinpath(NAME)))
 
 
+def weights_path(weights=None) -> Path:
+    """The weights file ``weights`` names (None: the shipped file); a one-line error when the shipped file is
+    missing."""
+    from bgsub.errors import BgsubError
+
+    path = Path(weights) if weights is not None else shipped()
+    if weights is None and not path.is_file():
+        raise BgsubError(f"{path}: the shipped weights are missing from this install (reinstall bgsub, or make them "
+                         "with scripts/pretrain.py)")
+    return path
+
+
 def load_network(weights=None):
     """The pretrained network in ``weights`` (a path; None: the shipped file), checked: the file exists and holds
     a reference U-Net. Returns (model, the saved config, the training state, the path). One-line errors
@@ -25,10 +37,7 @@ def load_network(weights=None):
     from bgsub.errors import BgsubError
     from bgsub.training import load_checkpoint
 
-    path = Path(weights) if weights is not None else shipped()
-    if weights is None and not path.is_file():
-        raise BgsubError(f"{path}: the shipped weights are missing from this install (reinstall bgsub, or make them "
-                         "with scripts/pretrain.py)")
+    path = weights_path(weights)
     model, saved, state = load_checkpoint(path)
     if not saved.model.reference:
         raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")

@@ -1,0 +1,131 @@
+"""The zero-shot network without torch (``segment.engine``): the shipped weights read as NumPy arrays
+(:mod:`bgsub.weights.reader`), the network run by OpenCV's DNN module (:mod:`bgsub.models.dnn`), frames, network
+inputs and masks as NumPy arrays from the reader to the PNG writer (:mod:`bgsub.arrays`).
+
+A process that only segments with the shipped network then never imports torch: about a second of start-up on this
+class of machine, more than the whole job of a plain OpenCV MOG2 script on a 90-frame clip (README: the whole-job
+target of issue 19). The masks are those of the torch engine up to float rounding (the networks' logits differ by
+about 1e-5; torch's bf16 autocast, where the CPU has it, differs more).
+
+``auto`` (the default) takes OpenCV where the network runs on the CPU (``segment.device`` cpu, or auto on a machine
+with no GPU driver: :func:`bgsub.devices.cuda_possible`), OpenCV's DNN module can run this architecture, and its
+output on a small case matches a literal NumPy forward pass of the same weights (checked once per process);
+otherwise torch, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+
+from bgsub.arrays import float32_of, like
+from bgsub.errors import BgsubError
+from bgsub.methods.base import Decomposition, LazyDecomposition, Prepared
+from bgsub.netinput import upsample
+
+log = logging.getLogger("bgsub")
+
+ENGINES = ("auto", "opencv", "torch")
+
+
+def _on_cpu(device: Optional[str]) -> bool:
+    """Whether ``segment.device`` means the CPU for certain (without importing torch)."""
+    from bgsub.devices import cuda_possible
+
+    if device == "cpu":
+        return True
+    return device in (None, "auto") and not cuda_possible()
+
+
+def opencv_network(cfg):
+    """The shipped network (``model.weights``: another file) for ``segment.engine`` = ``cfg.segment.engine``:
+    ``(net, saved config, TrainState, path)`` with the network run by OpenCV, or None when torch is to run it
+    (``torch``; ``auto`` where OpenCV cannot: a GPU may be there, an architecture it does not run, a failed check).
+    ``opencv`` where it cannot: a one-line error saying why."""
+    from bgsub.config import config_from_dict
+    from bgsub.models.dnn import DnnUNet, supported
+    from bgsub.trainstate import TrainState, checked
+    from bgsub.weights import weights_path
+    from bgsub.weights.reader import read_checkpoint
+
+    engine = cfg.segment.engine
+    if engine not in ENGINES:
+        raise BgsubError(f"segment.engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "torch":
+        return None
+    if not _on_cpu(cfg.segment.device):
+        if engine == "opencv":
+            raise BgsubError(f"segment.engine=opencv runs on the CPU, and segment.device={cfg.segment.device} may be a "
+                             "GPU: set segment.device=cpu, or segment.engine=torch")
+        return None
+    path = weights_path(cfg.model.weights)
+    data = checked(read_checkpoint(path), path)
+    spec = data.get("spec")
+    why = supported(spec) if isinstance(spec, dict) else "no architecture description"
+
+    def refuse(reason: str):
+        if engine == "opencv":
+            raise BgsubError(f"{path}: segment.engine=opencv cannot run this network ({reason}): use "
+                             "segment.engine=torch")
+        log.debug("%s: the network runs through torch (%s)", path, reason)
+        return None
+
+    if why is not None:
+        return refuse(why)
+    try:
+        net = DnnUNet(spec, data["model"])
+        ok = net.check()
+    except Exception as exc:  # OpenCV's DNN module refused the graph, or its weights do not fit
+        return refuse(f"OpenCV's DNN module: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc!r}")
+    if not ok:
+        return refuse("OpenCV's DNN module gave other values than a literal forward pass on a test case")
+    saved = config_from_dict(data.get("config") or {})
+    if not saved.model.reference:
+        raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
+    return net, saved, TrainState(epoch=int(data.get("epoch") or 0)), path
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    out = np.exp(-np.abs(x))  # stable on both sides: e^-|x| never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + out), out / (1.0 + out)).astype(np.float32)
+
+
+def decompose_arrays(method, clip) -> Decomposition:
+    """:meth:`bgsub.methods.unet.UNetMethod.decompose` of the reference network with its network run by OpenCV
+    (``method.net``): the same steps on NumPy arrays (the network's logits in windows of ``segment.batch``,
+    bilinear back to the frame size, masks = logits > 0, the mask's edge at the frame's resolution, L and S on
+    request). ``clip``: a :class:`~bgsub.methods.unet.Prepared` window or frames (T, C, H, W); NumPy frames give
+    NumPy outputs, a tensor tensors."""
+    sc = method.cfg.segment
+    bg = method._background()
+    inputs = snap = None
+    if isinstance(clip, Prepared):
+        clip, inputs, snap = clip.clip, clip.inputs, clip.background
+    x = float32_of(clip)
+    if inputs is None:
+        inputs = method.network_inputs(x)
+        snap = bg.snapshot()  # the state was stepped over this window just now, in this thread
+    inputs = float32_of(inputs)
+    b = max(1, sc.batch)
+    if len(inputs):
+        logits = np.concatenate([method.net(inputs[i : i + b]) for i in range(0, len(inputs), b)])
+    else:
+        logits = np.zeros((0, 1, *x.shape[-2:]), np.float32)
+    work = logits.shape[-2:]
+    logits = upsample(logits, tuple(x.shape[-2:]))  # back from the pixel budget: smooth boundaries
+    masks = logits > 0
+    if sc.boundary and len(x):
+        from bgsub.background.boundary import refine
+
+        up, off = bg.background_parts(x, snap)
+        f = x.shape[-2] * x.shape[-1] / float(work[0] * work[1])
+        masks = refine(masks[:, 0], x, up, bg.frame_noise(snap), f, offsets=off)[:, None]
+
+    def parts():
+        back = bg.background_image(x, snap)
+        S = _sigmoid(logits) * (x - back)
+        return like(x - S, clip), like(S, clip)
+
+    return LazyDecomposition(like(np.ascontiguousarray(masks), clip), parts)

@@ -1,0 +1,161 @@
+"""The zero-shot path on NumPy arrays (``segment.engine``, :mod:`bgsub.methods.zeroshot`): a process that segments
+with the shipped network never imports torch, and its masks are the torch engine's. The NumPy forms of the shared
+helpers (network input, resizing, thresholds) against torch's own functions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bgsub.config import Config, apply_dict
+from bgsub.errors import BgsubError
+
+BLOCKED = "import sys; sys.modules['torch'] = None  # any import of torch fails\n"
+
+
+def _cfg(**segment) -> Config:
+    return apply_dict(Config(), {"segment": segment}, source="test")
+
+
+def _masks(folder) -> dict[str, np.ndarray]:
+    import cv2
+
+    return {f: cv2.imread(os.path.join(folder, f), cv2.IMREAD_GRAYSCALE) for f in sorted(os.listdir(folder))
+            if f.startswith("bin")}
+
+
+def test_zero_shot_segment_runs_without_torch_and_gives_the_torch_engines_masks(medium_clip, tmp_path):
+    """``bgsub segment`` of a synthetic clip in a process where torch cannot be imported: it runs, says it used
+    OpenCV, and writes the masks that the torch engine (fp32) writes, pixel for pixel."""
+    clip = medium_clip
+    out = tmp_path / "arrays"
+    code = BLOCKED + (f"from bgsub.cli import main\nmain(['--quiet', 'segment', {str(clip)!r}, '-o', {str(out)!r}, "
+                      "'--json', '--threads', '1'])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout)
+    assert summary["engine"] == "opencv" and summary["device"] == "cpu"
+    from bgsub.pipelines.segment import segment
+
+    ref = tmp_path / "torch"
+    got = segment(clip, ref, cfg=_cfg(engine="torch", bf16=False), progress=False)
+    assert got["engine"] == "torch"
+    a, b = _masks(out), _masks(ref)
+    assert a.keys() == b.keys() and len(a) == summary["frames"] > 0
+    differ = sum(int((a[k] != b[k]).sum()) for k in a)
+    total = sum(m.size for m in a.values())
+    assert differ <= total * 1e-5, (differ, total)  # logits within ~1e-5: a pixel flips only at logit 0
+    assert sum(int((m > 0).sum()) for m in a.values()) > 0
+
+
+def test_the_engine_follows_segment_engine_and_the_device():
+    from bgsub.methods.base import create
+
+    assert create("unet-pretrained", _cfg(device="cpu")).arrays
+    assert not create("unet-pretrained", _cfg(engine="torch")).arrays
+    with pytest.raises(BgsubError, match="segment.engine must be one of"):
+        create("unet-pretrained", _cfg(engine="onnx"))
+    with pytest.raises(BgsubError, match="runs on the CPU"):
+        create("unet-pretrained", _cfg(engine="opencv", device="cuda"))
+
+
+def test_a_failed_check_falls_back_to_torch_or_says_why(monkeypatch):
+    """OpenCV's DNN module disagreeing with the literal forward pass (an OpenCV that computes this network wrong):
+    ``auto`` runs torch, ``opencv`` is a one-line error."""
+    from bgsub.methods.base import create
+    from bgsub.models import dnn
+
+    monkeypatch.setattr(dnn.DnnUNet, "check", lambda self, *a, **k: False)
+    assert not create("unet-pretrained", _cfg(device="cpu")).arrays
+    with pytest.raises(BgsubError, match="other values than a literal forward pass"):
+        create("unet-pretrained", _cfg(device="cpu", engine="opencv"))
+
+
+def test_cuda_possible_asks_torch_once_imported_else_the_driver(monkeypatch):
+    from bgsub import devices
+
+    assert devices.cuda_possible() == torch.cuda.is_available()  # torch is imported here: its answer
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setattr(devices.os.path, "exists", lambda p: False)
+    assert devices.cuda_possible() is False
+    monkeypatch.setattr(devices.os.path, "exists", lambda p: p == "/dev/nvidiactl")
+    assert devices.cuda_possible() is True
+
+
+def test_threads_are_set_for_torch_when_it_is_imported_later():
+    """``--threads`` before torch is imported: OpenCV's count now, torch's when it starts (``OMP_NUM_THREADS``)."""
+    code = ("import sys\nfrom bgsub.runtime import cpu_threads, set_threads\nset_threads(1)\nimport cv2\n"
+            "assert 'torch' not in sys.modules and cpu_threads() == 1 and cv2.getNumThreads() == 1\n"
+            "import torch\nprint(torch.get_num_threads(), cpu_threads())")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["1", "1"]
+
+
+@pytest.mark.parametrize("shape,pixels", [((2, 3, 240, 320), 19200), ((1, 3, 100, 130), 3000),
+                                          ((2, 1, 60, 80), 0)])
+def test_network_input_of_arrays_is_torchs(shape, pixels):
+    """log(1 + z) area-averaged to the pixel budget: block means (240 x 320 -> 120 x 160), torch's adaptive area
+    average (a factor that does not divide), none; the NumPy forms against torch's own functions."""
+    from bgsub.netinput import network_input, network_size
+
+    z = np.random.default_rng(0).exponential(2.0, size=shape).astype(np.float32)
+    got = network_input(z, pixels)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32
+    h, w = network_size(shape[2], shape[3], pixels)
+    ref = torch.log1p(F.interpolate(torch.from_numpy(z), size=(h, w), mode="area"))
+    np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_upsample_of_arrays_is_torchs_bilinear():
+    from bgsub.netinput import upsample
+
+    x = np.random.default_rng(1).normal(size=(2, 1, 15, 20)).astype(np.float32)
+    got = upsample(x, (60, 80))
+    ref = F.interpolate(torch.from_numpy(x), size=(60, 80), mode="bilinear", align_corners=False).numpy()
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_thresholds_of_arrays_are_those_of_tensors():
+    from bgsub.threshold import magnitude, masks_from_foreground, median_filter
+
+    S = np.random.default_rng(2).normal(size=(3, 3, 24, 32)).astype(np.float32)
+    mag = magnitude(S)
+    np.testing.assert_array_equal(mag, np.abs(S).max(axis=1, keepdims=True))
+    for scope in ("frame", "clip"):
+        a = masks_from_foreground(S, scope=scope, median=3)
+        b = masks_from_foreground(torch.from_numpy(S), scope=scope, median=3)
+        assert isinstance(a, np.ndarray) and isinstance(b, torch.Tensor)
+        np.testing.assert_array_equal(a, b.numpy())
+    m = np.zeros((1, 1, 9, 9), bool)
+    m[0, 0, 4, 4] = True  # a lone pixel: a 3 x 3 median removes it
+    assert not median_filter(m, 3).any() and isinstance(median_filter(m, 3), np.ndarray)
+
+
+def test_decompose_arrays_gives_arrays_whose_parts_add_up(medium_clip):
+    """The NumPy decomposition: masks (T, 1, H, W) bool, and L + S = the frames (the parts computed on request);
+    given a tensor, tensors."""
+    from bgsub.io.frames import read_clip
+    from bgsub.methods.base import create
+
+    frames = read_clip(medium_clip, grayscale=False).frames[:24]  # the network takes colour
+    m = create("unet-pretrained", _cfg(device="cpu"))
+    assert m.arrays
+    x = frames.numpy()
+    m.begin(x[:16])
+    dec = m.decompose(m.prepare(x[16:]))
+    assert isinstance(dec.masks, np.ndarray) and dec.masks.dtype == bool and dec.masks.shape == (8, 1, *x.shape[-2:])
+    np.testing.assert_allclose(dec.background + dec.foreground, x[16:], atol=1e-6)
+    m.begin(frames[:16])
+    dec = m.decompose(frames[16:])
+    assert isinstance(dec.masks, torch.Tensor) and isinstance(dec.foreground, torch.Tensor)
