@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 THP = Path("/sys/kernel/mm/transparent_hugepage")
 STALLING_DEFRAG = ("always", "madvise", "defer+madvise")  # policies that compact in the page fault for madvised memory
@@ -111,3 +112,25 @@ def one_thread() -> None:
         import cv2
 
         cv2.setNumThreads(1)
+
+
+@contextmanager
+def compute_threads(n: Optional[int]) -> Iterator[None]:
+    """Within the block, OpenCV (and torch, when it is imported) compute with ``n`` threads; restored after.
+    None: as they are."""
+    if n is None:
+        yield
+        return
+    import cv2
+
+    torch = sys.modules.get("torch")
+    old_cv, old_torch = cv2.getNumThreads(), torch.get_num_threads() if torch is not None else None
+    cv2.setNumThreads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(old_cv)
+        if torch is not None and old_torch is not None:
+            torch.set_num_threads(old_torch)

@@ -28,6 +28,8 @@ from bgsub.netinput import upsample
 log = logging.getLogger("bgsub")
 
 ENGINES = ("auto", "opencv", "torch")
+NET_BATCH = 1  # frames per OpenCV forward pass: one frame's activations stay nearest the CPU's caches (shipped
+#                network, 160 x 120, one thread: 3.00-3.05 ms a frame one at a time, 3.23-3.24 four, 3.43-3.48 eight)
 
 
 def _on_cpu(device: Optional[str]) -> bool:
@@ -94,12 +96,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def decompose_arrays(method, clip) -> Decomposition:
     """:meth:`bgsub.methods.unet.UNetMethod.decompose` of the reference network with its network run by OpenCV
-    (``method.net``): the same steps on NumPy arrays (the network's logits in windows of ``segment.batch``,
+    (``method.net``): the same steps on NumPy arrays (the network's logits :data:`NET_BATCH` frames at a time,
     bilinear back to the frame size, masks = logits > 0, the mask's edge at the frame's resolution, L and S on
     request). ``clip``: a :class:`~bgsub.methods.unet.Prepared` window or frames (T, C, H, W); NumPy frames give
     NumPy outputs, a tensor tensors."""
     sc = method.cfg.segment
-    bg = method._background()
+    bg = method._background()  # (windows of segment.batch frames still go through the pipeline)
     inputs = snap = None
     if isinstance(clip, Prepared):
         clip, inputs, snap = clip.clip, clip.inputs, clip.background
@@ -108,7 +110,7 @@ def decompose_arrays(method, clip) -> Decomposition:
         inputs = method.network_inputs(x)
         snap = bg.snapshot()  # the state was stepped over this window just now, in this thread
     inputs = float32_of(inputs)
-    b = max(1, sc.batch)
+    b = NET_BATCH
     if len(inputs):
         logits = np.concatenate([method.net(inputs[i : i + b]) for i in range(0, len(inputs), b)])
     else:
