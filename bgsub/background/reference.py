@@ -49,6 +49,7 @@ from typing import Optional
 import torch
 
 from bgsub.background.illumination import OFFSET_SAMPLES, grid_step
+from bgsub.background.start import init_count  # noqa: F401 (re-exported: its home needs no torch)
 from bgsub.errors import BgsubError
 
 COMPENSATIONS = ("offset", "smooth", "none")
@@ -131,11 +132,6 @@ def estimate(frames: torch.Tensor, *, k: float = 6.0, passes: int = 2, compensat
         floor = max(float(sigma.median()), EPS)
     return Reference(background=bg, sigma=sigma.clamp(min=floor), sigma_floor=floor, init=int(frames.shape[0]),
                      compensate=compensate, shift=int(shift), k=float(k))
-
-
-def init_count(init: int, frames: int) -> int:
-    """How many of ``frames`` fit frames are the initialisation window of ``init`` frames (at least one)."""
-    return max(1, min(init, frames))
 
 
 def estimate_from(clip: torch.Tensor, bc) -> Reference:

@@ -190,11 +190,11 @@ class UNetMethod(Method):
         """Start the background model on the initialisation window at the start of ``clip`` (its first
         ``background.init`` frames). The static reference is also kept in the training state (checkpoints of the
         ``background.model=reference`` recipe carry it); the sample model belongs to the video only."""
+        from bgsub.background.start import init_count
         from bgsub.background.state import StaticReference, start
 
         bc = self.cfg.background
-        n = max(1, min(bc.init, clip.shape[0]))  # bgsub.background.init_count (not imported: the static
-        #                                          reference's module computes with torch)
+        n = init_count(bc.init, clip.shape[0])
         self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed)
         self.state.reference = self.bg.ref.to_dict() if isinstance(self.bg, StaticReference) else None
 
@@ -332,10 +332,10 @@ class UNetMethod(Method):
         ``background.init`` frames and stepped over every frame up to the last one kept. ``adopt``: the model,
         just started, takes a first pass's findings (:meth:`_adopt_lookahead`) as segmenting will. Memory: the
         window plus the kept inputs at the network's size."""
-        buf: list[torch.Tensor] = []
-        nums: list[int] = []
         import torch
 
+        buf: list[torch.Tensor] = []
+        nums: list[int] = []
         want = max(1, self.cfg.background.init)  # fitting always starts the background (never reused)
         kept: dict[int, torch.Tensor] = {}
         last = max(keep) if keep else None
