@@ -159,3 +159,34 @@ def test_decompose_arrays_gives_arrays_whose_parts_add_up(medium_clip):
     m.begin(frames[:16])
     dec = m.decompose(frames[16:])
     assert isinstance(dec.masks, torch.Tensor) and isinstance(dec.foreground, torch.Tensor)
+
+
+def test_a_trained_network_segments_without_torch_too(small_clip, tmp_path, cli):
+    """``bgsub segment --model m.pt`` (a network from ``bgsub train``, the sample model): OpenCV runs it in a
+    process where torch cannot be imported, with the masks of the torch engine (fp32); the static reference
+    (``background.model=reference``) still needs torch and says so when OpenCV is asked for."""
+    m = tmp_path / "m.pt"
+    assert cli("--quiet", "train", str(small_clip), "-o", str(m), "--epochs", "1").code == 0
+    out = tmp_path / "arrays"
+    code = BLOCKED + (f"from bgsub.cli import main\nmain(['--quiet', 'segment', {str(small_clip)!r}, '--model', "
+                      f"{str(m)!r}, '-o', {str(out)!r}, '--json', '--threads', '1'])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout)["engine"] == "opencv"
+    ref = tmp_path / "torch"
+    r = cli("--quiet", "segment", str(small_clip), "--model", str(m), "-o", str(ref), "--json",
+                "--set", "segment.engine=torch", "--set", "segment.bf16=false")
+    assert r.code == 0 and json.loads(r.stdout)["engine"] == "torch"
+    a, b = _masks(out), _masks(ref)
+    assert a.keys() == b.keys() and a
+    total = sum(v.size for v in a.values())
+    assert sum(int((a[k] != b[k]).sum()) for k in a) <= total * 1e-5
+    mr = tmp_path / "mr.pt"
+    assert cli("--quiet", "train", str(small_clip), "-o", str(mr), "--epochs", "1",
+                   "--set", "background.model=reference").code == 0
+    r = cli("--quiet", "segment", str(small_clip), "--model", str(mr), "-o", str(tmp_path / "r"), "--json")
+    assert r.code == 0 and json.loads(r.stdout)["engine"] == "torch"  # auto: torch, as before
+    r = cli("segment", str(small_clip), "--model", str(mr), "-o", str(tmp_path / "r2"),
+                "--set", "segment.engine=opencv")
+    assert r.code == 1 and "static reference" in r.stderr and "Traceback" not in r.stderr

@@ -41,52 +41,100 @@ def _on_cpu(device: Optional[str]) -> bool:
     return device in (None, "auto") and not cuda_possible()
 
 
+def _engine(cfg) -> bool:
+    """Whether ``segment.engine`` and ``segment.device`` let OpenCV run the network (``opencv`` where the device
+    may be a GPU: a one-line error)."""
+    engine = cfg.segment.engine
+    if engine not in ENGINES:
+        raise BgsubError(f"segment.engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "torch":
+        return False
+    if not _on_cpu(cfg.segment.device):
+        if engine == "opencv":
+            raise BgsubError(f"segment.engine=opencv runs on the CPU, and segment.device={cfg.segment.device} may be a "
+                             "GPU: set segment.device=cpu, or segment.engine=torch")
+        return False
+    return True
+
+
+def _refuse(path, engine: str, reason: str) -> None:
+    """``auto``: None (torch runs the network), said at debug level; ``opencv``: a one-line error."""
+    if engine == "opencv":
+        raise BgsubError(f"{path}: segment.engine=opencv cannot run this network ({reason}): use segment.engine=torch")
+    log.debug("%s: the network runs through torch (%s)", path, reason)
+    return None
+
+
+def _dnn(data: dict, path, engine: str):
+    """The checkpoint's network run by OpenCV (checked against a literal NumPy forward pass), or None."""
+    from bgsub.models.dnn import DnnUNet, supported
+
+    spec = data.get("spec")
+    why = supported(spec) if isinstance(spec, dict) else "no architecture description"
+    if why is not None:
+        return _refuse(path, engine, why)
+    try:
+        net = DnnUNet(spec, data["model"])
+        ok = net.check()
+    except Exception as exc:  # OpenCV's DNN module refused the graph, or its weights do not fit
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else repr(exc)
+        return _refuse(path, engine, f"OpenCV's DNN module: {first}")
+    if not ok:
+        return _refuse(path, engine, "OpenCV's DNN module gave other values than a literal forward pass on a test case")
+    return net
+
+
+def _read(path) -> tuple[dict, object]:
+    """A checkpoint read without torch, checked, and its saved config."""
+    from bgsub.config import config_from_dict
+    from bgsub.trainstate import checked
+    from bgsub.weights.reader import read_checkpoint
+
+    data = checked(read_checkpoint(path), path)
+    return data, config_from_dict(data.get("config") or {})
+
+
 def opencv_network(cfg):
     """The shipped network (``model.weights``: another file) for ``segment.engine`` = ``cfg.segment.engine``:
     ``(net, saved config, TrainState, path)`` with the network run by OpenCV, or None when torch is to run it
     (``torch``; ``auto`` where OpenCV cannot: a GPU may be there, an architecture it does not run, a failed check).
     ``opencv`` where it cannot: a one-line error saying why."""
-    from bgsub.config import config_from_dict
-    from bgsub.models.dnn import DnnUNet, supported
-    from bgsub.trainstate import TrainState, checked
+    from bgsub.trainstate import TrainState
     from bgsub.weights import weights_path
-    from bgsub.weights.reader import read_checkpoint
 
-    engine = cfg.segment.engine
-    if engine not in ENGINES:
-        raise BgsubError(f"segment.engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "torch":
-        return None
-    if not _on_cpu(cfg.segment.device):
-        if engine == "opencv":
-            raise BgsubError(f"segment.engine=opencv runs on the CPU, and segment.device={cfg.segment.device} may be a "
-                             "GPU: set segment.device=cpu, or segment.engine=torch")
+    if not _engine(cfg):
         return None
     path = weights_path(cfg.model.weights)
-    data = checked(read_checkpoint(path), path)
-    spec = data.get("spec")
-    why = supported(spec) if isinstance(spec, dict) else "no architecture description"
-
-    def refuse(reason: str):
-        if engine == "opencv":
-            raise BgsubError(f"{path}: segment.engine=opencv cannot run this network ({reason}): use "
-                             "segment.engine=torch")
-        log.debug("%s: the network runs through torch (%s)", path, reason)
+    data, saved = _read(path)
+    net = _dnn(data, path, cfg.segment.engine)
+    if net is None:
         return None
-
-    if why is not None:
-        return refuse(why)
-    try:
-        net = DnnUNet(spec, data["model"])
-        ok = net.check()
-    except Exception as exc:  # OpenCV's DNN module refused the graph, or its weights do not fit
-        return refuse(f"OpenCV's DNN module: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc!r}")
-    if not ok:
-        return refuse("OpenCV's DNN module gave other values than a literal forward pass on a test case")
-    saved = config_from_dict(data.get("config") or {})
     if not saved.model.reference:
         raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
     return net, saved, TrainState(epoch=int(data.get("epoch") or 0)), path
+
+
+def opencv_trained(path, run_of):
+    """A network from ``bgsub train`` (the checkpoint ``path``) for segmenting with OpenCV running it: ``(net, saved
+    config, TrainState)``, or None when torch is to run it. ``run_of(saved config) -> the config to run with``
+    (:func:`bgsub.pipelines.segment.run_config`). OpenCV runs the reference network on the sample
+    model as ``segment.engine`` allows; not the static reference (``background.model=reference`` and
+    ``segment.reuse_background``: it computes with torch) nor the paper's network (its threshold is on |S|)."""
+    from bgsub.trainstate import TrainState
+
+    data, saved = _read(path)
+    run = run_of(saved)
+    if not _engine(run):
+        return None
+    engine = run.segment.engine
+    if not run.model.reference or run.background.model != "samples" or run.segment.reuse_background:
+        return _refuse(path, engine, "the paper's network, or the static reference, computes with torch")
+    net = _dnn(data, path, engine)
+    if net is None:
+        return None
+    found = data.get("lookahead")  # what its training pass found (NumPy arrays already: segment.lookahead)
+    state = TrainState(epoch=int(data.get("epoch") or 0), lookahead=found if isinstance(found, dict) else None)
+    return net, saved, state
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

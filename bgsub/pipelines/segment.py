@@ -77,7 +77,6 @@ def segment(
     """
     from bgsub.io.stream import is_live
     from bgsub.methods.pretrained import PretrainedUNet
-    from bgsub.methods.unet import UNetMethod
     from bgsub.runtime import cpu_threads
 
     if overlay is not None:
@@ -90,8 +89,7 @@ def segment(
         if method.cfg.segment.reuse_background:
             raise BgsubError("--reuse-background needs --model (the shipped network carries no background)")
     else:
-        method = UNetMethod.load(model)
-        method.cfg = run_config(method.cfg, cfg)
+        method = _trained(model, cfg)
     sc = method.cfg.segment
     if sc.batch < 1:
         raise BgsubError(f"segment.batch must be >= 1, got {sc.batch}")
@@ -155,3 +153,19 @@ def _device(name):
     from bgsub.devices import resolve_device
 
     return resolve_device(name)
+
+
+def _trained(model, cfg: Optional[Config]):
+    """A network from ``bgsub train`` for segmenting: run by OpenCV where ``segment.engine`` lets it (no torch in
+    the process, :func:`bgsub.methods.zeroshot.opencv_trained`), else by torch."""
+    from bgsub.methods.unet import UNetMethod
+    from bgsub.methods.zeroshot import opencv_trained
+
+    found = opencv_trained(model, lambda saved: run_config(saved, cfg))
+    if found is not None:
+        net, saved, state = found
+        method = UNetMethod(saved, state=state, net=net)
+    else:
+        method = UNetMethod.load(model)
+    method.cfg = run_config(method.cfg, cfg)
+    return method
