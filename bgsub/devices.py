@@ -43,11 +43,17 @@ def resolve_device(name):
 
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(n)`` (n > 0), restoring the previous count afterwards."""
-    import torch
-
+    """Run the block with ``torch.set_num_threads(n)`` (n > 0), restoring the previous count afterwards. Where torch
+    is not imported (a job of the zero-shot network through OpenCV, :mod:`bgsub.arrays`), OpenCV's count instead,
+    and torch's if the block imports it (``OMP_NUM_THREADS``, which torch reads as it starts);
+    :func:`bgsub.runtime.cpu_threads` says n within the block."""
     if n < 0:
         raise BgsubError(f"threads must be >= 0, got {n}")
+    torch = sys.modules.get("torch")
+    if torch is None:
+        with _threads_without_torch(n):
+            yield
+        return
     old = torch.get_num_threads()
     if n > 0:
         torch.set_num_threads(n)
@@ -56,3 +62,27 @@ def torch_threads(n: int) -> Iterator[None]:
     finally:
         if n > 0:
             torch.set_num_threads(old)
+
+
+@contextmanager
+def _threads_without_torch(n: int) -> Iterator[None]:
+    if n <= 0:
+        yield
+        return
+    import cv2
+
+    from bgsub import runtime
+
+    old_cv, old_env = cv2.getNumThreads(), os.environ.get("OMP_NUM_THREADS")
+    old = runtime.record_threads(n)
+    cv2.setNumThreads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(old_cv)
+        runtime.record_threads(old)
+        if old_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = old_env

@@ -82,6 +82,14 @@ def set_threads(n: int) -> None:
         os.environ["OMP_NUM_THREADS"] = str(n)
 
 
+def record_threads(n: Optional[int]) -> Optional[int]:
+    """Set the count :func:`cpu_threads` reports before torch is imported (None: none given); returns the previous
+    one. (:func:`bgsub.devices.torch_threads` for a block of work without torch.)"""
+    global _threads
+    old, _threads = _threads, n
+    return old
+
+
 def cpu_threads() -> int:
     """The CPU threads this process may use: torch's count once torch is imported (what it computes with), else
     ``--threads``, else ``OMP_NUM_THREADS``, else the cores this process may run on (torch's own default)."""

@@ -190,3 +190,21 @@ def test_a_trained_network_segments_without_torch_too(small_clip, tmp_path, cli)
     r = cli("segment", str(small_clip), "--model", str(mr), "-o", str(tmp_path / "r2"),
                 "--set", "segment.engine=opencv")
     assert r.code == 1 and "static reference" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_batch_of_the_shipped_network_runs_without_torch(small_clip, tmp_path):
+    """``bgsub batch`` (its default method, the shipped network) in a torch-blocked process: every video scored, and
+    a job's ``--threads`` reaches OpenCV (``torch_threads`` without torch: restored after the block)."""
+    out = tmp_path / "out"
+    code = BLOCKED + (
+        "import cv2\nfrom bgsub.devices import torch_threads\nfrom bgsub.runtime import cpu_threads\n"
+        "before = cv2.getNumThreads()\n"
+        "with torch_threads(1):\n    assert cpu_threads() == 1 and cv2.getNumThreads() == 1\n"
+        "assert cv2.getNumThreads() == before\n"
+        f"from bgsub.cli import main\nmain(['--quiet', 'batch', {str(small_clip)!r}, '-o', {str(out)!r}, "
+        "'--threads', '1'])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rec = json.loads(res.stdout.strip().splitlines()[-1])
+    assert rec["status"] == "ok" and rec["method"] == "unet-pretrained" and rec["scores"]["f_measure"] > 0.5
+    assert rec["torch_threads"] == 1

@@ -50,7 +50,7 @@ def batch(
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
-    from bgsub.api import batch as run
+    from bgsub.pipelines.batch import batch as run  # (not through bgsub.api, which imports every pipeline)
     from bgsub.pipelines.batch import parse_shard
 
     name, opts = engine_choice(engine, address, workers, cpus_per_video, gpus_per_video, retries)

@@ -232,11 +232,16 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create(name: str, *args, **kwargs) -> Method:
-    """Instantiate a registered method by name; an unknown name is an error listing the valid ones."""
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered method (importing only its module when :data:`HOMES` knows it)."""
     _load_builtin(name)
     if name not in _REGISTRY:
         _load_builtin()
-    if name not in _REGISTRY:
+    return name in _REGISTRY
+
+
+def create(name: str, *args, **kwargs) -> Method:
+    """Instantiate a registered method by name; an unknown name is an error listing the valid ones."""
+    if not is_registered(name):
         raise BgsubError(f"unknown method {name!r} (valid: {', '.join(sorted(_REGISTRY)) or 'none'})")
     return _REGISTRY[name](*args, **kwargs)

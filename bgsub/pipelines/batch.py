@@ -242,7 +242,7 @@ def process_video(
     folder ``truth`` if given; returns the record (also written as ``out/name/result.json``). Raises on failure,
     leaving ``out/name`` as it was. ``marker``: a file the driver created in ``out``; if this worker cannot see
     it, ``out`` is not shared with the driver (an error). ``threads`` > 0: torch threads for this job."""
-    import torch
+    from bgsub.runtime import cpu_threads
 
     host = socket.gethostname()
     require_shared(marker, out)
@@ -256,7 +256,7 @@ def process_video(
         with torch_threads(threads):
             measured = run_one(method, Path(truth) if truth else Path(source), tmp, cfg=cfg, seed=seed,
                                score=truth is not None)
-            used_threads = torch.get_num_threads()
+            used_threads = cpu_threads()  # torch's, or OpenCV's where the job did not import torch
         record = {"input": source, "name": name, "out": str(final), "method": method, "status": "ok",
                   "seconds": time.perf_counter() - t0, **measured, "config_hash": config_hash(cfg), "seed": seed,
                   "host": host, "pid": os.getpid(), "torch_threads": used_threads,
@@ -324,12 +324,12 @@ def batch(
     "eta_seconds"}``. Returns ``{"out", "results", "total", "ran", "skipped", "failed", "records"}``.
     """
     from bgsub.engines import make_engine
-    from bgsub.methods.base import available
+    from bgsub.methods.base import available, is_registered
+
     cfg = cfg if cfg is not None else Config()
     seed = cfg.train.seed if seed is None else seed
-    known = available()
-    if method not in known:
-        raise BgsubError(f"unknown method {method!r} (valid: {', '.join(known) or 'none'})")
+    if not is_registered(method):
+        raise BgsubError(f"unknown method {method!r} (valid: {', '.join(available()) or 'none'})")
     videos = find_videos(inputs, stdin=stdin)
     if shard_of is not None:
         videos = shard(videos, *shard_of)
