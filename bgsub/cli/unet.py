@@ -107,9 +107,10 @@ def polish(
              "Frames from a shaking camera are registered to the first frame as they are read and their masks "
              "moved back (input.stabilize, on; whole-pixel shifts, a still camera's frames untouched; --set "
              "input.stabilize=false skips it, about 0.3 ms a frame).\n\n"
-             "Without --model, the network runs through OpenCV's DNN module on the CPU (segment.engine=auto: checked "
-             "against a literal NumPy forward pass as it loads; the process then never imports torch, about a "
-             "second less start-up); where a GPU may be there, or with --set segment.engine=torch, through torch.\n\n"
+             "The default network (the shipped one, or one from bgsub train on the sample model) runs through "
+             "OpenCV's DNN module on the CPU (segment.engine=auto: checked against a literal NumPy forward pass as "
+             "it loads; the process then never imports torch, about a second less start-up); where a GPU may be "
+             "there, or with --set segment.engine=torch, through torch.\n\n"
              "--max-frames N stops after N frames (exit 0). Ctrl-C stops reading: the frames already read are "
              "segmented and written, the summary printed, and the exit code is 130 (interrupted; a second Ctrl-C "
              "aborts at once).")

@@ -1,6 +1,7 @@
-"""The zero-shot network without torch (``segment.engine``): the shipped weights read as NumPy arrays
-(:mod:`bgsub.weights.reader`), the network run by OpenCV's DNN module (:mod:`bgsub.models.dnn`), frames, network
-inputs and masks as NumPy arrays from the reader to the PNG writer (:mod:`bgsub.arrays`).
+"""The reference network without torch (``segment.engine``): the shipped weights (or a network from ``bgsub train``
+on the sample model, :func:`opencv_trained`) read as NumPy arrays (:mod:`bgsub.weights.reader`), the network run
+by OpenCV's DNN module (:mod:`bgsub.models.dnn`), frames, network inputs and masks as NumPy arrays from the reader
+to the PNG writer (:mod:`bgsub.arrays`).
 
 A process that only segments with the shipped network then never imports torch: about a second of start-up on this
 class of machine, more than the whole job of a plain OpenCV MOG2 script on a 90-frame clip (README: the whole-job
@@ -9,8 +10,8 @@ about 1e-5; torch's bf16 autocast, where the CPU has it, differs more).
 
 ``auto`` (the default) takes OpenCV where the network runs on the CPU (``segment.device`` cpu, or auto on a machine
 with no GPU driver: :func:`bgsub.devices.cuda_possible`), OpenCV's DNN module can run this architecture, and its
-output on a small case matches a literal NumPy forward pass of the same weights (checked once per process);
-otherwise torch, as before.
+output on a small case matches a literal NumPy forward pass of the same weights (checked as they load, about 15
+ms); otherwise torch, as before.
 """
 
 from __future__ import annotations
