@@ -4,8 +4,10 @@ a block (:func:`torch_threads`). Importing this module does not import torch (:m
 from __future__ import annotations
 
 import os
+import re
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from bgsub.errors import BgsubError
@@ -15,12 +17,37 @@ GPU_NODES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")  # an 
 
 def cuda_possible() -> bool:
     """Whether ``device=auto`` could mean a GPU here, answered without importing torch where it can be: torch's
-    answer once torch is imported; else whether a GPU driver is loaded (:data:`GPU_NODES`). False means the CPU for
-    certain; True means ask torch (:func:`resolve_device`)."""
+    answer once torch is imported; else whether a GPU driver is loaded (:data:`GPU_NODES`) and the installed torch
+    was built for a GPU (:func:`torch_gpu_build`). False means the CPU for certain; True means ask torch
+    (:func:`resolve_device`)."""
     torch = sys.modules.get("torch")
     if torch is not None:
         return bool(torch.cuda.is_available())
-    return any(os.path.exists(p) for p in GPU_NODES)
+    return any(os.path.exists(p) for p in GPU_NODES) and torch_gpu_build()
+
+
+def torch_gpu_build(version_file: Path | None = None) -> bool:
+    """Whether the installed torch was built for CUDA or ROCm, read from its ``torch/version.py`` (``cuda`` and
+    ``hip`` are None in a CPU build) without importing torch; True where the file cannot be read or understood
+    (then torch is asked)."""
+    if version_file is None:
+        import importlib.util
+
+        try:
+            spec = importlib.util.find_spec("torch")  # finds the package without importing it
+        except (ImportError, ValueError):
+            return True
+        if spec is None or not spec.submodule_search_locations:
+            return True
+        version_file = Path(list(spec.submodule_search_locations)[0]) / "version.py"
+    try:
+        text = version_file.read_text()
+    except OSError:
+        return True
+    found = [re.search(rf"^{name}\s*(?::[^=\n]*)?=\s*(.+?)\s*$", text, re.M) for name in ("cuda", "hip")]
+    if not all(found):
+        return True
+    return any(m.group(1) != "None" for m in found)
 
 
 def resolve_device(name):

@@ -87,7 +87,24 @@ def test_cuda_possible_asks_torch_once_imported_else_the_driver(monkeypatch):
     monkeypatch.setattr(devices.os.path, "exists", lambda p: False)
     assert devices.cuda_possible() is False
     monkeypatch.setattr(devices.os.path, "exists", lambda p: p == "/dev/nvidiactl")
+    monkeypatch.setattr(devices, "torch_gpu_build", lambda: True)
     assert devices.cuda_possible() is True
+    monkeypatch.setattr(devices, "torch_gpu_build", lambda: False)  # a driver, but a CPU build of torch
+    assert devices.cuda_possible() is False
+
+
+def test_torch_gpu_build_reads_torchs_version_file(tmp_path):
+    from bgsub.devices import torch_gpu_build
+
+    v = tmp_path / "version.py"
+    for text, want in (("cuda: Optional[str] = None\nhip: Optional[str] = None\n", False),
+                       ("cuda: Optional[str] = '12.1'\nhip: Optional[str] = None\n", True),
+                       ("cuda = None\nhip = '6.0.3'\n", True),
+                       ("__version__ = '9.9'\n", True)):  # not understood: ask torch
+        v.write_text(text)
+        assert torch_gpu_build(v) is want, text
+    assert torch_gpu_build(tmp_path / "missing.py") is True
+    assert torch_gpu_build() is (torch.version.cuda is not None or torch.version.hip is not None)
 
 
 def test_threads_are_set_for_torch_when_it_is_imported_later():

@@ -9,9 +9,9 @@ target of issue 19). The masks are those of the torch engine up to float roundin
 about 1e-5; torch's bf16 autocast, where the CPU has it, differs more).
 
 ``auto`` (the default) takes OpenCV where the network runs on the CPU (``segment.device`` cpu, or auto on a machine
-with no GPU driver: :func:`bgsub.devices.cuda_possible`), OpenCV's DNN module can run this architecture, and its
-output on a small case matches a literal NumPy forward pass of the same weights (checked as they load, about 15
-ms); otherwise torch, as before.
+with no GPU driver or a CPU build of torch: :func:`bgsub.devices.cuda_possible`), OpenCV's DNN module can run this
+architecture, and its output on a small case matches a literal NumPy forward pass of the same weights (checked as
+they load, about 15 ms); otherwise torch, as before.
 """
 
 from __future__ import annotations
