@@ -73,7 +73,9 @@ def segment(
     reads the input again after the masks (refused for a camera or a stream).
     ``model`` None: the network shipped in the package (``unet-pretrained``, zero-shot: no training; its
     background model is still the video's own).
-    Returns the summary of :func:`bgsub.pipelines.run.decompose_video` (frames, seconds, fps, interrupted).
+    Returns the summary of :func:`bgsub.pipelines.run.decompose_video` (frames, seconds, fps, interrupted) with the
+    model, the device, the engine that ran the network (``opencv``: no torch in the process; ``torch``:
+    ``segment.engine``), the threads and where the background came from.
     """
     from bgsub.io.stream import is_live
     from bgsub.methods.pretrained import PretrainedUNet

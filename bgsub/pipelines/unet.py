@@ -27,6 +27,7 @@ from bgsub.io.atomic import check_writable
 from bgsub.io.frames import list_frames, probe, read_clip
 from bgsub.models.unet import count_parameters
 from bgsub.pipelines.run import sample_numbers, stream_fit
+from bgsub.pipelines.segment import run_config, segment, write_overlay  # noqa: F401 (re-exported)
 from bgsub.polishing import polish_model
 from bgsub.training import fit_threshold, load_checkpoint, save_checkpoint, train_model, write_history
 
@@ -207,6 +208,3 @@ def polish(
         "loss_last": last.get("loss"),
         "history": [str(f) for f in files],
     }
-
-
-from bgsub.pipelines.segment import run_config, segment, write_overlay  # noqa: E402,F401 (re-exported)
