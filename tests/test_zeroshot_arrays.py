@@ -225,3 +225,18 @@ def test_batch_of_the_shipped_network_runs_without_torch(small_clip, tmp_path):
     rec = json.loads(res.stdout.strip().splitlines()[-1])
     assert rec["status"] == "ok" and rec["method"] == "unet-pretrained" and rec["scores"]["f_measure"] > 0.5
     assert rec["torch_threads"] == 1
+
+
+def test_window_workers_leave_the_thread_counts_as_they_found_them(small_clip, tmp_path):
+    """Windows decomposed side by side run one thread each; after the video, OpenCV's count is back (a benchmark's
+    next method in the same process computes as before). Without torch, the workers' one thread is OpenCV's, a
+    process-wide setting (torch's is per thread)."""
+    code = BLOCKED + (
+        "import cv2\nfrom bgsub.config import Config, apply_dict\nfrom bgsub.methods.base import create\n"
+        "from bgsub.pipelines.run import decompose_video\ncv2.setNumThreads(3)\n"
+        "cfg = apply_dict(Config(), {'segment': {'workers': 2}}, source='t')\nm = create('unet-pretrained', cfg)\n"
+        f"got = decompose_video(m, {str(small_clip)!r}, {str(tmp_path / 'out')!r}, cfg=m.cfg, window=8, "
+        "progress=False)\nprint(got['workers'], got['frames'], cv2.getNumThreads())")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["2", "40", "3"]

@@ -535,9 +535,13 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     windows = prefetch(windows, depth=2)
     # one worker beside a stepping thread computes with the threads beside it (the stepping thread keeps a core
     # busy: the network's own threads would contend with it; cdnet-highway, 2 threads, whole process: 10.11-10.35
-    # s with the network on two threads, 9.88-10.08 s on one, 3 alternating runs each)
-    beside = _threads_beside(method) if workers == 1 and getattr(method, "prepares", False) else None
-    with pipeline_threads(), compute_threads(beside), \
+    # s with the network on two threads, 9.88-10.08 s on one, 3 alternating runs each); several workers one thread
+    # each (their initializer sets it); either way the counts are restored after (a benchmark's next method)
+    if workers > 1:
+        threads = 1
+    else:
+        threads = _threads_beside(method) if getattr(method, "prepares", False) else None
+    with pipeline_threads(), compute_threads(threads), \
             progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
             closing(windows), BackgroundWriter(depth=2) as writer, _Decomposer(method, workers) as decomposer:
         for (chunk, new, *_), dec, seconds in decomposer.map(windows):
