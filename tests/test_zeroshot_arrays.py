@@ -240,3 +240,17 @@ def test_window_workers_leave_the_thread_counts_as_they_found_them(small_clip, t
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == ["2", "40", "3"]
+
+
+def test_the_readme_demo_never_imports_torch(tmp_path):
+    """The README's first command (synth -> segment with the shipped network -> evaluate), each step in a process
+    where torch cannot be imported: the whole demo runs on NumPy and OpenCV."""
+    demo = tmp_path / "demo"
+    for args in (["synth", str(demo), "-n", "30", "--height", "48", "--width", "64"],
+                 ["segment", str(demo), "-o", str(demo / "masks"), "--threads", "1"],
+                 ["evaluate", str(demo / "masks"), "--gt", str(demo), "--json"]):
+        code = BLOCKED + f"from bgsub.cli import main\nmain(['--quiet', *{args!r}])"
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert res.returncode == 0, (args[0], res.stderr[-2000:])
+    assert json.loads(res.stdout)["scores"]["f_measure"] > 0.5
