@@ -8,8 +8,6 @@ the kind it was given (:func:`like`); torch is imported only where a tensor is m
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 
@@ -43,8 +41,3 @@ def concat(parts: list):
     import torch
 
     return torch.cat(parts)
-
-
-def torch_loaded() -> bool:
-    """Whether torch has been imported in this process."""
-    return sys.modules.get("torch") is not None

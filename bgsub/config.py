@@ -252,9 +252,10 @@ class SegmentConfig:
     #                 with 16 on the development VM; the same masks on cdnet-highway); a checkpoint that saved
     #                 another value keeps it
     device: str = "auto"
-    engine: str = "auto"  # the zero-shot network (unet-pretrained): auto = OpenCV's DNN module on the CPU where it
-    #                       runs this network (checked on a small case at start-up: the process then never imports
-    #                       torch, a second less start-up), else torch | opencv | torch
+    engine: str = "auto"  # the reference network when segmenting (the shipped one, or one from bgsub train on the
+    #                       sample model): auto = OpenCV's DNN module on the CPU where it runs this network (checked
+    #                       on a small case as it loads: the process then never imports torch, a second less
+    #                       start-up), else torch | opencv: OpenCV or a one-line error | torch
     workers: int = 0  # windows decomposed at once, one torch thread each; 0 = auto: the torch thread count on the
     #                   CPU for methods that allow it (the U-Net), less one when the background model steps in a
     #                   thread of its own (the sample model), at least 1; else 1

@@ -96,18 +96,15 @@ def _threads_without_torch(n: int) -> Iterator[None]:
     if n <= 0:
         yield
         return
-    import cv2
-
     from bgsub import runtime
 
-    old_cv, old_env = cv2.getNumThreads(), os.environ.get("OMP_NUM_THREADS")
+    old_env = os.environ.get("OMP_NUM_THREADS")
     old = runtime.record_threads(n)
-    cv2.setNumThreads(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
     try:
-        yield
+        with runtime.compute_threads(n):  # OpenCV's count, restored after
+            yield
     finally:
-        cv2.setNumThreads(old_cv)
         runtime.record_threads(old)
         if old_env is None:
             os.environ.pop("OMP_NUM_THREADS", None)

@@ -111,15 +111,12 @@ def cpu_threads() -> int:
 
 
 def one_thread() -> None:
-    """A worker thread's start (windows decomposed side by side): one thread for torch when it is imported, else
-    for OpenCV (the zero-shot path's network), so that the workers do not oversubscribe the cores."""
+    """A worker thread's start (windows decomposed side by side): one thread for torch when it is imported (torch's
+    count is the calling thread's), so that the workers do not oversubscribe the cores. OpenCV's count is the
+    process's: :func:`compute_threads` sets it around the workers."""
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
-    else:
-        import cv2
-
-        cv2.setNumThreads(1)
 
 
 @contextmanager

@@ -20,6 +20,14 @@ from bgsub.errors import BgsubError
 BLOCKED = "import sys; sys.modules['torch'] = None  # any import of torch fails\n"
 
 
+def _without_torch(code: str, what: str = "") -> subprocess.CompletedProcess:
+    """``python -c code`` in a process where any import of torch fails (one thread); asserts that it exits 0."""
+    res = subprocess.run([sys.executable, "-c", BLOCKED + code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert res.returncode == 0, (what, res.stderr[-2000:])
+    return res
+
+
 def _cfg(**segment) -> Config:
     return apply_dict(Config(), {"segment": segment}, source="test")
 
@@ -36,11 +44,8 @@ def test_zero_shot_segment_runs_without_torch_and_gives_the_torch_engines_masks(
     OpenCV, and writes the masks that the torch engine (fp32) writes, pixel for pixel."""
     clip = medium_clip
     out = tmp_path / "arrays"
-    code = BLOCKED + (f"from bgsub.cli import main\nmain(['--quiet', 'segment', {str(clip)!r}, '-o', {str(out)!r}, "
-                      "'--json', '--threads', '1'])")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert res.returncode == 0, res.stderr[-2000:]
+    res = _without_torch(f"from bgsub.cli import main\nmain(['--quiet', 'segment', {str(clip)!r}, '-o', "
+                         f"{str(out)!r}, '--json', '--threads', '1'])")
     summary = json.loads(res.stdout)
     assert summary["engine"] == "opencv" and summary["device"] == "cpu"
     from bgsub.pipelines.segment import segment
@@ -185,11 +190,8 @@ def test_a_trained_network_segments_without_torch_too(small_clip, tmp_path, cli)
     m = tmp_path / "m.pt"
     assert cli("--quiet", "train", str(small_clip), "-o", str(m), "--epochs", "1").code == 0
     out = tmp_path / "arrays"
-    code = BLOCKED + (f"from bgsub.cli import main\nmain(['--quiet', 'segment', {str(small_clip)!r}, '--model', "
-                      f"{str(m)!r}, '-o', {str(out)!r}, '--json', '--threads', '1'])")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert res.returncode == 0, res.stderr[-2000:]
+    res = _without_torch(f"from bgsub.cli import main\nmain(['--quiet', 'segment', {str(small_clip)!r}, '--model', "
+                         f"{str(m)!r}, '-o', {str(out)!r}, '--json', '--threads', '1'])")
     assert json.loads(res.stdout)["engine"] == "opencv"
     ref = tmp_path / "torch"
     r = cli("--quiet", "segment", str(small_clip), "--model", str(m), "-o", str(ref), "--json",
@@ -213,15 +215,13 @@ def test_batch_of_the_shipped_network_runs_without_torch(small_clip, tmp_path):
     """``bgsub batch`` (its default method, the shipped network) in a torch-blocked process: every video scored, and
     a job's ``--threads`` reaches OpenCV (``torch_threads`` without torch: restored after the block)."""
     out = tmp_path / "out"
-    code = BLOCKED + (
+    res = _without_torch(
         "import cv2\nfrom bgsub.devices import torch_threads\nfrom bgsub.runtime import cpu_threads\n"
         "before = cv2.getNumThreads()\n"
         "with torch_threads(1):\n    assert cpu_threads() == 1 and cv2.getNumThreads() == 1\n"
         "assert cv2.getNumThreads() == before\n"
         f"from bgsub.cli import main\nmain(['--quiet', 'batch', {str(small_clip)!r}, '-o', {str(out)!r}, "
         "'--threads', '1'])")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
     rec = json.loads(res.stdout.strip().splitlines()[-1])
     assert rec["status"] == "ok" and rec["method"] == "unet-pretrained" and rec["scores"]["f_measure"] > 0.5
     assert rec["torch_threads"] == 1
@@ -231,14 +231,12 @@ def test_window_workers_leave_the_thread_counts_as_they_found_them(small_clip, t
     """Windows decomposed side by side run one thread each; after the video, OpenCV's count is back (a benchmark's
     next method in the same process computes as before). Without torch, the workers' one thread is OpenCV's, a
     process-wide setting (torch's is per thread)."""
-    code = BLOCKED + (
+    res = _without_torch(
         "import cv2\nfrom bgsub.config import Config, apply_dict\nfrom bgsub.methods.base import create\n"
         "from bgsub.pipelines.run import decompose_video\ncv2.setNumThreads(3)\n"
         "cfg = apply_dict(Config(), {'segment': {'workers': 2}}, source='t')\nm = create('unet-pretrained', cfg)\n"
         f"got = decompose_video(m, {str(small_clip)!r}, {str(tmp_path / 'out')!r}, cfg=m.cfg, window=8, "
         "progress=False)\nprint(got['workers'], got['frames'], cv2.getNumThreads())")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == ["2", "40", "3"]
 
 
@@ -249,8 +247,5 @@ def test_the_readme_demo_never_imports_torch(tmp_path):
     for args in (["synth", str(demo), "-n", "30", "--height", "48", "--width", "64"],
                  ["segment", str(demo), "-o", str(demo / "masks"), "--threads", "1"],
                  ["evaluate", str(demo / "masks"), "--gt", str(demo), "--json"]):
-        code = BLOCKED + f"from bgsub.cli import main\nmain(['--quiet', *{args!r}])"
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, OMP_NUM_THREADS="1"))
-        assert res.returncode == 0, (args[0], res.stderr[-2000:])
+        res = _without_torch(f"from bgsub.cli import main\nmain(['--quiet', *{args!r}])", args[0])
     assert json.loads(res.stdout)["scores"]["f_measure"] > 0.5

@@ -28,11 +28,6 @@ class PretrainedUNet(UNetMethod):
 
         cfg = cfg if cfg is not None else Config()
         found = opencv_network(cfg)
-        if found is not None and explicit_over(found[1].background, cfg.background).model != "samples":
-            if cfg.segment.engine == "opencv":  # the static reference computes with torch
-                raise BgsubError("segment.engine=opencv needs background.model=samples (the static reference "
-                                 "computes with torch): use segment.engine=torch or auto")
-            found = None
         if found is not None:
             net, saved, state, path = found
             model, channels = None, net.spec["in_channels"]

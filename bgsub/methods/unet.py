@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Optional
 
 from bgsub.config import Config
 from bgsub.errors import BgsubError
-from bgsub.methods.base import (Decomposition, LazyDecomposition, Method, Prepared,  # noqa: F401 (re-exported)
+from bgsub.methods.base import (Decomposition, Method, Prepared,  # noqa: F401 (Prepared: re-exported)
                                 init_window_numbers, register)
-from bgsub.netinput import network_input, upsample
+from bgsub.netinput import network_input
 from bgsub.threshold import magnitude
 from bgsub.trainstate import TrainState
 
@@ -508,28 +508,15 @@ class UNetMethod(Method):
             x = x.to(device).contiguous(memory_format=fmt)
             with autocast(device, sc.bf16):
                 outs.append(model(x).float().cpu().contiguous())
-        if bg is not None:
-            logits = torch.cat(outs) if outs else torch.zeros_like(clip[:, :1])
-            work = tuple(logits.shape[-2:])
-            logits = upsample(logits, tuple(clip.shape[-2:]))  # back from the pixel budget: smooth boundaries
-            masks = logits > 0
+        if bg is not None:  # the masks from the logits as the OpenCV engine makes them (one piece of code)
+            import numpy as np
+
+            from bgsub.methods.zeroshot import finish
+
+            logits = torch.cat(outs).numpy() if outs else np.zeros((0, 1, *clip.shape[-2:]), np.float32)
             if inputs is None:  # the state was stepped over this window just now, in this thread
                 snap = bg.snapshot()
-            if sc.boundary and clip.shape[0] and clip.device.type == "cpu":
-                # the mask's edge at the frame's resolution (bgsub.background.boundary)
-                from bgsub.background.boundary import refine
-
-                up, off = bg.background_parts(clip, snap)
-                f = clip.shape[-2] * clip.shape[-1] / float(work[0] * work[1])
-                masks = torch.from_numpy(refine(masks[:, 0].numpy(), clip.float().numpy(), up, bg.frame_noise(snap),
-                                                f, offsets=off))[:, None]
-
-            def parts() -> tuple[torch.Tensor, torch.Tensor]:
-                b = bg.background_image(clip, snap)
-                S = torch.sigmoid(logits) * (clip - b)
-                return clip - S, S
-
-            return LazyDecomposition(masks, parts)
+            return finish(self, clip, logits, snap)
         S = torch.cat(outs) if outs else torch.zeros_like(clip)
         masks = magnitude(S) > self.state.threshold if self.decides_masks else None
         return Decomposition(background=clip - S, foreground=S, masks=masks)

@@ -66,6 +66,27 @@ def _refuse(path, engine: str, reason: str) -> None:
     return None
 
 
+def _torch_only(run) -> Optional[str]:
+    """Why the config ``run`` needs torch whatever the engine (None: it does not): the paper's network, or the
+    static reference (it computes with torch)."""
+    if not run.model.reference:
+        return "the paper's network (model.reference=false) computes with torch"
+    if run.background.model != "samples":
+        return f"the static reference (background.model={run.background.model}) computes with torch"
+    if run.segment.reuse_background:
+        return "the static reference saved with the model (segment.reuse_background) computes with torch"
+    return None
+
+
+def _opencv(data: dict, path, run):
+    """The checkpoint's network run by OpenCV for the config ``run`` (its engine and device allowed it already), or
+    None (torch runs it; ``opencv``: a one-line error)."""
+    why = _torch_only(run)
+    if why is not None:
+        return _refuse(path, run.segment.engine, why)
+    return _dnn(data, path, run.segment.engine)
+
+
 def _dnn(data: dict, path, engine: str):
     """The checkpoint's network run by OpenCV (checked against a literal NumPy forward pass), or None."""
     from bgsub.models.dnn import DnnUNet, supported
@@ -98,8 +119,11 @@ def _read(path) -> tuple[dict, object]:
 def opencv_network(cfg):
     """The shipped network (``model.weights``: another file) for ``segment.engine`` = ``cfg.segment.engine``:
     ``(net, saved config, TrainState, path)`` with the network run by OpenCV, or None when torch is to run it
-    (``torch``; ``auto`` where OpenCV cannot: a GPU may be there, an architecture it does not run, a failed check).
-    ``opencv`` where it cannot: a one-line error saying why."""
+    (``torch``; ``auto`` where OpenCV cannot: a GPU may be there, an architecture it does not run, a failed check,
+    the static reference as ``cfg``'s background model). ``opencv`` where it cannot: a one-line error saying why."""
+    import dataclasses
+
+    from bgsub.config import explicit_over
     from bgsub.trainstate import TrainState
     from bgsub.weights import weights_path
 
@@ -107,11 +131,12 @@ def opencv_network(cfg):
         return None
     path = weights_path(cfg.model.weights)
     data, saved = _read(path)
-    net = _dnn(data, path, cfg.segment.engine)
-    if net is None:
-        return None
     if not saved.model.reference:
         raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
+    run = dataclasses.replace(cfg, model=saved.model, background=explicit_over(saved.background, cfg.background))
+    net = _opencv(data, path, run)  # (the background model as unet-pretrained runs it)
+    if net is None:
+        return None
     return net, saved, TrainState(epoch=int(data.get("epoch") or 0)), path
 
 
@@ -127,10 +152,7 @@ def opencv_trained(path, run_of):
     run = run_of(saved)
     if not _engine(run):
         return None
-    engine = run.segment.engine
-    if not run.model.reference or run.background.model != "samples" or run.segment.reuse_background:
-        return _refuse(path, engine, "the paper's network, or the static reference, computes with torch")
-    net = _dnn(data, path, engine)
+    net = _opencv(data, path, run)
     if net is None:
         return None
     found = data.get("lookahead")  # what its training pass found (NumPy arrays already: segment.lookahead)
@@ -145,37 +167,45 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def decompose_arrays(method, clip) -> Decomposition:
     """:meth:`bgsub.methods.unet.UNetMethod.decompose` of the reference network with its network run by OpenCV
-    (``method.net``): the same steps on NumPy arrays (the network's logits :data:`NET_BATCH` frames at a time,
-    bilinear back to the frame size, masks = logits > 0, the mask's edge at the frame's resolution, L and S on
-    request). ``clip``: a :class:`~bgsub.methods.unet.Prepared` window or frames (T, C, H, W); NumPy frames give
-    NumPy outputs, a tensor tensors."""
-    sc = method.cfg.segment
-    bg = method._background()  # (windows of segment.batch frames still go through the pipeline)
+    (``method.net``): the same steps on NumPy arrays (the network's logits :data:`NET_BATCH` frames at a time, then
+    :func:`finish`). ``clip``: a :class:`~bgsub.methods.base.Prepared` window or frames (T, C, H, W); NumPy frames
+    give NumPy outputs, a tensor tensors."""
     inputs = snap = None
     if isinstance(clip, Prepared):
         clip, inputs, snap = clip.clip, clip.inputs, clip.background
-    x = float32_of(clip)
     if inputs is None:
-        inputs = method.network_inputs(x)
-        snap = bg.snapshot()  # the state was stepped over this window just now, in this thread
+        inputs = method.network_inputs(float32_of(clip))
+        snap = method._background().snapshot()  # the state was stepped over this window just now, in this thread
     inputs = float32_of(inputs)
-    b = NET_BATCH
     if len(inputs):
-        logits = np.concatenate([method.net(inputs[i : i + b]) for i in range(0, len(inputs), b)])
+        logits = np.concatenate([method.net(inputs[i : i + NET_BATCH]) for i in range(0, len(inputs), NET_BATCH)])
     else:
-        logits = np.zeros((0, 1, *x.shape[-2:]), np.float32)
+        logits = np.zeros((0, 1, *clip.shape[-2:]), np.float32)
+    return finish(method, clip, logits, snap)
+
+
+def finish(method, clip, logits: np.ndarray, snap) -> Decomposition:
+    """The reference network's decomposition of the window ``clip`` (T, C, H, W) from its logits (T, 1, h, w) at
+    its working size, whichever engine computed them: bilinear back to the frame size (smooth boundaries), masks =
+    logits > 0, the mask's edge at the frame's resolution (:mod:`bgsub.background.boundary`; frames on the CPU),
+    and L and S when asked for. ``snap``: the background state's snapshot taken when the window was stepped. NumPy
+    frames give NumPy outputs, a tensor tensors."""
+    sc = method.cfg.segment
+    bg = method._background()
+    x = float32_of(clip)
     work = logits.shape[-2:]
-    logits = upsample(logits, tuple(x.shape[-2:]))  # back from the pixel budget: smooth boundaries
+    logits = upsample(logits, tuple(x.shape[-2:]))
     masks = logits > 0
-    if sc.boundary and len(x):
+    on_cpu = isinstance(clip, np.ndarray) or clip.device.type == "cpu"
+    if sc.boundary and len(x) and on_cpu:
         from bgsub.background.boundary import refine
 
-        up, off = bg.background_parts(x, snap)
+        up, off = bg.background_parts(clip, snap)  # (the frames as given: the static reference takes tensors)
         f = x.shape[-2] * x.shape[-1] / float(work[0] * work[1])
         masks = refine(masks[:, 0], x, up, bg.frame_noise(snap), f, offsets=off)[:, None]
 
     def parts():
-        back = bg.background_image(x, snap)
+        back = float32_of(bg.background_image(clip, snap))
         S = _sigmoid(logits) * (x - back)
         return like(x - S, clip), like(S, clip)
 
