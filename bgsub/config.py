@@ -47,8 +47,8 @@ class InputConfig:
     #                           sequence of the benchmark data (up to 348 x 468) native. 0 = no budget. A saved
     #                           config.yaml holds the effective scale
     chunk: int = 64  # frames held in memory at once by streaming commands
-    stabilize: bool = True  # camera jitter: each frame moved back onto the first frame's pixel grid by a whole-pixel
-    #                         translation (phase correlation, kept only where it brings the frame's texture closer
+    stabilize: bool = True  # camera jitter or a slow pan: each frame moved back onto the first frame's pixel grid
+    #                         by a whole-pixel translation (phase correlation, kept only where it brings the frame's texture closer
     #                         to the first frame's; bgsub.io.stabilize), segmented there and its mask moved back.
     #                         A still camera's frames are left as they are
 

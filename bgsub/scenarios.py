@@ -77,6 +77,12 @@ frame numbers and boxes of a clip are in its ``synth.yaml`` (``events``) and :fu
     :func:`_jitter_offsets`). The content of frame n sits at -(dy, dx) from where frame 1 shows it; the ground
     truth is cropped with the frame (exact).
 
+``pan`` - a camera panning steadily (a model must follow the view, not flag every edge it sweeps).
+    The default clip rendered at H x (W + P), P = max(2, r(0.4 s)) [48], and frame n cropped to H x W at column
+    (n - 1) P // (N - 1) (:func:`_pan_offsets`): whole pixels, about a third of a pixel a frame at 150 frames of
+    160 x 120, past the registration's quarter of the smaller side [30] for the last quarter of the clip and
+    within its half [60]. The ground truth is cropped with the frame (exact).
+
 From Python::
 
     from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
@@ -488,6 +494,34 @@ def _jitter(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
         yield n, img[ys, xs], mask[ys, xs]
 
 
+# --- pan -------------------------------------------------------------------------------------------------------
+
+
+PAN_SPAN = 0.4  # the pan's whole span, a share of the smaller side
+
+
+def _pan_span(H: int, W: int) -> int:
+    return max(2, _r(PAN_SPAN * min(H, W)))
+
+
+def _pan_events(N: int, H: int, W: int) -> dict:
+    return {"span": _pan_span(H, W)}
+
+
+def _pan_offsets(N: int, H: int, W: int) -> np.ndarray:
+    """(N,) each frame's crop column: 0 for frame 1, growing steadily to the span at frame N (whole pixels)."""
+    return (np.arange(N) * _pan_span(H, W)) // max(N - 1, 1)
+
+
+def _pan(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
+    from bgsub.synth import iter_synth
+
+    off = _pan_offsets(N, H, W)
+    for n, img, mask in iter_synth(height=H, width=W + _pan_span(H, W), frames=N, seed=seed, noise=noise):
+        x0 = int(off[n - 1])
+        yield n, img[:, x0:x0 + W], mask[:, x0:x0 + W]
+
+
 # --- registry --------------------------------------------------------------------------------------------------
 
 
@@ -534,6 +568,8 @@ SCENARIOS: dict[str, Scenario] = {
                       first_scored=lambda N: 1),
     "jitter": Scenario(_jitter, "the default clip seen by a shaking camera: every frame after the first moved by up "
                        "to 2% of the frame's smaller side", _jitter_events, pretrain=False),
+    "pan": Scenario(_pan, "the default clip seen by a camera panning steadily to the right, 40% of the frame's "
+                    "smaller side over the clip", _pan_events, pretrain=False),
 }
 
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bgsub.io.stabilize import MAX_SHIFT, Stabilizer, shift_image, unshift_mask
+from bgsub.io.stabilize import MAX_SHIFT, PAN_SHIFT, Stabilizer, shift_image, unshift_mask
 from bgsub.io.stream import FrameStream
 from bgsub.scenarios import _jitter_amplitude, _jitter_offsets, iter_scenario
 
@@ -168,6 +168,17 @@ def test_segment_on_a_shaking_camera_needs_the_registration(cli, tmp_path):
     assert on["f_measure"] >= 0.85 and on["f_measure"] > off["f_measure"] + 0.2, (on, off)
 
 
+def test_segment_on_a_panning_camera_follows_the_pan(cli, tmp_path):
+    """`bgsub synth --scenario pan` (the default clip, the view moving steadily right to 40% of the frame's
+    smaller side, past the quarter that a shake may reach): followed as a pan's continuation, every moving frame
+    registered; without the registration (and with a pan held to the quarter, the previous rule) every edge the
+    pan sweeps is foreground. The strip that leaves the first frame's view is background in the masks (recall)."""
+    cli("synth", str(tmp_path / "pan"), "-n", "150", "--scenario", "pan")
+    on = _score(cli, tmp_path, "pan")
+    off = _score(cli, tmp_path, "pan", ["input.stabilize=false"])
+    assert on["f_measure"] >= 0.7 and on["precision"] >= 0.85 and on["f_measure"] > off["f_measure"] + 0.2, (on, off)
+
+
 def test_sampled_frames_are_registered_as_the_stream_registers_them(cli, tmp_path):
     """A method that fits on sampled frames (read_clip) sees them on the grid segment registers to: the first
     selected frame, read for that even when the sample leaves it out."""
@@ -236,7 +247,7 @@ def test_the_mask_is_resized_to_the_native_size_then_moved_back(tmp_path):
     assert (got[:dy] == 0).all() and (got[:, 32 + dx:] == 0).all()  # outside the first frame's view
 
 
-def test_a_shift_just_past_the_limit_is_refused_not_taken_for_the_limit():
+def test_a_jump_just_past_the_limit_is_refused_not_taken_for_the_limit():
     rng = np.random.default_rng(6)
     H, W = 120, 160
     limit = max(2, int(MAX_SHIFT * H))
@@ -244,9 +255,42 @@ def test_a_shift_just_past_the_limit_is_refused_not_taken_for_the_limit():
     y0 = limit + 4
     st = Stabilizer()
     st.shift_of(big[y0:y0 + H, 4:4 + W])
-    assert st.shift_of(big[y0 - limit:y0 - limit + H, 4:4 + W]) == (limit, 0)  # at the limit: followed
-    assert st.shift_of(big[y0 - limit - 1:y0 - limit - 1 + H, 4:4 + W]) == (0, 0)  # one past it: refused
+    assert st.shift_of(big[y0 - limit - 1:y0 - limit - 1 + H, 4:4 + W]) == (0, 0)  # a jump one past it: refused
     assert st.refused == 1
+    assert st.shift_of(big[y0 - limit:y0 - limit + H, 4:4 + W]) == (limit, 0)  # at the limit: followed
+    # one more row from there is a pan's continuation (within STEP of the last shift kept): followed
+    assert st.shift_of(big[y0 - limit - 1:y0 - limit - 1 + H, 4:4 + W]) == (limit + 1, 0)
+    assert st.refused == 1 and st.moved == 2
+
+
+def test_a_steady_pan_is_followed_to_half_the_frame_then_refused():
+    """A camera panning a pixel a frame: every frame registered (the quarter passed as a continuation) up to half
+    the smaller side; past it left as it is, and counted as refused."""
+    rng = np.random.default_rng(8)
+    H, W = 120, 160
+    limit, pan = max(2, int(MAX_SHIFT * H)), int(PAN_SHIFT * H)
+    assert pan > limit + 10
+    big = cv2.GaussianBlur(rng.integers(0, 256, (H, W + pan + 8, 3), dtype=np.uint8), (0, 0), 1.5)
+    st = Stabilizer()
+    for k in range(pan + 4):
+        got = st.shift_of(big[:, 2 + k:2 + k + W])
+        assert got == ((0, -k) if k <= pan else (0, 0)), (k, got)
+    assert st.moved == pan and st.refused == 3
+
+
+def test_a_pan_s_continuation_needs_the_frames_before_it():
+    """The same far view as a pan's end, reached in one jump from a still camera (as phase correlation can say of
+    a flock or a leaf filling the view), or from a shift further than STEP away: refused."""
+    rng = np.random.default_rng(9)
+    H, W = 120, 160
+    limit, pan = max(2, int(MAX_SHIFT * H)), int(PAN_SHIFT * H)
+    big = cv2.GaussianBlur(rng.integers(0, 256, (H, W + pan + 8), dtype=np.uint8), (0, 0), 1.5)
+    st = Stabilizer()
+    assert st.shift_of(big[:, 2:2 + W]) == (0, 0)
+    far = limit + 8
+    assert st.shift_of(big[:, 2 + far:2 + far + W]) == (0, 0) and st.refused == 1
+    assert st.shift_of(big[:, 2 + 10:2 + 10 + W]) == (0, -10)  # a bump within the quarter: followed
+    assert st.shift_of(big[:, 2 + far:2 + far + W]) == (0, 0) and st.refused == 2  # 18 columns on: a jump
 
 
 def test_flat_frames_are_not_counted_as_pans_and_tiny_frames_are_left_alone():

@@ -18,7 +18,7 @@ from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
 from bgsub.synth import iter_synth, synth
 
 H, W, N = 64, 80, 60
-NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter"]
+NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan"]
 COVER = {"sweep": (0.3, 0.7)}  # the share of pixels that are foreground; the others' (0.01, 0.2)
 
 
@@ -212,6 +212,23 @@ def test_jitter_is_the_default_clip_cropped_at_the_stated_offsets():
         dy, dx = off[n - 1]
         ys, xs = slice(J + dy, J + dy + H), slice(J + dx, J + dx + W)
         assert np.array_equal(imgs[n - 1], big[n - 1][1][ys, xs]) and np.array_equal(masks[n - 1], big[n - 1][2][ys, xs])
+
+
+def test_pan_is_the_default_clip_cropped_along_a_steady_pan():
+    """Frame n is the default clip rendered P = r(0.4 min(H, W)) wider, cropped at column (n - 1) P // (N - 1): 0
+    first, P last, never back; its mask with it (a literal crop of iter_synth's frames)."""
+    from bgsub.scenarios import _pan_offsets
+
+    P = r(0.4 * min(H, W))
+    assert scenario_events("pan", frames=N, height=H, width=W) == {"span": P}
+    off = _pan_offsets(N, H, W)
+    assert off[0] == 0 and off[-1] == P and (np.diff(off) >= 0).all() and np.diff(off).max() <= 1
+    big = list(iter_synth(height=H, width=W + P, frames=N, seed=0))
+    imgs, masks = clip("pan")
+    for n in (1, 2, 17, N):
+        x0 = (n - 1) * P // (N - 1)
+        assert np.array_equal(imgs[n - 1], big[n - 1][1][:, x0:x0 + W])
+        assert np.array_equal(masks[n - 1], big[n - 1][2][:, x0:x0 + W])
 
 
 def test_files_deterministic_and_recorded(tmp_path):

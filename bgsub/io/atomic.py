@@ -128,21 +128,29 @@ def _open_temp(path: Path) -> tuple[int, str]:
     """Create ``path``'s hidden temporary file ``.STEM.PID.RANDOM.tmpSUFFIX`` beside it (its folder created,
     stale temporaries of dead processes swept on the first write into a folder); returns (descriptor, name).
     Created like ``open(path, "w")`` does (mode 0o666 less the umask), so the file moved into place has the
-    permissions a plain write would give it (``tempfile.mkstemp``'s 0o600 would make every output private)."""
-    folder = ensure_dir(path.parent, what=str(path))
-    key = os.path.abspath(folder)
+    permissions a plain write would give it (``tempfile.mkstemp``'s 0o600 would make every output private).
+    A folder written into before by this process is not checked again (the per-mask path: one ``open`` here);
+    one removed since is created again."""
+    key = os.path.abspath(path.parent)
     if key not in _swept:
-        _swept.add(key)
+        folder = ensure_dir(path.parent, what=str(path))
         sweep_stale(folder)
-    if path.is_dir():
-        raise BgsubError(f"{path}: is a folder, expected a file name")
+        _swept.add(key)
+        if path.is_dir():
+            raise BgsubError(f"{path}: is a folder, expected a file name")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    again = True
     while True:
-        tmp = os.path.join(folder, f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        tmp = os.path.join(key, f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
+        except FileNotFoundError:  # the folder was removed while we wrote into it
+            if not again:
+                raise BgsubError(f"{path}: cannot write (no such folder)") from None
+            again = False
+            ensure_dir(path.parent, what=str(path))
         except OSError as exc:
             raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None
 
@@ -158,6 +166,8 @@ def _finish(path: Path, tmp: str, produce) -> Path:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, IsADirectoryError) or (isinstance(exc, OSError) and os.path.isdir(path)):
+            raise BgsubError(f"{path}: is a folder, expected a file name") from None
         if isinstance(exc, OSError):
             raise BgsubError(f"{path}: cannot write ({_reason(exc)})") from None
         raise

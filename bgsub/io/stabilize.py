@@ -28,9 +28,18 @@ mask moved back.
   (``scripts/make_proxies.py``): 98.8% and 98.9% of the frames registered exactly, none moved wrong but 7 of
   highway's (by a pixel); on the eight sequences of ``../shared/data`` 2 frames moved in all (highway's, where the
   camera drifted 0.6 pixel from the first frame for a moment).
-- **The limit**: shifts of more than :data:`MAX_SHIFT` (a quarter) of the frame's smaller side are refused (a pan,
-  not a shake: the frame would share less than half its view with the first one); those frames are left as they
-  are.
+- **The limit**: a shift of more than :data:`MAX_SHIFT` (a quarter) of the frame's smaller side is refused when
+  it comes from nowhere (a jump is no shake: a leaf or a flock filling the view can make phase correlation say so);
+  those frames are left as they are.
+- **A slow pan or a drift is followed** up to :data:`PAN_SHIFT` (half the smaller side) as long as it is
+  continuous: past the quarter, a shift is kept only within :data:`STEP` (3% of the smaller side) of the last
+  shift kept, and the nine whole-pixel shifts around that last one are scored with those around the estimate (so
+  that a pan is still followed where phase correlation against the first frame, sharing less of its view, loses
+  the peak). A camera moves smoothly; a false estimate jumps. The pixels that leave the first frame's view are
+  background in the masks, as for a shake; past half the frame the video is left as it is from there (the
+  background model would have little of the view left; a model that moves with the view is not built). The
+  ``pan`` scenario (``bgsub synth --scenario pan``, the default clip seen by a camera drifting 0.25 pixel a frame
+  at 160 x 120) is this rule's test.
 
 A moved frame's edge, where the first frame's view has no pixel of it, is filled by repeating the frame's last
 row or column; the mask is moved back (:func:`unshift_mask`), and frame pixels outside the first frame's view are
@@ -53,8 +62,10 @@ import numpy as np
 __all__ = ["Stabilizer", "shift_image", "unshift_mask", "BETTER", "MAX_SHIFT"]
 
 BETTER = 0.75  # a shift is kept when at least this share of the cells that vote come closer to the first frame
-MAX_SHIFT = 0.25  # the largest shift kept, a share of the frame's smaller side (at least 2 pixels): more than half
-#                   of the view shared with the first frame
+MAX_SHIFT = 0.25  # the largest shift kept from anywhere (a shake, a bump), a share of the frame's smaller side (at
+#                   least 2 pixels): more than half of the view shared with the first frame
+PAN_SHIFT = 0.5  # the largest shift kept as a pan's continuation: within STEP of the last kept shift
+STEP = 0.03  # a pan's largest move from one kept frame to the next, a share of the frame's smaller side (at least 2)
 SMALL_WIDTH = 160  # the width the phase correlation works at (frames reduced by a whole factor to about this)
 TEXTURED = 4096  # the first frame's most textured pixels the test compares (TEXTURED / GRID^2 in each cell)
 GRID = 8  # the test's cells per side
@@ -101,6 +112,7 @@ class Stabilizer:
                  textured: int = TEXTURED):
         self.better, self.max_share, self.small_width, self.textured = better, max_shift, small_width, textured
         self._ref: Optional[np.ndarray] = None
+        self._last = (0, 0)  # the last shift kept (a pan continues from it)
         self._off = False  # frames too small to register (a strip, a thumbnail): every frame left as it is
         self.seen = 0  # frames registered so far (the first included)
         self.moved = 0  # frames moved so far
@@ -119,6 +131,8 @@ class Stabilizer:
             self._off = True
             return
         self._limit = max(2, int(self.max_share * min(h, w)))
+        self._pan = max(self._limit, int(PAN_SHIFT * min(h, w)))
+        self._step = max(2, int(round(STEP * min(h, w))))
         self._ref = grey
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))  # the test's grey levels: 3 x 3 means (noise / 3)
         self._ref_small = self._small(grey)
@@ -195,29 +209,53 @@ class Stabilizer:
         small = self._small(grey)
         (sx, sy), _ = cv2.phaseCorrelate(self._ref_small, small, self._hann)
         py, px = sy * self._f, sx * self._f
-        if abs(py) < NEAR and abs(px) < NEAR:
+        last = self._last
+        near = abs(py) < NEAR and abs(px) < NEAR
+        if near and last == (0, 0):
             return 0, 0
-        if max(abs(py), abs(px)) > self._limit + 1.5:
-            return self._refuse(small)
-        # the nine whole-pixel shifts around the estimate (good to about a pixel of the frame), but none (the test is
-        # against none); one past the limit too, so that a shift just beyond it is refused, not taken for the limit
-        cy, cx = int(round(py)), int(round(px))
-        cands = [(cy + a, cx + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
-        cands = [c for c in cands if c != (0, 0) and max(abs(c[0]), abs(c[1])) <= self._limit + 1]
+        far = max(abs(py), abs(px)) > self._pan + 1.5
+        est = (int(round(py)), int(round(px)))
+        # a frame left as it is is counted as refused (a pan past the limits, or a view too changeable) when the
+        # estimate itself is a shift that may not be kept
+        past = far or (not near and not self._allowed(est, last, 0))
+        # the nine whole-pixel shifts around the estimate (good to about a pixel of the frame) and around the last
+        # shift kept (a pan or a bump goes on from there), but none (the test is against none); past the quarter
+        # only a continuation of the last (see the module's account), and one past each limit too, so that a shift
+        # just beyond it is refused, not taken for the limit
+        centres = ([] if near or far else [est]) + ([last] if last != (0, 0) else [])
+        cands = []
+        for cy, cx in centres:
+            for c in [(cy + a, cx + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]:
+                if c != (0, 0) and c not in cands and self._allowed(c, last, 1):
+                    cands.append(c)
         if not cands:
-            return 0, 0
+            if near:
+                self._last = (0, 0)
+                return 0, 0
+            return self._refuse(small) if past else (0, 0)
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))
         scored = [self._diffs(smooth, dy, dx) for dy, dx in cands]
         res = [float(d[ok].mean()) for d, ok in scored]  # each shift's mean difference over the pixels in view
         i = int(np.argmin(res))
         best = cands[i]
-        if max(abs(best[0]), abs(best[1])) > self._limit:
+        if not self._allowed(best, last, 0):
             return self._refuse(small)
         without = np.abs(smooth[self._ys, self._xs] - self._ref_vals)
         if not (self._vote(without, *scored[i]) >= self.better and res[i] <= GAIN * float(without.mean())):
-            return 0, 0
+            if near:  # back to still (or never moved): the next frame starts from none
+                self._last = (0, 0)
+            return self._refuse(small) if past else (0, 0)
         self.moved += 1
+        self._last = best
         return best
+
+    def _allowed(self, c: tuple[int, int], last: tuple[int, int], slack: int) -> bool:
+        """Whether shift ``c`` may be kept (``slack`` 0), or scored (1: one past a limit, to be refused if it
+        wins): within the quarter from anywhere, or within the half as a pan's continuation of ``last``."""
+        d = max(abs(c[0]), abs(c[1]))
+        if d <= self._limit + slack:
+            return True
+        return d <= self._pan + slack and max(abs(c[0] - last[0]), abs(c[1] - last[1])) <= self._step
 
     def _refuse(self, small: np.ndarray) -> tuple[int, int]:
         """A shift past the limit: counted as a pan unless the frame is flat (a fade to black gives phase

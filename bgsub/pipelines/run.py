@@ -333,11 +333,12 @@ def decompose_video(
     if stream.stabilizer is not None:
         summary["stabilized"] = stream.stabilizer.moved  # frames moved back onto the first frame's grid
         if stream.stabilizer.moved:
-            log.info("camera jitter: %d of %d frames registered to the first (input.stabilize)",
+            log.info("camera motion: %d of %d frames registered to the first (input.stabilize)",
                      stream.stabilizer.moved, summary["frames"])
         if stream.stabilizer.refused:
-            log.info("camera motion: %d frames seemed to move more than a quarter of the frame from the first (a pan, "
-                     "or a view too changeable to register): left as they are", stream.stabilizer.refused)
+            log.info("camera motion: %d frames seemed to move more than a quarter of the frame from the first in one "
+                     "jump, or more than half in a pan (or a view too changeable to register): left as they are",
+                     stream.stabilizer.refused)
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
     return summary
