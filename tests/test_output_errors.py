@@ -131,3 +131,22 @@ def test_atomic_save_names_the_path_for_any_os_error(tmp_path):
         atomic_write_bytes(tmp_path / "f" / "m.pt", b"data")
     with pytest.raises(BgsubError, match=r"is a folder, expected a file name"):
         atomic_write_bytes(tmp_path, b"data")
+
+
+def test_a_folder_written_into_before_is_not_checked_again_but_errors_stay_one_line(tmp_path):
+    """After the first write into a folder the per-mask path opens the temporary file only: a target that is a
+    folder is still named as such (from the failed move, its temporary file removed), and a folder removed
+    meanwhile is created again."""
+    import shutil
+
+    from bgsub.io.atomic import atomic_write_bytes
+
+    out = tmp_path / "out"
+    atomic_write_bytes(out / "bin000001.png", b"one")
+    (out / "bin000002.png").mkdir()
+    with pytest.raises(BgsubError, match=r"bin000002\.png: is a folder, expected a file name"):
+        atomic_write_bytes(out / "bin000002.png", b"two")
+    assert sorted(p.name for p in out.iterdir()) == ["bin000001.png", "bin000002.png"]  # no temporary left
+    shutil.rmtree(out)
+    atomic_write_bytes(out / "bin000003.png", b"three")
+    assert (out / "bin000003.png").read_bytes() == b"three"
