@@ -66,7 +66,8 @@ def run_one(name: str, seq: Path, out: Path, *, cfg: Config, seed: int,
     ``None`` writes none."""
     from bgsub.methods.base import create
     from bgsub.pipelines.evaluate import evaluate
-    from bgsub.pipelines.run import decompose_video, fit_on_video
+    from bgsub.pipelines.fit import fit_on_video
+    from bgsub.pipelines.run import decompose_video
 
     method = create(name, cfg)
     if hasattr(method, "progress"):  # the caller shows progress per run; no per-step bars under its table

@@ -72,7 +72,8 @@ class _MOG2Direct:
 
 def run_method(name, method, seq, out, cfg, *, window, fit=True):
     from bgsub.pipelines.evaluate import evaluate
-    from bgsub.pipelines.run import decompose_video, fit_on_video
+    from bgsub.pipelines.fit import fit_on_video
+    from bgsub.pipelines.run import decompose_video
 
     if hasattr(method, "progress"):
         method.progress = False
@@ -161,7 +162,7 @@ def main(argv=None):
 
     if not args.no_tricks and (data / args.sequences[0] / "input").is_dir():
         from bgsub.io.frames import read_clip
-        from bgsub.pipelines.run import sample_numbers
+        from bgsub.pipelines.fit import sample_numbers
 
         seq = data / args.sequences[0]
         nums = sample_numbers(seq, 50, cfg=base_cfg, seed=0)

@@ -132,7 +132,8 @@ def test_native_size_read_unchanged(clips):
 
 def _run_method(name: str, seq: Path, out: Path, cfg: Config) -> dict:
     from bgsub.methods import create
-    from bgsub.pipelines.run import decompose_video, fit_on_video
+    from bgsub.pipelines.fit import fit_on_video
+    from bgsub.pipelines.run import decompose_video
 
     method = create(name, cfg)
     fit_on_video(method, seq, cfg=cfg, seed=0)

@@ -180,7 +180,7 @@ def test_the_zero_shot_network_reads_a_file_twice_when_asked(cli, tmp_path):
 
 def test_a_video_read_reduced_gets_the_second_pass_too(cli, tmp_path, _small_training):
     """At 640 x 480 the sample model measures frames at a smaller size, and segment reads them at that size; the
-    training pass reads them the same way (bgsub.pipelines.run.stream_fit), so its window is segment's and the
+    training pass reads them the same way (bgsub.pipelines.fit.stream_fit), so its window is segment's and the
     second pass is used (it was not when training read at the working size)."""
     x, gt = _clip()
     big = torch.nn.functional.interpolate(x, scale_factor=10, mode="nearest")
@@ -231,7 +231,7 @@ def test_the_per_video_network_is_trained_on_the_second_pass_s_inputs(tmp_path, 
     from bgsub.config import load_config
     from bgsub.methods.base import create
     from bgsub.netinput import network_size
-    from bgsub.pipelines.run import fit_on_video
+    from bgsub.pipelines.fit import fit_on_video
 
     x, gt = _clip()
     src = _write(tmp_path, x, gt)

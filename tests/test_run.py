@@ -129,7 +129,7 @@ def test_windows_decomposed_side_by_side_give_the_masks_of_one_at_a_time(small_c
 
 
 def test_readers_leave_the_stepping_thread_a_core():
-    from bgsub.pipelines.run import MAX_READERS, readers
+    from bgsub.pipelines.reading import MAX_READERS, readers
 
     stepping, plain = _Concurrent(), _Concurrent()
     stepping.prepares = True

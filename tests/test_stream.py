@@ -324,7 +324,8 @@ def test_fit_then_segment_keeps_the_fitted_background(clips, tmp_path):
     """benchmark and batch fit on the video and segment it: begin() estimates the background again from the same
     first frames, and gets the same reference, bit for bit."""
     from bgsub.methods.base import create
-    from bgsub.pipelines.run import decompose_video, fit_on_video
+    from bgsub.pipelines.fit import fit_on_video
+    from bgsub.pipelines.run import decompose_video
 
     cfg = load_config(None, TINY + ["train.epochs=2", "background.model=reference"])
     m = create("unet", cfg)

@@ -12,7 +12,8 @@ from bgsub.config import load_config
 from bgsub.methods import available, create
 from bgsub.models.unet import PAPER_SPEC, UNet, UNetSpec, count_parameters
 from bgsub.pipelines.evaluate import evaluate
-from bgsub.pipelines.run import decompose_video, fit_on_video
+from bgsub.pipelines.fit import fit_on_video
+from bgsub.pipelines.run import decompose_video
 
 # Synthetic-clip bar: F on frames not used for training, after a few seconds of training on one thread.
 # Measured: F 0.70 (P 0.97, R 0.55); the misses are the insides of the large uniform object.

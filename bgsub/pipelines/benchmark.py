@@ -4,7 +4,7 @@ For each sequence folder found under the data folder (CDnet layout ``input/in%06
 ``in/frame_K.jpg``, each with ``groundtruth/`` and ``ROI.bmp`` / ``temporalROI.txt``) and each method, one run:
 
 1. ``method = create(name, cfg)``, a fresh instance per sequence (the U-Net is trained per sequence);
-2. :func:`~bgsub.pipelines.run.fit_on_video` on ``method.fit_frames()`` frames sampled with ``seed``
+2. :func:`~bgsub.pipelines.fit.fit_on_video` on ``method.fit_frames()`` frames sampled with ``seed``
    (training time; zero for methods that learn nothing);
 3. :func:`~bgsub.pipelines.run.decompose_video` over the whole video from its first frame, writing
    ``OUT/<sequence>/<method>/bin%06d.png`` (segmentation time), and ``fg%06d.png`` (|S|) for the few frames

@@ -46,11 +46,12 @@ from bgsub.arrays import concat
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
-from bgsub.io.frames import Chunk, list_frames, probe, read_clip, reduction_factor, working_size
+from bgsub.io.frames import Chunk, working_size
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, pipeline_threads, prefetch
 from bgsub.io.stream import FrameStream, Image, chunks_of, stack
-from bgsub.methods.base import Decomposition, Method, draw_numbers
+from bgsub.methods.base import Decomposition, Method
+from bgsub.pipelines.reading import open_stream, read_plan, readers, reduce_reads, threads_beside
 from bgsub.progress import progress as progress_bar
 from bgsub.runtime import compute_threads
 from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
@@ -66,81 +67,8 @@ def iter_windows(
     """Yield ``(chunk, new)``: a window of frames and how many of its *last* frames are new (to be written).
     ``top_up=False`` yields plain consecutive chunks (for stateful methods that must see each frame once).
     One pass over ``source`` (see :func:`tiled`)."""
-    with _open(source, cfg, None, None) as stream:
+    with open_stream(source, cfg, None, None) as stream:
         yield from tiled(stream.images(), window=window, cfg=cfg, top_up=top_up)
-
-
-def sample_numbers(source: str | Path, k: int, *, cfg: Config, seed: int) -> list[int]:
-    """``k`` frame numbers drawn at random without replacement (seeded) from the selected frames, sorted."""
-    numbers = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
-    if not numbers:
-        raise BgsubError(f"{source}: no frames selected")
-    return draw_numbers(numbers, k, seed=seed)
-
-
-def fit_on_video(method: Method, source: str | Path, *, cfg: Config, seed: int = 0) -> dict[str, Any]:
-    """Call ``method.fit`` on the frames ``method.fit_numbers`` picks from ``source`` (no-op when
-    ``method.fit_frames()`` is 0; by default that many frames sampled at random).
-    Returns the frame numbers used and the seconds spent fitting."""
-    if method.fit_frames() <= 0:
-        return {"fit_frames": [], "fit_seconds": 0.0}
-    info = probe(source)
-    cfg = method.input_config(cfg, (info.height, info.width))
-    method.cfg = method.input_config(method.cfg, (info.height, info.width))
-    selected = list_frames(source, start=cfg.input.start, end=cfg.input.end, stride=cfg.input.stride)
-    if not selected:
-        raise BgsubError(f"{source}: no frames selected")
-    numbers = method.fit_numbers(selected, seed=seed)
-    check_fit_memory(f"{method.name}: fit", (info.height, info.width), cfg.input, len(numbers))
-    labelled = method.attach_labels(source) if hasattr(method, "attach_labels") else []
-    if getattr(method, "streams", False) and hasattr(method, "fit_stream"):
-        t0 = time.perf_counter()  # the reading is part of the fit: the model steps over every frame
-        stream_fit(method, source, cfg=cfg, numbers=numbers)
-    else:
-        ic = cfg.input
-        clip = read_clip(source, numbers=numbers, grayscale=ic.grayscale, scale=ic.scale, stabilize=ic.stabilize)
-        t0 = time.perf_counter()
-        method.fit(clip.frames)
-    return {"fit_frames": numbers, "fit_seconds": time.perf_counter() - t0, "label_frames": labelled}
-
-
-def stream_fit(method: Method, source: str | Path, *, cfg: Config, numbers: list[int]) -> tuple[int, int]:
-    """``method.fit_stream`` over the video read once from its first selected frame (a background model updated
-    over time sees every frame in order); the frames ``numbers`` are the ones it trains on. The frames are read
-    as ``segment`` reads them (:func:`read_plan`: at the size the method measures them at, decoded reduced where
-    that is less than half the frame's), so that the training pass's background model starts on the same window
-    as the segmentation's (``segment.lookahead``), and read a second time when the method asks for it (its second
-    pass, :meth:`UNetMethod.fit_stream`); read ahead in a background thread. Returns the size (H, W) the frames
-    were read at."""
-    ic = cfg.input
-
-    def read(stream: FrameStream):
-        _reduce(stream, plan, cfg)
-        return chunks_of(stream.images(), chunk=64, grayscale=ic.grayscale, scale=ic.scale, workers=readers(method),
-                         size=plan[1])
-
-    def again():  # the video read a second time, the same way (fit_stream's second pass)
-        with _open(source, cfg, None, None, method) as stream:
-            stream.size
-            with closing(prefetch(read(stream), depth=2)) as it:
-                yield from it
-
-    with _open(source, cfg, None, None, method) as stream:
-        native = stream.size
-        plan = read_plan(method, native, cfg)
-        with closing(prefetch(read(stream), depth=2)) as it:
-            method.fit_stream(it, set(numbers), again=again)
-    return tuple(plan[1]) if plan[1] is not None else working_size(native[0], native[1], ic.scale)
-
-
-def check_fit_memory(what: str, native: tuple[int, int], ic, frames: int) -> None:
-    """Refuse (or warn about) fitting on ``frames`` frames of ``native`` size read with the resolved input config
-    ``ic`` when the estimate does not fit in the available memory (:mod:`bgsub.memory`)."""
-    from bgsub import memory
-
-    size = working_size(native[0], native[1], ic.scale)
-    need = memory.fit_bytes(frames, memory.working_channels(ic.grayscale), size, native)
-    memory.check(need, f"{what} on {frames} {memory.describe(native, size)}", size=size, max_pixels=ic.max_pixels)
 
 
 def window_workers(method: Method, cfg: Config) -> int:
@@ -163,17 +91,7 @@ def window_workers(method: Method, cfg: Config) -> int:
 
         if resolve_device(cfg.segment.device).type != "cpu":
             return 1
-    return _threads_beside(method)
-
-
-def _threads_beside(method: Optional[Method]) -> int:
-    """The thread count (:func:`bgsub.runtime.cpu_threads`: torch's, or ``--threads``), less one for a method that
-    steps its background model in the reading thread (:attr:`prepares`: that thread keeps a core busy), at least
-    1: what the threads working beside that thread (window workers, readers) may take."""
-    from bgsub.runtime import cpu_threads
-
-    n = cpu_threads()
-    return max(1, n - 1) if method is not None and getattr(method, "prepares", False) else n
+    return threads_beside(method)
 
 
 class _Decomposer:
@@ -289,7 +207,7 @@ def decompose_video(
         raise BgsubError(f"{out}: exists and is not a folder")
     two_pass = scope == "video" and not getattr(method, "decides_masks", False)
     prescan = bool(getattr(method, "prescans", False))
-    with _open(source, cfg, max_frames, stop, method) as stream:
+    with open_stream(source, cfg, max_frames, stop, method) as stream:
         if two_pass and stream.live:
             raise BgsubError(f"{stream.name}: threshold.scope=video reads the input twice, and a camera or a stream "
                              "is read once: use scope frame or clip")
@@ -311,7 +229,7 @@ def decompose_video(
             method_seconds += _prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
                                        total=stream.total, progress=progress)
         method.reset()
-        _reduce(stream, plan, cfg)
+        reduce_reads(stream, plan, cfg)
         frames, begin_seconds = _begin(method, stream, cfg, size=plan[1])  # the first begin_frames(), then begin
         created = not out.exists()
         ensure_dir(out)
@@ -342,58 +260,6 @@ def decompose_video(
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
     return summary
-
-
-MAX_READERS = 4  # decoding and converting threads at most: beyond them the in-order background model step limits
-#                 the rate, and each decoder keeps two native frames ahead (eight 4K frames: 200 MB)
-
-
-def readers(method: Optional[Method] = None) -> int:
-    """Threads that decode a folder's files and convert frames to the working size side by side: the torch thread
-    count (the ``--threads`` count: one for a single-threaded run, all in the reading thread as before), less one
-    while ``method`` steps its background model in the reading thread (:attr:`prepares`, as
-    :func:`window_workers`: that thread keeps a core busy), at least 1 and at most :data:`MAX_READERS`. (2 cores,
-    cdnet-highway, whole process, 11 pairs alternating with two readers, a slow phase of the machine: faster in 9,
-    mean 12.62 -> 12.41 s, medians 12.51 / 12.50 s: a small step, with fewer threads contending for two cores.)"""
-    return min(_threads_beside(method), MAX_READERS)
-
-
-def read_plan(method: Method, native: tuple[int, int], cfg: Config, *,
-              full: bool = False) -> tuple[int, Optional[tuple[int, int]]]:
-    """How the frames of a video of ``native`` size (H, W) are read for ``method`` (``cfg`` resolved for that size,
-    :meth:`Method.input_config`): ``(k, size)``, a folder's JPEG files decoded reduced by ``k`` and every frame
-    area-resized to ``size`` (H, W); ``(1, None)``: at the working size, as ``input.scale`` says (the frames as
-    they always were).
-
-    Where the method works on the frames at a size below the working size (:meth:`Method.frame_size`: the U-Net's
-    sample model, its texture size), they are read at that size, from a decoding at least twice as large per side:
-    ``k`` is the largest power of two (up to 8) that keeps ``ceil(H / k) x ceil(W / k)`` at least that. An area
-    average over fewer source pixels per frame pixel is not one of the full frame (at 1080p, frames handed at 1.3
-    times the texture size scored F 0.004 lower on highway; at 2.6 times, as the full frames). A video whose
-    native size is less than twice that is read as before. ``full`` (foreground or background images are
-    written, at the working size): ``(1, None)``."""
-    work = working_size(native[0], native[1], cfg.input.scale)
-    need = tuple(method.frame_size(work))
-    if full or need == work:
-        return 1, None
-    twice = (2 * need[0], 2 * need[1])
-    if native[0] < twice[0] or native[1] < twice[1]:
-        return 1, None
-    return reduction_factor(native, twice), need
-
-
-def _reduce(stream: FrameStream, plan: tuple[int, Optional[tuple[int, int]]], cfg: Config) -> None:
-    """Ask ``stream`` (its first frame read) to decode the rest reduced as ``plan`` (:func:`read_plan`) says."""
-    if plan[0] > 1:
-        stream.decode_reduced(plan[0], grayscale=bool(cfg.input.grayscale))
-
-
-def _open(source, cfg: Config, max_frames: Optional[int], stop: Optional[threading.Event],
-          method: Optional[Method] = None) -> FrameStream:
-    """The source as a :class:`FrameStream`, a folder's files decoded by :func:`readers` threads."""
-    ic = cfg.input
-    return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop,
-                            decoders=readers(method), stabilize=ic.stabilize)
 
 
 def _begin(method: Method, stream: FrameStream, cfg: Config,
@@ -431,11 +297,11 @@ def _first_pass(method: Method, source, *, cfg: Config, window: int, max_frames:
     the source opened again and read exactly as the second pass reads it (``plan``), ``method.begin`` called on
     its first frames, progress shown as pass 1/2. ``readers_of``: the method whose work beside the reading sets
     the decoding threads (:func:`readers`; None: all of them)."""
-    with _open(source, cfg, max_frames, None, readers_of) as stream, \
+    with open_stream(source, cfg, max_frames, None, readers_of) as stream, \
             progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
                          leave=False) as bar:
         stream.size  # the first frame, then the rest reduced as the second pass reads them
-        _reduce(stream, plan, cfg)
+        reduce_reads(stream, plan, cfg)
         for chunk, new in tiled(_begin(method, stream, cfg, size=plan[1])[0], window=window, cfg=cfg,
                                 top_up=_top_up(method), size=plan[1], workers=readers(readers_of),
                                 arrays=method.arrays):
@@ -541,7 +407,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     if workers > 1:
         threads = 1
     else:
-        threads = _threads_beside(method) if getattr(method, "prepares", False) else None
+        threads = threads_beside(method) if getattr(method, "prepares", False) else None
     with pipeline_threads(), compute_threads(threads), \
             progress_bar(total=total, desc=method.name, unit="frame", disable=not progress) as bar, \
             closing(windows), BackgroundWriter(depth=2) as writer, _Decomposer(method, workers) as decomposer:

@@ -26,7 +26,7 @@ from bgsub.errors import BgsubError
 from bgsub.io.atomic import check_writable
 from bgsub.io.frames import list_frames, probe, read_clip
 from bgsub.models.unet import count_parameters
-from bgsub.pipelines.run import sample_numbers, stream_fit
+from bgsub.pipelines.fit import sample_numbers, stream_fit
 from bgsub.pipelines.segment import run_config, segment, write_overlay  # noqa: F401 (re-exported)
 from bgsub.polishing import polish_model
 from bgsub.training import fit_threshold, load_checkpoint, save_checkpoint, train_model, write_history
@@ -151,7 +151,7 @@ def _check_train_memory(source: str | os.PathLike, info, cfg: Config) -> None:
     from bgsub.config import with_grayscale
     from bgsub.io.frames import resolve_input
     from bgsub.methods.unet import UNetMethod
-    from bgsub.pipelines.run import check_fit_memory
+    from bgsub.pipelines.fit import check_fit_memory
 
     native = (info.height, info.width)  # info: probe(source)
     run_cfg = with_grayscale(cfg, UNetMethod.grayscale)  # the input as the method resolves it, without a network
