@@ -12,7 +12,8 @@ import pytest
 
 from bgsub.io.stabilize import MAX_SHIFT, PAN_SHIFT, Stabilizer, shift_image, unshift_mask
 from bgsub.io.stream import FrameStream
-from bgsub.scenarios import _jitter_amplitude, _jitter_offsets, iter_scenario
+from bgsub.scenarios import iter_scenario
+from bgsub.scenarios.camera import _jitter_amplitude, _jitter_offsets
 
 
 def _u8(img):

@@ -200,7 +200,7 @@ def test_sweep_leaves_cover_the_scene_from_the_first_frame_and_move():
 def test_jitter_is_the_default_clip_cropped_at_the_stated_offsets():
     """Frame n is the default clip rendered 2 J larger each way, cropped at (J + dy, J + dx) with the offsets of
     _jitter_offsets (frame 1 centred), its mask with it: a literal crop of iter_synth's frames."""
-    from bgsub.scenarios import _jitter_offsets
+    from bgsub.scenarios.camera import _jitter_offsets
 
     J = r(0.02 * min(H, W))
     assert J == 1 and scenario_events("jitter", frames=N, height=H, width=W) == {"amplitude": J}
@@ -217,7 +217,7 @@ def test_jitter_is_the_default_clip_cropped_at_the_stated_offsets():
 def test_pan_is_the_default_clip_cropped_along_a_steady_pan():
     """Frame n is the default clip rendered P = r(0.4 min(H, W)) wider, cropped at column (n - 1) P // (N - 1): 0
     first, P last, never back; its mask with it (a literal crop of iter_synth's frames)."""
-    from bgsub.scenarios import _pan_offsets
+    from bgsub.scenarios.camera import _pan_offsets
 
     P = r(0.4 * min(H, W))
     assert scenario_events("pan", frames=N, height=H, width=W) == {"span": P}

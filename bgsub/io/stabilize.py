@@ -38,8 +38,8 @@ mask moved back.
   the peak). A camera moves smoothly; a false estimate jumps. The pixels that leave the first frame's view are
   background in the masks, as for a shake; past half the frame the video is left as it is from there (the
   background model would have little of the view left; a model that moves with the view is not built). The
-  ``pan`` scenario (``bgsub synth --scenario pan``, the default clip seen by a camera drifting 0.25 pixel a frame
-  at 160 x 120) is this rule's test.
+  ``pan`` scenario (``bgsub synth --scenario pan``, the default clip seen by a camera panning steadily, 40% of the
+  frame's smaller side over the clip) is this rule's test.
 
 A moved frame's edge, where the first frame's view has no pixel of it, is filled by repeating the frame's last
 row or column; the mask is moved back (:func:`unshift_mask`), and frame pixels outside the first frame's view are
