@@ -150,13 +150,15 @@ def test_the_stream_registers_frames_and_keeps_native_shifts_when_decoding_reduc
     assert s.shifts == {} and s.stabilizer.moved == 3 and imgs[1].shape == (H, W, 3)
 
 
-def _score(cli, tmp_path, name, extra=()):
+def _score(cli, tmp_path, name, extra=(), summary=None):
     out = tmp_path / f"masks-{len(extra)}"
-    args = ["--quiet", "segment", str(tmp_path / name), "-o", str(out)]
+    args = ["--quiet", "segment", str(tmp_path / name), "-o", str(out), "--json"]
     for e in extra:
         args += ["--set", e]
     r = cli(*args)
     assert r.code == 0, r.stderr
+    if summary is not None:
+        summary.update(json.loads(r.stdout))
     return json.loads(cli("evaluate", str(out), "--gt", str(tmp_path / name), "--json").stdout)["scores"]
 
 
@@ -175,9 +177,16 @@ def test_segment_on_a_panning_camera_follows_the_pan(cli, tmp_path):
     registered; without the registration (and with a pan held to the quarter, the previous rule) every edge the
     pan sweeps is foreground. The strip that leaves the first frame's view is background in the masks (recall)."""
     cli("synth", str(tmp_path / "pan"), "-n", "150", "--scenario", "pan")
-    on = _score(cli, tmp_path, "pan")
+    summary: dict = {}
+    on = _score(cli, tmp_path, "pan", summary=summary)
     off = _score(cli, tmp_path, "pan", ["input.stabilize=false"])
     assert on["f_measure"] >= 0.7 and on["precision"] >= 0.85 and on["f_measure"] > off["f_measure"] + 0.2, (on, off)
+    # the --json summary: every frame whose view moved registered (the scenario's own offsets: the first few frames
+    # stand where the first one does), none left as they are
+    from bgsub.scenarios.camera import _pan_offsets
+
+    moved = int(np.count_nonzero(_pan_offsets(150, 120, 160)))
+    assert moved > 140 and summary["stabilized"] == moved and summary["unregistered"] == 0, summary
 
 
 def test_sampled_frames_are_registered_as_the_stream_registers_them(cli, tmp_path):

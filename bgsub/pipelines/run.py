@@ -250,6 +250,7 @@ def decompose_video(
     summary["begin_seconds"] = begin_seconds
     if stream.stabilizer is not None:
         summary["stabilized"] = stream.stabilizer.moved  # frames moved back onto the first frame's grid
+        summary["unregistered"] = stream.stabilizer.refused  # frames that moved past the limits: left as they are
         if stream.stabilizer.moved:
             log.info("camera motion: %d of %d frames registered to the first (input.stabilize)",
                      stream.stabilizer.moved, summary["frames"])
