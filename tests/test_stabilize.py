@@ -273,12 +273,13 @@ def test_a_jump_just_past_the_limit_is_refused_not_taken_for_the_limit():
     assert st.refused == 1 and st.moved == 2
 
 
-def test_a_steady_pan_is_followed_to_half_the_frame_then_refused():
-    """A camera panning a pixel a frame: every frame registered (the quarter passed as a continuation) up to half
-    the smaller side; past it left as it is, and counted as refused."""
+def test_a_steady_pan_is_followed_to_three_quarters_of_the_width_then_refused():
+    """A camera panning a pixel a frame: every frame registered (the quarter passed as a continuation) up to three
+    quarters of the frame's width (a quarter of the view still shared); past it left as it is, and counted as
+    refused."""
     rng = np.random.default_rng(8)
     H, W = 120, 160
-    limit, pan = max(2, int(MAX_SHIFT * H)), int(PAN_SHIFT * H)
+    limit, pan = max(2, int(MAX_SHIFT * H)), int(PAN_SHIFT * W)
     assert pan > limit + 10
     big = cv2.GaussianBlur(rng.integers(0, 256, (H, W + pan + 8, 3), dtype=np.uint8), (0, 0), 1.5)
     st = Stabilizer()

@@ -32,13 +32,15 @@ mask moved back.
 - **The limit**: a shift of more than :data:`MAX_SHIFT` (a quarter) of the frame's smaller side is refused when
   it comes from nowhere (a jump is no shake: a leaf or a flock filling the view can make phase correlation say so);
   those frames are left as they are.
-- **A slow pan or a drift is followed** up to :data:`PAN_SHIFT` (half the smaller side) as long as it is
+- **A slow pan or a drift is followed** up to :data:`PAN_SHIFT` (three quarters of the frame's height in rows and
+  of its width in columns: at least a quarter of the view still shared with the first frame) as long as it is
   continuous: past the quarter, a shift is kept only within :data:`STEP` (3% of the smaller side) of the last
   shift kept, and the nine whole-pixel shifts around that last one are scored with those around the estimate (so
   that a pan is still followed where phase correlation against the first frame, sharing less of its view, loses
   the peak). A camera moves smoothly; a false estimate jumps. The pixels that leave the first frame's view are
-  background in the masks, as for a shake; past half the frame the video is left as it is from there (the
-  background model would have little of the view left; a model that moves with the view is not built). The
+  background in the masks, as for a shake (a frame registered is right where the model has seen the scene and
+  says nothing elsewhere; a frame left as it is would be wrong everywhere); past the limit the video is left as
+  it is from there (a model that moves with the view is not built). The
   ``pan`` scenario (``bgsub synth --scenario pan``, the default clip seen by a camera panning steadily, 40% of the
   frame's smaller side over the clip) is this rule's test.
 
@@ -65,7 +67,8 @@ __all__ = ["Stabilizer", "shift_image", "unshift_mask", "BETTER", "MAX_SHIFT", "
 BETTER = 0.75  # a shift is kept when at least this share of the cells that vote come closer to the first frame
 MAX_SHIFT = 0.25  # the largest shift kept from anywhere (a shake, a bump), a share of the frame's smaller side (at
 #                   least 2 pixels): more than half of the view shared with the first frame
-PAN_SHIFT = 0.5  # the largest shift kept as a pan's continuation: within STEP of the last kept shift
+PAN_SHIFT = 0.75  # the largest shift kept as a pan's continuation (within STEP of the last kept shift), a share
+#                   of the frame's own height (rows) and width (columns): at least a quarter of the view shared
 STEP = 0.03  # a pan's largest move from one kept frame to the next, a share of the frame's smaller side (at least 2)
 SMALL_WIDTH = 160  # the width the phase correlation works at (frames reduced by a whole factor to about this)
 TEXTURED = 4096  # the first frame's most textured pixels the test compares (TEXTURED / GRID^2 in each cell)
@@ -132,7 +135,7 @@ class Stabilizer:
             self._off = True
             return
         self._limit = max(2, int(self.max_share * min(h, w)))
-        self._pan = max(self._limit, int(PAN_SHIFT * min(h, w)))
+        self._pan = (max(self._limit, int(PAN_SHIFT * h)), max(self._limit, int(PAN_SHIFT * w)))  # rows, columns
         self._step = max(2, int(round(STEP * min(h, w))))
         self._ref = grey
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))  # the test's grey levels: 3 x 3 means (noise / 3)
@@ -214,7 +217,7 @@ class Stabilizer:
         near = abs(py) < NEAR and abs(px) < NEAR
         if near and last == (0, 0):
             return 0, 0
-        far = max(abs(py), abs(px)) > self._pan + 1.5
+        far = abs(py) > self._pan[0] + 1.5 or abs(px) > self._pan[1] + 1.5
         est = (int(round(py)), int(round(px)))
         # a frame left as it is is counted as refused (a pan past the limits, or a view too changeable) when the
         # estimate itself is a shift that may not be kept
@@ -252,11 +255,12 @@ class Stabilizer:
 
     def _allowed(self, c: tuple[int, int], last: tuple[int, int], slack: int) -> bool:
         """Whether shift ``c`` may be kept (``slack`` 0), or scored (1: one past a limit, to be refused if it
-        wins): within the quarter from anywhere, or within the half as a pan's continuation of ``last``."""
-        d = max(abs(c[0]), abs(c[1]))
-        if d <= self._limit + slack:
+        wins): within the quarter from anywhere, or within three quarters of each side as a pan's continuation
+        of ``last``."""
+        if max(abs(c[0]), abs(c[1])) <= self._limit + slack:
             return True
-        return d <= self._pan + slack and max(abs(c[0] - last[0]), abs(c[1] - last[1])) <= self._step
+        within = abs(c[0]) <= self._pan[0] + slack and abs(c[1]) <= self._pan[1] + slack
+        return within and max(abs(c[0] - last[0]), abs(c[1] - last[1])) <= self._step
 
     def _refuse(self, small: np.ndarray) -> tuple[int, int]:
         """A shift past the limit: counted as a pan unless the frame is flat (a fade to black gives phase

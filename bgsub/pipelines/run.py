@@ -256,8 +256,8 @@ def decompose_video(
                      stream.stabilizer.moved, summary["frames"])
         if stream.stabilizer.refused:
             log.info("camera motion: %d frames seemed to move more than a quarter of the frame from the first in one "
-                     "jump, or more than half in a pan (or a view too changeable to register): left as they are",
-                     stream.stabilizer.refused)
+                     "jump, or more than three quarters in a pan (or a view too changeable to register): left as "
+                     "they are", stream.stabilizer.refused)
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
     return summary
