@@ -5,8 +5,8 @@
 
 No labels anywhere: every video's network inputs (log(1 + z) from its own background model, the default config)
 and the support energy. Training videos: the sequences under ``--data`` (skipped cleanly when absent) and the
-synthetic scenarios of ``bgsub synth`` (every scenario marked ``pretrain``: all but ``jitter`` and ``pan``,
-``--synth`` frames at 120 x 160, made here). Seeded:
+synthetic scenarios of ``bgsub synth`` (every scenario marked ``pretrain``: all but the moving cameras', ``jitter``,
+``pan`` and ``track``; ``--synth`` frames at 120 x 160, made here). Seeded:
 the same command gives the same weights on the same machine and torch version.
 
 ``--folds K`` (> 1): the real sequences are split into K folds (in a fixed order); for each fold a network is

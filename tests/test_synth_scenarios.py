@@ -18,7 +18,7 @@ from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
 from bgsub.synth import iter_synth, synth
 
 H, W, N = 64, 80, 60
-NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan"]
+NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan", "track"]
 COVER = {"sweep": (0.3, 0.7)}  # the share of pixels that are foreground; the others' (0.01, 0.2)
 
 
@@ -231,6 +231,28 @@ def test_pan_is_the_default_clip_cropped_along_a_steady_pan():
         assert np.array_equal(masks[n - 1], big[n - 1][2][:, x0:x0 + W])
 
 
+def test_track_is_the_default_clip_panned_with_a_person_at_the_stated_place():
+    """Frame n is the default clip rendered P = r((N - 1) W / 160) wider, cropped at column (n - 1) P // (N - 1),
+    with the person (busy-start's size, an ellipse) at row r((H - h) / 2 + 0.05 H sin(n / 5)), column
+    r((W - w) / 2 + 0.06 W sin(n / 9)): the mask is the crop's mask plus that ellipse, and every pixel outside the
+    ellipse is the crop's (a literal crop and placement)."""
+    P = r((N - 1) * W / 160)
+    assert scenario_events("track", frames=N, height=H, width=W) == {"span": P}
+    big = list(iter_synth(height=H, width=W + P, frames=N, seed=0))
+    imgs, masks = clip("track")
+    ph, pw = max(8, r(0.38 * H)), max(4, r(0.14 * min(H, W)))
+    yy, xx = np.mgrid[0:ph, 0:pw]
+    ell = ((yy - (ph - 1) / 2) / (ph / 2)) ** 2 + ((xx - (pw - 1) / 2) / (pw / 2)) ** 2 <= 1.0
+    for n in (1, 2, 17, N):
+        x0 = (n - 1) * P // (N - 1)
+        y, x = r((H - ph) / 2 + 0.05 * H * np.sin(n / 5)), r((W - pw) / 2 + 0.06 * W * np.sin(n / 9))
+        person = np.zeros((H, W), bool)
+        person[y:y + ph, x:x + pw] = ell
+        want = big[n - 1][2][:, x0:x0 + W] | person
+        assert np.array_equal(masks[n - 1], want), n
+        assert np.array_equal(imgs[n - 1][~person], big[n - 1][1][:, x0:x0 + W][~person]), n
+
+
 def test_files_deterministic_and_recorded(tmp_path):
     for name in NAMES:
         kw = dict(height=24, width=32, frames=10, seed=1, scenario=name)
@@ -242,7 +264,7 @@ def test_files_deterministic_and_recorded(tmp_path):
         assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files), name
         meta = yaml.safe_load((a / "synth.yaml").read_text())
         assert meta["scenario"] == name == res["scenario"] and meta["events"]
-        first = "1" if name in ("busy-start", "sweep") else "2"  # these are scored from frame 1
+        first = "1" if name in ("busy-start", "sweep", "track") else "2"  # these are scored from frame 1
         assert (a / "temporalROI.txt").read_text().split() == [first, "10"]
     synth(tmp_path / "other", height=24, width=32, frames=10, seed=2, scenario="stop")
     assert (tmp_path / "other/input/in000010.png").read_bytes() != (tmp_path / "stop/a/input/in000010.png").read_bytes()

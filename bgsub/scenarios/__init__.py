@@ -83,6 +83,13 @@ frame numbers and boxes of a clip are in its ``synth.yaml`` (``events``) and :fu
     160 x 120, past the registration's quarter of the smaller side [30] for the last quarter of the clip and
     within its half [60]. The ground truth is cropped with the frame (exact).
 
+``track`` - a camera tracking a person (the short hand-held and tracking clips of the UCSD set).
+    The default clip rendered at H x (W + P), P = max(2, r((N - 1) W / 160)) [89 at 90 frames of 160 x 120],
+    frame n cropped at column (n - 1) P // (N - 1) (:func:`~bgsub.scenarios.camera._track_offsets`: a pixel a
+    frame at 160 wide), and a person (the ``busy-start`` person's size; red top, blue bottom, seeded texture)
+    painted on the crop at row r((H - h) / 2 + 0.05 H sin(n / 5)), column r((W - w) / 2 + 0.06 W sin(n / 9)):
+    near the centre, wobbling, so in the scene's coordinates the person moves with the pan. Scored from frame 1.
+
 From Python::
 
     from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
@@ -97,7 +104,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 from bgsub.errors import BgsubError
-from bgsub.scenarios.camera import _jitter_events, _jitter, _pan_events, _pan
+from bgsub.scenarios.camera import _jitter, _jitter_events, _pan, _pan_events, _track, _track_events
 from bgsub.scenarios.draw import Frame
 from bgsub.scenarios.scene import (
     _busy_start_events, _busy_start, _dynamic_events, _dynamic, _sweep_events, _sweep, _lossless_events,
@@ -155,6 +162,9 @@ SCENARIOS: dict[str, Scenario] = {
                        "to 2% of the frame's smaller side", _jitter_events, pretrain=False),
     "pan": Scenario(_pan, "the default clip seen by a camera panning steadily to the right, 40% of the frame's "
                     "smaller side over the clip", _pan_events, pretrain=False),
+    "track": Scenario(_track, "the default clip seen by a camera panning a pixel a frame (at 160 wide) to follow a "
+                      "person who stays near the centre, scored from frame 1", _track_events,
+                      first_scored=lambda N: 1, pretrain=False),
 }
 
 

@@ -1,5 +1,5 @@
-"""Scenarios of a moving camera: the default clip seen by a shaking camera (``jitter``) and by a panning one
-(``pan``) (:mod:`bgsub.scenarios` has each one's exact frames)."""
+"""Scenarios of a moving camera: the default clip seen by a shaking camera (``jitter``), by a panning one (``pan``)
+and by one tracking a person (``track``) (:mod:`bgsub.scenarios` has each one's exact frames)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
-from bgsub.scenarios.draw import _r, _tag, Frame
+from bgsub.scenarios.draw import Frame, _paint, _person, _person_size, _r, _tag
 
 
 # --- jitter ----------------------------------------------------------------------------------------------------
@@ -66,3 +66,42 @@ def _pan(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
     for n, img, mask in iter_synth(height=H, width=W + _pan_span(H, W), frames=N, seed=seed, noise=noise):
         x0 = int(off[n - 1])
         yield n, img[:, x0:x0 + W], mask[:, x0:x0 + W]
+
+
+# --- track -----------------------------------------------------------------------------------------------------
+
+TRACK_RATE = 1 / 160  # the view's pan, a share of the frame's width a frame
+
+
+def _track_span(N: int, W: int) -> int:
+    return max(2, _r(TRACK_RATE * W * (N - 1)))
+
+
+def _track_events(N: int, H: int, W: int) -> dict:
+    return {"span": _track_span(N, W)}
+
+
+def _track_offsets(N: int, H: int, W: int) -> np.ndarray:
+    """(N,) each frame's crop column: 0 for frame 1, growing steadily to the span at frame N (whole pixels)."""
+    return (np.arange(N) * _track_span(N, W)) // max(N - 1, 1)
+
+
+def _track_position(n: int, H: int, W: int) -> tuple[int, int]:
+    """The tracked person's top-left corner in frame n (frame coordinates): near the centre, wobbling."""
+    ph, pw = _person_size(H, W)
+    y = _r((H - ph) / 2 + 0.05 * H * np.sin(n / 5))
+    x = _r((W - pw) / 2 + 0.06 * W * np.sin(n / 9))
+    return y, x
+
+
+def _track(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
+    from bgsub.scenarios.default import iter_synth
+
+    off = _track_offsets(N, H, W)
+    rng = np.random.default_rng([seed, _tag("track")])
+    shape, patch = _person(*_person_size(H, W), rng, (0.80, 0.20, 0.20), (0.20, 0.20, 0.45))
+    for n, img, mask in iter_synth(height=H, width=W + _track_span(N, W), frames=N, seed=seed, noise=noise):
+        x0 = int(off[n - 1])
+        img, mask = img[:, x0:x0 + W].copy(), mask[:, x0:x0 + W].copy()
+        _paint(img, mask, shape, patch, *_track_position(n, H, W))
+        yield n, img, mask
