@@ -48,8 +48,9 @@ class InputConfig:
     #                           config.yaml holds the effective scale
     chunk: int = 64  # frames held in memory at once by streaming commands
     stabilize: bool = True  # camera jitter or a slow pan: each frame moved back onto the first frame's pixel grid
-    #                         by a whole-pixel translation (phase correlation, kept only where it brings the frame's texture closer
-    #                         to the first frame's; bgsub.io.stabilize), segmented there and its mask moved back.
+    #                         by a whole-pixel translation (phase correlation, kept only where it brings the frame's
+    #                         texture closer to the first frame's; bgsub.io.stabilize), segmented there and its mask
+    #                         moved back.
     #                         A still camera's frames are left as they are
 
 

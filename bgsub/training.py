@@ -42,6 +42,7 @@ from bgsub.models.unet import UNet, UNetSpec, stem_layer
 from bgsub.netinput import autocast, cpu_has_bf16, input_channels, memory_format, network_input, network_size
 from bgsub.polishing import polish_model
 from bgsub.progress import progress as _progress
+from bgsub.trainstate import FORMAT, VERSION, TrainState, checked  # (their home needs no torch; re-exported)
 
 __all__ = [
     "FORMAT", "VERSION", "spec_from_config", "build_model", "TrainState", "save_checkpoint", "load_checkpoint",
@@ -53,8 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("bgsub")
-
-from bgsub.trainstate import FORMAT, VERSION, checked  # noqa: E402 (defined where no torch is needed)
 
 
 # ---- the model -----------------------------------------------------------------------------------------------
@@ -92,7 +91,6 @@ def build_model(cfg: Config, *, seed: Optional[int] = None) -> UNet:
 # ---- training state and checkpoints --------------------------------------------------------------------------
 
 
-from bgsub.trainstate import TrainState  # noqa: E402,F401 (re-exported from its home, a module without torch)
 
 
 def save_checkpoint(path: str | os.PathLike, model: UNet, cfg: Config, state: TrainState) -> Path:

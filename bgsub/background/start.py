@@ -30,10 +30,10 @@ MOTIONS = ("diff", "flow", "both")
 INITS = ("stable", "dense", "window", "first")
 
 
-
 def init_count(init: int, frames: int) -> int:
     """How many of ``frames`` fit frames are the initialisation window of ``init`` frames (at least one)."""
     return max(1, min(init, frames))
+
 
 def box_size(h: int, w: int, box: int = 0) -> int:
     """The motion's neighbourhood at working size (h, w): ``box``, or an odd sixteenth of the smaller side (>= 3)."""

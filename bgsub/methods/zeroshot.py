@@ -125,14 +125,13 @@ def opencv_network(cfg):
 
     from bgsub.config import explicit_over
     from bgsub.trainstate import TrainState
-    from bgsub.weights import weights_path
+    from bgsub.weights import require_reference, weights_path
 
     if not _engine(cfg):
         return None
     path = weights_path(cfg.model.weights)
     data, saved = _read(path)
-    if not saved.model.reference:
-        raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
+    require_reference(saved, path)
     run = dataclasses.replace(cfg, model=saved.model, background=explicit_over(saved.background, cfg.background))
     net = _opencv(data, path, run)  # (the background model as unet-pretrained runs it)
     if net is None:

@@ -104,6 +104,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 from bgsub.errors import BgsubError
+from bgsub.scenarios.default import check_size, iter_synth
 from bgsub.scenarios.camera import _jitter, _jitter_events, _pan, _pan_events, _track, _track_events
 from bgsub.scenarios.draw import Frame
 from bgsub.scenarios.scene import (
@@ -111,15 +112,13 @@ from bgsub.scenarios.scene import (
     _lossless, _camouflage_events, _camouflage, _stop_events, _stop, _light_switch_events, _light_switch,
 )
 
-# cv2 is imported inside the generators: the CLI imports this package for its --help text, and cv2 costs about
-# 0.1 s at start-up.
+# cv2 is imported where the default clip's background is drawn (bgsub.scenarios.default), not at import: the CLI
+# imports this package for its --help text, and cv2 costs about 0.1 s at start-up.
 
 # --- registry --------------------------------------------------------------------------------------------------
 
 
 def _default(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
-    from bgsub.scenarios.default import iter_synth
-
     return iter_synth(height=H, width=W, frames=N, seed=seed, noise=noise)
 
 
@@ -186,8 +185,6 @@ def iter_scenario(
 ) -> Iterator[Frame]:
     """Yield ``(number, image, mask)`` for numbers 1..frames of scenario ``name``; image: (H, W, 3) float32 RGB in
     [0, 1]; mask: (H, W) bool, True where an object is. ``noise=None``: the scenario's sensor noise."""
-    from bgsub.scenarios.default import check_size
-
     sc = get_scenario(name)
     check_size(height, width, frames)
     return sc.generate(height, width, frames, seed, sc.noise if noise is None else noise)

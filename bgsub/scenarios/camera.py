@@ -7,6 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
+from bgsub.scenarios.default import iter_synth
 from bgsub.scenarios.draw import Frame, _paint, _person, _person_size, _r, _tag
 
 
@@ -30,8 +31,6 @@ def _jitter_offsets(N: int, H: int, W: int, seed: int) -> np.ndarray:
 
 
 def _jitter(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
-    from bgsub.scenarios.default import iter_synth
-
     J = _jitter_amplitude(H, W)
     off = _jitter_offsets(N, H, W, seed)
     for n, img, mask in iter_synth(height=H + 2 * J, width=W + 2 * J, frames=N, seed=seed, noise=noise):
@@ -60,8 +59,6 @@ def _pan_offsets(N: int, H: int, W: int) -> np.ndarray:
 
 
 def _pan(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
-    from bgsub.scenarios.default import iter_synth
-
     off = _pan_offsets(N, H, W)
     for n, img, mask in iter_synth(height=H, width=W + _pan_span(H, W), frames=N, seed=seed, noise=noise):
         x0 = int(off[n - 1])
@@ -95,8 +92,6 @@ def _track_position(n: int, H: int, W: int) -> tuple[int, int]:
 
 
 def _track(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
-    from bgsub.scenarios.default import iter_synth
-
     off = _track_offsets(N, H, W)
     rng = np.random.default_rng([seed, _tag("track")])
     shape, patch = _person(*_person_size(H, W), rng, (0.80, 0.20, 0.20), (0.20, 0.20, 0.45))

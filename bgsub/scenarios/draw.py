@@ -9,6 +9,8 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.scenarios.default import _background
+
 Frame = tuple[int, np.ndarray, np.ndarray]
 
 
@@ -85,7 +87,5 @@ def _finish(img: np.ndarray, noise: float, seed: int, n: int, tag: int) -> np.nd
 
 def _base(name: str, H: int, W: int, seed: int):
     """The scenario's random generator and the default clip's textured static background."""
-    from bgsub.scenarios.default import _background
-
     rng = np.random.default_rng([seed, _tag(name)])
     return rng, _background(H, W, rng)

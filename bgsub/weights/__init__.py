@@ -30,15 +30,22 @@ def weights_path(weights=None) -> Path:
     return path
 
 
+def require_reference(saved, path: Path) -> None:
+    """A one-line error unless the saved config ``saved`` of the weights at ``path`` is a reference U-Net's (the
+    network ``unet-pretrained`` runs)."""
+    if not saved.model.reference:
+        from bgsub.errors import BgsubError
+
+        raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
+
+
 def load_network(weights=None):
     """The pretrained network in ``weights`` (a path; None: the shipped file), checked: the file exists and holds
     a reference U-Net. Returns (model, the saved config, the training state, the path). One-line errors
     (:class:`bgsub.errors.BgsubError`) naming the file."""
-    from bgsub.errors import BgsubError
     from bgsub.training import load_checkpoint
 
     path = weights_path(weights)
     model, saved, state = load_checkpoint(path)
-    if not saved.model.reference:
-        raise BgsubError(f"{path}: not a reference U-Net (model.reference is false); unet-pretrained needs one")
+    require_reference(saved, path)
     return model, saved, state, path
