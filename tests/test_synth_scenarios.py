@@ -18,7 +18,8 @@ from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
 from bgsub.synth import iter_synth, synth
 
 H, W, N = 64, 80, 60
-NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan", "track"]
+NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan", "track",
+         "cut"]
 COVER = {"sweep": (0.3, 0.7)}  # the share of pixels that are foreground; the others' (0.01, 0.2)
 
 
@@ -251,6 +252,19 @@ def test_track_is_the_default_clip_panned_with_a_person_at_the_stated_place():
         want = big[n - 1][2][:, x0:x0 + W] | person
         assert np.array_equal(masks[n - 1], want), n
         assert np.array_equal(imgs[n - 1][~person], big[n - 1][1][:, x0:x0 + W][~person]), n
+
+
+def test_cut_is_the_default_clip_re_pointed_once():
+    """Frame n is the default clip rendered J = r(0.5 min(H, W)) larger each way, cropped at (0, 0) before frame
+    C = r(0.65 N) + 1 and at (J, J) from it on: the same view up to C - 1, then the moved one (a literal crop)."""
+    J, C = r(0.5 * min(H, W)), r(0.65 * N) + 1
+    assert scenario_events("cut", frames=N, height=H, width=W) == {"cut": C, "jump": J}
+    big = list(iter_synth(height=H + J, width=W + J, frames=N, seed=0))
+    imgs, masks = clip("cut")
+    for n in (1, C - 1, C, N):
+        o = J if n >= C else 0
+        assert np.array_equal(imgs[n - 1], big[n - 1][1][o:o + H, o:o + W]), n
+        assert np.array_equal(masks[n - 1], big[n - 1][2][o:o + H, o:o + W]), n
 
 
 def test_files_deterministic_and_recorded(tmp_path):

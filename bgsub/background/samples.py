@@ -110,6 +110,7 @@ import numpy as np
 
 from bgsub.arrays import like
 from bgsub.background import illumination
+from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
 from bgsub.background.start import box_size, select
@@ -208,6 +209,10 @@ class SampleModel:
     _moved: Optional[np.ndarray] = field(default=None, repr=False)
     _poly: Optional[np.ndarray] = field(default=None, repr=False)
     _rng: Optional[np.random.Generator] = field(default=None, repr=False)
+    _params: Optional[dict] = field(default=None, repr=False)  # initialise's arguments (a new view starts again)
+    _watch: Optional[ViewWatch] = field(default=None, repr=False)  # the new-view test (restart)
+    restarts: list = field(default_factory=list, repr=False)  # where it started again: the n-th frame stepped (1-based)
+    _base: int = field(default=0, repr=False)  # the video's frames before this model's window
 
     # ---- initialisation ---------------------------------------------------------------------------------------
 
@@ -219,12 +224,14 @@ class SampleModel:
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0, stiller: float = 1.0,
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
-                   floor_over: str = "all") -> "SampleModel":
+                   floor_over: str = "all", restart: bool = False) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
         pixel its stillest ``short`` share of them (at least ``matches``), with the noise floor measured over the
-        whole window; 0: its ``n`` stillest frames (every frame when it has no more)."""
+        whole window; 0: its ``n`` stillest frames (every frame when it has no more). ``restart``: start again
+        from a new view (:mod:`bgsub.background.restart`)."""
+        params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
         if matches < 1 or n < matches:
@@ -243,6 +250,27 @@ class SampleModel:
             x, tm = working_and_texture(frames, size, texture_region)  # (T, C, h, w), (T, h, w)
         else:
             x = to_working(frames, size)
+        return cls._from_working(x, tm, (H, W), params)
+
+    @classmethod
+    def _from_working(cls, x: np.ndarray, tm: Optional[np.ndarray], native: tuple[int, int], params: dict
+                      ) -> "SampleModel":
+        """The model from the window's frames at the working size ``x`` (T, C, h, w) grey levels and their
+        textures ``tm`` (T, h, w) or None, the frames' size being ``native`` (H, W); ``params``: the rest of
+        :meth:`initialise`'s arguments (kept: a new view starts the model again with them)."""
+        p = params
+        n, k, matches, phi, still, reach, init = (p["n"], p["k"], p["matches"], p["phi"], p["still"], p["reach"],
+                                                  p["init"])
+        heal, update, compensate, gain, smooth = p["heal"], p["update"], p["compensate"], p["gain"], p["smooth"]
+        sigma_update, within, dynamics, clean, seed = (p["sigma_update"], p["within"], p["dynamics"], p["clean"],
+                                                       p["seed"])
+        box, shift, texture, horizon, censor, absorb = (p["box"], p["shift"], p["texture"], p["horizon"],
+                                                        p["censor"], p["absorb"])
+        shadow, motion, shadow_min, open_horizon, stiller = (p["shadow"], p["motion"], p["shadow_min"],
+                                                             p["open_horizon"], p["stiller"])
+        shadow_texture, short, texture_region = p["shadow_texture"], p["short"], p["texture_region"]
+        floor_over = p["floor_over"]
+        H, W = native
         T, C, h, w = x.shape
         factor = (H * W) / (h * w)
         noise = noise_level(x, factor)
@@ -322,6 +350,9 @@ class SampleModel:
                                                             over=model._over)
         model.still = np.zeros((h, w), np.int32)
         model.prev = None  # the first frame stepped has no previous one
+        model._params = params
+        if p["restart"]:
+            model._watch = ViewWatch(p["n"])  # as many new-view frames as the samples (restart.py)
         return model
 
     def _settle(self, samples: np.ndarray) -> None:
@@ -529,6 +560,7 @@ class SampleModel:
             self._bg.reshape(C, -1)[:, idx] = median0(samples[..., 0])
 
     def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None) -> np.ndarray:
+        x0, tex0 = x, tex  # as read (the new-view test keeps them)
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         rng = self._rng
@@ -582,4 +614,24 @@ class SampleModel:
                                                rng=rng)
             self.prev = xc
         self.frames_seen += 1
+        if self._watch is not None:
+            window = self._watch.see(x0, tex0, zmax, self.sigma, self.k)
+            if window is not None:
+                self._restart(*window)
         return z
+
+    def _restart(self, xs: np.ndarray, ts: Optional[np.ndarray]) -> None:
+        """Start again from a new view's frames ``xs`` (T, C, h, w) working grey levels as read, the last of them
+        the frame just stepped, and their textures ``ts`` (T, h, w) or None (:mod:`bgsub.background.restart`):
+        the model made from them as from an initialisation window, with the same arguments, its window's frames
+        counted as stepped. Its own random stream goes on."""
+        T = xs.shape[0]
+        begin = self._base + self.frames_seen - T  # the video's frame (0-based) the new view began at
+        log.warning("background: the view changed: more than half of the frame changed and stood still for %d "
+                    "frames from frame %d of the video (a camera moved, or a cut); the background model started "
+                    "again from those frames", T, begin + 1)
+        new = type(self)._from_working(xs, ts, self.native, self._params)
+        rng, restarts = self._rng, self.restarts + [begin + 1]
+        self.__dict__.update(new.__dict__)
+        self._rng, self.restarts = rng, restarts
+        self._base, self.frames_seen = begin, T

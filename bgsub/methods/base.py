@@ -170,6 +170,11 @@ class Method(ABC):
         frames: (T, C, H, W), the video's first ``begin_frames()`` selected frames (fewer when the video is
         shorter), read the way ``decompose`` gets them. Default: nothing."""
 
+    def restarts(self) -> list[int]:
+        """The frames (1-based: the n-th frame read) at which the video's background model started again on a new
+        view (:mod:`bgsub.background.restart`), for the run's summary. Default: none."""
+        return []
+
 
 def draw_numbers(numbers: list[int], k: int, *, seed: int) -> list[int]:
     """``k`` of the frame ``numbers`` drawn at random without replacement (seeded), sorted; all of them when

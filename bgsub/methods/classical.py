@@ -233,6 +233,9 @@ class ConsensusThreshold(Method):
         bc = dataclasses.replace(self.cfg.background, model="samples")
         self.state = start(frames, bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed)
 
+    def restarts(self) -> list[int]:
+        return list(getattr(self.state, "restarts", []))
+
     def decompose(self, clip: torch.Tensor) -> Decomposition:
         import torch.nn.functional as F
 

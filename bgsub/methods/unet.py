@@ -198,6 +198,9 @@ class UNetMethod(Method):
         self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed)
         self.state.reference = self.bg.ref.to_dict() if isinstance(self.bg, StaticReference) else None
 
+    def restarts(self) -> list[int]:
+        return list(getattr(self.bg, "restarts", []))
+
     def _background(self):
         """The background state, from the checkpoint's reference when begin() was not called (old files)."""
         if self.bg is None and self.state.reference is not None:

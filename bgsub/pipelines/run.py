@@ -258,6 +258,7 @@ def decompose_video(
             log.info("camera motion: %d frames seemed to move more than a quarter of the frame from the first in one "
                      "jump, or more than three quarters in a pan (or a view too changeable to register): left as "
                      "they are", stream.stabilizer.refused)
+    summary["restarts"] = method.restarts()  # frames the background model started again at (a new view)
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
     return summary

@@ -90,6 +90,13 @@ frame numbers and boxes of a clip are in its ``synth.yaml`` (``events``) and :fu
     painted on the crop at row r((H - h) / 2 + 0.05 H sin(n / 5)), column r((W - w) / 2 + 0.06 W sin(n / 9)):
     near the centre, wobbling, so in the scene's coordinates the person moves with the pan. Scored from frame 1.
 
+``cut`` - a camera re-pointed once and left there (knocked, a PTZ preset, a cut: a model must start again).
+    The default clip rendered at (H + J) x (W + J), J = max(2, r(0.5 s)) [60] (past the registration's quarter of
+    the smaller side: the frames are left as they are), frames 1..C - 1 cropped at (0, 0) and frames C..N at
+    (J, J), down and right, C = r(0.65 N) + 1 [131 at 200 frames]: after the default clip's pedestrian has walked
+    on (it stands from 0.4 N to 0.6 N). The ground truth is cropped with the frame (exact). (A jump along one axis
+    leaves half of this smooth background looking as it did: diagonally, about 83% of the frame changes.)
+
 From Python::
 
     from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
@@ -105,7 +112,9 @@ from typing import Callable, Iterator, Optional
 
 from bgsub.errors import BgsubError
 from bgsub.scenarios.default import check_size, iter_synth
-from bgsub.scenarios.camera import _jitter, _jitter_events, _pan, _pan_events, _track, _track_events
+from bgsub.scenarios.camera import (
+    _cut, _cut_events, _jitter, _jitter_events, _pan, _pan_events, _track, _track_events,
+)
 from bgsub.scenarios.draw import Frame
 from bgsub.scenarios.scene import (
     _busy_start_events, _busy_start, _dynamic_events, _dynamic, _sweep_events, _sweep, _lossless_events,
@@ -164,6 +173,8 @@ SCENARIOS: dict[str, Scenario] = {
     "track": Scenario(_track, "the default clip seen by a camera panning a pixel a frame (at 160 wide) to follow a "
                       "person who stays near the centre, scored from frame 1", _track_events,
                       first_scored=lambda N: 1, pretrain=False),
+    "cut": Scenario(_cut, "the default clip seen by a camera re-pointed at 65% of the clip: the view jumps half the "
+                    "frame's smaller side down and right, and stays", _cut_events, pretrain=False),
 }
 
 

@@ -1,5 +1,6 @@
-"""Scenarios of a moving camera: the default clip seen by a shaking camera (``jitter``), by a panning one (``pan``)
-and by one tracking a person (``track``) (:mod:`bgsub.scenarios` has each one's exact frames)."""
+"""Scenarios of a moving camera: the default clip seen by a shaking camera (``jitter``), by a panning one (``pan``),
+by one tracking a person (``track``) and by one re-pointed once (``cut``) (:mod:`bgsub.scenarios` has each one's
+exact frames)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,24 @@ def _track(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
         img, mask = img[:, x0:x0 + W].copy(), mask[:, x0:x0 + W].copy()
         _paint(img, mask, shape, patch, *_track_position(n, H, W))
         yield n, img, mask
+
+
+# --- cut -------------------------------------------------------------------------------------------------------
+
+CUT_AT = 0.65  # the view changes at this share of the clip (after the default clip's pedestrian walks on, at 0.6)
+CUT_JUMP = 0.5  # the view's jump, a share of the smaller side (past registration's quarter: left as it is)
+
+
+def _cut_jump(H: int, W: int) -> int:
+    return max(2, _r(CUT_JUMP * min(H, W)))
+
+
+def _cut_events(N: int, H: int, W: int) -> dict:
+    return {"cut": _r(CUT_AT * N) + 1, "jump": _cut_jump(H, W)}
+
+
+def _cut(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
+    J, C = _cut_jump(H, W), _cut_events(N, H, W)["cut"]
+    for n, img, mask in iter_synth(height=H + J, width=W + J, frames=N, seed=seed, noise=noise):
+        o = J if n >= C else 0
+        yield n, img[o:o + H, o:o + W], mask[o:o + H, o:o + W]

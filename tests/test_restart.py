@@ -1,0 +1,165 @@
+"""A new view (bgsub.background.restart, background.restart): the new-view test against hand-made frames, the
+sample model started again from exactly the new view's frames (against a model initialised on them directly),
+and the `cut` scenario (a camera re-pointed, exact ground truth) segmented end to end, with and without it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bgsub.background.restart import ViewWatch
+from bgsub.background.samples import SampleModel
+from bgsub.scenarios import iter_scenario, scenario_events
+
+K = 6.0
+
+
+def _frame(rng, h=12, w=16, level=100.0):
+    return (level + rng.normal(0, 1.0, (3, h, w))).astype(np.float32)
+
+
+def test_the_watch_counts_changed_and_still_frames_in_a_row():
+    """Hand-made z and frames: a frame counts when more than half of its pixels are foreground (z > k) and within
+    4 noise levels of the frame before; the kept frames are returned at the ``frames``-th in a row, exactly those."""
+    rng = np.random.default_rng(0)
+    h, w = 12, 16
+    sigma = np.ones((h, w), np.float32)
+    watch = ViewWatch(3)
+    fg = np.full((h, w), 2 * K, np.float32)  # every pixel foreground
+    bg = np.zeros((h, w), np.float32)
+    base = _frame(rng)
+    assert watch.see(base, None, fg, sigma, K) is None  # the first frame has no frame before it
+    frames = [base + rng.normal(0, 0.5, base.shape).astype(np.float32) for _ in range(3)]
+    assert watch.see(frames[0], None, fg, sigma, K) is None and watch.run == 1
+    assert watch.see(frames[1], None, bg, sigma, K) is None and watch.run == 0  # not foreground: the run breaks
+    assert watch.see(frames[2], None, fg, sigma, K) is None and watch.run == 1
+    moved = frames[2] + 50.0 * (np.arange(w) % 2)  # every other column changed by 50 levels: not still
+    assert watch.see(moved, None, fg, sigma, K) is None and watch.run == 0
+    # exactly half of the pixels foreground is not more than half: no count
+    half = fg.copy()
+    half[: h // 2] = 0
+    assert watch.see(moved, None, half, sigma, K) is None and watch.run == 0
+    still = [moved + rng.normal(0, 0.5, base.shape).astype(np.float32) for _ in range(3)]
+    tex = [rng.random((h, w)).astype(np.float32) for _ in range(3)]
+    assert watch.see(still[0], tex[0], fg, sigma, K) is None
+    assert watch.see(still[1], tex[1], fg, sigma, K) is None
+    got = watch.see(still[2], tex[2], fg, sigma, K)
+    assert got is not None and watch.run == 0
+    xs, ts = got
+    assert np.array_equal(xs, np.stack(still)) and np.array_equal(ts, np.stack(tex))
+
+
+def test_still_means_within_four_noise_levels_of_the_frame_before():
+    """A pixel that moved by 3.9 noise levels stands still, by 4.1 it does not (each pixel's own sigma)."""
+    h, w = 4, 4
+    sigma = np.full((h, w), 2.0, np.float32)
+    fg = np.full((h, w), 2 * K, np.float32)
+    x0 = np.full((3, h, w), 50.0, np.float32)
+    for step, counted in [(3.9, True), (4.1, False)]:
+        watch = ViewWatch(5)
+        watch.see(x0, None, fg, sigma, K)
+        x1 = x0.copy()
+        x1[1] += step * 2.0  # one channel: the test takes the largest change over the channels
+        watch.see(x1, None, fg, sigma, K)
+        assert watch.run == (1 if counted else 0), step
+
+
+def _clip(name, n, h=48, w=64, seed=0):
+    frames = np.stack([img.transpose(2, 0, 1) for _, img, _ in iter_scenario(name, height=h, width=w, frames=n,
+                                                                              seed=seed)])
+    return np.round(frames * 255) / 255  # as read from 8-bit files
+
+
+def test_the_model_starts_again_from_the_new_views_frames():
+    """The `cut` scenario stepped through a sample model: at the new view's ``samples``-th still frame the model
+    is the one initialise() makes from exactly those frames (samples, noise levels, texture samples), its random
+    stream and the frames it has seen going on; without restart it keeps the old view's samples."""
+    N, h, w, n = 80, 48, 64, 8
+    x = _clip("cut", N, h, w).astype(np.float32)
+    cut = scenario_events("cut", frames=N, height=h, width=w)["cut"]  # 1-based: frames cut..N show the new view
+    kw = dict(n=n, pixels=h * w, texture=True, texture_region=3, horizon=3000, init="stable", short=0.5)
+    on = SampleModel.initialise(x[:40], restart=True, **kw)
+    off = SampleModel.initialise(x[:40], restart=False, **kw)
+    for t in range(N):
+        on.step(x[t : t + 1])
+        off.step(x[t : t + 1])
+        if on.restarts:
+            break
+    assert not off.restarts
+    assert len(on.restarts) == 1
+    first = on.restarts[0]  # the n-th frame stepped (1-based) that began the run: the frame after the cut (its
+    # first frame differs from the one before it, so it is not still)
+    assert first == cut + 1, (on.restarts, cut)
+    last = first + n - 1
+    assert t + 1 == last  # it started again at the run's n-th frame
+    ref = SampleModel.initialise(x[first - 1 : last], restart=True, **kw)  # frames first..last (1-based)
+    assert on.samples.shape == ref.samples.shape and on.samples.shape[0] == n // 2  # a short window: its half
+    np.testing.assert_array_equal(on.samples, ref.samples)
+    np.testing.assert_array_equal(on.sigma, ref.sigma)
+    np.testing.assert_array_equal(on.tsamples, ref.tsamples)
+    assert on.frames_seen == n and on.native == (h, w)
+    # the old model's background is the old view's: far from the new frames' (medians over the pixels: the
+    # objects in the frame left out)
+    now = x[last - 1] * 255
+    assert np.median(np.abs(off.background() - now)) > 3 * np.median(np.abs(on.background() - now))
+
+
+@pytest.mark.parametrize("name", ["sweep", "stop", "light-switch", "busy-start"])
+def test_no_restart_where_the_view_stays(name):
+    """Leaves sweeping across half the scene, a person who stops, a light switched, persons standing from the first
+    frame: the view stays, the model is never started again (160 x 120, 150 frames, the defaults)."""
+    from bgsub.background.state import start
+    from bgsub.config import Config
+
+    N = 150
+    x = _clip(name, N, 120, 160).astype(np.float32)
+    cfg = Config()
+    state = start(x[: cfg.background.init], cfg.background, pixels=cfg.model.pixels)
+    for t in range(0, N, 10):
+        state.step(x[t : t + 10])
+    assert state.restarts == []
+
+
+def _score(cli, tmp_path, name, extra=(), summary=None):
+    out = tmp_path / f"masks-{len(extra)}"
+    args = ["--quiet", "segment", str(tmp_path / name), "-o", str(out), "--json"]
+    for e in extra:
+        args += ["--set", e]
+    r = cli(*args)
+    assert r.code == 0, r.stderr
+    if summary is not None:
+        summary.update(json.loads(r.stdout))
+    return out
+
+
+def _f(out, gt, first, last):
+    import cv2
+
+    tp = fp = fn = 0
+    for k in range(first, last + 1):
+        g = cv2.imread(str(gt / "groundtruth" / f"gt{k:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        p = cv2.imread(str(out / f"bin{k:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        tp += int((g & p).sum())
+        fp += int((~g & p).sum())
+        fn += int((g & ~p).sum())
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+def test_segment_of_a_re_pointed_camera_starts_again(cli, tmp_path):
+    """`bgsub synth --scenario cut` (200 frames; the view jumps 60 pixels down and right at frame 131, past what
+    registration takes back): with the restart the masks after the new view's 20 frames are as good as before
+    the cut; without it the new view's every edge stays foreground (F 0.34 there, measured)."""
+    cli("synth", str(tmp_path / "cut"), "-n", "200", "--scenario", "cut")
+    cut = scenario_events("cut", frames=200)["cut"]
+    summary: dict = {}
+    on = _score(cli, tmp_path, "cut", summary=summary)
+    off = _score(cli, tmp_path, "cut", ["background.restart=false"])
+    assert summary["restarts"] == [cut + 1], summary
+    gt = tmp_path / "cut"
+    tail_on, tail_off = _f(on, gt, cut + 45, 200), _f(off, gt, cut + 45, 200)
+    before = _f(on, gt, 21, cut - 1)
+    assert tail_on >= 0.8 and tail_on > tail_off + 0.3 and before >= 0.85, (tail_on, tail_off, before)
+    whole_on, whole_off = _f(on, gt, 21, 200), _f(off, gt, 21, 200)
+    assert whole_on > whole_off + 0.15, (whole_on, whole_off)
