@@ -114,9 +114,9 @@ class BackgroundConfig:
     #                 and matches the background around it, heals (is absorbed): off by default (measured: it
     #                 absorbed parts of stopped objects, and the spatially diffused updates already heal)
     reach: int = 4  # samples: how far (working-size pixels) the background around a healing pixel is looked for
-    restart: bool = True  # samples: a new view (more than half of the frame foreground and still for twice
-    #                       `samples` frames in a row: a camera re-pointed, a cut) starts the model again from
-    #                       those frames (bgsub.background.restart); false: the model keeps the old view
+    restart: bool = True  # samples: a new view (more than half of the frame foreground and still since the
+    #                       first of twice `samples` frames in a row: a camera re-pointed, a cut) starts the model
+    #                       again from those frames (bgsub.background.restart); false: it keeps the old view
     pixels: int = 0  # samples: the model's working size in pixels; 0 = the network's pixel budget (model.pixels)
     horizon: int = 3000  # samples, start=stable: the stable start goes on online up to this frame for every
     #                      pixel (each pixel's samples stay its stillest frames seen so far, LaBGen over the

@@ -352,7 +352,7 @@ class SampleModel:
         model.prev = None  # the first frame stepped has no previous one
         model._params = params
         if p["restart"]:
-            model._watch = ViewWatch(p["n"])  # as many new-view frames as the samples (restart.py)
+            model._watch = ViewWatch(2 * p["n"])  # a full window: twice the samples (restart.py)
         return model
 
     def _settle(self, samples: np.ndarray) -> None:
