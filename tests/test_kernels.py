@@ -105,6 +105,39 @@ def test_working_and_texture_with_and_without_the_kernels(monkeypatch, shape, si
     assert t1.std() > 0 or 1 in shape[2:]
 
 
+@pytest.mark.parametrize("shape,size", [((8, 3, 240, 320), (120, 160)), ((3, 3, 24, 32), (12, 16)),
+                                        ((2, 1, 24, 32), (12, 16)), ((3, 3, 30, 41), (11, 14)),
+                                        ((2, 3, 60, 80), (12, 16))])
+@pytest.mark.parametrize("numba", [True, False])
+def test_working_and_texture_frame_by_frame_equals_the_whole_array_path(monkeypatch, shape, size, numba):
+    """Frames whose texture is measured above the working size go through scratch buffers one frame at a time:
+    the same values as the whole chunk at once (grey levels, the texture at the texture size, both area-averaged
+    plane by plane, the texture box-averaged), with and without the compiled texture kernel."""
+    import cv2
+
+    from bgsub.background.texture import texture_of, texture_size
+    from bgsub.background.working import to_working, working_and_texture
+
+    if numba:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(kernels, "_kernels", {})
+    rng = np.random.default_rng(sum(shape))
+    frames = (rng.integers(0, 256, shape) / 255.0).astype(np.float32)
+    T, C = shape[:2]
+    ts = texture_size(shape[2:], size)
+    assert tuple(ts) != size
+    xt = to_working(frames, ts)  # the whole chunk in grey levels at the texture size
+    want_x = np.stack([[cv2.resize(xt[t, c], size[::-1], interpolation=cv2.INTER_AREA) for c in range(C)]
+                       for t in range(T)])
+    want_t = texture_of(xt.mean(axis=1), size)
+    for t in range(T):
+        cv2.blur(want_t[t], (5, 5), dst=want_t[t], borderType=cv2.BORDER_REFLECT)
+    got_x, got_t = working_and_texture(frames, size, 5)
+    np.testing.assert_array_equal(got_x, want_x)
+    np.testing.assert_array_equal(got_t, want_t)
+
+
 def test_grey_texture_against_a_literal_sum():
     pytest.importorskip("numba")
     rng = np.random.default_rng(9)

@@ -174,15 +174,16 @@ def band_drop(inner: np.ndarray, x: np.ndarray, bg: np.ndarray, off: np.ndarray,
     return kern(inner, x, bg, np.ascontiguousarray(off, dtype=np.float64), ys, xs, int(R), float(thr), float(rr))
 
 
-def grey_texture(xt: np.ndarray) -> Optional[np.ndarray]:
+def grey_texture(xt: np.ndarray, out: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
     """(T, C, th, tw) float32 frames (grey levels) -> (T, th, tw) their grey's texture before the area average
     (:func:`bgsub.background.texture.texture_of`'s sum of halved neighbour differences), in one compiled pass with
-    the same arithmetic; None when the kernels are unavailable."""
+    the same arithmetic (into ``out``, a float32 (T, th, tw) array, when given); None when the kernels are
+    unavailable."""
     kern = _get().get("grey_texture")
     if kern is None:
         return None
     xt = np.ascontiguousarray(xt, dtype=np.float32)
-    return kern(xt, np.empty((xt.shape[0],) + xt.shape[2:], np.float32))
+    return kern(xt, np.empty((xt.shape[0],) + xt.shape[2:], np.float32) if out is None else out)
 
 
 def fit_inliers():
