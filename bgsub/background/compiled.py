@@ -61,19 +61,47 @@ def define(numba, *, cache: bool) -> dict:
         # the integral image of [inner, x * inner] in float64 row by row as OpenCV's, box sums as
         # ((D - B) - C) + A, channel sums left to right)
         C, h, w = x.shape
-        ii = np.zeros((C + 1, h + 1, w + 1), np.float64)  # plane 0: the interior; 1..C: the frame on it
-        for y in range(h):
-            s0 = 0.0
-            for q in range(w):
-                s0 += np.float64(np.float32(inner[y, q]))
-                ii[0, y + 1, q + 1] = ii[0, y, q + 1] + s0
-            for c in range(C):
-                xc = x[c, y]
+        ii = np.empty((C + 1, h + 1, w + 1), np.float64)  # plane 0: the interior; 1..C: the frame on it
+        for c in range(C + 1):  # zero above and left of the frame (the rest is written below)
+            for q in range(w + 1):
+                ii[c, 0, q] = 0.0
+            for y in range(h):
+                ii[c, y + 1, 0] = 0.0
+        if C == 3:  # the colour frame: the four running row sums in one loop over the row, so that their four
+            # chains of dependent additions overlap (each sum alone waits on its previous addition: 0.25 ms a frame
+            # at 320 x 240 plane by plane); each is the same sum in the same order
+            for y in range(h):
                 ic = inner[y]
-                sc = 0.0
+                x0, x1, x2 = x[0, y], x[1, y], x[2, y]
+                i0, i1, i2, i3 = ii[0, y], ii[1, y], ii[2, y], ii[3, y]
+                o0, o1, o2, o3 = ii[0, y + 1], ii[1, y + 1], ii[2, y + 1], ii[3, y + 1]
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                s3 = 0.0
                 for q in range(w):
-                    sc += np.float64(xc[q] * np.float32(ic[q]))
-                    ii[c + 1, y + 1, q + 1] = ii[c + 1, y, q + 1] + sc
+                    m = np.float32(ic[q])
+                    s0 += np.float64(m)
+                    s1 += np.float64(x0[q] * m)
+                    s2 += np.float64(x1[q] * m)
+                    s3 += np.float64(x2[q] * m)
+                    o0[q + 1] = i0[q + 1] + s0
+                    o1[q + 1] = i1[q + 1] + s1
+                    o2[q + 1] = i2[q + 1] + s2
+                    o3[q + 1] = i3[q + 1] + s3
+        else:
+            for y in range(h):
+                s0 = 0.0
+                for q in range(w):
+                    s0 += np.float64(np.float32(inner[y, q]))
+                    ii[0, y + 1, q + 1] = ii[0, y, q + 1] + s0
+                for c in range(C):
+                    xc = x[c, y]
+                    ic = inner[y]
+                    sc = 0.0
+                    for q in range(w):
+                        sc += np.float64(xc[q] * np.float32(ic[q]))
+                        ii[c + 1, y + 1, q + 1] = ii[c + 1, y, q + 1] + sc
         P = ys.shape[0]
         drop = np.zeros(P, np.bool_)
         sums = np.empty(C + 1, np.float64)
