@@ -333,3 +333,30 @@ def test_median0_with_and_without_the_kernels(monkeypatch, shape):
     b = a.copy()
     b.flat[3] = np.nan  # NaNs go to NumPy's path
     assert kernels.median0(b) is None
+
+
+@pytest.mark.parametrize("shape", [(240, 320, 3), (7, 5, 3), (1, 1, 3), (31, 17, 4), (9, 11)])
+def test_frame_conversion_with_the_table_equals_numpy_s_division(monkeypatch, shape):
+    """8-bit frames to float32 planes in [0, 1] (RGB from BGR): the compiled table lookup, once the kernels are
+    loaded, gives NumPy's float32 division exactly, for every byte value; before they are loaded (or without
+    them) NumPy divides, and asking never loads them."""
+    from bgsub.io.frames import _convert
+
+    pytest.importorskip("numba")
+    assert kernels.available()
+    rng = np.random.default_rng(sum(shape))
+    img = rng.integers(0, 256, shape).astype(np.uint8)
+    img.reshape(-1)[:256] = np.arange(256)[: img.size]  # every byte value where there is room
+    rgb = img[..., :3].transpose(2, 0, 1)[::-1] if img.ndim == 3 else img[None]
+    want = np.divide(rgb, np.float32(255.0), dtype=np.float32)  # (float32 operands: an independent division)
+    want = want if img.ndim == 3 else np.repeat(want, 3, axis=0)  # a grey image is read as colour
+    out = np.empty(want.shape, np.float32)
+    assert _convert(img, grayscale=False, scale=1.0, where="t", out=out) is out
+    np.testing.assert_array_equal(out, want)
+    if img.ndim == 3 and shape[2] == 3:
+        assert kernels.loaded_unit_planes(img, np.empty(want.shape, np.float32)) is not None
+        np.testing.assert_array_equal(_convert(img, grayscale=False, scale=1.0, where="t"), want)
+    monkeypatch.setattr(kernels, "_kernels", None)  # not loaded (yet): NumPy's path, and nothing is built
+    monkeypatch.setattr(kernels, "_build", lambda: pytest.fail("loaded by the conversion"))
+    assert kernels.loaded_unit_planes(img[..., :3].copy(), np.empty((3,) + shape[:2], np.float32)) is None
+    np.testing.assert_array_equal(_convert(img, grayscale=False, scale=1.0, where="t"), want)

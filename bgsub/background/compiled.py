@@ -334,6 +334,22 @@ def define(numba, *, cache: bool) -> dict:
             for c in range(C):
                 samples[j[i], c, dst[i]] = x[c, src[i]]
 
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def unit_planes(img, lut, out):  # pragma: no cover - compiled (tested through bgsub.io.frames._convert)
+        # img (H, W, 3) uint8 BGR as OpenCV decodes it -> out (3, H, W) float32 RGB: out[c, y, x] =
+        # lut[img[y, x, 2 - c]], lut (256,) each 8-bit value over 255 as np.divide computes it in float32
+        H, W = img.shape[:2]
+        for y in range(H):
+            r = img[y]
+            o0 = out[0, y]
+            o1 = out[1, y]
+            o2 = out[2, y]
+            for x in range(W):
+                o0[x] = lut[r[x, 2]]
+                o1[x] = lut[r[x, 1]]
+                o2[x] = lut[r[x, 0]]
+        return out
+
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
             "nn_spread_at": nn_spread_at, "median_cols": median_cols, "motion_parts": motion_parts, "drawn": drawn,
-            "put": put}
+            "put": put, "unit_planes": unit_planes}
