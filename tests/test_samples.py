@@ -716,6 +716,34 @@ def test_robust_spread_hand_computed():
     assert sigma[0, 0] == pytest.approx(3.0) and low == 3.0
 
 
+@pytest.mark.parametrize("shape", [(20, 3, 30, 40), (20, 1, 12, 16), (7, 3, 25, 1), (20, 3, 9)])
+@pytest.mark.parametrize("clean", [True, False])
+def test_robust_spread_equals_the_literal_recomputation(shape, clean):
+    """The conservative pass's second median absolute deviation is taken from the first pass's deviations (a
+    replaced sample deviates by 0): the same samples, noise levels and floor as computing the deviations of the
+    new samples from scratch with NumPy (the literal definition below), with and without ``over``."""
+    from bgsub.background.stats import robust_spread
+
+    rng = np.random.default_rng(sum(shape))
+    s = rng.normal(100.0, 3.0, shape).astype(np.float32)
+    s[rng.random(shape) < 0.1] += 50.0  # objects that crossed the window: outliers in some channels
+    for over in (None, rng.random(shape[2:]) < 0.5):
+        med = np.median(s, axis=0)
+        mad = np.median(np.abs(s - med[None]).max(axis=1), axis=0) * 1.4826
+        low = max(1.0, float(np.median(mad if over is None else mad[over])))
+        want_s, want_sig = s, np.maximum(mad, low).astype(np.float32)
+        if clean:
+            off = np.abs(s - med[None]).max(axis=1) > 6.0 * want_sig[None]
+            want_s = np.where(off[:, None], med[None], s).astype(np.float32)
+            mad = np.median(np.abs(want_s - med[None]).max(axis=1), axis=0) * 1.4826
+            low = max(1.0, float(np.median(mad if over is None else mad[over])))
+            want_sig = np.maximum(mad, low).astype(np.float32)
+        got_s, got_sig, got_low = robust_spread(s, 6.0, 1.0, clean, over=over)
+        assert got_s.dtype == np.float32 and got_low == low
+        np.testing.assert_array_equal(got_s, want_s)
+        np.testing.assert_array_equal(got_sig, want_sig)
+
+
 def _two_mode_clip(T=60, h=40, w=50, sigma=2.0, seed=4):
     """Grey scene (100) with noise; in a patch a leaf (60, 140, 60) rests in front of it for 10 frames of every 20
     (still in both states): the patch's background has two modes."""

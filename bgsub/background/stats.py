@@ -349,14 +349,25 @@ def robust_spread(samples: np.ndarray, k: float, floor: float, clean: bool, fixe
             return floor
         return max(floor, float(np.median(mad if over is None else mad[over])))
 
+    def deviation(s: np.ndarray) -> np.ndarray:  # (n, ...) each sample's |s - med|, max over the channels
+        d = np.abs(s - med[None])
+        out = d[:, 0].copy()
+        for c in range(1, d.shape[1]):  # (whole planes: NumPy's reduction over axis 1 is a slower strided pass)
+            np.maximum(out, d[:, c], out=out)
+        return out
+
     med = median0(samples)
-    mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
+    dev = deviation(samples)
+    mad = median0(dev) * 1.4826
     low = frame_floor(mad)
     sigma = np.maximum(mad, low).astype(np.float32)
     if clean:
-        off = np.abs(samples - med[None]).max(axis=1) > k * sigma[None]  # (n, h, w)
-        samples = np.where(off[:, None], med[None], samples).astype(np.float32)
-        mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
+        off = dev > k * sigma[None]  # (n, h, w)
+        same = samples.dtype == np.float32  # (then the deviations below are those of the new samples)
+        samples = np.where(off[:, None], med[None], samples).astype(np.float32, copy=False)
+        # the deviations again: a replaced sample is the median in every channel (|m - m| = 0), the others are
+        # unchanged (float32 samples): the same values as taking them from the new samples, at a third of the cost
+        mad = median0(np.where(off, np.float32(0.0), dev) if same else deviation(samples)) * 1.4826
         low = frame_floor(mad)
         sigma = np.maximum(mad, low).astype(np.float32)
     return samples, sigma, low
