@@ -360,3 +360,22 @@ def test_frame_conversion_with_the_table_equals_numpy_s_division(monkeypatch, sh
     monkeypatch.setattr(kernels, "_build", lambda: pytest.fail("loaded by the conversion"))
     assert kernels.loaded_unit_planes(img[..., :3].copy(), np.empty((3,) + shape[:2], np.float32)) is None
     np.testing.assert_array_equal(_convert(img, grayscale=False, scale=1.0, where="t"), want)
+
+
+@pytest.mark.parametrize("shape", [(3, 120, 160), (3, 30, 40), (1, 7, 9), (3, 1, 6), (3, 5, 1), (3, 2, 2), (2, 1, 1)])
+def test_motion_parts_against_the_whole_array_measures(shape):
+    """The compiled motion measures of the middle of three frames (rows of each channel at a time) against the
+    window's whole-array ones, bit for bit: the larger frame difference (max over channels) and its ratio to the
+    gradient magnitude floored (central differences, 0 across the outer rows and columns), on frames with the
+    outer rows and columns, a single row or column, and one or two channels."""
+    from bgsub.background.stats import _displacement, _motion
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(sum(shape))
+    three = (rng.random((3,) + shape) * 100).astype(np.float32)
+    three[:, :, :, :1] = np.round(three[:, :, :, :1])  # ties between channels and frames
+    for floor in (0.5, 40.0):
+        d, r = kernels.motion_parts(three[0], three[1], three[2], floor)
+        want_d = _motion(three, 1)[1]
+        np.testing.assert_array_equal(d, want_d)
+        np.testing.assert_array_equal(r, _displacement(want_d[None], three[1:2], floor)[0])

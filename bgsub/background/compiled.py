@@ -297,21 +297,43 @@ def define(numba, *, cache: bool) -> dict:
         # neighbours, max over channels (stats._motion with box 1), and r (h, w): d over the middle frame's
         # gradient magnitude (central differences, 0 on the outer rows / columns, max over channels), the
         # gradient floored at ``floor`` (stats._displacement), in one pass with the same float32 arithmetic
+        # Row by row, each channel's row in loops over the pixels (vectorised by LLVM; a loop over the channels
+        # inside each pixel's was not: 116 -> 45 us a 160 x 120 colour frame); each pixel's maxima over the
+        # channels are taken in the same order from the same float32 values
         C, h, w = p1.shape
         half = np.float32(0.5)
+        zero = np.float32(0.0)
+        gm = np.empty(w, np.float32)
         for y in range(h):
+            dm = d[y]
             for x in range(w):
-                dm = np.float32(0.0)
-                gm = np.float32(0.0)
-                for c in range(C):
-                    a = abs(p1[c, y, x] - p0[c, y, x])
-                    b = abs(p2[c, y, x] - p1[c, y, x])
-                    dm = max(dm, max(a, b))
-                    gy = half * (p1[c, y + 1, x] - p1[c, y - 1, x]) if 0 < y < h - 1 else np.float32(0.0)
-                    gx = half * (p1[c, y, x + 1] - p1[c, y, x - 1]) if 0 < x < w - 1 else np.float32(0.0)
-                    gm = max(gm, np.sqrt(gx * gx + gy * gy))
-                d[y, x] = dm
-                r[y, x] = dm / max(gm, floor)
+                dm[x] = zero
+                gm[x] = zero
+            for c in range(C):
+                a0 = p0[c, y]
+                a1 = p1[c, y]
+                a2 = p2[c, y]
+                for x in range(w):
+                    dm[x] = max(dm[x], max(abs(a1[x] - a0[x]), abs(a2[x] - a1[x])))
+                if 0 < y < h - 1:
+                    up = p1[c, y - 1]
+                    dn = p1[c, y + 1]
+                    for x in range(1, w - 1):
+                        gy = half * (dn[x] - up[x])
+                        gx = half * (a1[x + 1] - a1[x - 1])
+                        gm[x] = max(gm[x], np.sqrt(gx * gx + gy * gy))
+                    for x in (0, w - 1):  # the outer columns: no horizontal difference (both: x = 0 when w = 1)
+                        gy = half * (dn[x] - up[x])
+                        gm[x] = max(gm[x], np.sqrt(zero * zero + gy * gy))
+                else:  # the outer rows: no vertical difference
+                    for x in range(1, w - 1):
+                        gx = half * (a1[x + 1] - a1[x - 1])
+                        gm[x] = max(gm[x], np.sqrt(gx * gx + zero * zero))
+                    for x in (0, w - 1):
+                        gm[x] = max(gm[x], np.sqrt(zero * zero + zero * zero))
+            ry = r[y]
+            for x in range(w):
+                ry[x] = dm[x] / max(gm[x], floor)
 
     @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
     def drawn(bg, r, below):  # pragma: no cover - compiled (tested through update.diffuse)
