@@ -379,3 +379,21 @@ def test_motion_parts_against_the_whole_array_measures(shape):
         want_d = _motion(three, 1)[1]
         np.testing.assert_array_equal(d, want_d)
         np.testing.assert_array_equal(r, _displacement(want_d[None], three[1:2], floor)[0])
+
+
+@pytest.mark.parametrize("C,P", [(3, 4800), (1, 37), (2, 1)])
+def test_fit_inliers_against_numpy(C, P):
+    """The light fit's inlier test (a channel at a time over the pixels, and-ed) against the NumPy expression:
+    every channel's |(a B0 + b) - xs| <= ksig (float32), and ``ok``; residuals exactly at the bound included."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(C * P)
+    a = rng.uniform(0.5, 2.0, C).astype(np.float32)
+    b = rng.normal(0.0, 5.0, C).astype(np.float32)
+    B0 = (rng.random((C, P)) * 255).astype(np.float32)
+    xs = ((a[:, None] * B0 + b[:, None]) + rng.normal(0.0, 4.0, (C, P))).astype(np.float32)
+    ksig = np.full(P, 6.0, np.float32)
+    ksig[::3] = np.abs((a[0] * B0[0, ::3] + b[0]) - xs[0, ::3])  # on the bound in channel 0
+    ok = rng.random(P) < 0.9
+    want = (np.abs((a[:, None] * B0 + b[:, None]) - xs) <= ksig[None]).all(axis=0) & ok
+    got = kernels.fit_inliers()(a, b, B0, xs, ksig, ok, np.empty(P, bool))
+    np.testing.assert_array_equal(got, want)
