@@ -397,3 +397,53 @@ def test_fit_inliers_against_numpy(C, P):
     want = (np.abs((a[:, None] * B0 + b[:, None]) - xs) <= ksig[None]).all(axis=0) & ok
     got = kernels.fit_inliers()(a, b, B0, xs, ksig, ok, np.empty(P, bool))
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("stiller", [1.0, 0.7])
+def test_stable_search_with_and_without_the_kernel_keeps_the_same_frames(monkeypatch, stiller):
+    """The stable search's update (the kept values a stiller frame replaces, each changed pixel's least still
+    kept frame found again) compiled and by NumPy's whole-array steps: the same kept values, motions, least still
+    frames and settings, frame after frame, for every pixel up to the horizon and for the open pixels past it
+    (their neighbourhoods alone, then the whole frame's motion at them)."""
+    from bgsub.background.stable import StableSearch
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(int(stiller * 10))
+    n, C, h, w, T = 6, 3, 20, 24, 40
+    frames = np.round(rng.random((T, C, h, w)) * 255).astype(np.float32)
+    frames[:, :, :, :8] = 100 + rng.normal(0, 1.0, (T, C, h, 8)).astype(np.float32)  # a still part
+    vals = frames[:n].copy()
+    mot = (rng.random((n, h, w)) * 4).astype(np.float32)
+    mot[:2, :3, :3] = 5.0  # tied motions: np.argmax's first
+    norm = ((rng.random((h, w)) + 0.5).astype(np.float32), (rng.random((h, w)) + 0.5).astype(np.float32))
+    open_mask = rng.random((h, w)) < 0.1
+    sparse_mask = np.zeros((h, w), bool)
+    sparse_mask[[3, 10, 17], [2, 12, 20]] = True  # a few open pixels: their neighbourhoods alone
+
+    def run(compiled: bool, box: int, opened: np.ndarray):
+        if not compiled:
+            monkeypatch.setattr(kernels, "_kernels", {})
+        s = StableSearch(vals, mot, first=n, horizon=20, box=box, camera=1.0, motion="both", norm=norm,
+                         open_mask=opened, open_horizon=T + 5, stiller=stiller)
+        out = []
+        for t in range(n, T):
+            act = s.step(frames[t], t)
+            out.append((None if act is None else (act[0], act[1].copy()), s.vals.copy(), s.mot.copy(),
+                        s.worst.copy(), s.wm.copy()))
+        monkeypatch.undo()
+        return out, s.idx is not None, s.sparse
+
+    for box, opened, sparse in ((3, open_mask, False), (5, open_mask, False), (3, sparse_mask, True)):
+        got, past, sp = run(True, box, opened)
+        want, _, _ = run(False, box, opened)
+        assert past and sp == sparse  # past the horizon: the open pixels alone
+        assert (got[-1][2] != mot.reshape(n, -1)[:, :got[-1][2].shape[1]]).any()  # frames were replaced
+        for g, e in zip(got, want):
+            assert (g[0] is None) == (e[0] is None)
+            if g[0] is not None:
+                assert (g[0][0] is None) == (e[0][0] is None)
+                if g[0][0] is not None:
+                    np.testing.assert_array_equal(g[0][0], e[0][0])
+                np.testing.assert_array_equal(g[0][1], e[0][1])
+            for a, b in zip(g[1:], e[1:]):
+                np.testing.assert_array_equal(a, b)

@@ -360,6 +360,38 @@ def define(numba, *, cache: bool) -> dict:
                 samples[j[i], c, dst[i]] = x[c, src[i]]
 
     @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def keep_stiller(mm, stiller, wm, worst, vals, mot, src, idx, mapped):  # pragma: no cover - compiled
+        # (tested through bgsub.background.stable.StableSearch.step) the stable search's update, per pixel p of
+        # the P searched: where mm[p] < wm[p] * stiller (float32), the least still kept value (worst[p]) becomes
+        # the frame's, src[:, idx[p] if mapped else p], its motion mm[p], and the pixel's least still kept frame
+        # is found again (np.argmax's: the first largest motion, the first NaN if any). Returns how many changed.
+        n, C, P = vals.shape
+        changed = 0
+        for p in range(P):
+            if not mm[p] < wm[p] * stiller:
+                continue
+            changed += 1
+            j = worst[p]
+            col = idx[p] if mapped else p
+            for c in range(C):
+                vals[j, c, p] = src[c, col]
+            mot[j, p] = mm[p]
+            bi = 0
+            best = mot[0, p]
+            if best == best:  # (a NaN is np.argmax's answer as soon as it is met)
+                for i in range(1, n):
+                    v = mot[i, p]
+                    if v != v:
+                        bi = i
+                        break
+                    if v > best:
+                        best = v
+                        bi = i
+            worst[p] = bi
+            wm[p] = mot[bi, p]
+        return changed
+
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
     def unit_planes(img, lut, out):  # pragma: no cover - compiled (tested through bgsub.io.frames._convert)
         # img (H, W, 3) uint8 BGR as OpenCV decodes it -> out (3, H, W) float32 RGB: out[c, y, x] =
         # lut[img[y, x, 2 - c]], lut (256,) each 8-bit value over 255 as np.divide computes it in float32
@@ -377,4 +409,4 @@ def define(numba, *, cache: bool) -> dict:
 
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
             "nn_spread_at": nn_spread_at, "median_cols": median_cols, "motion_parts": motion_parts, "drawn": drawn,
-            "put": put, "unit_planes": unit_planes}
+            "put": put, "unit_planes": unit_planes, "keep_stiller": keep_stiller}

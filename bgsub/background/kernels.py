@@ -21,6 +21,8 @@ through the wrappers below (each returns None where the kernels are unavailable)
 - ``band_drop``: the decision at the mask's edge (:func:`bgsub.background.boundary.refine`).
 - ``drawn`` and ``put``: ViBe's update's selections and writes (:func:`bgsub.background.update.diffuse`; its
   random draws stay NumPy's, so the model's results per seed are the same).
+- ``keep_stiller``: the stable search's update after each frame (:meth:`bgsub.background.stable.StableSearch.step`:
+  the kept values a stiller frame replaces, and each changed pixel's least still kept frame found again).
 - ``unit_planes``: a decoded 8-bit BGR image to the float32 RGB planes in [0, 1] the pipeline reads
   (:func:`bgsub.io.frames._convert`), by a table of the 256 quotients: only once the kernels are loaded
   (:func:`loaded_unit_planes` never loads them nor waits for them).
@@ -127,6 +129,16 @@ def _warmed(kernels: dict) -> bool:
     sel = kernels["drawn"](np.array([[True, False], [True, True]]), np.array([[0.1, 0.0], [0.9, 0.05]]), 0.5)
     if sel.tolist() != [0, 3]:
         return False
+    # the search: pixel 0 stiller than its worst kept frame (motion 4 at kept frame 1) takes the frame's value
+    # there, its new worst being frame 0 (3); pixel 1 (1.5 against 2) stays
+    kv = np.zeros((2, 1, 2), np.float32)
+    km = np.array([[3.0, 2.0], [4.0, 1.0]], np.float32)
+    kw, kwm = np.array([1, 0], np.int64), np.array([4.0, 2.0], np.float32)
+    got = kernels["keep_stiller"](np.array([1.0, 1.5], np.float32), np.float32(0.5), kwm, kw, kv, km,
+                                  np.array([[9.0, 8.0]], np.float32), np.zeros(1, np.int64), False)
+    if (got != 1 or kv[:, 0].tolist() != [[0.0, 0.0], [9.0, 0.0]] or km.tolist() != [[3.0, 2.0], [1.0, 1.0]]
+            or kw.tolist() != [0, 0] or kwm.tolist() != [3.0, 2.0]):
+        return False
     img = np.array([[[0, 128, 255], [7, 1, 2]]], np.uint8)  # (1, 2, 3) BGR -> RGB planes of the table's values
     got = kernels["unit_planes"](img, _unit_table(), np.empty((3, 1, 2), np.float32))
     if got.tolist() != (img.transpose(2, 0, 1)[::-1] / np.float32(255.0)).tolist():
@@ -214,6 +226,25 @@ def loaded_unit_planes(img: np.ndarray, out: np.ndarray) -> Optional[np.ndarray]
             or out.shape != (3,) + img.shape[:2] or out.dtype != np.float32 or not out.flags.c_contiguous):
         return None  # (C-contiguous only: the layouts compiled and checked at loading, no compilation mid-run)
     return kern(img, _unit_table(), out)
+
+
+def keep_stiller(mm: np.ndarray, stiller: np.float32, wm: np.ndarray, worst: np.ndarray, vals: np.ndarray,
+                 mot: np.ndarray, src: np.ndarray, idx: Optional[np.ndarray]) -> Optional[int]:
+    """:meth:`bgsub.background.stable.StableSearch.step`'s update in one compiled pass over the pixels searched
+    (``vals`` (n, C, P), ``mot`` (n, P), ``worst`` (P,) int64 and ``wm`` (P,) updated in place; ``src`` (C, h w)
+    the frame, ``idx`` the searched pixels' flat indices or None for all): how many pixels changed; None when the
+    kernels are unavailable or the arrays are not the types they were checked with (float32, C-contiguous)."""
+    kern = _get().get("keep_stiller")
+    f32 = (mm, wm, vals, mot, src)
+    if (kern is None or any(a.dtype != np.float32 or not a.flags.c_contiguous for a in f32)
+            or worst.dtype != np.int64 or not worst.flags.c_contiguous
+            or (idx is not None and (idx.dtype != np.int64 or not idx.flags.c_contiguous))):
+        return None
+    mapped = idx is not None
+    return kern(mm, np.float32(stiller), wm, worst, vals, mot, src, idx if mapped else _NO_INDEX, mapped)
+
+
+_NO_INDEX = np.zeros(1, np.int64)  # keep_stiller's idx when every pixel is searched (not read)
 
 
 def fit_inliers():
