@@ -392,6 +392,58 @@ def define(numba, *, cache: bool) -> dict:
         return changed
 
     @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def shadow_test(xc, zmax, bg, sigma, k, smin, tex, ts, tsig, textured, m, alpha, sh, cd):  # pragma: no cover
+        # (compiled; tested through bgsub.background.shadow.shadowed) the cast-shadow test at the pixels with
+        # zmax > k: xc, bg (C, P), zmax, sigma (P,), tex, tsig (P,), ts (n, P) float32; k, smin float32 (NumPy
+        # compares float32 arrays with Python floats cast to float32); m the texture's order statistic (1 <= m
+        # <= n). alpha (P,) float32 (1 where not a shadow), sh (P,) bool, cd (P,) float32 (0 where not) written;
+        # returns how many pixels are shadows. The arithmetic of shadowed's NumPy steps in their order: the
+        # channel sums left to right, the largest |x - a b| over the channels, the m-th smallest texture distance
+        # (an order statistic: the same value as the running minima's)
+        C, P = xc.shape
+        n = ts.shape[0]
+        one = np.float32(1.0)
+        eps = np.float32(1e-6)
+        mins = np.empty(m, np.float32)
+        found = 0
+        for p in range(P):
+            alpha[p] = one
+            sh[p] = False
+            cd[p] = np.float32(0.0)
+            if not zmax[p] > k:
+                continue
+            s1 = xc[0, p] * bg[0, p]
+            s2 = bg[0, p] * bg[0, p]
+            for c in range(1, C):
+                s1 = s1 + xc[c, p] * bg[c, p]
+                s2 = s2 + bg[c, p] * bg[c, p]
+            a = s1 / (s2 if (s2 > eps or s2 != s2) else eps)  # (np.maximum's: a NaN carries on)
+            cm = abs(xc[0, p] - a * bg[0, p])
+            for c in range(1, C):
+                cm = max(cm, abs(xc[c, p] - a * bg[c, p]))
+            cv = cm / sigma[p]
+            if not (a >= smin and a < one and cv <= k):
+                continue
+            if textured:
+                v = tex[p] / a
+                for i in range(m):
+                    mins[i] = np.inf
+                for j in range(n):  # insert |ts_j - v| into the m sorted smallest
+                    d = abs(ts[j, p] - v)
+                    for i in range(m):
+                        lo = mins[i]
+                        if d < lo:
+                            mins[i] = d
+                            d = lo
+                if mins[m - 1] / tsig[p] > k:
+                    continue
+            sh[p] = True
+            alpha[p] = a
+            cd[p] = cv
+            found += 1
+        return found
+
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
     def unit_planes(img, lut, out):  # pragma: no cover - compiled (tested through bgsub.io.frames._convert)
         # img (H, W, 3) uint8 BGR as OpenCV decodes it -> out (3, H, W) float32 RGB: out[c, y, x] =
         # lut[img[y, x, 2 - c]], lut (256,) each 8-bit value over 255 as np.divide computes it in float32
@@ -409,4 +461,4 @@ def define(numba, *, cache: bool) -> dict:
 
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
             "nn_spread_at": nn_spread_at, "median_cols": median_cols, "motion_parts": motion_parts, "drawn": drawn,
-            "put": put, "unit_planes": unit_planes, "keep_stiller": keep_stiller}
+            "put": put, "unit_planes": unit_planes, "keep_stiller": keep_stiller, "shadow_test": shadow_test}

@@ -23,6 +23,7 @@ through the wrappers below (each returns None where the kernels are unavailable)
   random draws stay NumPy's, so the model's results per seed are the same).
 - ``keep_stiller``: the stable search's update after each frame (:meth:`bgsub.background.stable.StableSearch.step`:
   the kept values a stiller frame replaces, and each changed pixel's least still kept frame found again).
+- ``shadow_test``: the cast-shadow test at the foreground pixels (:func:`bgsub.background.shadow.shadowed`).
 - ``unit_planes``: a decoded 8-bit BGR image to the float32 RGB planes in [0, 1] the pipeline reads
   (:func:`bgsub.io.frames._convert`), by a table of the 256 quotients: only once the kernels are loaded
   (:func:`loaded_unit_planes` never loads them nor waits for them).
@@ -139,6 +140,20 @@ def _warmed(kernels: dict) -> bool:
     if (got != 1 or kv[:, 0].tolist() != [[0.0, 0.0], [9.0, 0.0]] or km.tolist() != [[3.0, 2.0], [1.0, 1.0]]
             or kw.tolist() != [0, 0] or kwm.tolist() != [3.0, 2.0]):
         return False
+    # shadows: pixel 0 is its background at 0.9 of the light (a shadow), pixel 1 at 0.5 (too dark), pixel 2 not
+    # foreground; with the texture, pixel 0's (9 / 0.9 = 10) matches its samples 10 and 11 (the 2nd nearest 1)
+    sx = np.array([[90.0, 50.0, 90.0]] * 3, np.float32)
+    sb = np.full((3, 3), 100.0, np.float32)
+    zz, ss = np.array([9.0, 9.0, 1.0], np.float32), np.ones(3, np.float32)
+    ts, tt = np.array([[10.0] * 3, [11.0] * 3, [30.0] * 3], np.float32), np.array([9.0, 5.0, 9.0], np.float32)
+    al, shm, cdv = np.empty(3, np.float32), np.empty(3, np.bool_), np.empty(3, np.float32)
+    for textured, tsg, want in ((False, 1.0, 1), (True, 1.0, 1), (True, 0.1, 0)):
+        got = kernels["shadow_test"](sx, zz, sb, ss, np.float32(6.0), np.float32(0.8), tt, ts,
+                                     np.full(3, tsg, np.float32), textured, 2, al, shm, cdv)
+        if got != want or shm.tolist() != [bool(want), False, False] or al.tolist()[1:] != [1.0, 1.0]:
+            return False
+    if not (abs(float(al[0]) - 1.0) < 1e-6 and cdv.tolist() == [0.0, 0.0, 0.0]):  # (the last case: no shadow)
+        return False
     img = np.array([[[0, 128, 255], [7, 1, 2]]], np.uint8)  # (1, 2, 3) BGR -> RGB planes of the table's values
     got = kernels["unit_planes"](img, _unit_table(), np.empty((3, 1, 2), np.float32))
     if got.tolist() != (img.transpose(2, 0, 1)[::-1] / np.float32(255.0)).tolist():
@@ -245,6 +260,39 @@ def keep_stiller(mm: np.ndarray, stiller: np.float32, wm: np.ndarray, worst: np.
 
 
 _NO_INDEX = np.zeros(1, np.int64)  # keep_stiller's idx when every pixel is searched (not read)
+
+
+def shadow_test(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, shadow_min: float,
+                tex: Optional[np.ndarray], tsamples: Optional[np.ndarray], tsigma: Optional[np.ndarray], matches: int
+                ) -> Optional[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`bgsub.background.shadow.shadowed`'s test in one compiled pass over the pixels of float32 (C, h, w)
+    ``xc`` and ``bg``, (h, w) ``zmax`` and ``sigma`` (and, with ``tex``, the (n, 1, h, w) texture samples and
+    their (h, w) noise levels): (the number of shadow pixels, alpha, the shadow mask, the chromaticity distortion),
+    each (h, w); None when the kernels are unavailable or the arrays are not float32."""
+    kern = _get().get("shadow_test")
+    arrays = (xc, zmax, bg, sigma) + (() if tex is None else (tex, tsamples, tsigma))
+    if kern is None or any(a is None or a.dtype != np.float32 for a in arrays):
+        return None
+    C = xc.shape[0]
+    shape = zmax.shape
+    P = zmax.size
+    textured = tex is not None
+    if textured:
+        n = tsamples.shape[0]
+        ts, tx, tsg = (np.ascontiguousarray(tsamples).reshape(n, P), np.ascontiguousarray(tex).reshape(P),
+                       np.ascontiguousarray(tsigma).reshape(P))
+    else:
+        n, ts, tx, tsg = 1, _NO_TEXTURE[1], _NO_TEXTURE[0], _NO_TEXTURE[0]
+    m = max(1, min(int(matches), n))  # (kth_smallest's order: at most the samples there are)
+    alpha, cd = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    sh = np.empty(shape, np.bool_)
+    found = kern(np.ascontiguousarray(xc).reshape(C, P), np.ascontiguousarray(zmax).reshape(P),
+                 np.ascontiguousarray(bg).reshape(C, P), np.ascontiguousarray(sigma).reshape(P), np.float32(k),
+                 np.float32(shadow_min), tx, ts, tsg, textured, m, alpha.reshape(P), sh.reshape(P), cd.reshape(P))
+    return found, alpha, sh, cd
+
+
+_NO_TEXTURE = (np.zeros(1, np.float32), np.zeros((1, 1), np.float32))  # shadow_test's texture when there is none
 
 
 def fit_inliers():
