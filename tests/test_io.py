@@ -142,6 +142,19 @@ def test_write_mask_name_values_and_resize(tmp_path):
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temporary left
 
 
+@pytest.mark.parametrize("shape", [(24, 32), (1, 24, 32)])
+def test_write_mask_of_a_bool_mask_writes_the_bytes_of_its_0_255_image(tmp_path, shape):
+    """A bool mask (the pipeline's; its bytes read as 0/1 and scaled) and the same mask as 0/1 or 0..5 integers or
+    floats (compared with 0) give byte-identical files: the PNG of (m > 0) as 0/255 uint8, encoded here with
+    OpenCV's defaults."""
+    rng = np.random.default_rng(len(shape))
+    m = rng.random(shape) > 0.7
+    want = cv2.imencode(".png", (m.reshape(24, 32) > 0).astype(np.uint8) * 255)[1].tobytes()
+    for i, a in enumerate((m, m.astype(np.uint8), m * rng.integers(1, 6, shape), m.astype(np.float32))):
+        assert write_mask(tmp_path, i, a).read_bytes() == want
+    assert write_mask(tmp_path, 9, m[..., ::-1][..., ::-1]).read_bytes() == want  # a view of another's bytes
+
+
 def test_written_files_get_the_permissions_of_a_plain_write(tmp_path):
     """Temporary files are created like open(path, "w") creates files (0o666 less the umask), not private
     (0o600) as tempfile.mkstemp makes them: masks and checkpoints can be shared."""

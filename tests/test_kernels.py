@@ -66,14 +66,17 @@ def test_warm_up_builds_once_in_a_thread(monkeypatch):
     assert calls == [1]
 
 
-def test_refine_with_and_without_the_kernels_drops_the_same_pixels(monkeypatch):
+@pytest.mark.parametrize("C", [3, 1])
+def test_refine_with_and_without_the_kernels_drops_the_same_pixels(monkeypatch, C):
+    """The kernel's integral images (the colour frame's four running sums in one loop, a grey frame's two one after
+    the other) against the NumPy path's cv2.integral, on frames with arbitrary float values inside the object."""
     from bgsub.background.boundary import refine
 
     pytest.importorskip("numba")
     rng = np.random.default_rng(5)
-    T, C, H, W = 4, 3, 48, 64
+    T, H, W = 4, 48, 64
     frames = (rng.integers(0, 256, (T, C, H, W)) / 255.0).astype(np.float32)
-    frames[:, :, 10:30, 15:45] = (np.array([0.9, 0.2, 0.4], np.float32)[:, None, None]
+    frames[:, :, 10:30, 15:45] = (np.array([0.9, 0.2, 0.4][:C], np.float32)[:, None, None]
                                   + 0.02 * rng.standard_normal((T, C, 20, 30)).astype(np.float32))
     background = (rng.integers(0, 256, (C, H, W)) / 255.0).astype(np.float32)
     masks = np.zeros((T, H, W), bool)
@@ -103,6 +106,39 @@ def test_working_and_texture_with_and_without_the_kernels(monkeypatch, shape, si
     np.testing.assert_array_equal(x1, x0)
     np.testing.assert_array_equal(t1, t0)
     assert t1.std() > 0 or 1 in shape[2:]
+
+
+@pytest.mark.parametrize("shape,size", [((8, 3, 240, 320), (120, 160)), ((3, 3, 24, 32), (12, 16)),
+                                        ((2, 1, 24, 32), (12, 16)), ((3, 3, 30, 41), (11, 14)),
+                                        ((2, 3, 60, 80), (12, 16))])
+@pytest.mark.parametrize("numba", [True, False])
+def test_working_and_texture_frame_by_frame_equals_the_whole_array_path(monkeypatch, shape, size, numba):
+    """Frames whose texture is measured above the working size go through scratch buffers one frame at a time:
+    the same values as the whole chunk at once (grey levels, the texture at the texture size, both area-averaged
+    plane by plane, the texture box-averaged), with and without the compiled texture kernel."""
+    import cv2
+
+    from bgsub.background.texture import texture_of, texture_size
+    from bgsub.background.working import to_working, working_and_texture
+
+    if numba:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(kernels, "_kernels", {})
+    rng = np.random.default_rng(sum(shape))
+    frames = (rng.integers(0, 256, shape) / 255.0).astype(np.float32)
+    T, C = shape[:2]
+    ts = texture_size(shape[2:], size)
+    assert tuple(ts) != size
+    xt = to_working(frames, ts)  # the whole chunk in grey levels at the texture size
+    want_x = np.stack([[cv2.resize(xt[t, c], size[::-1], interpolation=cv2.INTER_AREA) for c in range(C)]
+                       for t in range(T)])
+    want_t = texture_of(xt.mean(axis=1), size)
+    for t in range(T):
+        cv2.blur(want_t[t], (5, 5), dst=want_t[t], borderType=cv2.BORDER_REFLECT)
+    got_x, got_t = working_and_texture(frames, size, 5)
+    np.testing.assert_array_equal(got_x, want_x)
+    np.testing.assert_array_equal(got_t, want_t)
 
 
 def test_grey_texture_against_a_literal_sum():
@@ -297,3 +333,153 @@ def test_median0_with_and_without_the_kernels(monkeypatch, shape):
     b = a.copy()
     b.flat[3] = np.nan  # NaNs go to NumPy's path
     assert kernels.median0(b) is None
+
+
+@pytest.mark.parametrize("shape", [(240, 320, 3), (7, 5, 3), (1, 1, 3), (31, 17, 4), (9, 11)])
+def test_frame_conversion_with_the_table_equals_numpy_s_division(monkeypatch, shape):
+    """8-bit frames to float32 planes in [0, 1] (RGB from BGR): the compiled table lookup, once the kernels are
+    loaded, gives NumPy's float32 division exactly, for every byte value; before they are loaded (or without
+    them) NumPy divides, and asking never loads them."""
+    from bgsub.io.frames import _convert
+
+    pytest.importorskip("numba")
+    assert kernels.available()
+    rng = np.random.default_rng(sum(shape))
+    img = rng.integers(0, 256, shape).astype(np.uint8)
+    img.reshape(-1)[:256] = np.arange(256)[: img.size]  # every byte value where there is room
+    rgb = img[..., :3].transpose(2, 0, 1)[::-1] if img.ndim == 3 else img[None]
+    want = np.divide(rgb, np.float32(255.0), dtype=np.float32)  # (float32 operands: an independent division)
+    want = want if img.ndim == 3 else np.repeat(want, 3, axis=0)  # a grey image is read as colour
+    out = np.empty(want.shape, np.float32)
+    assert _convert(img, grayscale=False, scale=1.0, where="t", out=out) is out
+    np.testing.assert_array_equal(out, want)
+    if img.ndim == 3 and shape[2] == 3:
+        assert kernels.loaded_unit_planes(img, np.empty(want.shape, np.float32)) is not None
+        np.testing.assert_array_equal(_convert(img, grayscale=False, scale=1.0, where="t"), want)
+    monkeypatch.setattr(kernels, "_kernels", None)  # not loaded (yet): NumPy's path, and nothing is built
+    monkeypatch.setattr(kernels, "_build", lambda: pytest.fail("loaded by the conversion"))
+    assert kernels.loaded_unit_planes(img[..., :3].copy(), np.empty((3,) + shape[:2], np.float32)) is None
+    np.testing.assert_array_equal(_convert(img, grayscale=False, scale=1.0, where="t"), want)
+
+
+@pytest.mark.parametrize("shape", [(3, 120, 160), (3, 30, 40), (1, 7, 9), (3, 1, 6), (3, 5, 1), (3, 2, 2), (2, 1, 1)])
+def test_motion_parts_against_the_whole_array_measures(shape):
+    """The compiled motion measures of the middle of three frames (rows of each channel at a time) against the
+    window's whole-array ones, bit for bit: the larger frame difference (max over channels) and its ratio to the
+    gradient magnitude floored (central differences, 0 across the outer rows and columns), on frames with the
+    outer rows and columns, a single row or column, and one or two channels."""
+    from bgsub.background.stats import _displacement, _motion
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(sum(shape))
+    three = (rng.random((3,) + shape) * 100).astype(np.float32)
+    three[:, :, :, :1] = np.round(three[:, :, :, :1])  # ties between channels and frames
+    for floor in (0.5, 40.0):
+        d, r = kernels.motion_parts(three[0], three[1], three[2], floor)
+        want_d = _motion(three, 1)[1]
+        np.testing.assert_array_equal(d, want_d)
+        np.testing.assert_array_equal(r, _displacement(want_d[None], three[1:2], floor)[0])
+
+
+@pytest.mark.parametrize("C,P", [(3, 4800), (1, 37), (2, 1)])
+def test_fit_inliers_against_numpy(C, P):
+    """The light fit's inlier test (a channel at a time over the pixels, and-ed) against the NumPy expression:
+    every channel's |(a B0 + b) - xs| <= ksig (float32), and ``ok``; residuals exactly at the bound included."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(C * P)
+    a = rng.uniform(0.5, 2.0, C).astype(np.float32)
+    b = rng.normal(0.0, 5.0, C).astype(np.float32)
+    B0 = (rng.random((C, P)) * 255).astype(np.float32)
+    xs = ((a[:, None] * B0 + b[:, None]) + rng.normal(0.0, 4.0, (C, P))).astype(np.float32)
+    ksig = np.full(P, 6.0, np.float32)
+    ksig[::3] = np.abs((a[0] * B0[0, ::3] + b[0]) - xs[0, ::3])  # on the bound in channel 0
+    ok = rng.random(P) < 0.9
+    want = (np.abs((a[:, None] * B0 + b[:, None]) - xs) <= ksig[None]).all(axis=0) & ok
+    got = kernels.fit_inliers()(a, b, B0, xs, ksig, ok, np.empty(P, bool))
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("stiller", [1.0, 0.7])
+def test_stable_search_with_and_without_the_kernel_keeps_the_same_frames(monkeypatch, stiller):
+    """The stable search's update (the kept values a stiller frame replaces, each changed pixel's least still
+    kept frame found again) compiled and by NumPy's whole-array steps: the same kept values, motions, least still
+    frames and settings, frame after frame, for every pixel up to the horizon and for the open pixels past it
+    (their neighbourhoods alone, then the whole frame's motion at them)."""
+    from bgsub.background.stable import StableSearch
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(int(stiller * 10))
+    n, C, h, w, T = 6, 3, 20, 24, 40
+    frames = np.round(rng.random((T, C, h, w)) * 255).astype(np.float32)
+    frames[:, :, :, :8] = 100 + rng.normal(0, 1.0, (T, C, h, 8)).astype(np.float32)  # a still part
+    vals = frames[:n].copy()
+    mot = (rng.random((n, h, w)) * 4).astype(np.float32)
+    mot[:2, :3, :3] = 5.0  # tied motions: np.argmax's first
+    norm = ((rng.random((h, w)) + 0.5).astype(np.float32), (rng.random((h, w)) + 0.5).astype(np.float32))
+    open_mask = rng.random((h, w)) < 0.1
+    sparse_mask = np.zeros((h, w), bool)
+    sparse_mask[[3, 10, 17], [2, 12, 20]] = True  # a few open pixels: their neighbourhoods alone
+
+    def run(compiled: bool, box: int, opened: np.ndarray):
+        if not compiled:
+            monkeypatch.setattr(kernels, "_kernels", {})
+        s = StableSearch(vals, mot, first=n, horizon=20, box=box, camera=1.0, motion="both", norm=norm,
+                         open_mask=opened, open_horizon=T + 5, stiller=stiller)
+        out = []
+        for t in range(n, T):
+            act = s.step(frames[t], t)
+            out.append((None if act is None else (act[0], act[1].copy()), s.vals.copy(), s.mot.copy(),
+                        s.worst.copy(), s.wm.copy()))
+        monkeypatch.undo()
+        return out, s.idx is not None, s.sparse
+
+    for box, opened, sparse in ((3, open_mask, False), (5, open_mask, False), (3, sparse_mask, True)):
+        got, past, sp = run(True, box, opened)
+        want, _, _ = run(False, box, opened)
+        assert past and sp == sparse  # past the horizon: the open pixels alone
+        assert (got[-1][2] != mot.reshape(n, -1)[:, :got[-1][2].shape[1]]).any()  # frames were replaced
+        for g, e in zip(got, want):
+            assert (g[0] is None) == (e[0] is None)
+            if g[0] is not None:
+                assert (g[0][0] is None) == (e[0][0] is None)
+                if g[0][0] is not None:
+                    np.testing.assert_array_equal(g[0][0], e[0][0])
+                np.testing.assert_array_equal(g[0][1], e[0][1])
+            for a, b in zip(g[1:], e[1:]):
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("C,textured,matches", [(3, True, 2), (3, False, 2), (1, True, 1), (3, True, 25)])
+def test_shadow_test_with_and_without_the_kernel(monkeypatch, C, textured, matches):
+    """The cast-shadow test compiled (one pass over the pixels) and by NumPy's steps at the foreground pixels:
+    the same alpha, mask and chromaticity distortion, bit for bit, with pixels on each bound of the test
+    (alpha at shadow_min, just below 1, a distortion at k), with and without the texture test (an order of the
+    texture samples above their count included), and None for none."""
+    from bgsub.background.shadow import shadowed
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(C * 10 + matches)
+    h, w, n, k, smin = 30, 40, 20, 6.0, 0.7  # (float32(0.7) is below 0.7: NumPy compares in float32)
+    bg = (rng.random((C, h, w)) * 200 + 20).astype(np.float32)
+    alpha = rng.uniform(0.5, 1.1, (h, w)).astype(np.float32)
+    alpha[0, :10] = np.float32(smin)
+    alpha[1, :10] = np.nextafter(np.float32(1.0), np.float32(0.0))
+    xc = (bg * alpha[None] + rng.normal(0.0, 2.0, (C, h, w))).astype(np.float32)
+    xc[:, 0, :10] = bg[:, 0, :10] * np.float32(smin)  # exactly on the bound (if the rounding allows)
+    sigma = rng.uniform(0.5, 3.0, (h, w)).astype(np.float32)
+    zmax = rng.uniform(0.0, 12.0, (h, w)).astype(np.float32)
+    zmax[2, :5] = np.float32(k)  # not above k: not foreground
+    tex = (rng.random((h, w)) * 20).astype(np.float32)
+    tsamples = (tex[None, None] / alpha[None, None] + rng.normal(0.0, 2.0, (n, 1, h, w))).astype(np.float32)
+    tsamples[:3, 0, 3, :6] = tex[3, :6] / alpha[3, :6]  # ties in the texture distances
+    tsigma = rng.uniform(0.2, 1.0, (h, w)).astype(np.float32)
+    args = (xc, zmax, bg, sigma, k, smin) + ((tex, tsamples, tsigma) if textured else (None, None, None))
+    got = shadowed(*args, matches=matches)
+    monkeypatch.setattr(kernels, "_kernels", {})
+    want = shadowed(*args, matches=matches)
+    assert got is not None and want is not None and want[1].sum() > 20
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.undo()
+    assert shadowed(xc, np.zeros((h, w), np.float32), bg, sigma, k, smin) is None  # no foreground

@@ -716,6 +716,70 @@ def test_robust_spread_hand_computed():
     assert sigma[0, 0] == pytest.approx(3.0) and low == 3.0
 
 
+@pytest.mark.parametrize("shape", [(20, 3, 30, 40), (20, 1, 12, 16), (7, 3, 25, 1), (20, 3, 9)])
+@pytest.mark.parametrize("clean", [True, False])
+def test_robust_spread_equals_the_literal_recomputation(shape, clean):
+    """The conservative pass's second median absolute deviation is taken from the first pass's deviations (a
+    replaced sample deviates by 0): the same samples, noise levels and floor as computing the deviations of the
+    new samples from scratch with NumPy (the literal definition below), with and without ``over``."""
+    from bgsub.background.stats import robust_spread
+
+    rng = np.random.default_rng(sum(shape))
+    s = rng.normal(100.0, 3.0, shape).astype(np.float32)
+    s[rng.random(shape) < 0.1] += 50.0  # objects that crossed the window: outliers in some channels
+    for over in (None, rng.random(shape[2:]) < 0.5):
+        med = np.median(s, axis=0)
+        mad = np.median(np.abs(s - med[None]).max(axis=1), axis=0) * 1.4826
+        low = max(1.0, float(np.median(mad if over is None else mad[over])))
+        want_s, want_sig = s, np.maximum(mad, low).astype(np.float32)
+        if clean:
+            off = np.abs(s - med[None]).max(axis=1) > 6.0 * want_sig[None]
+            want_s = np.where(off[:, None], med[None], s).astype(np.float32)
+            mad = np.median(np.abs(want_s - med[None]).max(axis=1), axis=0) * 1.4826
+            low = max(1.0, float(np.median(mad if over is None else mad[over])))
+            want_sig = np.maximum(mad, low).astype(np.float32)
+        got_s, got_sig, got_low = robust_spread(s, 6.0, 1.0, clean, over=over)
+        assert got_s.dtype == np.float32 and got_low == low
+        np.testing.assert_array_equal(got_s, want_s)
+        np.testing.assert_array_equal(got_sig, want_sig)
+
+
+@pytest.mark.parametrize("shape", [(100, 3, 24, 32), (5, 1, 7, 9), (2, 3, 1, 5), (3, 3, 2, 1), (1, 3, 8, 8),
+                                   (20, 3, 30, 1)])
+def test_window_measures_frame_by_frame_equal_the_whole_array_formulas(shape):
+    """The window's gradient, frame differences, displacement and camera noise, computed a frame (a pair) at a time
+    in place, against their whole-array NumPy formulas (literal here), bit for bit: 8-bit grey levels and
+    arbitrary floats, frames of one row or column."""
+    import math
+
+    from bgsub.background.stats import NOISE_LAG, QUANT, _displacement, _gradient, _motion, immerkaer, noise_level
+
+    rng = np.random.default_rng(sum(shape))
+    x = np.round(rng.random(shape) * 255).astype(np.float32)
+    x[..., :1] += rng.normal(0.0, 1.0, shape[:-1] + (1,)).astype(np.float32)  # not only whole grey levels
+    gy, gx = np.zeros(x.shape, np.float32), np.zeros(x.shape, np.float32)
+    gy[..., 1:-1, :] = 0.5 * (x[..., 2:, :] - x[..., :-2, :])
+    gx[..., :, 1:-1] = 0.5 * (x[..., :, 2:] - x[..., :, :-2])
+    grad = np.sqrt(gx * gx + gy * gy).max(axis=1)
+    np.testing.assert_array_equal(_gradient(x), grad)
+    T = shape[0]
+    want = np.zeros((T,) + shape[2:], np.float32)
+    if T > 1:
+        d = np.abs(np.diff(x, axis=0)).max(axis=1)
+        want[0], want[-1] = d[0], d[-1]
+        want[1:-1] = np.maximum(d[:-1], d[1:])
+    np.testing.assert_array_equal(_motion(x, 1), want)
+    np.testing.assert_array_equal(_displacement(want, x, 2.0), (want / np.maximum(grad, np.float32(2.0))))
+    floor = QUANT / math.sqrt(4.0)
+    spatial = float(np.median([immerkaer(x[t, c]) for t in range(min(T, 5)) for c in range(shape[1])]))
+    if T > 1:
+        lag = min(T - 1, NOISE_LAG)
+        d = x[lag : 64 + lag] - x[: min(64, T - lag)]
+        d = np.abs(d - np.median(d.reshape(d.shape[0], d.shape[1], -1), axis=2)[:, :, None, None]).ravel()
+        spatial = min(float(np.percentile(d, 25)) / (0.3186 * math.sqrt(2.0)), spatial)
+    assert noise_level(x, 4.0) == max(floor, spatial)
+
+
 def _two_mode_clip(T=60, h=40, w=50, sigma=2.0, seed=4):
     """Grey scene (100) with noise; in a patch a leaf (60, 140, 60) rests in front of it for 10 frames of every 20
     (still in both states): the patch's background has two modes."""

@@ -77,9 +77,6 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
                 out &= le[c]
             return out
 
-    Bd, Xd = B0.astype(np.float64), xs.astype(np.float64)
-    BB, BX = Bd * Bd, Bd * Xd  # the least-squares sums as dot products with the inlier weights (no copies)
-
     def fit(a, b, wgt=None):  # wgt: the start's inliers, when already known
         for _ in range(2):
             wgt = inliers(a, b) if wgt is None else wgt
@@ -107,6 +104,8 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     bar = kept_off + 3.0 * math.sqrt(max(kept_off, 1))  # what a gain must beat
     if np.count_nonzero(ok_all) <= bar:  # a fit's inliers are among ok_all's pixels: no gain can win, none is
         return (x - off, ones[:, :, None]) if with_gain else x - off  # fitted (half of highway's frames)
+    Bd, Xd = B0.astype(np.float64), xs.astype(np.float64)  # (made only for the frames that fit a gain)
+    BB, BX = Bd * Bd, Bd * Xd  # the least-squares sums as dot products with the inlier weights (no copies)
     okc = ok_all & (B0 > 8.0).all(axis=0)  # ratios of dark pixels are noise
     if np.count_nonzero(okc) >= 64:  # (compress: a boolean index along the second axis is five times slower)
         ratio = median_rows(xs.compress(okc, axis=1) / B0.compress(okc, axis=1))[:, None]

@@ -21,6 +21,12 @@ through the wrappers below (each returns None where the kernels are unavailable)
 - ``band_drop``: the decision at the mask's edge (:func:`bgsub.background.boundary.refine`).
 - ``drawn`` and ``put``: ViBe's update's selections and writes (:func:`bgsub.background.update.diffuse`; its
   random draws stay NumPy's, so the model's results per seed are the same).
+- ``keep_stiller``: the stable search's update after each frame (:meth:`bgsub.background.stable.StableSearch.step`:
+  the kept values a stiller frame replaces, and each changed pixel's least still kept frame found again).
+- ``shadow_test``: the cast-shadow test at the foreground pixels (:func:`bgsub.background.shadow.shadowed`).
+- ``unit_planes``: a decoded 8-bit BGR image to the float32 RGB planes in [0, 1] the pipeline reads
+  (:func:`bgsub.io.frames._convert`), by a table of the 256 quotients: only once the kernels are loaded
+  (:func:`loaded_unit_planes` never loads them nor waits for them).
 
 Each does the float arithmetic of the code it replaces, in the same order, so the values are the same (tests
 check every kernel bit for bit against the whole-array path): the model's output does not depend on whether Numba
@@ -124,6 +130,34 @@ def _warmed(kernels: dict) -> bool:
     sel = kernels["drawn"](np.array([[True, False], [True, True]]), np.array([[0.1, 0.0], [0.9, 0.05]]), 0.5)
     if sel.tolist() != [0, 3]:
         return False
+    # the search: pixel 0 stiller than its worst kept frame (motion 4 at kept frame 1) takes the frame's value
+    # there, its new worst being frame 0 (3); pixel 1 (1.5 against 2) stays
+    kv = np.zeros((2, 1, 2), np.float32)
+    km = np.array([[3.0, 2.0], [4.0, 1.0]], np.float32)
+    kw, kwm = np.array([1, 0], np.int64), np.array([4.0, 2.0], np.float32)
+    got = kernels["keep_stiller"](np.array([1.0, 1.5], np.float32), np.float32(0.5), kwm, kw, kv, km,
+                                  np.array([[9.0, 8.0]], np.float32), np.zeros(1, np.int64), False)
+    if (got != 1 or kv[:, 0].tolist() != [[0.0, 0.0], [9.0, 0.0]] or km.tolist() != [[3.0, 2.0], [1.0, 1.0]]
+            or kw.tolist() != [0, 0] or kwm.tolist() != [3.0, 2.0]):
+        return False
+    # shadows: pixel 0 is its background at 0.9 of the light (a shadow), pixel 1 at 0.5 (too dark), pixel 2 not
+    # foreground; with the texture, pixel 0's (9 / 0.9 = 10) matches its samples 10 and 11 (the 2nd nearest 1)
+    sx = np.array([[90.0, 50.0, 90.0]] * 3, np.float32)
+    sb = np.full((3, 3), 100.0, np.float32)
+    zz, ss = np.array([9.0, 9.0, 1.0], np.float32), np.ones(3, np.float32)
+    ts, tt = np.array([[10.0] * 3, [11.0] * 3, [30.0] * 3], np.float32), np.array([9.0, 5.0, 9.0], np.float32)
+    al, shm, cdv = np.empty(3, np.float32), np.empty(3, np.bool_), np.empty(3, np.float32)
+    for textured, tsg, want in ((False, 1.0, 1), (True, 1.0, 1), (True, 0.1, 0)):
+        got = kernels["shadow_test"](sx, zz, sb, ss, np.float32(6.0), np.float32(0.8), tt, ts,
+                                     np.full(3, tsg, np.float32), textured, 2, al, shm, cdv)
+        if got != want or shm.tolist() != [bool(want), False, False] or al.tolist()[1:] != [1.0, 1.0]:
+            return False
+    if not (abs(float(al[0]) - 1.0) < 1e-6 and cdv.tolist() == [0.0, 0.0, 0.0]):  # (the last case: no shadow)
+        return False
+    img = np.array([[[0, 128, 255], [7, 1, 2]]], np.uint8)  # (1, 2, 3) BGR -> RGB planes of the table's values
+    got = kernels["unit_planes"](img, _unit_table(), np.empty((3, 1, 2), np.float32))
+    if got.tolist() != (img.transpose(2, 0, 1)[::-1] / np.float32(255.0)).tolist():
+        return False
     smp = np.zeros((2, 3, 4), np.float32)
     kernels["put"](smp, np.arange(12, dtype=np.float32).reshape(3, 4), np.array([1, 1], np.int64),
                    np.array([2, 2], np.int64), np.array([0, 3], np.int64))  # the later entry wins
@@ -174,15 +208,91 @@ def band_drop(inner: np.ndarray, x: np.ndarray, bg: np.ndarray, off: np.ndarray,
     return kern(inner, x, bg, np.ascontiguousarray(off, dtype=np.float64), ys, xs, int(R), float(thr), float(rr))
 
 
-def grey_texture(xt: np.ndarray) -> Optional[np.ndarray]:
+def grey_texture(xt: np.ndarray, out: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
     """(T, C, th, tw) float32 frames (grey levels) -> (T, th, tw) their grey's texture before the area average
     (:func:`bgsub.background.texture.texture_of`'s sum of halved neighbour differences), in one compiled pass with
-    the same arithmetic; None when the kernels are unavailable."""
+    the same arithmetic (into ``out``, a float32 (T, th, tw) array, when given); None when the kernels are
+    unavailable."""
     kern = _get().get("grey_texture")
     if kern is None:
         return None
     xt = np.ascontiguousarray(xt, dtype=np.float32)
-    return kern(xt, np.empty((xt.shape[0],) + xt.shape[2:], np.float32))
+    return kern(xt, np.empty((xt.shape[0],) + xt.shape[2:], np.float32) if out is None else out)
+
+
+@functools.lru_cache(maxsize=1)
+def _unit_table() -> np.ndarray:
+    """(256,) float32: each 8-bit value over 255, as ``np.divide(img, np.float32(255), dtype=np.float32)`` gives it
+    (the same division of the same float32 operands). Read-only."""
+    t = np.divide(np.arange(256, dtype=np.uint8), np.float32(255.0), dtype=np.float32)
+    t.flags.writeable = False
+    return t
+
+
+def loaded_unit_planes(img: np.ndarray, out: np.ndarray) -> Optional[np.ndarray]:
+    """A decoded (H, W, 3) uint8 BGR image into ``out``, (3, H, W) float32 C-contiguous, as RGB planes in [0, 1]
+    (:func:`bgsub.io.frames._convert`'s values: each byte's quotient from a table of the 256), returned; None
+    when the kernels are not loaded (yet): this never loads them nor waits for them (the frames of a job that
+    does not use the kernels, and those read while :func:`warm_up` loads them, are converted by NumPy, the same
+    values). One pass, half of NumPy's strided division here (0.09 against 0.19 ms a 320 x 240 frame)."""
+    got = _kernels  # (read once: the loading thread sets it when done)
+    kern = got.get("unit_planes") if got else None
+    if (kern is None or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3 or not img.flags.c_contiguous
+            or out.shape != (3,) + img.shape[:2] or out.dtype != np.float32 or not out.flags.c_contiguous):
+        return None  # (C-contiguous only: the layouts compiled and checked at loading, no compilation mid-run)
+    return kern(img, _unit_table(), out)
+
+
+def keep_stiller(mm: np.ndarray, stiller: np.float32, wm: np.ndarray, worst: np.ndarray, vals: np.ndarray,
+                 mot: np.ndarray, src: np.ndarray, idx: Optional[np.ndarray]) -> Optional[int]:
+    """:meth:`bgsub.background.stable.StableSearch.step`'s update in one compiled pass over the pixels searched
+    (``vals`` (n, C, P), ``mot`` (n, P), ``worst`` (P,) int64 and ``wm`` (P,) updated in place; ``src`` (C, h w)
+    the frame, ``idx`` the searched pixels' flat indices or None for all): how many pixels changed; None when the
+    kernels are unavailable or the arrays are not the types they were checked with (float32, C-contiguous)."""
+    kern = _get().get("keep_stiller")
+    f32 = (mm, wm, vals, mot, src)
+    if (kern is None or any(a.dtype != np.float32 or not a.flags.c_contiguous for a in f32)
+            or worst.dtype != np.int64 or not worst.flags.c_contiguous
+            or (idx is not None and (idx.dtype != np.int64 or not idx.flags.c_contiguous))):
+        return None
+    mapped = idx is not None
+    return kern(mm, np.float32(stiller), wm, worst, vals, mot, src, idx if mapped else _NO_INDEX, mapped)
+
+
+_NO_INDEX = np.zeros(1, np.int64)  # keep_stiller's idx when every pixel is searched (not read)
+
+
+def shadow_test(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, shadow_min: float,
+                tex: Optional[np.ndarray], tsamples: Optional[np.ndarray], tsigma: Optional[np.ndarray], matches: int
+                ) -> Optional[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`bgsub.background.shadow.shadowed`'s test in one compiled pass over the pixels of float32 (C, h, w)
+    ``xc`` and ``bg``, (h, w) ``zmax`` and ``sigma`` (and, with ``tex``, the (n, 1, h, w) texture samples and
+    their (h, w) noise levels): (the number of shadow pixels, alpha, the shadow mask, the chromaticity distortion),
+    each (h, w); None when the kernels are unavailable or the arrays are not float32."""
+    kern = _get().get("shadow_test")
+    arrays = (xc, zmax, bg, sigma) + (() if tex is None else (tex, tsamples, tsigma))
+    if kern is None or any(a is None or a.dtype != np.float32 for a in arrays):
+        return None
+    C = xc.shape[0]
+    shape = zmax.shape
+    P = zmax.size
+    textured = tex is not None
+    if textured:
+        n = tsamples.shape[0]
+        ts, tx, tsg = (np.ascontiguousarray(tsamples).reshape(n, P), np.ascontiguousarray(tex).reshape(P),
+                       np.ascontiguousarray(tsigma).reshape(P))
+    else:
+        n, ts, tx, tsg = 1, _NO_TEXTURE[1], _NO_TEXTURE[0], _NO_TEXTURE[0]
+    m = max(1, min(int(matches), n))  # (kth_smallest's order: at most the samples there are)
+    alpha, cd = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    sh = np.empty(shape, np.bool_)
+    found = kern(np.ascontiguousarray(xc).reshape(C, P), np.ascontiguousarray(zmax).reshape(P),
+                 np.ascontiguousarray(bg).reshape(C, P), np.ascontiguousarray(sigma).reshape(P), np.float32(k),
+                 np.float32(shadow_min), tx, ts, tsg, textured, m, alpha.reshape(P), sh.reshape(P), cd.reshape(P))
+    return found, alpha, sh, cd
+
+
+_NO_TEXTURE = (np.zeros(1, np.float32), np.zeros((1, 1), np.float32))  # shadow_test's texture when there is none
 
 
 def fit_inliers():

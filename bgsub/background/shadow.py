@@ -15,6 +15,7 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.background import kernels
 from bgsub.background.stats import kth_smallest
 
 
@@ -28,6 +29,11 @@ def shadowed(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndarray
     ``matches``-th nearest texture sample within k noise levels of tex / alpha). Returns (alpha (h, w), 1 where
     not a shadow; the shadow mask (h, w); the chromaticity distortion in noise levels (h, w), 0 where not a
     shadow), or None when no pixel is one."""
+    textured = tex is not None and tsamples is not None
+    got = kernels.shadow_test(xc, zmax, bg, sigma, k, shadow_min, tex if textured else None,
+                              tsamples if textured else None, tsigma if textured else None, matches)
+    if got is not None:  # one compiled pass over the pixels (bgsub.background.kernels), the same values
+        return got[1:] if got[0] else None
     fg = zmax > k
     if not fg.any():
         return None

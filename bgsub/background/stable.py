@@ -29,6 +29,7 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.background import kernels
 from bgsub.background.start import frame_motion, motion_at
 from bgsub.background.stats import median0
 
@@ -143,10 +144,16 @@ class StableSearch:
             mm = frame_motion((p2, p1, xc), self.box, self.camera, self.motion, self.norm).reshape(-1)
             if self.idx is not None:
                 mm = mm[self.idx]
-        q = np.flatnonzero(mm < self.wm * self.stiller)  # (x 1 is exact: any stiller frame)
+        src = p1.reshape(p1.shape[0], -1)
+        # the kept values a stiller frame replaces, and those pixels' least still kept frames found again: one
+        # compiled pass over the pixels (the same values), or NumPy's whole-array steps below
+        if kernels.keep_stiller(np.ascontiguousarray(mm), self.stiller, self.wm, self.worst, self.vals, self.mot,
+                                np.ascontiguousarray(src), self.idx) is not None:
+            q = np.empty(0, np.intp)
+        else:
+            q = np.flatnonzero(mm < self.wm * self.stiller)  # (x 1 is exact: any stiller frame)
         if q.size:
             j = self.worst[q]
-            src = p1.reshape(p1.shape[0], -1)
             self.vals[j, :, q] = (src[:, q] if self.idx is None else src[:, self.idx[q]]).T
             self.mot[j, q] = mm[q]
             self._rescore(q)

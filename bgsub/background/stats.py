@@ -49,9 +49,13 @@ def noise_level(x: np.ndarray, factor: float = 1.0) -> float:
     lag = min(x.shape[0] - 1, NOISE_LAG)
     d = x[lag : 64 + lag] - x[: min(64, x.shape[0] - lag)]  # (P, C, h, w)
     # in one light: each pair's median change per channel undone (a light switched on between the two frames, or
-    # an exposure that drifts over the lag, is not noise)
-    d = np.abs(d - np.median(d.reshape(d.shape[0], d.shape[1], -1), axis=2)[:, :, None, None]).ravel()
-    temporal = float(np.percentile(d, 25)) / (0.3186 * math.sqrt(2.0))
+    # an exposure that drifts over the lag, is not noise). In place, the medians row by row and the percentile's
+    # partition in d itself (the values of np.median over axis 2 and of np.percentile of a copy): the window's
+    # start touches no more fresh memory than d (4 copies of its 15 MB at 160 x 120 before)
+    P, C = d.shape[:2]
+    d -= median_rows(d.reshape(P * C, -1)).reshape(P, C)[:, :, None, None]
+    np.abs(d, out=d)
+    temporal = float(np.percentile(d.reshape(-1), 25, overwrite_input=True)) / (0.3186 * math.sqrt(2.0))
     return max(floor, min(temporal, spatial))
 
 
@@ -59,7 +63,7 @@ def _motion(x: np.ndarray, box: int) -> np.ndarray:
     """(T, h, w) local motion of each frame: the larger of its differences to the previous and next frame (max over
     channels), box-filtered over ``box`` x ``box`` pixels."""
     T = x.shape[0]
-    d = np.abs(np.diff(x, axis=0)).max(axis=1)  # (T-1, h, w)
+    d = _abs_diff_max(x)  # (T-1, h, w)
     m = np.empty((T,) + x.shape[2:], np.float32)
     if T == 1:
         m[:] = 0
@@ -70,8 +74,51 @@ def _motion(x: np.ndarray, box: int) -> np.ndarray:
     return _blurred(m, box) if box > 1 else m
 
 
+def _abs_diff_max(x: np.ndarray) -> np.ndarray:
+    """(T - 1, h, w) ``np.abs(np.diff(x, axis=0)).max(axis=1)`` of frames x (T, C, h, w), the same values; float32
+    frames a pair at a time through one frame's buffer (whole planes' maxima: NumPy's reduction over the channel
+    axis is a slower strided pass, and the whole differences were two window-sized temporaries)."""
+    if x.dtype != np.float32 or x.shape[0] < 2:
+        return np.abs(np.diff(x, axis=0)).max(axis=1)
+    T, C = x.shape[:2]
+    out = np.empty((T - 1,) + x.shape[2:], np.float32)
+    buf = np.empty(x.shape[1:], np.float32)
+    for t in range(T - 1):
+        np.subtract(x[t + 1], x[t], out=buf)
+        np.abs(buf, out=buf)
+        _planes_max(buf, out[t])
+    return out
+
+
+def _planes_max(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``a.max(axis=0)`` of (C, ...) into ``out``, plane by plane (the same values)."""
+    np.copyto(out, a[0])
+    for c in range(1, a.shape[0]):
+        np.maximum(out, a[c], out=out)
+    return out
+
+
 def _gradient(x: np.ndarray) -> np.ndarray:
-    """(T, h, w) each frame's gradient magnitude (central differences, max over channels) of (T, C, h, w)."""
+    """(T, h, w) each frame's gradient magnitude (central differences, max over channels) of (T, C, h, w). Float32
+    frames one at a time through buffers of one frame (the same values: each pixel's differences, halves, squares,
+    sum and square root are the same float32 operations; the whole window's were six temporaries of its size, 23
+    MB each at 100 frames of 160 x 120 x 3, fresh memory at the window's start)."""
+    if x.dtype == np.float32:
+        T, C = x.shape[:2]
+        out = np.empty((T,) + x.shape[2:], np.float32)
+        gy = np.zeros(x.shape[1:], np.float32)  # the outer rows (columns) stay 0: only the inside is written
+        gx = np.zeros(x.shape[1:], np.float32)
+        sq = np.empty(x.shape[1:], np.float32)
+        half = np.float32(0.5)
+        for t in range(T):
+            f = x[t]
+            np.multiply(np.subtract(f[:, 2:, :], f[:, :-2, :], out=gy[:, 1:-1, :]), half, out=gy[:, 1:-1, :])
+            np.multiply(np.subtract(f[:, :, 2:], f[:, :, :-2], out=gx[:, :, 1:-1]), half, out=gx[:, :, 1:-1])
+            np.multiply(gx, gx, out=sq)
+            np.add(sq, np.multiply(gy, gy, out=gy), out=sq)  # (gy is written again for the next frame)
+            np.sqrt(sq, out=sq)
+            _planes_max(sq, out[t])
+        return out
     gy = np.zeros(x.shape, np.float32)
     gx = np.zeros(x.shape, np.float32)
     gy[..., 1:-1, :] = 0.5 * (x[..., 2:, :] - x[..., :-2, :])
@@ -83,7 +130,10 @@ def _displacement(d: np.ndarray, x: np.ndarray, noise: float) -> np.ndarray:
     """(T, h, w) frame differences ``d`` (:func:`_motion` with box 1, of the frames x (T, C, h, w) or taken from a
     longer run of them) over the frames' gradient magnitude, the gradient floored at the noise level (a flat
     region's differences are noise): displacement in pixels, the normal flow."""
-    g = np.maximum(_gradient(x), np.float32(max(noise, 1e-3)))
+    g = _gradient(x)
+    np.maximum(g, np.float32(max(noise, 1e-3)), out=g)
+    if d.dtype == np.float32 and d.shape == g.shape:
+        return np.divide(d, g, out=g)  # (in place: the same quotients, no two more window-sized arrays)
     return (d / g).astype(np.float32)
 
 
@@ -349,14 +399,25 @@ def robust_spread(samples: np.ndarray, k: float, floor: float, clean: bool, fixe
             return floor
         return max(floor, float(np.median(mad if over is None else mad[over])))
 
+    def deviation(s: np.ndarray) -> np.ndarray:  # (n, ...) each sample's |s - med|, max over the channels
+        d = np.abs(s - med[None])
+        out = d[:, 0].copy()
+        for c in range(1, d.shape[1]):  # (whole planes: NumPy's reduction over axis 1 is a slower strided pass)
+            np.maximum(out, d[:, c], out=out)
+        return out
+
     med = median0(samples)
-    mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
+    dev = deviation(samples)
+    mad = median0(dev) * 1.4826
     low = frame_floor(mad)
     sigma = np.maximum(mad, low).astype(np.float32)
     if clean:
-        off = np.abs(samples - med[None]).max(axis=1) > k * sigma[None]  # (n, h, w)
-        samples = np.where(off[:, None], med[None], samples).astype(np.float32)
-        mad = median0(np.abs(samples - med[None]).max(axis=1)) * 1.4826
+        off = dev > k * sigma[None]  # (n, h, w)
+        same = samples.dtype == np.float32  # (then the deviations below are those of the new samples)
+        samples = np.where(off[:, None], med[None], samples).astype(np.float32, copy=False)
+        # the deviations again: a replaced sample is the median in every channel (|m - m| = 0), the others are
+        # unchanged (float32 samples): the same values as taking them from the new samples, at a third of the cost
+        mad = median0(np.where(off, np.float32(0.0), dev) if same else deviation(samples)) * 1.4826
         low = frame_floor(mad)
         sigma = np.maximum(mad, low).astype(np.float32)
     return samples, sigma, low
