@@ -36,8 +36,9 @@ Why each choice (measured, this module's history in the README, eighteenth sessi
   scenario: at most 8% of the frame foreground).
 - The policy: an object that fills most of the view and stands still for 40 frames is taken for a new view
   (foreground for 40 frames, then background). A new view that objects sweep over more than half of within 40
-  frames is not taken: the test needs the new view to show (the default clip at 96 x 128 over 90 frames, whose
-  objects sweep a third of the view within 5 frames, gives at most 7 frames in a row).
+  frames is not taken: the test needs the new view to show (the ``cut`` scenario at 96 x 128 over 90 frames, whose
+  objects sweep a third of the view within 5 frames, gave a model of 8 samples at most 7 frames in a row of the
+  16 it needs).
 
 On the eight sequences of ``../shared/data`` (every default method) no run comes close (the longest, sbi-foliage's,
 13 frames), nor on any scenario but ``cut`` (the longest, ``track``'s at 150 frames, 7).
