@@ -78,6 +78,21 @@ def read_masks(folder: Path) -> dict:
     return out
 
 
+def segment_json(source, out, sets=(), summary=None):
+    """``bgsub --quiet segment SOURCE -o OUT --json --set S ...`` (each of ``sets``), asserted to succeed; its JSON
+    summary merged into ``summary`` when given. Returns ``out``."""
+    import json
+
+    args = ["--quiet", "segment", str(source), "-o", str(out), "--json"]
+    for e in sets:
+        args += ["--set", e]
+    r = run_cli(*args)
+    assert r.code == 0, r.stderr
+    if summary is not None:
+        summary.update(json.loads(r.stdout))
+    return out
+
+
 @pytest.fixture
 def cli():
     return run_cli

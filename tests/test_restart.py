@@ -4,10 +4,9 @@ and the `cut` scenario (a camera re-pointed, exact ground truth) segmented end t
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from conftest import segment_json  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
 from bgsub.background.restart import ViewWatch
 from bgsub.background.samples import SampleModel
@@ -149,18 +148,6 @@ def test_no_restart_where_the_view_stays(name):
     assert state.restarts == []
 
 
-def _score(cli, tmp_path, name, extra=(), summary=None):
-    out = tmp_path / f"masks-{len(extra)}"
-    args = ["--quiet", "segment", str(tmp_path / name), "-o", str(out), "--json"]
-    for e in extra:
-        args += ["--set", e]
-    r = cli(*args)
-    assert r.code == 0, r.stderr
-    if summary is not None:
-        summary.update(json.loads(r.stdout))
-    return out
-
-
 def _f(out, gt, first, last):
     import cv2
 
@@ -181,8 +168,8 @@ def test_segment_of_a_re_pointed_camera_starts_again(cli, tmp_path):
     cli("synth", str(tmp_path / "cut"), "-n", "200", "--scenario", "cut")
     cut = scenario_events("cut", frames=200)["cut"]
     summary: dict = {}
-    on = _score(cli, tmp_path, "cut", summary=summary)
-    off = _score(cli, tmp_path, "cut", ["background.restart=false"])
+    on = segment_json(tmp_path / "cut", tmp_path / "on", summary=summary)
+    off = segment_json(tmp_path / "cut", tmp_path / "off", ["background.restart=false"])
     assert summary["restarts"] == [cut], summary
     gt = tmp_path / "cut"
     tail_on, tail_off = _f(on, gt, cut + 45, 200), _f(off, gt, cut + 45, 200)

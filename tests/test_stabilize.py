@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import segment_json  # tests/ is on sys.path (rootdir conftest, no __init__.py)
+
 from bgsub.io.stabilize import MAX_SHIFT, PAN_SHIFT, Stabilizer, shift_image, unshift_mask
 from bgsub.io.stream import FrameStream
 from bgsub.scenarios import iter_scenario
@@ -151,14 +153,7 @@ def test_the_stream_registers_frames_and_keeps_native_shifts_when_decoding_reduc
 
 
 def _score(cli, tmp_path, name, extra=(), summary=None):
-    out = tmp_path / f"masks-{len(extra)}"
-    args = ["--quiet", "segment", str(tmp_path / name), "-o", str(out), "--json"]
-    for e in extra:
-        args += ["--set", e]
-    r = cli(*args)
-    assert r.code == 0, r.stderr
-    if summary is not None:
-        summary.update(json.loads(r.stdout))
+    out = segment_json(tmp_path / name, tmp_path / f"masks-{len(extra)}", extra, summary)
     return json.loads(cli("evaluate", str(out), "--gt", str(tmp_path / name), "--json").stdout)["scores"]
 
 

@@ -560,7 +560,7 @@ class SampleModel:
             self._bg.reshape(C, -1)[:, idx] = median0(samples[..., 0])
 
     def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None) -> np.ndarray:
-        x0, tex0 = x, tex  # as read (the new-view test keeps them)
+        tex0 = tex  # as read (the new-view test keeps it; a gain rescales `tex` below)
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         rng = self._rng
@@ -615,7 +615,7 @@ class SampleModel:
             self.prev = xc
         self.frames_seen += 1
         if self._watch is not None:
-            window = self._watch.see(x0, tex0, zmax, self.sigma, self.k)
+            window = self._watch.see(x, tex0, zmax, self.sigma, self.k)
             if window is not None:
                 self._restart(*window)
         return z
