@@ -117,6 +117,10 @@ class BackgroundConfig:
     restart: bool = True  # samples: a new view (more than half of the frame foreground and still since the
     #                       first of twice `samples` frames in a row: a camera re-pointed, a cut) starts the model
     #                       again from those frames (bgsub.background.restart); false: it keeps the old view
+    ghost: int = 8  # samples: > 0: a region unlike the model's background and unchanged for this many frames, after
+    #                 a change, lying in settled background, whose outline is the model's edge and not the frame's
+    #                 (the scene a departed object hid: a ghost) is taken into the samples (bgsub.background.ghost);
+    #                 an object that stops keeps its edge in the frame and stays; 0 = off
     pixels: int = 0  # samples: the model's working size in pixels; 0 = the network's pixel budget (model.pixels)
     horizon: int = 3000  # samples, start=stable: the stable start goes on online up to this frame for every
     #                      pixel (each pixel's samples stay its stillest frames seen so far, LaBGen over the

@@ -93,6 +93,21 @@ def segment_json(source, out, sets=(), summary=None):
     return out
 
 
+def f_between(out, gt, first, last):
+    """The F-measure of the masks OUT/bin%06d.png against GT/groundtruth/gt%06d.png over frames ``first`` to
+    ``last`` (CDnet's convention, summed over the frames; 255 foreground)."""
+    import cv2
+
+    tp = fp = fn = 0
+    for k in range(first, last + 1):
+        g = cv2.imread(str(gt / "groundtruth" / f"gt{k:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        p = cv2.imread(str(out / f"bin{k:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        tp += int((g & p).sum())
+        fp += int((~g & p).sum())
+        fn += int((g & ~p).sum())
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import segment_json  # tests/ is on sys.path (rootdir conftest, no __init__.py)
+from conftest import f_between, segment_json  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
 from bgsub.background.restart import ViewWatch
 from bgsub.background.samples import SampleModel
@@ -148,19 +148,6 @@ def test_no_restart_where_the_view_stays(name):
     assert state.restarts == []
 
 
-def _f(out, gt, first, last):
-    import cv2
-
-    tp = fp = fn = 0
-    for k in range(first, last + 1):
-        g = cv2.imread(str(gt / "groundtruth" / f"gt{k:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
-        p = cv2.imread(str(out / f"bin{k:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
-        tp += int((g & p).sum())
-        fp += int((~g & p).sum())
-        fn += int((g & ~p).sum())
-    return 2 * tp / max(2 * tp + fp + fn, 1)
-
-
 def test_segment_of_a_re_pointed_camera_starts_again(cli, tmp_path):
     """`bgsub synth --scenario cut` (200 frames; the view jumps 60 pixels down and right at frame 131, past what
     registration takes back): with the restart the masks after the new view's 40 frames are nearly as good as
@@ -172,8 +159,8 @@ def test_segment_of_a_re_pointed_camera_starts_again(cli, tmp_path):
     off = segment_json(tmp_path / "cut", tmp_path / "off", ["background.restart=false"])
     assert summary["restarts"] == [cut], summary
     gt = tmp_path / "cut"
-    tail_on, tail_off = _f(on, gt, cut + 45, 200), _f(off, gt, cut + 45, 200)
-    before = _f(on, gt, 21, cut - 1)
+    tail_on, tail_off = f_between(on, gt, cut + 45, 200), f_between(off, gt, cut + 45, 200)
+    before = f_between(on, gt, 21, cut - 1)
     assert tail_on >= 0.8 and tail_on > tail_off + 0.3 and before >= 0.85, (tail_on, tail_off, before)
-    whole_on, whole_off = _f(on, gt, 21, 200), _f(off, gt, 21, 200)
+    whole_on, whole_off = f_between(on, gt, 21, 200), f_between(off, gt, 21, 200)
     assert whole_on > whole_off + 0.08, (whole_on, whole_off)  # 0.50 against 0.40, measured

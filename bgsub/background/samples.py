@@ -110,6 +110,7 @@ import numpy as np
 
 from bgsub.arrays import like
 from bgsub.background import illumination
+from bgsub.background.ghost import ghost_regions, still_foreground
 from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
@@ -172,6 +173,7 @@ class SampleModel:
     reach: int = 4
     heal_votes: int = 3
     heal: bool = False
+    ghost: int = 0  # > 0: a region foreground and unchanged this many frames whose border says ghost is absorbed
     update: bool = True
     compensate: bool = True
     gain: bool = False
@@ -213,6 +215,9 @@ class SampleModel:
     _watch: Optional[ViewWatch] = field(default=None, repr=False)  # the new-view test (restart)
     restarts: list = field(default_factory=list, repr=False)  # where it started again: the n-th frame stepped (1-based)
     _base: int = field(default=0, repr=False)  # the video's frames before this model's window
+    _ghost: Optional[tuple] = field(default=None, repr=False)  # the ghost test's per-pixel counts (ghost.py)
+    _last: Optional[np.ndarray] = field(default=None, repr=False)  # the last frame stepped, in the model's light
+    absorbed: int = field(default=0, repr=False)  # ghost regions absorbed so far
 
     # ---- initialisation ---------------------------------------------------------------------------------------
 
@@ -224,13 +229,15 @@ class SampleModel:
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0, stiller: float = 1.0,
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
-                   floor_over: str = "all", restart: bool = False) -> "SampleModel":
+                   floor_over: str = "all", restart: bool = False, ghost: int = 0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
         pixel its stillest ``short`` share of them (at least ``matches``), with the noise floor measured over the
         whole window; 0: its ``n`` stillest frames (every frame when it has no more). ``restart``: start again
-        from a new view (:mod:`bgsub.background.restart`)."""
+        from a new view (:mod:`bgsub.background.restart`). ``ghost`` (> 0): a region foreground and unchanged for
+        that many frames whose border says it is the scene, not an object (:mod:`bgsub.background.ghost`), is
+        taken into the samples."""
         params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
@@ -351,6 +358,7 @@ class SampleModel:
         model.still = np.zeros((h, w), np.int32)
         model.prev = None  # the first frame stepped has no previous one
         model._params = params
+        model.ghost = int(p.get("ghost", 0))
         if p["restart"]:
             model._watch = ViewWatch(2 * p["n"])  # a full window: twice the samples (restart.py)
         return model
@@ -606,6 +614,17 @@ class SampleModel:
                 self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
             diffuse(self.samples, self.tsamples, xc, tex, bgpx, zmax, k=self.k, phi=self.phi, absorb=self.absorb,
                     rng=rng)
+        if self.ghost > 0:
+            fg = zmax > self.k
+            bgi = self.background()
+            # unlike the model's background image: foreground, or matching only a minority of the samples
+            off = fg | (np.abs(xc - bgi).max(axis=0) > self.k * self.sigma)
+            self._ghost = still_foreground(self._ghost, xc, self._last, off, self.sigma, self.k)
+            self._last = xc
+            found = ghost_regions(*self._ghost, self.ghost, xc, bgi, off, self.sigma, self.k)
+            if found is not None:
+                self._absorb(found, xc, tex)
+                self._ghost[0][found] = 0
         if self.heal and self.still is not None:
             if self.prev is not None:  # (the first frame stepped has no previous one)
                 self.still, self._moved = heal(self.samples, self.sigma, xc, self.prev, zmax, self.still,
@@ -619,6 +638,44 @@ class SampleModel:
             if window is not None:
                 self._restart(*window)
         return z
+
+    def _absorb(self, mask: np.ndarray, xc: np.ndarray, tex: Optional[np.ndarray]) -> None:
+        """A ghost's pixels ``mask`` (h, w) taken in (:mod:`bgsub.background.ghost`): at each, the samples more
+        than k noise levels off the frame's value ``xc`` (C, h, w, the model's light) in any channel become that
+        value, in the stillest-frame search's kept values as well (the search sets the samples again from them);
+        the texture samples likewise from ``tex`` (h, w). The pixels' samples are then set again as at every
+        setting (:meth:`_settle_open`)."""
+        idx = np.flatnonzero(mask)
+        n, C = self.samples.shape[:2]
+        v = xc.reshape(C, -1)[:, idx][None]  # (1, C, P)
+        thr = np.float32(self.k) * self.sigma.reshape(-1)[idx]  # (P,)
+
+        def taken(vals: np.ndarray) -> np.ndarray:  # (n, C, P): the values that disagree become the frame's
+            off = np.abs(vals - v).max(axis=1) > thr
+            return np.where(off[:, None], v, vals).astype(np.float32)
+
+        st = self._stable
+        if st is not None:
+            if st.idx is None:
+                st.vals[:, :, idx] = taken(st.vals[:, :, idx])
+            else:  # past the horizon: the open pixels' columns alone
+                pos = np.searchsorted(st.idx, idx)
+                pos_c = np.minimum(pos, st.idx.size - 1)
+                ok = st.idx[pos_c] == idx
+                if ok.any():
+                    cols = pos_c[ok]
+                    sub = st.vals[:, :, cols]
+                    off = np.abs(sub - v[:, :, ok]).max(axis=1) > thr[ok]
+                    st.vals[:, :, cols] = np.where(off[:, None], v[:, :, ok], sub)
+        self._settle_open(idx, taken(self.samples.reshape(n, C, -1)[:, :, idx]))
+        if self.tsamples is not None and tex is not None and self.tsigma is not None:
+            self.tsamples = np.ascontiguousarray(self.tsamples)
+            ts = self.tsamples.reshape(n, -1)
+            tv = tex.reshape(-1)[idx][None]
+            tthr = np.float32(self.k) * np.broadcast_to(self.tsigma, self.tsamples.shape[1:]).reshape(-1)[idx]
+            cur = ts[:, idx]
+            ts[:, idx] = np.where(np.abs(cur - tv) > tthr, tv, cur)
+        self.absorbed += 1
 
     def _restart(self, xs: np.ndarray, ts: Optional[np.ndarray]) -> None:
         """Start again from a new view's frames ``xs`` (T, C, h, w) working grey levels as read, the last of them
