@@ -860,6 +860,22 @@ def test_bad_background_settings_are_one_line_errors(override, message):
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
 
 
+def test_knn_distance_of_a_transposed_view():
+    """Samples laid out as a view whose last axes are transposed (the conservative pass's output can be): the
+    same distances as the contiguous copy's, and as the literal pairwise k-th smallest (the sort's flat write-back
+    once went to a copy there, returning uninitialised memory)."""
+    from bgsub.background.stats import knn_distance
+
+    rng = np.random.default_rng(3)
+    base = np.round(rng.normal(50, 10, (20, 3, 1, 5)), 0).astype(np.float32)
+    base[1:, :, :, :2] = base[1:2, :, :, :2]  # 19 identical samples in two pixels (a ghost's taken values)
+    view = np.ascontiguousarray(base.transpose(0, 3, 2, 1)).transpose(0, 3, 2, 1)  # strides of a transpose
+    assert not view.flags.c_contiguous and np.array_equal(view, base)
+    got = knn_distance(view, 6)
+    ref = np.stack([np.sort(np.abs(base - base[j][None]), axis=0)[6] for j in range(20)])
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got, knn_distance(base, 6))
+
 
 @pytest.mark.parametrize("k", [1, 2, 6, 19])
 @pytest.mark.parametrize("ties", [False, True])

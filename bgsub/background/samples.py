@@ -61,6 +61,11 @@ What each piece is for (measured one at a time: README, "This round"):
   samples replaces one random sample of its own with probability 1/``phi``, and one random sample of a random
   neighbour with probability 1/``phi``; foreground never enters the model by its own update. A stopped object is
   taken in only from its border, by the background next to it (about one pixel per ``phi`` frames).
+- **Ghosts** (``ghost``, 8 frames in the config; :mod:`bgsub.background.ghost`): a region unlike the model's
+  background image and unchanged for ``ghost`` frames after a change, lying in settled background, whose outline
+  is the model's edge and not the frame's (nine in ten of its telling pairs), is the scene a departed object hid:
+  its pixels' samples that disagree with the frame become the frame's, in the stillest-frame search's kept values
+  as well. An object that stops keeps its edge in the frame and stays.
 - **Healing after a change** (``heal``, off by default): a foreground pixel that changed by more than k noise
   levels since the start and then stayed unchanged for ``still`` frames, and whose value matches the samples of
   the pixels ``reach`` away in at least ``heal_votes`` of 8 directions, is background revealed by an object that

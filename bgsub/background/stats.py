@@ -342,7 +342,8 @@ def knn_distance(s: np.ndarray, k: int) -> np.ndarray:
     # slower on short columns)
     stride = best[0].size
     flat = order.reshape(n, -1) * stride + np.arange(stride)
-    out = np.empty_like(best)
+    out = np.empty(best.shape, best.dtype)  # C order: its flat view is written (empty_like would keep a
+    # transposed input's layout, and reshape(-1) of that is a copy: the values lost)
     out.reshape(-1)[flat.reshape(-1)] = best.reshape(-1)
     return out
 
