@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import f_between, segment_json  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
-from bgsub.background.ghost import _holes, ghost_regions, still_foreground
+from bgsub.background import kernels
+from bgsub.background.ghost import _holes, counts, ghost_regions
 from bgsub.scenarios import scenario_events
 
 K = 6.0
@@ -46,7 +47,7 @@ def _counts(still=10, quiet=100, moved=True):
 def test_the_counts_follow_each_pixel_frame_by_frame():
     """Three pixels over four frames, by hand (k = 6, sigma = 1: unchanged means within 6 grey levels): pixel 0
     foreground and unchanged; pixel 1 foreground, jumps by 10 at frame 3; pixel 2 background, then foreground
-    from frame 3."""
+    from frame 3 (the model's image equal to the frame: off is the foreground)."""
     sigma = np.ones((1, 3), np.float32)
     frames = [np.array([[[50.0, 50.0, 50.0]]], np.float32), np.array([[[52.0, 51.0, 50.0]]], np.float32),
               np.array([[[53.0, 61.0, 50.0]]], np.float32), np.array([[[53.0, 62.0, 51.0]]], np.float32)]
@@ -55,7 +56,8 @@ def test_the_counts_follow_each_pixel_frame_by_frame():
     state, last = None, None
     seen = []
     for x, fg in zip(frames, fgs):
-        state = still_foreground(state, x, last, fg, sigma, K)
+        state, off = counts(state, x, last, x, fg, sigma, K)
+        assert (off == fg).all()
         last = x
         seen.append(tuple(a.copy() for a in state))
     count, moved, quiet = seen[-1]
@@ -64,6 +66,39 @@ def test_the_counts_follow_each_pixel_frame_by_frame():
     assert [s[0].tolist() for s in seen] == [[[0, 0, 0]], [[1, 1, 0]], [[2, 0, 1]], [[3, 1, 2]]]
     assert moved.tolist() == [[False, True, False]]
     assert [s[2].tolist() for s in seen] == [[[0, 0, 1]], [[0, 0, 2]], [[0, 0, 0]], [[0, 0, 0]]]
+
+
+def test_off_is_foreground_or_unlike_the_models_image():
+    """A pixel that matched a minority of its samples (not foreground) but lies 7 noise levels from the model's
+    image in one channel is off; 6 is not (k = 6)."""
+    x = np.full((3, 1, 3), 50.0, np.float32)
+    bg = x.copy()
+    bg[1, 0, 0] += 7.0
+    bg[2, 0, 1] += 6.0
+    _, off = counts(None, x, None, bg, np.array([[False, False, True]]), np.ones((1, 3), np.float32), K)
+    assert off.tolist() == [[True, False, True]]
+
+
+def test_the_compiled_counts_equal_the_whole_array_ones(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(4)
+    h, w = 30, 40
+    frames = (rng.normal(100, 3, (12, 3, h, w)) + 20 * (rng.random((12, 1, h, w)) < 0.2)).astype(np.float32)
+    bg = rng.normal(100, 3, (3, h, w)).astype(np.float32)
+    sigma = (1 + rng.random((h, w))).astype(np.float32)
+    runs = []
+    for use in (True, False):
+        monkeypatch.setattr(kernels, "_kernels", None if use else {})
+        monkeypatch.setattr(kernels, "_deferred", False)
+        state, last, offs = None, None, []
+        for t, x in enumerate(frames):
+            state, off = counts(state, x, last, bg, x[0] > 110, sigma, K)
+            last = x
+            offs.append(off.copy())
+        assert kernels.available() == use
+        runs.append([a.copy() for a in state] + offs)
+    for a, b in zip(*runs):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
 def test_holes_are_what_the_outside_cannot_reach():

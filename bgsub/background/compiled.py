@@ -459,6 +459,28 @@ def define(numba, *, cache: bool) -> dict:
                 o2[x] = lut[r[x, 0]]
         return out
 
+    @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
+    def ghost_counts(x, last, bg, fg, thr, count, moved, quiet, off):  # pragma: no cover - compiled (ghost.counts)
+        # per pixel p of (C, P) frames: off = fg or max_c |x - bg| > thr; unchanged = max_c |x - last| <= thr;
+        # moved |= changed; count + 1 where unchanged and off, else 0; quiet + 1 where not off, else 0 (in place).
+        # The channels outermost, the pixels innermost: each loop a straight pass LLVM vectorises
+        C, P = x.shape
+        db = np.zeros(P, np.float32)
+        dl = np.zeros(P, np.float32)
+        for c in range(C):
+            xc, bc, lc = x[c], bg[c], last[c]
+            for p in range(P):
+                db[p] = max(db[p], abs(xc[p] - bc[p]))
+                dl[p] = max(dl[p], abs(xc[p] - lc[p]))
+        for p in range(P):
+            o = fg[p] | (db[p] > thr[p])
+            same = dl[p] <= thr[p]
+            off[p] = o
+            moved[p] = moved[p] | (not same)
+            count[p] = (count[p] + 1) * (same & o)
+            quiet[p] = (quiet[p] + 1) * (not o)
+
     return {"kth_rows": kth_rows, "band_drop": band_drop, "grey_texture": grey_texture, "fit_inliers": fit_inliers,
             "nn_spread_at": nn_spread_at, "median_cols": median_cols, "motion_parts": motion_parts, "drawn": drawn,
-            "put": put, "unit_planes": unit_planes, "keep_stiller": keep_stiller, "shadow_test": shadow_test}
+            "put": put, "unit_planes": unit_planes, "keep_stiller": keep_stiller, "shadow_test": shadow_test,
+            "ghost_counts": ghost_counts}

@@ -10,7 +10,7 @@ itself, so the frame continues the background around it without an edge, while t
 samples' median) has one there, the outline of what left. A stopped object is the other way round: the frame
 has the edge, the model's background continues.
 
-:func:`still_foreground` counts each pixel's frames in a row "off" (unlike the model's background image: foreground,
+:func:`counts` counts each pixel's frames in a row "off" (unlike the model's background image: foreground,
 or matching only a minority of its samples) and unchanged (within k noise levels of the frame before), its frames
 in a row "on", and whether it has changed since the model started. :func:`ghost_regions` takes the connected
 regions of pixels off and unchanged for ``frames`` frames or more that have changed (a ghost is revealed by a
@@ -40,6 +40,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from bgsub.background import kernels
+
 GHOST_EDGE = 0.5  # a border pair is a ghost's when the frame's difference across it is below this share of the
 #                   model background's (and that one above k noise levels)
 GHOST_SHARE = 0.9  # a region is a ghost when its ghost pairs are more than this share of its border's pairs that
@@ -49,25 +51,33 @@ TOLD_SHARE = 0.9  # ... and those pairs are at least this share of its outline: 
 GHOST_PAIRS = 4  # ... and there are at least this many of those
 
 
-def still_foreground(state: Optional[tuple], x: np.ndarray, last: Optional[np.ndarray], fg: np.ndarray,
-                     sigma: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(count, moved, quiet), each (h, w), from the last frame's (``state``; None: the first frame, nothing
-    counted yet). ``count`` (int32): each pixel's frames in a row that were off (``fg``) and within ``k``
-    noise levels (``sigma``) of the frame before (``last``) in every channel of ``x`` (C, h, w), this frame
-    included; ``moved`` (bool): whether the pixel has changed by more than that from one frame to the next since
-    the model started (a ghost is revealed by a change: someone standing still in view since the first frame has
-    not changed, and is not one); ``quiet`` (int32): its frames in a row that were not off."""
+def counts(state: Optional[tuple], x: np.ndarray, last: Optional[np.ndarray], bg: np.ndarray, fg: np.ndarray,
+           sigma: np.ndarray, k: float) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """((count, moved, quiet), off), each (h, w), from the last frame's (``state``; None: the first frame, nothing
+    counted yet). ``off`` (bool): the pixels unlike the model's background image ``bg`` (C, h, w): foreground
+    (``fg``), or more than ``k`` noise levels (``sigma``) from it in a channel of ``x`` (C, h, w). ``count``
+    (int32): each pixel's frames in a row off and within ``k`` noise levels of the frame before (``last``) in every
+    channel, this frame included; ``moved`` (bool): whether the pixel has changed by more than that from one frame
+    to the next since the model started (a ghost is revealed by a change: someone standing still in view since the
+    first frame has not changed, and is not one); ``quiet`` (int32): its frames in a row not off. The arrays of
+    ``state`` are updated in place by the compiled pass (:func:`bgsub.background.kernels.ghost_counts`, the same
+    values), or replaced."""
+    thr = np.float32(k) * sigma
     if last is None or state is None:
-        z = np.zeros(fg.shape, np.int32)
-        return z, np.zeros(fg.shape, bool), np.where(fg, 0, 1).astype(np.int32)
+        off = fg | (np.abs(x - bg).max(axis=0) > thr)
+        return (np.zeros(fg.shape, np.int32), np.zeros(fg.shape, bool), np.where(off, 0, 1).astype(np.int32)), off
     count, moved, quiet = state
-    same = np.abs(x - last).max(axis=0) <= k * sigma
+    off = kernels.ghost_counts(x, last, bg, fg, thr, count, moved, quiet)
+    if off is not None:
+        return (count, moved, quiet), off
+    off = fg | (np.abs(x - bg).max(axis=0) > thr)
+    same = np.abs(x - last).max(axis=0) <= thr
     moved = moved | ~same
     count = count + 1
-    count[~(same & fg)] = 0
+    count[~(same & off)] = 0
     quiet = quiet + 1
-    quiet[fg] = 0
-    return count.astype(np.int32, copy=False), moved, quiet.astype(np.int32, copy=False)
+    quiet[off] = 0
+    return (count.astype(np.int32, copy=False), moved, quiet.astype(np.int32, copy=False)), off
 
 
 def _holes(mask: np.ndarray) -> np.ndarray:
@@ -101,28 +111,33 @@ def ghost_regions(count: np.ndarray, moved: np.ndarray, quiet: np.ndarray, frame
     votes = np.zeros(nlab, np.int64)
     pairs = np.zeros(nlab, np.int64)
     outline = np.zeros(nlab, np.int64)
-    # each region pixel p and its 4-neighbour q outside the region: (p, q) as slices of the frame
-    for ps, qs in (((slice(0, h - 1), slice(None)), (slice(1, h), slice(None))),
-                   ((slice(1, h), slice(None)), (slice(0, h - 1), slice(None))),
-                   ((slice(None), slice(0, w - 1)), (slice(None), slice(1, w))),
-                   ((slice(None), slice(1, w)), (slice(None), slice(0, w - 1)))):
-        border = cand[ps] & ~cand[qs]
-        if not border.any():
+    # each region pixel p and its 4-neighbour q = p + (dy, dx) outside the region, gathered by coordinates (the
+    # outline is a few pixels of the frame)
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        ps = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
+        qs = (slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx)))
+        py, px = np.nonzero(cand[ps] & ~cand[qs])
+        if py.size == 0:
             continue
-        xq, bq = x[(slice(None),) + qs][:, border], bg[(slice(None),) + qs][:, border]
+        py += ps[0].start
+        px += ps[1].start
+        qy, qx = py + dy, px + dx
+        labels = lab[py, px]
+        outline += np.bincount(labels, minlength=nlab)
+        xq, bq = x[:, qy, qx], bg[:, qy, qx]
         # the pairs that can tell: the outside pixel background in the frame, and the background that the model's
         # image has there (a pixel that matched a minority of its samples, inside a still object or a ghost's
         # edge, says nothing about where the border is), since before the region stood still (a part of a stopped
-        # object that the model has begun to take in is background to it, only since then)
-        told = ((quiet[qs][border] >= count[ps][border]) & ~fg[qs][border]
-                & (np.abs(xq - bq).max(axis=0) <= k * sigma[qs][border]))
-        outline += np.bincount(lab[ps][border], minlength=nlab)
-        labels = lab[ps][border][told]
+        # object that the model has begun to take in is background to it only since then)
+        told = ((quiet[qy, qx] >= count[py, px]) & ~fg[qy, qx]
+                & (np.abs(xq - bq).max(axis=0) <= k * sigma[qy, qx]))
+        if not told.any():
+            continue
+        py, px, qy, qx, labels = py[told], px[told], qy[told], qx[told], labels[told]
         pairs += np.bincount(labels, minlength=nlab)
-        xq, bq = xq[:, told], bq[:, told]
-        e_frame = np.abs(x[(slice(None),) + ps][:, border][:, told] - xq).max(axis=0)
-        e_model = np.abs(bg[(slice(None),) + ps][:, border][:, told] - bq).max(axis=0)
-        s = np.maximum(sigma[ps][border][told], sigma[qs][border][told])
+        e_frame = np.abs(x[:, py, px] - xq[:, told]).max(axis=0)
+        e_model = np.abs(bg[:, py, px] - bq[:, told]).max(axis=0)
+        s = np.maximum(sigma[py, px], sigma[qy, qx])
         ghost = (e_model > k * s) & (e_frame < GHOST_EDGE * e_model)
         votes += np.bincount(labels[ghost], minlength=nlab)
     is_ghost = (votes > GHOST_SHARE * pairs) & (pairs >= GHOST_PAIRS) & (pairs >= TOLD_SHARE * outline)

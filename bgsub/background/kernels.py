@@ -24,6 +24,7 @@ through the wrappers below (each returns None where the kernels are unavailable)
 - ``keep_stiller``: the stable search's update after each frame (:meth:`bgsub.background.stable.StableSearch.step`:
   the kept values a stiller frame replaces, and each changed pixel's least still kept frame found again).
 - ``shadow_test``: the cast-shadow test at the foreground pixels (:func:`bgsub.background.shadow.shadowed`).
+- ``ghost_counts``: the ghost test's per-pixel counts each frame (:func:`bgsub.background.ghost.counts`).
 - ``unit_planes``: a decoded 8-bit BGR image to the float32 RGB planes in [0, 1] the pipeline reads
   (:func:`bgsub.io.frames._convert`), by a table of the 256 quotients: only once the kernels are loaded
   (:func:`loaded_unit_planes` never loads them nor waits for them).
@@ -157,6 +158,15 @@ def _warmed(kernels: dict) -> bool:
     img = np.array([[[0, 128, 255], [7, 1, 2]]], np.uint8)  # (1, 2, 3) BGR -> RGB planes of the table's values
     got = kernels["unit_planes"](img, _unit_table(), np.empty((3, 1, 2), np.float32))
     if got.tolist() != (img.transpose(2, 0, 1)[::-1] / np.float32(255.0)).tolist():
+        return False
+    # ghosts' counts: pixel 0 off (unlike bg by 5 > 2) and unchanged, pixel 1 changed (by 3), pixel 2 on
+    cnt, mv, qt, of = (np.array([4, 4, 4], np.int32), np.zeros(3, np.bool_), np.array([0, 0, 7], np.int32),
+                       np.empty(3, np.bool_))
+    kernels["ghost_counts"](np.array([[5.0, 3.0, 1.0]], np.float32), np.array([[5.0, 0.0, 1.0]], np.float32),
+                            np.zeros((1, 3), np.float32), np.zeros(3, np.bool_), np.full(3, 2.0, np.float32),
+                            cnt, mv, qt, of)
+    if (of.tolist() != [True, True, False] or cnt.tolist() != [5, 0, 0] or mv.tolist() != [False, True, False]
+            or qt.tolist() != [0, 0, 8]):
         return False
     smp = np.zeros((2, 3, 4), np.float32)
     kernels["put"](smp, np.arange(12, dtype=np.float32).reshape(3, 4), np.array([1, 1], np.int64),
@@ -293,6 +303,23 @@ def shadow_test(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndar
 
 
 _NO_TEXTURE = (np.zeros(1, np.float32), np.zeros((1, 1), np.float32))  # shadow_test's texture when there is none
+
+
+def ghost_counts(x: np.ndarray, last: np.ndarray, bg: np.ndarray, fg: np.ndarray, thr: np.ndarray,
+                 count: np.ndarray, moved: np.ndarray, quiet: np.ndarray) -> Optional[np.ndarray]:
+    """:func:`bgsub.background.ghost.counts`'s update of ``count``, ``moved`` and ``quiet`` (h, w; C-contiguous,
+    int32 / bool / int32) in place from float32 frames (C, h, w) and ``thr`` (h, w) = k sigma in one compiled pass;
+    returns the (h, w) pixels off, or None when the kernels are unavailable."""
+    kern = _get().get("ghost_counts")
+    if kern is None or not (count.flags.c_contiguous and moved.flags.c_contiguous and quiet.flags.c_contiguous):
+        return None
+    C = x.shape[0]
+    off = np.empty(fg.shape, np.bool_)
+    kern(np.ascontiguousarray(x, np.float32).reshape(C, -1), np.ascontiguousarray(last, np.float32).reshape(C, -1),
+         np.ascontiguousarray(bg, np.float32).reshape(C, -1), np.ascontiguousarray(fg).reshape(-1),
+         np.ascontiguousarray(thr, np.float32).reshape(-1), count.reshape(-1), moved.reshape(-1), quiet.reshape(-1),
+         off.reshape(-1))
+    return off
 
 
 def fit_inliers():
