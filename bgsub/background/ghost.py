@@ -93,13 +93,12 @@ def _holes(mask: np.ndarray) -> np.ndarray:
     return inner[lab]
 
 
-def ghost_regions(count: np.ndarray, moved: np.ndarray, quiet: np.ndarray, frames: int, x: np.ndarray, bg: np.ndarray, fg: np.ndarray,
-                  sigma: np.ndarray, k: float) -> Optional[np.ndarray]:
-    """(h, w) bool: the pixels of the regions still for ``frames`` frames or more (``count``), after a change
-    (``moved``), whose border says
-    ghost (module docstring), or None when there are none. ``x`` (C, h, w) the frame and ``bg`` (C, h, w) the
-    model's background image, in the same light; ``fg`` (h, w) the pixels off (unlike that image); ``sigma``
-    (h, w)."""
+def ghost_regions(count: np.ndarray, moved: np.ndarray, quiet: np.ndarray, frames: int, x: np.ndarray,
+                  bg: np.ndarray, fg: np.ndarray, sigma: np.ndarray, k: float) -> Optional[np.ndarray]:
+    """(h, w) bool: the pixels of the regions off and unchanged for ``frames`` frames or more (``count``), after a
+    change (``moved``), whose outline says ghost (module docstring), or None when there are none. ``quiet``: each
+    pixel's frames in a row not off; ``x`` (C, h, w) the frame and ``bg`` (C, h, w) the model's background image,
+    in the same light; ``fg`` (h, w) the pixels off; ``sigma`` (h, w) the noise levels."""
     cand = (count >= frames) & moved
     if not cand.any():
         return None
