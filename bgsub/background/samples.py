@@ -240,9 +240,9 @@ class SampleModel:
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
         pixel its stillest ``short`` share of them (at least ``matches``), with the noise floor measured over the
         whole window; 0: its ``n`` stillest frames (every frame when it has no more). ``restart``: start again
-        from a new view (:mod:`bgsub.background.restart`). ``ghost`` (> 0): a region foreground and unchanged for
-        that many frames whose border says it is the scene, not an object (:mod:`bgsub.background.ghost`), is
-        taken into the samples."""
+        from a new view (:mod:`bgsub.background.restart`). ``ghost`` (> 0): a region unlike the model's background and
+        unchanged for that many frames whose outline says it is the scene, not an object
+        (:mod:`bgsub.background.ghost`), is taken into the samples."""
         params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")

@@ -176,6 +176,9 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
     for name in ("horizon", "open_horizon"):
         if getattr(bc, name) < 0:
             raise BgsubError(f"background.{name} must be 0 (off) or a frame number, got {getattr(bc, name)}")
+    if bc.ghost < 0:
+        raise BgsubError(f"background.ghost must be 0 (off) or the frames a region must stand still before its "
+                         f"outline is judged, got {bc.ghost}")
     from bgsub.background.samples import SHADOW_MIN, SampleModel
 
     return SampleState(SampleModel.initialise(
