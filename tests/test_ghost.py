@@ -199,3 +199,19 @@ def test_a_stopped_object_stays(cli, tmp_path):
     off = segment_json(gt, tmp_path / "off", ["background.ghost=0"])
     s_on, s_off = f_between(on, gt, stop, 150), f_between(off, gt, stop, 150)
     assert s_on >= s_off - 0.03, (s_on, s_off)
+
+
+def test_take_in_replaces_the_values_that_disagree():
+    """A literal loop: each value more than thr from the frame's in any channel becomes the frame's."""
+    from bgsub.background.ghost import take_in
+
+    rng = np.random.default_rng(7)
+    vals = rng.normal(50, 10, (20, 3, 9)).astype(np.float32)
+    v = rng.normal(50, 10, (3, 9)).astype(np.float32)
+    thr = np.full(9, 12.0, np.float32)
+    want = vals.copy()
+    for j in range(20):
+        for p in range(9):
+            if max(abs(float(vals[j, c, p]) - float(v[c, p])) for c in range(3)) > 12.0:
+                want[j, :, p] = v[:, p]
+    np.testing.assert_array_equal(take_in(vals, v, thr), want)

@@ -144,3 +144,11 @@ def ghost_regions(count: np.ndarray, moved: np.ndarray, quiet: np.ndarray, frame
     if not is_ghost.any():
         return None
     return is_ghost[lab]
+
+
+def take_in(vals: np.ndarray, v: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """(n, C, P) float32: ``vals`` (n, C, P) with each value more than ``thr`` (P,) from the frame's ``v`` (C, P)
+    in any channel replaced by ``v``: a ghost's samples that hold what left become the scene it shows; those that
+    already match it stay (a ghost's pixel keeps the modes it had)."""
+    off = np.abs(vals - v[None]).max(axis=1) > thr
+    return np.where(off[:, None], v[None], vals).astype(np.float32)

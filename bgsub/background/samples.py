@@ -115,7 +115,7 @@ import numpy as np
 
 from bgsub.arrays import like
 from bgsub.background import illumination
-from bgsub.background.ghost import ghost_regions
+from bgsub.background.ghost import ghost_regions, take_in
 from bgsub.background.ghost import counts as ghost_counts
 from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
@@ -653,34 +653,23 @@ class SampleModel:
         setting (:meth:`_settle_open`)."""
         idx = np.flatnonzero(mask)
         n, C = self.samples.shape[:2]
-        v = xc.reshape(C, -1)[:, idx][None]  # (1, C, P)
+        v = xc.reshape(C, -1)[:, idx]  # (C, P)
         thr = np.float32(self.k) * self.sigma.reshape(-1)[idx]  # (P,)
-
-        def taken(vals: np.ndarray) -> np.ndarray:  # (n, C, P): the values that disagree become the frame's
-            off = np.abs(vals - v).max(axis=1) > thr
-            return np.where(off[:, None], v, vals).astype(np.float32)
-
         st = self._stable
         if st is not None:
             if st.idx is None:
-                st.vals[:, :, idx] = taken(st.vals[:, :, idx])
+                st.vals[:, :, idx] = take_in(st.vals[:, :, idx], v, thr)
             else:  # past the horizon: the open pixels' columns alone
-                pos = np.searchsorted(st.idx, idx)
-                pos_c = np.minimum(pos, st.idx.size - 1)
-                ok = st.idx[pos_c] == idx
+                pos = np.minimum(np.searchsorted(st.idx, idx), st.idx.size - 1)
+                ok = st.idx[pos] == idx
                 if ok.any():
-                    cols = pos_c[ok]
-                    sub = st.vals[:, :, cols]
-                    off = np.abs(sub - v[:, :, ok]).max(axis=1) > thr[ok]
-                    st.vals[:, :, cols] = np.where(off[:, None], v[:, :, ok], sub)
-        self._settle_open(idx, taken(self.samples.reshape(n, C, -1)[:, :, idx]))
+                    st.vals[:, :, pos[ok]] = take_in(st.vals[:, :, pos[ok]], v[:, ok], thr[ok])
+        self._settle_open(idx, take_in(self.samples.reshape(n, C, -1)[:, :, idx], v, thr))
         if self.tsamples is not None and tex is not None and self.tsigma is not None:
             self.tsamples = np.ascontiguousarray(self.tsamples)
-            ts = self.tsamples.reshape(n, -1)
-            tv = tex.reshape(-1)[idx][None]
+            ts = self.tsamples.reshape(n, 1, -1)
             tthr = np.float32(self.k) * np.broadcast_to(self.tsigma, self.tsamples.shape[1:]).reshape(-1)[idx]
-            cur = ts[:, idx]
-            ts[:, idx] = np.where(np.abs(cur - tv) > tthr, tv, cur)
+            ts[:, :, idx] = take_in(ts[:, :, idx], tex.reshape(1, -1)[:, idx], tthr)
 
     def _restart(self, xs: np.ndarray, ts: Optional[np.ndarray]) -> None:
         """Start again from a new view's frames ``xs`` (T, C, h, w) working grey levels as read, the last of them
