@@ -63,14 +63,14 @@ def counts(state: Optional[tuple], x: np.ndarray, last: Optional[np.ndarray], bg
     ``state`` are updated in place by the compiled pass (:func:`bgsub.background.kernels.ghost_counts`, the same
     values), or replaced."""
     thr = np.float32(k) * sigma
+    if last is not None and state is not None:
+        off = kernels.ghost_counts(x, last, bg, fg, thr, *state)
+        if off is not None:
+            return state, off
+    off = fg | (np.abs(x - bg).max(axis=0) > thr)
     if last is None or state is None:
-        off = fg | (np.abs(x - bg).max(axis=0) > thr)
         return (np.zeros(fg.shape, np.int32), np.zeros(fg.shape, bool), np.where(off, 0, 1).astype(np.int32)), off
     count, moved, quiet = state
-    off = kernels.ghost_counts(x, last, bg, fg, thr, count, moved, quiet)
-    if off is not None:
-        return (count, moved, quiet), off
-    off = fg | (np.abs(x - bg).max(axis=0) > thr)
     same = np.abs(x - last).max(axis=0) <= thr
     moved = moved | ~same
     count = count + 1

@@ -222,7 +222,6 @@ class SampleModel:
     restarts: list = field(default_factory=list, repr=False)  # where it started again: the n-th frame stepped (1-based)
     _base: int = field(default=0, repr=False)  # the video's frames before this model's window
     _ghost: Optional[tuple] = field(default=None, repr=False)  # the ghost test's per-pixel counts (ghost.py)
-    _last: Optional[np.ndarray] = field(default=None, repr=False)  # the last frame stepped, in the model's light
 
     # ---- initialisation ---------------------------------------------------------------------------------------
 
@@ -363,7 +362,7 @@ class SampleModel:
         model.still = np.zeros((h, w), np.int32)
         model.prev = None  # the first frame stepped has no previous one
         model._params = params
-        model.ghost = int(p.get("ghost", 0))
+        model.ghost = int(p["ghost"])
         if p["restart"]:
             model._watch = ViewWatch(2 * p["n"])  # a full window: twice the samples (restart.py)
         return model
@@ -622,8 +621,7 @@ class SampleModel:
         if self.ghost > 0:
             bgi = self.background()
             # off: unlike the model's background image (foreground, or matching only a minority of the samples)
-            self._ghost, off = ghost_counts(self._ghost, xc, self._last, bgi, zmax > self.k, self.sigma, self.k)
-            self._last = xc
+            self._ghost, off = ghost_counts(self._ghost, xc, self.prev, bgi, zmax > self.k, self.sigma, self.k)
             # the regions judged once every `ghost` frames, as long as a region must stand still (about a
             # millisecond a call at 160 x 120; the counts, every frame, a thirtieth of that)
             found = (ghost_regions(*self._ghost, self.ghost, xc, bgi, off, self.sigma, self.k)
@@ -631,12 +629,11 @@ class SampleModel:
             if found is not None:
                 self._absorb(found, xc, tex)
                 self._ghost[0][found] = 0
-        if self.heal and self.still is not None:
-            if self.prev is not None:  # (the first frame stepped has no previous one)
-                self.still, self._moved = heal(self.samples, self.sigma, xc, self.prev, zmax, self.still,
-                                               self._moved, k=self.k, still_frames=self.still_frames,
-                                               reach=self.reach, matches=self.matches, votes_needed=self.heal_votes,
-                                               rng=rng)
+        if self.heal and self.still is not None and self.prev is not None:  # (the first frame has no previous)
+            self.still, self._moved = heal(self.samples, self.sigma, xc, self.prev, zmax, self.still, self._moved,
+                                           k=self.k, still_frames=self.still_frames, reach=self.reach,
+                                           matches=self.matches, votes_needed=self.heal_votes, rng=rng)
+        if self.heal or self.ghost > 0:  # (what the ghost counts and the healing compare the next frame with)
             self.prev = xc
         self.frames_seen += 1
         if self._watch is not None:
@@ -655,15 +652,8 @@ class SampleModel:
         n, C = self.samples.shape[:2]
         v = xc.reshape(C, -1)[:, idx]  # (C, P)
         thr = np.float32(self.k) * self.sigma.reshape(-1)[idx]  # (P,)
-        st = self._stable
-        if st is not None:
-            if st.idx is None:
-                st.vals[:, :, idx] = take_in(st.vals[:, :, idx], v, thr)
-            else:  # past the horizon: the open pixels' columns alone
-                pos = np.minimum(np.searchsorted(st.idx, idx), st.idx.size - 1)
-                ok = st.idx[pos] == idx
-                if ok.any():
-                    st.vals[:, :, pos[ok]] = take_in(st.vals[:, :, pos[ok]], v[:, ok], thr[ok])
+        if self._stable is not None:  # (the search sets the samples again from its kept values)
+            self._stable.take_in(idx, v, thr)
         self._settle_open(idx, take_in(self.samples.reshape(n, C, -1)[:, :, idx], v, thr))
         if self.tsamples is not None and tex is not None and self.tsigma is not None:
             self.tsamples = np.ascontiguousarray(self.tsamples)

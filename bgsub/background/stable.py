@@ -30,6 +30,7 @@ from typing import Optional
 import numpy as np
 
 from bgsub.background import kernels
+from bgsub.background.ghost import take_in
 from bgsub.background.start import frame_motion, motion_at
 from bgsub.background.stats import median0
 
@@ -121,6 +122,18 @@ class StableSearch:
         self.mot[:, pixels] = mot
         self._rescore(pixels)
         return True
+
+    def take_in(self, pixels: np.ndarray, v: np.ndarray, thr: np.ndarray) -> None:
+        """A ghost's pixels (flat indices, ``pixels`` (P,)): their kept values more than ``thr`` (P,) off the frame's
+        ``v`` (C, P) in any channel become ``v`` (:func:`bgsub.background.ghost.take_in`), their motions kept;
+        past the horizon, those of the open pixels among them."""
+        if self.idx is None:
+            self.vals[:, :, pixels] = take_in(self.vals[:, :, pixels], v, thr)
+            return
+        pos = np.minimum(np.searchsorted(self.idx, pixels), self.idx.size - 1)  # (idx: the open pixels, sorted)
+        ok = self.idx[pos] == pixels
+        if ok.any():
+            self.vals[:, :, pos[ok]] = take_in(self.vals[:, :, pos[ok]], v[:, ok], thr[ok])
 
     def _rescore(self, q: np.ndarray) -> None:
         """Each of the (searched) pixels ``q``'s least still kept frame and its motion, after their kept motions
