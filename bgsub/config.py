@@ -23,7 +23,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import yaml
 
@@ -284,10 +284,16 @@ class SegmentConfig:
     #                         stillest frames the training pass found over the whole video (a second pass; the
     #                         window's fingerprint must match: another video is never affected); false = one pass,
     #                         causal as the zero-shot network's
-    prescan: bool = False  # the reference U-Net, a file or a folder: read it twice, a first pass stepping the
-    #                        background model alone over the whole video (about as long as segmenting it) so that any
-    #                        network (the zero-shot one too) starts as segment.lookahead says; a camera or a stream
-    #                        cannot be read twice (an error)
+    prescan: Union[bool, str] = "auto"  # auto | true | false. The reference U-Net on a file or a folder: read
+    #                                     it twice, a first pass stepping the background model alone over the whole
+    #                                     video (about as long as segmenting it) so that any network (the zero-shot
+    #                                     one too) starts as segment.lookahead says. auto: only when the
+    #                                     initialisation window did not show the scene (more than a tenth of its
+    #                                     pixels never still there: UNetMethod.PRESCAN_SHARE), no first pass's
+    #                                     findings were taken already (the per-video network's training pass), the
+    #                                     source is a regular file or a folder and longer than the window; else one
+    #                                     pass. true: always (a camera or a stream is an error). false: never (read
+    #                                     once, causal)
 
 
 @dataclass
@@ -334,7 +340,16 @@ def _check_value(where: str, value: Any, typ: Any) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _check_value(where, value, inner[0])
+        if len(inner) == 1:
+            return _check_value(where, value, inner[0])
+        for a in inner:  # the first alternative that takes the value (e.g. true / false, or a word)
+            try:
+                return _check_value(where, value, a)
+            except BgsubError:
+                pass
+        names = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
+        raise BgsubError(f"config {where}: expected {' or '.join(names.get(a, str(a)) for a in inner)}, "
+                         f"got {value!r}")
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BgsubError(f"config {where}: expected a number, got {value!r}")

@@ -34,9 +34,12 @@ from bgsub.training import _draw, _lr_at, build_model
 
 
 def video_inputs(source: str | Path, cfg: Config, *, frames: int, seed: int = 0) -> torch.Tensor:
-    """(P, C, h, w) the network inputs log(1 + z) of a video, read once: its background model started on the
+    """(P, C, h, w) the network inputs log(1 + z) of a video: its background model started on the
     initialisation window and stepped over every frame up to the last kept one; kept: the window and
-    ``frames`` frames drawn (seeded) from the rest (:meth:`bgsub.methods.unet.UNetMethod.fit_numbers`)."""
+    ``frames`` frames drawn (seeded) from the rest (:meth:`bgsub.methods.unet.UNetMethod.fit_numbers`). Read once,
+    unless ``segment`` would read it twice (``segment.prescan=auto``: a window that did not show the scene, a
+    video longer than it): then, as there, a first pass of the model over the whole video, and the inputs from a
+    model that takes its findings (the network learns on what it will be given)."""
     from bgsub.io.frames import iter_chunks, list_frames
     from bgsub.methods.unet import UNetMethod
 
@@ -47,9 +50,17 @@ def video_inputs(source: str | Path, cfg: Config, *, frames: int, seed: int = 0)
     if not numbers:
         raise BgsubError(f"{source}: no frames selected")
     keep = set(m.fit_numbers(numbers, seed=seed))
-    chunks = iter_chunks(source, chunk=64, start=ic.start, end=ic.end, stride=ic.stride, grayscale=ic.grayscale,
-                         scale=ic.scale)
-    kept = m.collect_inputs(chunks, keep)
+
+    def chunks():
+        return iter_chunks(source, chunk=64, start=ic.start, end=ic.end, stride=ic.stride, grayscale=ic.grayscale,
+                           scale=ic.scale)
+
+    kept = m.collect_inputs(chunks(), keep)
+    if len(numbers) > m.begin_frames() and m.prescan_due():  # (the window's share, whatever was stepped since)
+        m.forget_lookahead()  # the first pass segment.prescan=auto makes: the model over every frame
+        m.collect_inputs(chunks(), set())
+        m.keep_lookahead()
+        kept = m.collect_inputs(chunks(), keep, adopt=True)
     return torch.stack([kept[n] for n in sorted(kept)])
 
 

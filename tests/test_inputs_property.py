@@ -284,8 +284,8 @@ FIELDS = _fields()
 
 def _accepts(t, v) -> bool:
     args = typing.get_args(t)
-    if args:  # Optional[X]
-        return v is None or any(_accepts(a, v) for a in args if a is not type(None))
+    if args:  # Optional[X], or a choice of types (segment.prescan: true / false or a word)
+        return (v is None and type(None) in args) or any(_accepts(a, v) for a in args if a is not type(None))
     if t is float:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
     if t is int:

@@ -7,6 +7,8 @@ every frame covers a box of it from the first frame and leaves at frame 140; the
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -146,23 +148,27 @@ def test_train_then_segment_the_same_video_starts_from_the_training_pass_and_ano
     state = load_checkpoint(tmp_path / "m.pt")[2]
     assert state.lookahead is not None and isinstance(state.lookahead["vals"], np.ndarray)
 
-    def recall(flag: str, video=src) -> float:
-        out = tmp_path / f"out-{flag}-{video.name}"
-        cli("--quiet", "segment", str(video), "--model", str(tmp_path / "m.pt"), "-o", str(out),
-            "--set", f"segment.lookahead={flag}")
+    def recall(flag: str, video=src, prescan: str = "false") -> float:
+        out = tmp_path / f"out-{flag}-{prescan}-{video.name}"
+        r = cli("--quiet", "segment", str(video), "--model", str(tmp_path / "m.pt"), "-o", str(out),
+                "--set", f"segment.lookahead={flag}", "--set", f"segment.prescan={prescan}")
+        assert r.code == 0, r.stderr
         masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127 for p in sorted(out.glob("*.png"))])
         return _recall(masks[:LEAVE], gt[:LEAVE])
 
     with_it, without = recall("true"), recall("false")
     assert without < 0.5 and with_it > 0.8
+    assert recall("true", prescan="auto") == pytest.approx(with_it)  # the training pass's findings: no first pass
     y, gty = _clip(seed=1)
     other = _write(tmp_path / "other", y, gty)
     assert recall("true", other) == pytest.approx(recall("false", other))  # its own window alone
+    assert recall("true", other, prescan="auto") > 0.8  # and, read twice by default, its own first pass
 
 
-def test_the_zero_shot_network_reads_a_file_twice_when_asked(cli, tmp_path):
+def test_the_zero_shot_network_reads_a_file_twice_when_its_window_did_not_show_the_scene(cli, tmp_path):
     """segment.prescan: no training pass, so a first pass of the background model alone over the file gives the
-    zero-shot network the same start; off by default (read once, causal)."""
+    zero-shot network the same start; by default (auto) where the window never saw a tenth of the pixels still
+    (the leaf covers a third of the frame), false reads once (causal)."""
     x, gt = _clip()
     src = _write(tmp_path, x, gt)
 
@@ -174,8 +180,76 @@ def test_the_zero_shot_network_reads_a_file_twice_when_asked(cli, tmp_path):
         assert masks.shape[0] == N
         return _recall(masks[:LEAVE], gt[:LEAVE])
 
-    assert recall() < 0.5
+    assert recall("segment.prescan=false") < 0.5
+    assert recall() > 0.8
     assert recall("segment.prescan=true") > 0.8
+
+
+def test_auto_reads_once_where_the_window_showed_the_scene_or_the_source_cannot_be_read_again(tmp_path, monkeypatch):
+    """segment.prescan=auto asks for a first pass only where it can help and the source allows it: the leafy clip
+    from a folder (one first pass), not the same scene without the leaf, not the leafy clip cut to its window
+    (nothing further on), not the leafy clip from a camera (read once: no error, the window's model)."""
+    from test_stream import FakeCapture
+
+    from bgsub.pipelines import run
+    from bgsub.pipelines.segment import segment
+
+    calls = []
+    real = run._prescan
+    monkeypatch.setattr(run, "_prescan", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def passes(src, **kw) -> int:
+        calls.clear()
+        r = segment(src, tmp_path / f"out{len(list(tmp_path.iterdir()))}", progress=False, **kw)
+        assert r["passes"] == 1 + len(calls)  # the summary says so (the command line: "read twice")
+        return len(calls)
+
+    x, gt = _clip()
+    leafy = _write(tmp_path / "leafy", x, gt)
+    assert passes(leafy) == 1
+    still = x.clone()
+    still[:LEAVE] = x[LEAVE + 1 :][: LEAVE].mean(0, keepdim=True)  # the scene as the leaf left it, every frame
+    assert passes(_write(tmp_path / "still", still, np.zeros_like(gt))) == 0
+    assert passes(_write(tmp_path / "short", x[:100], gt[:100])) == 0
+    frames = [cv2.imread(str(p)) for p in sorted((leafy / "input").glob("*.png"))]
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture(frames))  # fails on a second opening or a seek
+    out = tmp_path / "camera"
+    assert segment(0, out, progress=False)["passes"] == 1
+    masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127 for p in sorted(out.glob("*.png"))])
+    assert masks.shape[0] == N and not calls and _recall(masks[:LEAVE], gt[:LEAVE]) < 0.5
+
+
+def test_ctrl_c_during_the_first_pass_ends_it_and_writes_the_window_s_masks(tmp_path, monkeypatch):
+    """Ctrl-C (the stop event segment's SIGINT handler sets) while segment.prescan=auto's first pass runs: that pass
+    ends at the next frame and the segmenting pass, seeing it set, writes the masks of the frames it had read (the
+    window), every one complete, and says interrupted; nothing waits for the rest of the video."""
+    import threading
+
+    from bgsub.methods.unet import UNetMethod
+    from bgsub.pipelines.segment import segment
+
+    x, gt = _clip()
+    src = _write(tmp_path, x, gt)
+    stop = threading.Event()
+    stepped = []
+    real = UNetMethod.look_ahead
+    monkeypatch.setattr(UNetMethod, "look_ahead", lambda self, f: stepped.append(len(f)) or stop.set() or real(self, f))
+    out = tmp_path / "out"
+    r = segment(src, out, progress=False, stop=stop)
+    assert r["interrupted"] and r["passes"] == 2
+    assert sum(stepped) < N  # the first pass ended early
+    masks = sorted(out.glob("bin*.png"))
+    assert 100 <= len(masks) < N
+    assert all(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE).shape == (H, W) for p in masks)
+
+
+def test_a_prescan_setting_that_is_not_one_is_a_one_line_error(cli, tmp_path):
+    x, gt = _clip(frames=30)
+    src = _write(tmp_path, x, gt)
+    r = cli("segment", str(src), "-o", str(tmp_path / "o"), "--set", "segment.prescan=maybe")
+    assert r.code == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "segment.prescan must be one of auto, true, false, got 'maybe'" in r.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_video_read_reduced_gets_the_second_pass_too(cli, tmp_path, _small_training):
@@ -260,3 +334,26 @@ def test_the_per_video_network_is_trained_on_the_second_pass_s_inputs(tmp_path, 
             assert m.state.lookahead is not None  # the first pass's findings, kept for segmenting
         else:
             assert share < 0.3, (how, share)
+
+
+@pytest.mark.parametrize("prescan", ["auto", "false"])
+def test_the_pretraining_inputs_are_those_segment_gives_the_shipped_network(tmp_path, prescan):
+    """scripts/pretrain.py's inputs of a video (bgsub.pretraining.video_inputs): where segment reads it twice
+    (segment.prescan=auto: the leaf hides a third of the window), from a model that takes a first pass's findings
+    (the leaf's z above k while it hides the scene); read once otherwise (the leaf's z low)."""
+    from bgsub.config import load_config
+    from bgsub.methods.unet import UNetMethod
+    from bgsub.pretraining import video_inputs
+
+    x, gt = _clip()
+    src = _write(tmp_path, x, gt)
+    cfg = load_config(None, [f"segment.prescan={prescan}"])
+    inputs = video_inputs(src, cfg, frames=40, seed=0)
+    nums = UNetMethod(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, pool=40))).fit_numbers(
+        list(range(1, N + 1)), seed=0)
+    assert inputs.shape[0] == len(nums) and inputs.shape[-2:] == (H, W)
+    y0, x0, y1, x1 = BOX
+    leaf = [i for i, n in enumerate(sorted(nums)) if n - 1 < LEAVE]
+    z = torch.expm1(inputs[leaf][:, :, y0 + 2 : y1 - 2, x0 + 2 : x1 - 2]).amax(1)
+    share = float((z > cfg.background.k).float().mean())
+    assert share > 0.8 if prescan == "auto" else share < 0.3, share

@@ -93,6 +93,10 @@ class SampleState:
         """The frames (1-based: the n-th frame stepped) at which the model started again on a new view (:mod:`bgsub.background.restart`)."""
         return list(self.model.restarts)
 
+    def unsettled_share(self) -> float:
+        """The share of the pixels the window never saw still (:meth:`SampleModel.unsettled_share`)."""
+        return self.model.unsettled_share()
+
     def lookahead(self) -> Optional[dict]:
         """For a second pass over the same video (:meth:`SampleModel.lookahead`)."""
         return self.model.lookahead()

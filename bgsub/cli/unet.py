@@ -92,7 +92,8 @@ def polish(
              "foreground logits > 0; Otsu on |S| for the paper's network). Without --model, the network shipped "
              "in the package (pretrained once over many videos, no training wait); with --model, a network from "
              "bgsub train.\n\n"
-             "INPUT is read once, front to back, and masks are written as the frames arrive: a video file, a folder "
+             "INPUT is read once, front to back, and masks are written as the frames arrive (but see segment.prescan "
+             "below): a video file, a folder "
              "of frames, a camera index (0) or a stream URL (rtsp://..., anything with ://). Frames are numbered "
              "as today (a folder by its file names, a video from 1); a camera or a stream 1, 2, 3, ... as they "
              "arrive.\n\n"
@@ -101,8 +102,12 @@ def polish(
              "Where that window did not show the scene still (leaves across the lens, someone standing in view), "
              "a model trained on the same video starts it from the stillest frames its training pass found later "
              "in the video "
-             "(segment.lookahead, on; the window's fingerprint must match); --set segment.prescan=true reads a "
-             "file twice to do the same without training (the zero-shot network too). Reading once, someone who "
+             "(segment.lookahead, on; the window's fingerprint must match). Without that (the shipped network, or "
+             "a model trained on another video) a file or a folder whose window never saw more than a tenth of "
+             "its pixels still is read twice, a first pass of the background model alone finding them still "
+             "further on (segment.prescan=auto: the log says so; the first mask then waits for that pass; a "
+             "camera, a stream or a pipe is read once all the same; false: always once; true: always twice). "
+             "Reading once, someone who "
              "stood in view from the first frame and walks away leaves no ghost: the scene they hid is taken into "
              "the background model within 16 frames of showing, where its outline is the model's edge and not the "
              "frame's (background.ghost, on; an object that stops keeps its edge and stays foreground)."
@@ -160,6 +165,7 @@ def segment(
     result = run(input, output, model=model, cfg=cfg, save_foreground=save_foreground,
                  save_background=save_background, overlay=overlay, max_frames=max_frames)
     emit(result, as_json, lambda r: out_console.print(
-        f"{r['out']}  ({r['frames']} frames, {r['fps']:.1f} frames/s{', interrupted' if r['interrupted'] else ''})"))
+        f"{r['out']}  ({r['frames']} frames, {r['fps']:.1f} frames/s{', read twice' if r.get('passes') == 2 else ''}"
+        f"{', interrupted' if r['interrupted'] else ''})"))
     if result["interrupted"]:
         raise typer.Exit(130)

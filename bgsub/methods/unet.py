@@ -74,6 +74,7 @@ class UNetMethod(Method):
         self._fused: Optional[tuple[int, UNet]] = None  # (weights version, BN-folded copy) for decompose
         self._lock = threading.Lock()  # decompose runs on several windows at once (window_threads)
         self.bg = None  # the background state of the video being segmented (bgsub.background.state)
+        self._adopted = False  # begin() took a first pass's findings (segment.lookahead)
         self._started_from: Optional[str] = None  # the weights the training started from (start_weights)
 
     @property
@@ -250,7 +251,7 @@ class UNetMethod(Method):
             return
         if not self.cfg.segment.reuse_background:
             self.estimate_reference(frames)
-            self._adopt_lookahead()
+            self._adopted = self._adopt_lookahead()
             return
         if self.state.reference is None:
             raise BgsubError("segment.reuse_background: no background was saved with this model (only the static "
@@ -263,19 +264,20 @@ class UNetMethod(Method):
                              "the video the model was trained on, or one of the same size; without it the "
                              "background is estimated from this video")
 
-    def _adopt_lookahead(self) -> None:
+    def _adopt_lookahead(self) -> bool:
         """With ``segment.lookahead``: the training pass's findings (:attr:`TrainState.lookahead`) for the pixels
         whose window did not show the scene, taken by the background model just started if it was started on the
-        same window (:meth:`bgsub.background.stable.StableSearch.adopt`)."""
+        same window (:meth:`bgsub.background.stable.StableSearch.adopt`). Returns whether they were taken."""
         found = self.state.lookahead
         if not (found and self.cfg.segment.lookahead and hasattr(self.bg, "adopt")):
-            return
+            return False
         if self.bg.adopt(found):
             log.info("background: %d pixels the window did not show still start from the stillest frames a first "
                      "pass over this video found (segment.lookahead)", len(found["pixels"]))
-        else:
-            log.info("background: the first pass's findings belong to another window (another video, or frames "
-                     "read at another size): not used")
+            return True
+        log.info("background: the first pass's findings belong to another window (another video, or frames "
+                 "read at another size): not used")
+        return False
 
     def _second_pass_due(self) -> bool:
         """After a first pass over the video: whether it found anything for a second (``segment.lookahead``)."""
@@ -286,13 +288,44 @@ class UNetMethod(Method):
         for segmenting it."""
         self.state.lookahead = self.bg.lookahead() if hasattr(self.bg, "lookahead") else None
 
+    PRESCANS = ("auto", "true", "false")
+
+    def _prescan_mode(self) -> str:
+        """``segment.prescan`` checked (a one-line error naming the settings); "false" where no first pass can
+        help: without ``segment.lookahead``, or without a background model updated over time."""
+        mode = self.cfg.segment.prescan
+        if isinstance(mode, bool):  # true / false in a config file or --set
+            mode = "true" if mode else "false"
+        if mode not in self.PRESCANS:
+            raise BgsubError(f"segment.prescan must be one of {', '.join(self.PRESCANS)}, got {mode!r}")
+        if not (self.cfg.model.reference and self.cfg.segment.lookahead and self.streams):
+            return "false"
+        return mode
+
     @property
     def prescans(self) -> bool:
-        """``segment.prescan`` (with ``segment.lookahead``) and a background model updated over time: the pipeline
-        runs a first pass (:meth:`forget_lookahead`, ``begin``, :meth:`look_ahead` over every frame,
+        """``segment.prescan=true`` (with ``segment.lookahead``) and a background model updated over time: the
+        pipeline runs a first pass (:meth:`forget_lookahead`, ``begin``, :meth:`look_ahead` over every frame,
         :meth:`keep_lookahead`) before segmenting."""
-        sc = self.cfg.segment
-        return bool(self.cfg.model.reference and sc.prescan and sc.lookahead and self.streams)
+        return self._prescan_mode() == "true"
+
+    def unsettled_share(self) -> float:
+        """After :meth:`begin`: the share of the pixels its window never saw still (0.0 for a static reference)."""
+        share = getattr(self.bg, "unsettled_share", None)
+        return float(share()) if share is not None else 0.0
+
+    # segment.prescan=auto: a first pass when more than this share of the pixels were never still in the window
+    # (sbi-foliage 0.47, the dynamic scenario's swaying region 0.17; the other sequences of the README's benchmark
+    # 0.02 at most). A first pass costs about a segment's time and can change the masks at those pixels alone: it
+    # is worth its time where they are a sizable part of the frame
+    PRESCAN_SHARE = 0.1
+
+    def prescan_due(self) -> bool:
+        """After :meth:`begin`, with ``segment.prescan=auto``: whether a first pass over the video should come
+        before segmenting it, because more than :attr:`PRESCAN_SHARE` of the pixels were never still in the
+        window and begin took no first pass's findings (a per-video network's training pass has one when it
+        could). The pipeline decides whether the source allows it."""
+        return self._prescan_mode() == "auto" and not self._adopted and self.unsettled_share() > self.PRESCAN_SHARE
 
     def forget_lookahead(self) -> None:
         """Drop what an earlier pass found (a first pass starts from its own window alone)."""

@@ -227,10 +227,27 @@ def decompose_video(
                                                          max_frames=max_frames, total=stream.total, progress=progress)
         if prescan:
             method_seconds += _prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
-                                       total=stream.total, progress=progress)
+                                       total=stream.total, progress=progress, stop=stop)
         method.reset()
         reduce_reads(stream, plan, cfg)
-        frames, begin_seconds = _begin(method, stream, cfg, size=plan[1])  # the first begin_frames(), then begin
+        frames, begin_seconds, window_frames = _begin(method, stream, cfg, size=plan[1])  # the first
+        # begin_frames(), then begin
+        passes = 2 if prescan or two_pass else 1
+        if not prescan and _prescan_due(method, stream, source):
+            passes = 2
+            # segment.prescan=auto: the window did not show the scene; the source can be read again, so a first
+            # pass finds each such pixel's stillest frames over the whole video, then the model starts again on
+            # the same window (the frames at hand) and takes them
+            log.info("background: %.0f%% of the pixels never stood still in the first %d frames: a first pass over "
+                     "%s finds them still further on (segment.prescan=auto; false: read once)",
+                     100 * method.unsettled_share(), method.begin_frames(), stream.name)
+            method_seconds += _prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
+                                       total=stream.total, progress=progress, stop=stop)
+            method.reset()
+            t0 = time.perf_counter()
+            method.begin(window_frames)
+            begin_seconds += time.perf_counter() - t0
+        del window_frames
         created = not out.exists()
         ensure_dir(out)
         save_config(cfg, out / "config.yaml")
@@ -248,6 +265,7 @@ def decompose_video(
     seconds = time.perf_counter() - t_start
     summary["method_seconds"] += method_seconds
     summary["begin_seconds"] = begin_seconds
+    summary["passes"] = passes  # 2: the source was read twice (threshold.scope=video, segment.prescan)
     if stream.stabilizer is not None:
         summary["stabilized"] = stream.stabilizer.moved  # frames moved back onto the first frame's grid
         summary["unregistered"] = stream.stabilizer.refused  # frames that moved past the limits: left as they are
@@ -265,15 +283,16 @@ def decompose_video(
 
 
 def _begin(method: Method, stream: FrameStream, cfg: Config,
-           size: Optional[tuple[int, int]] = None) -> tuple[Iterator[Image], float]:
+           size: Optional[tuple[int, int]] = None) -> tuple[Iterator[Image], float, Any]:
     """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` and return the
     stream's frames from the first one (those frames again, converted already: they are not converted twice and
-    their decoded images are not held, then the rest, unread yet), and the seconds ``begin`` took. ``size``: the
-    frames' size (see :func:`read_plan`; None: the working size)."""
+    their decoded images are not held, then the rest, unread yet), the seconds ``begin`` took, and the frames
+    ``begin`` was given (None when it was not called). ``size``: the frames' size (see :func:`read_plan`; None:
+    the working size)."""
     images = stream.images()
     k = method.begin_frames()
     if k <= 0:
-        return images, 0.0
+        return images, 0.0, None
     method.warm_up(stream.total)
     ic = cfg.input
     first = next(images, None)
@@ -289,22 +308,40 @@ def _begin(method: Method, stream: FrameStream, cfg: Config,
         raise BgsubError(f"{stream.name}: {exc}") from None
     seconds = time.perf_counter() - t0
     log.debug("%s: began on frames %d-%d in %.2f s", method.name, head[0][0], head[-1][0], seconds)
-    return itertools.chain(head, images), seconds
+    return itertools.chain(head, images), seconds, frames
+
+
+def _prescan_due(method: Method, stream: FrameStream, source) -> bool:
+    """``segment.prescan=auto`` after ``begin``: the method asks for a first pass (:meth:`UNetMethod.prescan_due`:
+    more than a tenth of the pixels never still in its window, no first pass's findings taken), and
+    the source can give one: a folder or a regular file (not a camera, a stream, a pipe or a device), longer than
+    the window (a video no longer than its window has nothing further on)."""
+    due = getattr(method, "prescan_due", None)
+    if due is None or stream.live or not due():
+        return False
+    path = Path(source)
+    if not (path.is_dir() or path.is_file()):
+        return False
+    return stream.total is None or stream.total > method.begin_frames()
 
 
 def _first_pass(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
                 total: Optional[int], progress: bool, plan: tuple[int, Optional[tuple[int, int]]],
-                readers_of: Optional[Method] = None) -> Iterator[tuple[Chunk, int]]:
+                readers_of: Optional[Method] = None,
+                stop: Optional[threading.Event] = None) -> Iterator[tuple[Chunk, int]]:
     """A first pass over ``source`` before the segmentation: ``(chunk, new)`` windows as :func:`tiled` gives them,
     the source opened again and read exactly as the second pass reads it (``plan``), ``method.begin`` called on
     its first frames, progress shown as pass 1/2. ``readers_of``: the method whose work beside the reading sets
-    the decoding threads (:func:`readers`; None: all of them)."""
-    with open_stream(source, cfg, max_frames, None, readers_of) as stream, \
+    the decoding threads (:func:`readers`; None: all of them). ``stop``: set (Ctrl-C), the pass ends at the next
+    frame, and the second one, seeing it set, writes the masks of the frames it has read."""
+    with open_stream(source, cfg, max_frames, stop, readers_of) as stream, \
             progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
                          leave=False) as bar:
         stream.size  # the first frame, then the rest reduced as the second pass reads them
         reduce_reads(stream, plan, cfg)
-        for chunk, new in tiled(_begin(method, stream, cfg, size=plan[1])[0], window=window, cfg=cfg,
+        images, _, frames = _begin(method, stream, cfg, size=plan[1])
+        del frames
+        for chunk, new in tiled(images, window=window, cfg=cfg,
                                 top_up=_top_up(method), size=plan[1], workers=readers(readers_of),
                                 arrays=method.arrays):
             yield chunk, new
@@ -331,7 +368,8 @@ def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_fr
 
 
 def _prescan(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int], total: Optional[int],
-             progress: bool, plan: tuple[int, Optional[tuple[int, int]]] = (1, None)) -> float:
+             progress: bool, plan: tuple[int, Optional[tuple[int, int]]] = (1, None),
+             stop: Optional[threading.Event] = None) -> float:
     """The first pass of ``segment.prescan``: the method's background model started on the video's window and
     stepped over every frame (no network), read exactly as the second pass reads them (so that its window is the
     same), and what it found kept for the second pass (:meth:`UNetMethod.keep_lookahead`). Returns its seconds."""
@@ -339,7 +377,7 @@ def _prescan(method: Method, source, *, cfg: Config, window: int, max_frames: Op
     method.forget_lookahead()
     t0 = time.perf_counter()
     for chunk, _ in _first_pass(method, source, cfg=cfg, window=window, max_frames=max_frames, total=total,
-                                progress=progress, plan=plan, readers_of=method):
+                                progress=progress, plan=plan, readers_of=method, stop=stop):
         method.look_ahead(chunk.frames)
     method.keep_lookahead()
     return time.perf_counter() - t0
