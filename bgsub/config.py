@@ -279,9 +279,10 @@ class SegmentConfig:
     #                                 network; the background belongs to the video); true = reuse the one saved with
     #                                 the model at training time (same camera, same view and size)
     lookahead: bool = True  # the per-video U-Net (bgsub train, benchmark's unet): where its background model's
-    #                         window did not show the scene (a pixel it never saw still, or saw at best twice as
-    #                         moving as the rest of the video), segmenting the same video starts that pixel from the
-    #                         stillest frames the training pass found over the whole video (a second pass; the
+    #                         window did not show the scene (a pixel it saw at best twice as moving as the rest of
+    #                         the video: leaves across the lens, someone standing), segmenting the same video starts
+    #                         that pixel from the stillest frames the training pass found over the whole video (a
+    #                         second pass; the
     #                         window's fingerprint must match: another video is never affected); false = one pass,
     #                         causal as the zero-shot network's
     prescan: Union[bool, str] = "auto"  # auto | true | false. The reference U-Net on a file or a folder: read

@@ -269,10 +269,31 @@ def test_a_video_read_reduced_gets_the_second_pass_too(cli, tmp_path, _small_tra
     assert _recall(masks[:LEAVE], gtb[:LEAVE]) > 0.8
 
 
+def test_a_background_that_moves_all_the_time_keeps_the_window_s_samples():
+    """The leaf jitters over the box through the whole clip (it never leaves): the window never saw the box still,
+    and neither does the rest of the video, so a second pass has nothing stiller to take there."""
+    from bgsub.background.state import start
+
+    x, _ = _clip()
+    x = x[:LEAVE]  # 140 frames, the leaf in every one
+    first = start(x[:100], Config().background, pixels=19200)
+    for i in range(0, x.shape[0], 8):
+        first.step(x[i : i + 8])
+    assert first.model.unsettled_share() > 0.25  # a third of the frame never still in the window
+    found = first.lookahead()
+    taken = np.zeros(H * W, bool)
+    if found is not None:
+        taken[found["pixels"]] = True
+    y0, x0, y1, x1 = BOX
+    assert taken.reshape(H, W)[y0:y1, x0:x1].mean() < 0.05
+
+
 def test_a_second_pass_takes_the_pixels_the_video_later_showed_twice_as_still_as_the_window():
-    """The rule itself, on a search's state set by hand: a pixel is taken when it was unsettled in the window, or
-    when the median motion of its kept frames has fallen below half the window's (someone who stood in view
-    through the window, moving a little, then left); 0.6 of it is what noise alone can make (not taken)."""
+    """The rule itself, on a search's state set by hand: a pixel is taken when the median motion of its kept frames
+    has fallen below half the window's (someone who stood in view through the window, moving a little, then left;
+    leaves that crossed the lens and left); 0.6 of it is what noise alone can make (not taken); a pixel the window
+    never saw still is taken by the same rule, not for being unsettled (a branch that sways all the time keeps the
+    window's samples). Past the horizon the search holds the open pixels' columns alone: the same rule on them."""
     from bgsub.background.stable import LOOKAHEAD_STILLER, StableSearch
 
     assert LOOKAHEAD_STILLER == 0.5
@@ -281,7 +302,7 @@ def test_a_second_pass_takes_the_pixels_the_video_later_showed_twice_as_still_as
     vals = rng.random((n, C, h, w)).astype(np.float32)
     mot = np.ones((n, h, w), np.float32)
     unsettled = np.zeros((h, w), bool)
-    unsettled[1, 2] = True
+    unsettled[1, 1] = unsettled[1, 2] = True
     s = StableSearch(vals, mot, first=10, horizon=100, box=3, camera=1.0, motion="both", norm=None,
                      open_mask=unsettled)
     assert s.lookahead() is None  # nothing searched after the window yet
@@ -291,9 +312,18 @@ def test_a_second_pass_takes_the_pixels_the_video_later_showed_twice_as_still_as
     s.mot[:, 2] = 0.1
     s.mot[:3, 2] = 1.0  # pixel (0, 2): half of its kept frames much stiller, the median (1 + .1) / 2: not taken
     s.mot[:4, 3] = 0.1  # pixel (1, 0): four of six, the median 0.1: taken
-    found = s.lookahead()
-    assert found["pixels"].tolist() == [0, 3, 5]  # (0, 0) and (1, 0) by the motion, (1, 2) unsettled
+    s.mot[:, 5] = 0.3  # pixel (1, 2), unsettled: the video later showed it stiller: taken
+    found = s.lookahead()  # pixel (1, 1), unsettled, as moving as in the window: not taken
+    assert found["pixels"].tolist() == [0, 3, 5]
     assert np.array_equal(found["vals"], s.vals[:, :, [0, 3, 5]])
+    assert np.array_equal(found["mot"], s.mot[:, [0, 3, 5]])
+    past = StableSearch(vals, mot, first=10, horizon=100, box=3, camera=1.0, motion="both", norm=None,
+                        open_mask=unsettled)
+    past.searched, past.idx = True, np.array([4, 5])  # past the horizon: the open pixels' columns, in order
+    past.vals, past.mot = past.vals[:, :, [4, 5]].copy(), past.mot[:, [4, 5]].copy()
+    past.mot[:, 1] = 0.3
+    found = past.lookahead()
+    assert found["pixels"].tolist() == [5] and np.array_equal(found["vals"], past.vals[:, :, [1]])
 
 
 @pytest.mark.parametrize("flag", ["true", "false"])

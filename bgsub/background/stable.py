@@ -13,9 +13,12 @@ The search says when the model should set its samples again from the kept values
 each horizon): :meth:`StableSearch.step` returns (pixels, values), ``pixels`` None for every pixel.
 
 **A second pass over the same video** (:meth:`StableSearch.lookahead`, :meth:`StableSearch.adopt`): where the
-window never saw a pixel still (``unsettled``, the health check's measure: fewer still frames than its samples
-need), or saw it at best twice as moving as the video later did, a search that has run over the whole video knows
-that pixel's stillest frames of the whole video, which the window could not. A model started again on the same
+window saw a pixel at best twice as moving as the video later did (leaves across the lens, someone who stood in
+view), a search that has run over the whole video knows that pixel's stillest frames of the whole video, which the
+window could not. (``unsettled``, the pixels the window never saw still - the health check's measure: fewer still
+frames than their samples need - is what ``segment.prescan=auto`` reads a file twice for; of those, the ones the
+video never shows stiller, a background that moves all the time, keep the window's samples.) A model started again
+on the same
 window (checked by the window's fingerprint) may adopt them for those pixels only: the per-video network's training
 pass runs such a search, and its segmentation pass starts from it (``segment.lookahead``). Where the window saw the
 scene as still as the rest of the video shows it, nothing changes, so an object that stops there and stands as
@@ -87,22 +90,23 @@ class StableSearch:
         self.window_motion = median0(self.mot)  # (P,) each pixel's kept frames' motion in the window
 
     def lookahead(self) -> Optional[dict]:
-        """What this search has found so far for the pixels whose window was not the scene: those the window never
-        saw still (``unsettled``), and those whose stillest frames so far are twice as still as the window's
-        (:data:`LOOKAHEAD_STILLER`: someone who stood in view through the window, moving a little, and left).
+        """What this search has found so far for the pixels whose window was not the scene: those whose stillest
+        frames so far are twice as still as the window's (:data:`LOOKAHEAD_STILLER`: leaves that crossed the lens
+        through the window and left, someone who stood in view moving a little and left). Whether the window saw
+        a pixel still or not (``unsettled``), a second pass changes it only where the rest of the video showed it
+        stiller: a background that moves all the time (swaying branches) keeps the window's samples, as the
+        stillest frames of the whole video would only narrow them to one phase of its motion.
         ``{"fingerprint": the window's, "pixels": flat indices (P,), "vals": their kept values (n, C, P), "mot":
         their motions (n, P)}``, or None when there are none, or when no frame after the window has been searched
         yet (a video no longer than its window: a second pass would start from what the first started from)."""
         if not self.searched:
             return None
-        take = np.zeros(self.window_motion.shape, bool) if self.unsettled is None else self.unsettled.copy()
-        if self.idx is None:  # (past the horizon only the unsettled pixels are searched: they are taken)
-            take |= median0(self.mot) < np.float32(LOOKAHEAD_STILLER) * self.window_motion
-        if not take.any():
+        # past the horizon the kept values are the open pixels' alone, in order (``idx``)
+        window = self.window_motion if self.idx is None else self.window_motion[self.idx]
+        cols = np.flatnonzero(median0(self.mot) < np.float32(LOOKAHEAD_STILLER) * window)
+        if not cols.size:
             return None
-        pixels = np.flatnonzero(take)
-        # past the horizon the kept values are the open pixels' alone, in order: ``idx`` is ``unsettled``'s pixels
-        cols = pixels if self.idx is None else np.arange(pixels.size)
+        pixels = cols if self.idx is None else self.idx[cols]
         return {"fingerprint": self.fingerprint, "pixels": pixels.astype(np.int64),
                 "vals": self.vals[:, :, cols].copy(), "mot": self.mot[:, cols].copy()}
 
