@@ -272,8 +272,8 @@ class UNetMethod(Method):
         if not (found and self.cfg.segment.lookahead and hasattr(self.bg, "adopt")):
             return False
         if self.bg.adopt(found):
-            log.info("background: %d pixels the window did not show still start from the stillest frames a first "
-                     "pass over this video found (segment.lookahead)", len(found["pixels"]))
+            log.info("background: %d pixels the rest of the video showed stiller than the window did start from "
+                     "the stillest frames a first pass over it found (segment.lookahead)", len(found["pixels"]))
             return True
         log.info("background: the first pass's findings belong to another window (another video, or frames "
                  "read at another size): not used")
