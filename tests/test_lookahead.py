@@ -195,8 +195,8 @@ def test_auto_reads_once_where_the_window_showed_the_scene_or_the_source_cannot_
     from bgsub.pipelines.segment import segment
 
     calls = []
-    real = run._prescan
-    monkeypatch.setattr(run, "_prescan", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = run.prescan
+    monkeypatch.setattr(run, "prescan", lambda *a, **k: calls.append(1) or real(*a, **k))
 
     def passes(src, **kw) -> int:
         calls.clear()

@@ -1,19 +1,28 @@
-"""How a video is opened and read for a method: the reading threads, the size the frames are decoded and converted
-at (:func:`read_plan`), and the :class:`~bgsub.io.stream.FrameStream` itself. Shared by the windowed decomposition
-(:mod:`bgsub.pipelines.run`) and the fitting pass (:mod:`bgsub.pipelines.fit`), so that training reads a video
-exactly as ``segment`` does."""
+"""How a video is opened and read for a method: the reading threads, the size the frames are decoded and
+converted at (:func:`read_plan`), the :class:`~bgsub.io.stream.FrameStream` itself, the first frames handed to
+``method.begin`` (:func:`begin_on_window`) and the windows the rest are cut into (:func:`tiled`). Shared by the
+windowed decomposition (:mod:`bgsub.pipelines.run`), its first passes (:mod:`bgsub.pipelines.passes`) and the
+fitting pass (:mod:`bgsub.pipelines.fit`), so that training reads a video exactly as ``segment`` does."""
 
 from __future__ import annotations
 
+import itertools
+import logging
 import threading
-from typing import Optional
+import time
+from typing import Any, Iterable, Iterator, Optional
 
+from bgsub.arrays import concat
 from bgsub.config import Config
-from bgsub.io.frames import reduction_factor, working_size
-from bgsub.io.stream import FrameStream
+from bgsub.errors import BgsubError
+from bgsub.io.frames import Chunk, reduction_factor, working_size
+from bgsub.io.stream import FrameStream, Image, chunks_of, stack
 from bgsub.methods.base import Method
 
-__all__ = ["MAX_READERS", "threads_beside", "readers", "read_plan", "reduce_reads", "open_stream"]
+__all__ = ["MAX_READERS", "threads_beside", "readers", "read_plan", "reduce_reads", "open_stream", "begin_on_window",
+           "top_up_allowed", "tiled"]
+
+log = logging.getLogger("bgsub")
 
 
 def threads_beside(method: Optional[Method]) -> int:
@@ -76,3 +85,60 @@ def open_stream(source, cfg: Config, max_frames: Optional[int], stop: Optional[t
     ic = cfg.input
     return FrameStream.open(source, start=ic.start, end=ic.end, stride=ic.stride, limit=max_frames, stop=stop,
                             decoders=readers(method), stabilize=ic.stabilize)
+
+
+def begin_on_window(method: Method, stream: FrameStream, cfg: Config,
+                    size: Optional[tuple[int, int]] = None) -> tuple[Iterator[Image], float, Any]:
+    """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` and return the
+    stream's frames from the first one (those frames again, converted already: they are not converted twice and
+    their decoded images are not held, then the rest, unread yet), the seconds ``begin`` took, and the frames
+    ``begin`` was given (None when it was not called). ``size``: the frames' size (see :func:`read_plan`; None:
+    the working size)."""
+    images = stream.images()
+    k = method.begin_frames()
+    if k <= 0:
+        return images, 0.0, None
+    method.warm_up(stream.total)
+    ic = cfg.input
+    first = next(images, None)
+    if first is None:
+        raise BgsubError(f"{stream.name}: no frames selected")
+    head: list = []
+    frames = stack(itertools.chain([first], images), grayscale=ic.grayscale, scale=ic.scale,
+                   workers=readers(), count=k, keep=head, size=size, arrays=method.arrays)
+    t0 = time.perf_counter()
+    try:
+        method.begin(frames)
+    except BgsubError as exc:
+        raise BgsubError(f"{stream.name}: {exc}") from None
+    seconds = time.perf_counter() - t0
+    log.debug("%s: began on frames %d-%d in %.2f s", method.name, head[0][0], head[-1][0], seconds)
+    return itertools.chain(head, images), seconds, frames
+
+
+def top_up_allowed(method: Method) -> bool:
+    """Whether a short last window may be topped up with frames of the previous one: not for methods that carry
+    state from window to window (``streams``) or that began on this video (``begin_frames() > 0``): those see each
+    frame exactly once, in order."""
+    return not method.streams and method.begin_frames() <= 0
+
+
+def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = True,
+          size: Optional[tuple[int, int]] = None, workers: Optional[int] = None,
+          arrays: bool = False) -> Iterator[tuple[Chunk, int]]:
+    """Yield ``(chunk, new)`` for decoded ``images`` in order (see :func:`bgsub.pipelines.run.iter_windows`):
+    windows of ``window`` frames, a short last one topped up with the previous window's tail when ``top_up``.
+    ``size``: the frames' size (see :func:`read_plan`; None: the working size). ``workers``: conversion threads
+    (None: :func:`readers`). ``arrays``: the chunks' frames as NumPy arrays (for a method that takes them,
+    :attr:`Method.arrays`), not tensors."""
+    ic = cfg.input
+    prev: Optional[Chunk] = None
+    for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale,
+                           workers=readers() if workers is None else workers, size=size, arrays=arrays):
+        t = len(chunk.numbers)
+        if top_up and t < window and prev is not None:
+            k = window - t
+            yield Chunk(prev.numbers[-k:] + chunk.numbers, concat([prev.frames[-k:], chunk.frames])), t
+        else:
+            yield chunk, t
+        prev = chunk

@@ -30,7 +30,6 @@ Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu 
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import signal
@@ -38,23 +37,24 @@ import threading
 import time
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, Optional
+from typing import Any, Collection, Iterator, Optional
 
 import numpy as np
 
-from bgsub.arrays import concat
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
 from bgsub.io.frames import Chunk, working_size
 from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, pipeline_threads, prefetch
-from bgsub.io.stream import FrameStream, Image, chunks_of, stack
+from bgsub.io.stream import Image
 from bgsub.methods.base import Decomposition, Method
-from bgsub.pipelines.reading import open_stream, read_plan, readers, reduce_reads, threads_beside
+from bgsub.pipelines.passes import prescan, prescan_due, video_threshold
+from bgsub.pipelines.reading import (begin_on_window, open_stream, read_plan, readers, reduce_reads, threads_beside,
+                                     tiled, top_up_allowed)
 from bgsub.progress import progress as progress_bar
 from bgsub.runtime import compute_threads
-from bgsub.threshold import HistogramOtsu, magnitude, masks_from_foreground, median_filter
+from bgsub.threshold import magnitude, masks_from_foreground, median_filter
 
 log = logging.getLogger("bgsub")
 
@@ -206,12 +206,12 @@ def decompose_video(
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
     two_pass = scope == "video" and not getattr(method, "decides_masks", False)
-    prescan = bool(getattr(method, "prescans", False))
+    forced = bool(getattr(method, "prescans", False))  # segment.prescan=true
     with open_stream(source, cfg, max_frames, stop, method) as stream:
         if two_pass and stream.live:
             raise BgsubError(f"{stream.name}: threshold.scope=video reads the input twice, and a camera or a stream "
                              "is read once: use scope frame or clip")
-        if prescan and stream.live:
+        if forced and stream.live:
             raise BgsubError(f"{stream.name}: segment.prescan reads the input twice, and a camera or a stream is "
                              "read once: leave segment.prescan off")
         stream.record_shifts = True  # this pass writes the masks: each moved back by its frame's shift
@@ -223,17 +223,17 @@ def decompose_video(
         method_seconds = 0.0
         t_start = time.perf_counter()
         if two_pass:
-            threshold, method_seconds = _video_threshold(method, source, cfg=cfg, window=window, plan=plan,
-                                                         max_frames=max_frames, total=stream.total, progress=progress)
-        if prescan:
-            method_seconds += _prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
-                                       total=stream.total, progress=progress, stop=stop)
+            threshold, method_seconds = video_threshold(method, source, cfg=cfg, window=window, plan=plan,
+                                                        max_frames=max_frames, total=stream.total, progress=progress)
+        if forced:
+            method_seconds += prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
+                                      total=stream.total, progress=progress, stop=stop)
         method.reset()
         reduce_reads(stream, plan, cfg)
-        frames, begin_seconds, window_frames = _begin(method, stream, cfg, size=plan[1])  # the first
-        # begin_frames(), then begin
-        passes = 2 if prescan or two_pass else 1
-        if not prescan and _prescan_due(method, stream, source):
+        # the first begin_frames(), then begin
+        frames, begin_seconds, window_frames = begin_on_window(method, stream, cfg, size=plan[1])
+        passes = 2 if forced or two_pass else 1
+        if not forced and prescan_due(method, stream, source):
             passes = 2
             # segment.prescan=auto: the window did not show the scene; the source can be read again, so a first
             # pass finds each such pixel's stillest frames over the whole video, then the model starts again on
@@ -241,8 +241,8 @@ def decompose_video(
             log.info("background: %.0f%% of the pixels never stood still in the first %d frames: a first pass over "
                      "%s finds them still further on (segment.prescan=auto; false: read once)",
                      100 * method.unsettled_share(), method.begin_frames(), stream.name)
-            method_seconds += _prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
-                                       total=stream.total, progress=progress, stop=stop)
+            method_seconds += prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
+                                      total=stream.total, progress=progress, stop=stop)
             method.reset()
             t0 = time.perf_counter()
             method.begin(window_frames)
@@ -282,135 +282,6 @@ def decompose_video(
     return summary
 
 
-def _begin(method: Method, stream: FrameStream, cfg: Config,
-           size: Optional[tuple[int, int]] = None) -> tuple[Iterator[Image], float, Any]:
-    """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` and return the
-    stream's frames from the first one (those frames again, converted already: they are not converted twice and
-    their decoded images are not held, then the rest, unread yet), the seconds ``begin`` took, and the frames
-    ``begin`` was given (None when it was not called). ``size``: the frames' size (see :func:`read_plan`; None:
-    the working size)."""
-    images = stream.images()
-    k = method.begin_frames()
-    if k <= 0:
-        return images, 0.0, None
-    method.warm_up(stream.total)
-    ic = cfg.input
-    first = next(images, None)
-    if first is None:
-        raise BgsubError(f"{stream.name}: no frames selected")
-    head: list = []
-    frames = stack(itertools.chain([first], images), grayscale=ic.grayscale, scale=ic.scale,
-                   workers=readers(), count=k, keep=head, size=size, arrays=method.arrays)
-    t0 = time.perf_counter()
-    try:
-        method.begin(frames)
-    except BgsubError as exc:
-        raise BgsubError(f"{stream.name}: {exc}") from None
-    seconds = time.perf_counter() - t0
-    log.debug("%s: began on frames %d-%d in %.2f s", method.name, head[0][0], head[-1][0], seconds)
-    return itertools.chain(head, images), seconds, frames
-
-
-def _prescan_due(method: Method, stream: FrameStream, source) -> bool:
-    """``segment.prescan=auto`` after ``begin``: the method asks for a first pass (:meth:`UNetMethod.prescan_due`:
-    more than a tenth of the pixels never still in its window, no first pass's findings taken), and
-    the source can give one: a folder or a regular file (not a camera, a stream, a pipe or a device), longer than
-    the window (a video no longer than its window has nothing further on)."""
-    due = getattr(method, "prescan_due", None)
-    if due is None or stream.live or not due():
-        return False
-    path = Path(source)
-    if not (path.is_dir() or path.is_file()):
-        return False
-    return stream.total is None or stream.total > method.begin_frames()
-
-
-def _first_pass(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
-                total: Optional[int], progress: bool, plan: tuple[int, Optional[tuple[int, int]]],
-                readers_of: Optional[Method] = None,
-                stop: Optional[threading.Event] = None) -> Iterator[tuple[Chunk, int]]:
-    """A first pass over ``source`` before the segmentation: ``(chunk, new)`` windows as :func:`tiled` gives them,
-    the source opened again and read exactly as the second pass reads it (``plan``), ``method.begin`` called on
-    its first frames, progress shown as pass 1/2. ``readers_of``: the method whose work beside the reading sets
-    the decoding threads (:func:`readers`; None: all of them). ``stop``: set (Ctrl-C), the pass ends at the next
-    frame, and the second one, seeing it set, writes the masks of the frames it has read."""
-    with open_stream(source, cfg, max_frames, stop, readers_of) as stream, \
-            progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
-                         leave=False) as bar:
-        stream.size  # the first frame, then the rest reduced as the second pass reads them
-        reduce_reads(stream, plan, cfg)
-        images, _, frames = _begin(method, stream, cfg, size=plan[1])
-        del frames
-        for chunk, new in tiled(images, window=window, cfg=cfg,
-                                top_up=_top_up(method), size=plan[1], workers=readers(readers_of),
-                                arrays=method.arrays):
-            yield chunk, new
-            bar.update(new)
-
-
-def _video_threshold(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
-                     total: Optional[int], progress: bool,
-                     plan: tuple[int, Optional[tuple[int, int]]] = (1, None)) -> tuple[float, float]:
-    """The first pass of ``threshold.scope = "video"``: one Otsu threshold from a histogram of |S| over the whole
-    video (its own pass over the source). Returns ``(threshold, seconds in the method)``."""
-    hist = HistogramOtsu()
-    method.reset()
-    method_seconds = 0.0
-    for chunk, new in _first_pass(method, source, cfg=cfg, window=window, max_frames=max_frames, total=total,
-                                  progress=progress, plan=plan):
-        t0 = time.perf_counter()
-        dec = method.decompose(chunk.frames)
-        method_seconds += time.perf_counter() - t0
-        hist.update(magnitude(dec.foreground[-new:]))
-    threshold = hist.threshold()
-    log.info("video-wide Otsu threshold on |S|: %.5g", threshold)
-    return threshold, method_seconds
-
-
-def _prescan(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int], total: Optional[int],
-             progress: bool, plan: tuple[int, Optional[tuple[int, int]]] = (1, None),
-             stop: Optional[threading.Event] = None) -> float:
-    """The first pass of ``segment.prescan``: the method's background model started on the video's window and
-    stepped over every frame (no network), read exactly as the second pass reads them (so that its window is the
-    same), and what it found kept for the second pass (:meth:`UNetMethod.keep_lookahead`). Returns its seconds."""
-    method.reset()
-    method.forget_lookahead()
-    t0 = time.perf_counter()
-    for chunk, _ in _first_pass(method, source, cfg=cfg, window=window, max_frames=max_frames, total=total,
-                                progress=progress, plan=plan, readers_of=method, stop=stop):
-        method.look_ahead(chunk.frames)
-    method.keep_lookahead()
-    return time.perf_counter() - t0
-
-
-def _top_up(method: Method) -> bool:
-    """Whether a short last window may be topped up with frames of the previous one: not for methods that carry
-    state from window to window (``streams``) or that began on this video (``begin_frames() > 0``): those see each
-    frame exactly once, in order."""
-    return not method.streams and method.begin_frames() <= 0
-
-
-def tiled(images: Iterable[Image], *, window: int, cfg: Config, top_up: bool = True,
-          size: Optional[tuple[int, int]] = None, workers: Optional[int] = None,
-          arrays: bool = False) -> Iterator[tuple[Chunk, int]]:
-    """Yield ``(chunk, new)`` for decoded ``images`` in order (see :func:`iter_windows`): windows of ``window``
-    frames, a short last one topped up with the previous window's tail when ``top_up``. ``size``: the frames'
-    size (see :func:`read_plan`; None: the working size). ``workers``: conversion threads (None:
-    :func:`readers`). ``arrays``: the chunks' frames as NumPy arrays (for a method that takes them,
-    :attr:`Method.arrays`), not tensors."""
-    ic = cfg.input
-    prev: Optional[Chunk] = None
-    for chunk in chunks_of(images, chunk=window, grayscale=ic.grayscale, scale=ic.scale,
-                           workers=readers() if workers is None else workers, size=size, arrays=arrays):
-        t = len(chunk.numbers)
-        if top_up and t < window and prev is not None:
-            k = window - t
-            yield Chunk(prev.numbers[-k:] + chunk.numbers, concat([prev.frames[-k:], chunk.frames])), t
-        else:
-            yield chunk, t
-        prev = chunk
-
-
 def _check_window_memory(method: Method, native: tuple[int, int], cfg: Config, window: int) -> None:
     from bgsub import memory
 
@@ -435,7 +306,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     # the next window is read and the last one's files are encoded and written in background threads while the
     # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
     # decomposed at once, one per thread, and their results taken in order
-    windows = tiled(images, window=window, cfg=cfg, top_up=_top_up(method), size=size, workers=readers(method),
+    windows = tiled(images, window=window, cfg=cfg, top_up=top_up_allowed(method), size=size, workers=readers(method),
                     arrays=method.arrays)
     if getattr(method, "prepares", False):  # in-order work (the background model) beside the reading
         windows = _prepared(method, windows)
