@@ -8,6 +8,7 @@ every frame covers a box of it from the first frame and leaves at frame 140; the
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import cv2
 import numpy as np
@@ -185,7 +186,8 @@ def test_the_zero_shot_network_reads_a_file_twice_when_its_window_did_not_show_t
     assert recall("segment.prescan=true") > 0.8
 
 
-def test_auto_reads_once_where_the_window_showed_the_scene_or_the_source_cannot_be_read_again(tmp_path, monkeypatch):
+def test_auto_reads_once_where_the_window_showed_the_scene_or_the_source_cannot_be_read_again(tmp_path, monkeypatch,
+                                                                                              caplog):
     """segment.prescan=auto asks for a first pass only where it can help and the source allows it: the leafy clip
     from a folder (one first pass), not the same scene without the leaf, not the leafy clip cut to its window
     (nothing further on), not the leafy clip from a camera (read once: no error, the window's model)."""
@@ -214,7 +216,10 @@ def test_auto_reads_once_where_the_window_showed_the_scene_or_the_source_cannot_
     frames = [cv2.imread(str(p)) for p in sorted((leafy / "input").glob("*.png"))]
     monkeypatch.setattr(cv2, "VideoCapture", FakeCapture(frames))  # fails on a second opening or a seek
     out = tmp_path / "camera"
-    assert segment(0, out, progress=False)["passes"] == 1
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bgsub"):
+        assert segment(0, out, progress=False)["passes"] == 1
+    assert any("and 0 is read once" in r.getMessage() for r in caplog.records)  # the log says why
     masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127 for p in sorted(out.glob("*.png"))])
     assert masks.shape[0] == N and not calls and _recall(masks[:LEAVE], gt[:LEAVE]) < 0.5
 

@@ -24,18 +24,21 @@ from bgsub.threshold import HistogramOtsu, magnitude
 log = logging.getLogger("bgsub")
 
 
-def prescan_due(method: Method, stream: FrameStream, source) -> bool:
-    """``segment.prescan=auto`` after ``begin``: the method asks for a first pass (:meth:`UNetMethod.prescan_due`:
-    more than a tenth of the pixels never still in its window, no first pass's findings taken), and
-    the source can give one: a folder or a regular file (not a camera, a stream, a pipe or a device), longer than
-    the window (a video no longer than its window has nothing further on)."""
+def prescan_due(method: Method, stream: FrameStream, source) -> Optional[bool]:
+    """``segment.prescan=auto`` after ``begin``: True when the method asks for a first pass
+    (:meth:`UNetMethod.prescan_due`: more than a tenth of the pixels never still in its window, no first pass's
+    findings taken) and the source can give one: a folder or a regular file, longer than the window. None when the
+    method asks for one but the source is read once (a camera, a stream, a pipe or a device); False when it does
+    not ask, or when the video is no longer than its window (it has nothing further on)."""
     due = getattr(method, "prescan_due", None)
-    if due is None or stream.live or not due():
+    if due is None or not due():
         return False
+    if stream.total is not None and stream.total <= method.begin_frames():
+        return False
+    if stream.live:
+        return None
     path = Path(source)
-    if not (path.is_dir() or path.is_file()):
-        return False
-    return stream.total is None or stream.total > method.begin_frames()
+    return True if path.is_dir() or path.is_file() else None
 
 
 def first_pass(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],

@@ -233,7 +233,12 @@ def decompose_video(
         # the first begin_frames(), then begin
         frames, begin_seconds, window_frames = begin_on_window(method, stream, cfg, size=plan[1])
         passes = 2 if forced or two_pass else 1
-        if not forced and prescan_due(method, stream, source):
+        due = False if forced else prescan_due(method, stream, source)
+        if due is None:
+            log.info("background: %.0f%% of the pixels never stood still in the first %d frames, and %s is read "
+                     "once: they start from those frames (a file or a folder would be read twice: "
+                     "segment.prescan=auto)", 100 * method.unsettled_share(), method.begin_frames(), stream.name)
+        if due:
             passes = 2
             # segment.prescan=auto: the window did not show the scene; the source can be read again, so a first
             # pass finds each such pixel's stillest frames over the whole video, then the model starts again on
