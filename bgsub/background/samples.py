@@ -530,8 +530,9 @@ class SampleModel:
 
     def lookahead(self) -> Optional[dict]:
         """What the stillest-frame search has found so far for the pixels whose window did not show the scene (at
-        best twice as moving as the video later: :meth:`bgsub.background.stable.StableSearch.lookahead`), for a second pass over the same video, with ``"tvals"``: those pixels' texture samples as they
-        are now (n, P), healed by the updates since the window; None without a search or when there are none."""
+        best twice as moving as the video later: :meth:`bgsub.background.stable.StableSearch.lookahead`), for a
+        second pass over the same video, with ``"tvals"``: those pixels' texture samples as they are now (n, P),
+        healed by the updates since the window; None without a search or when there are none."""
         found = self._stable.lookahead() if self._stable is not None else self._found
         if found is not None and self.tsamples is not None:
             n = self.tsamples.shape[0]

@@ -19,9 +19,9 @@ window could not. (``unsettled``, the pixels the window never saw still - the he
 frames than their samples need - is what ``segment.prescan=auto`` reads a file twice for; of those, the ones the
 video never shows stiller, a background that moves all the time, keep the window's samples.) A model started again
 on the same window (checked by the window's fingerprint) may adopt them for those pixels only: the per-video
-network's training pass runs such a search, and its segmentation pass starts from it (``segment.lookahead``). Where the window saw the
-scene as still as the rest of the video shows it, nothing changes, so an object that stops there and stands as
-still as the scene stays foreground exactly as in one pass (the stopped-object policy).
+network's training pass runs such a search, and its segmentation pass starts from it (``segment.lookahead``).
+Where the window saw the scene as still as the rest of the video shows it, nothing changes, so an object that
+stops there and stands as still as the scene stays foreground exactly as in one pass (the stopped-object policy).
 """
 
 from __future__ import annotations

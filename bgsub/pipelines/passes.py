@@ -55,8 +55,7 @@ def first_pass(method: Method, source, *, cfg: Config, window: int, max_frames: 
                          leave=False) as bar:
         stream.size  # the first frame, then the rest reduced as the second pass reads them
         reduce_reads(stream, plan, cfg)
-        images, _, frames = begin_on_window(method, stream, cfg, size=plan[1])
-        del frames
+        images = begin_on_window(method, stream, cfg, size=plan[1])[0]
         for chunk, new in tiled(images, window=window, cfg=cfg,
                                 top_up=top_up_allowed(method), size=plan[1], workers=readers(readers_of),
                                 arrays=method.arrays):

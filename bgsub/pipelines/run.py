@@ -225,27 +225,25 @@ def decompose_video(
         if two_pass:
             threshold, method_seconds = video_threshold(method, source, cfg=cfg, window=window, plan=plan,
                                                         max_frames=max_frames, total=stream.total, progress=progress)
-        if forced:
-            method_seconds += prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
-                                      total=stream.total, progress=progress, stop=stop)
         method.reset()
         reduce_reads(stream, plan, cfg)
         # the first begin_frames(), then begin
         frames, begin_seconds, window_frames = begin_on_window(method, stream, cfg, size=plan[1])
-        passes = 2 if forced or two_pass else 1
-        due = False if forced else prescan_due(method, stream, source)
+        passes = 2 if two_pass else 1
+        due = True if forced else prescan_due(method, stream, source)
         if due is None:
             log.info("background: %.0f%% of the pixels never stood still in the first %d frames, and %s is read "
                      "once: they start from those frames (a file or a folder would be read twice: "
                      "segment.prescan=auto)", 100 * method.unsettled_share(), method.begin_frames(), stream.name)
         if due:
+            # segment.prescan (true, or auto where the window did not show the scene and the source can be read
+            # again): a first pass finds each pixel's stillest frames over the whole video, then the model starts
+            # again on the same window (the frames at hand) and takes them
             passes = 2
-            # segment.prescan=auto: the window did not show the scene; the source can be read again, so a first
-            # pass finds each such pixel's stillest frames over the whole video, then the model starts again on
-            # the same window (the frames at hand) and takes them
-            log.info("background: %.0f%% of the pixels never stood still in the first %d frames: a first pass over "
-                     "%s finds them still further on (segment.prescan=auto; false: read once)",
-                     100 * method.unsettled_share(), method.begin_frames(), stream.name)
+            if not forced:
+                log.info("background: %.0f%% of the pixels never stood still in the first %d frames: a first pass "
+                         "over %s finds them still further on (segment.prescan=auto; false: read once)",
+                         100 * method.unsettled_share(), method.begin_frames(), stream.name)
             method_seconds += prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
                                       total=stream.total, progress=progress, stop=stop)
             method.reset()
