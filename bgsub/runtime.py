@@ -53,6 +53,14 @@ def _set_numpy_hugepage(on: bool) -> Optional[bool]:
     return bool(_set_madvise_hugepage(on))
 
 
+def quiet_ffmpeg() -> None:
+    """FFmpeg's own log lines off for this process (``OPENCV_FFMPEG_LOGLEVEL=-8``, AV_LOG_QUIET; OpenCV reads it
+    when it opens a capture): a file OpenCV cannot decode made FFmpeg print ``[mov,mp4,...] moov atom not found``
+    above bgsub's one-line error, which already names the file and the problem. A user's own setting is kept
+    (``OPENCV_FFMPEG_LOGLEVEL=32`` shows FFmpeg's warnings again)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
 def tune(root: Path = THP) -> bool:
     """Apply the process-wide settings above. Returns True when NumPy's huge-page advice was switched off."""
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ or not hugepage_advice_stalls(root):

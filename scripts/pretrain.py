@@ -2,6 +2,7 @@
 
     python scripts/pretrain.py --data ../shared/data --out bgsub/weights/unet.pt [--folds 4] [--steps 1500]
                                [--frames 100] [--synth 150] [--seed 0] [--threads 2] [--work DIR]
+                               [--set model.skip=add ...]
 
 No labels anywhere: every video's network inputs (log(1 + z) from its own background model, the default config)
 and the support energy. Training videos: the sequences under ``--data`` (skipped cleanly when absent) and the
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="folder for clips, fold weights and masks")
     ap.add_argument("--no-ship", action="store_true", help="only the folds; do not write --out")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                    help="a config override for the pretrained network (repeatable), e.g. model.skip=add")
     a = ap.parse_args(argv)
     import torch
 
@@ -56,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     from bgsub.methods.unet import UNetMethod
 
-    cfg = UNetMethod(Config()).cfg  # the defaults, with the input the network takes resolved (colour)
+    # the defaults (with --set's overrides), with the input the network takes resolved (colour)
+    cfg = UNetMethod(load_config(None, a.overrides) if a.overrides else Config()).cfg
     t0 = time.time()
     real = [a.data / s for s in SEQUENCES if (a.data / s).is_dir()]
     if not real:
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         pools[str(v)] = video_inputs(v, cfg, frames=a.frames, seed=a.seed)
         print(f"inputs {v.name}: {tuple(pools[str(v)].shape)} in {time.time() - t1:.1f} s", file=sys.stderr,
               flush=True)
-    record: dict = {"steps": a.steps, "frames": a.frames, "synth": a.synth, "synth_seeds": a.synth_seeds,
+    record: dict = {"overrides": a.overrides, "steps": a.steps, "frames": a.frames, "synth": a.synth, "synth_seeds": a.synth_seeds,
                     "seed": a.seed, "threads": a.threads,
                     "videos": [str(v) for v in real + clips], "folds": {}, "shipped": {}}
 

@@ -1,7 +1,11 @@
 """bgsub.runtime: NumPy's huge-page advice switched off exactly where the kernel's THP policy compacts memory in the
-page fault (fake sysfs files), and never against a user's own NUMPY_MADVISE_HUGEPAGE."""
+page fault (fake sysfs files), and never against a user's own NUMPY_MADVISE_HUGEPAGE; FFmpeg's log kept off bgsub's
+stderr."""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -65,3 +69,19 @@ def test_tune_leaves_numpy_alone_where_nothing_stalls_or_the_user_chose(tmp_path
         assert current_numpy_advice() is True
     finally:
         runtime._set_numpy_hugepage(before)
+
+
+def test_an_undecodable_video_gives_one_line_and_no_ffmpeg_log(tmp_path):
+    """A file with a video's name that FFmpeg cannot parse: bgsub's own one-line error on stderr, without FFmpeg's
+    ``[mov,mp4,...] moov atom not found`` above it, exit 1, nothing written."""
+    import subprocess
+
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"not a video at all " * 20)
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    r = subprocess.run([sys.executable, "-m", "bgsub", "segment", str(bad), "-o", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines == [f"bgsub: error: {bad}: not a video OpenCV can decode (nor a folder of images)"], r.stderr
+    assert not (tmp_path / "out").exists()

@@ -24,9 +24,10 @@ from bgsub.cli import batch as _batch  # noqa: F401,E402
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the console script and of ``python -m bgsub``."""
-    from bgsub.runtime import tune
+    from bgsub.runtime import quiet_ffmpeg, tune
 
     tune()  # machine-dependent process settings (NumPy's huge-page advice where it stalls: bgsub.runtime)
+    quiet_ffmpeg()  # errors in bgsub's one line, not FFmpeg's log
     try:
         app(args=argv, prog_name="bgsub")
     except BgsubError as exc:
