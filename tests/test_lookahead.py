@@ -224,6 +224,38 @@ def test_auto_reads_once_where_the_window_showed_the_scene_or_the_source_cannot_
     assert masks.shape[0] == N and not calls and _recall(masks[:LEAVE], gt[:LEAVE]) < 0.5
 
 
+@pytest.mark.parametrize("prescan", ["auto", "true"])
+def test_a_read_twice_starts_the_model_once_and_gives_the_masks_of_starting_it_again(tmp_path, monkeypatch, prescan):
+    """segment.prescan reads the window three times over (begin, the first pass, the segmentation after it): the
+    model is started on it once and the two passes start from copies of that start (UNetMethod.started). The
+    reference is the same run with the copies refused (started() None: the model started on the window again by
+    each pass, as before): the same masks, byte for byte, from one start instead of three."""
+    from bgsub.config import load_config
+    from bgsub.methods.unet import UNetMethod
+    from bgsub.pipelines.segment import segment
+
+    x, gt = _clip()
+    src = _write(tmp_path, x, gt)
+    starts = []
+    real = UNetMethod.estimate_reference
+    monkeypatch.setattr(UNetMethod, "estimate_reference", lambda self, clip: starts.append(1) or real(self, clip))
+
+    def run(tag: str) -> tuple[list[bytes], int]:
+        starts.clear()
+        out = tmp_path / tag
+        r = segment(src, out, progress=False, cfg=load_config(None, [f"segment.prescan={prescan}"]))
+        assert r["passes"] == 2
+        return [p.read_bytes() for p in sorted(out.glob("*.png"))], len(starts)
+
+    copies, n_copies = run("copies")
+    monkeypatch.setattr(UNetMethod, "started", lambda self: None)
+    again, n_again = run("again")
+    assert (n_copies, n_again) == (1, 3)
+    assert len(copies) == N and copies == again
+    masks = np.stack([cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_GRAYSCALE) > 127 for b in copies])
+    assert _recall(masks[:LEAVE], gt[:LEAVE]) > 0.8  # and the leaf found, as the first pass is for
+
+
 def test_ctrl_c_during_the_first_pass_ends_it_and_writes_the_window_s_masks(tmp_path, monkeypatch):
     """Ctrl-C (the stop event segment's SIGINT handler sets) while segment.prescan=auto's first pass runs: that pass
     ends at the next frame and the segmenting pass, seeing it set, writes the masks of the frames it had read (the

@@ -27,6 +27,7 @@ one Otsu threshold of |S| over the training frames computed at the end of ``fit`
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -243,14 +244,19 @@ class UNetMethod(Method):
         else:
             kernels.warm_up()
 
-    def begin(self, frames: torch.Tensor) -> None:
+    def begin(self, frames: torch.Tensor, started: Optional[object] = None) -> None:
         """frames: (T, C, H, W), the first frames of the video about to be segmented. With the reference: estimate
         the background reference from them (:meth:`estimate_reference`), or, with ``segment.reuse_background``,
-        keep the saved one after checking that it has the frames' size (a one-line error naming both sizes)."""
+        keep the saved one after checking that it has the frames' size (a one-line error naming both sizes).
+        ``started``: what :meth:`started` returned after a begin on these same frames: a copy of it is taken
+        instead of estimating the model again (the same state: the start is deterministic)."""
         if not self.cfg.model.reference:
             return
         if not self.cfg.segment.reuse_background:
-            self.estimate_reference(frames)
+            if started is not None:
+                self.bg = copy.deepcopy(started)
+            else:
+                self.estimate_reference(frames)
             self._adopted = self._adopt_lookahead()
             return
         if self.state.reference is None:
@@ -263,6 +269,15 @@ class UNetMethod(Method):
                              f"are {frames.shape[-1]}x{frames.shape[-2]} (width x height): --reuse-background needs "
                              "the video the model was trained on, or one of the same size; without it the "
                              "background is estimated from this video")
+
+    def started(self) -> Optional[object]:
+        """A copy of the background model as :meth:`begin` left it, before any frame is stepped: a first pass
+        (``segment.prescan``) and the segmentation after it start from copies of it instead of starting the model
+        on the same window twice more (about 0.3 s each at 160 x 120). None when begin took a first pass's
+        findings (a model trained on this video: then the pass starts without them, from the window alone)."""
+        if self._adopted:
+            return None
+        return copy.deepcopy(self._background())
 
     def _adopt_lookahead(self) -> bool:
         """With ``segment.lookahead``: the training pass's findings (:attr:`TrainState.lookahead`) for the pixels

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from bgsub.config import Config
 from bgsub.io.frames import Chunk
@@ -44,18 +44,19 @@ def prescan_due(method: Method, stream: FrameStream, source) -> Optional[bool]:
 def first_pass(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int],
                total: Optional[int], progress: bool, plan: tuple[int, Optional[tuple[int, int]]],
                readers_of: Optional[Method] = None,
-               stop: Optional[threading.Event] = None) -> Iterator[tuple[Chunk, int]]:
+               stop: Optional[threading.Event] = None,
+               begin: Optional[Callable[[Any], None]] = None) -> Iterator[tuple[Chunk, int]]:
     """A first pass over ``source`` before the segmentation: ``(chunk, new)`` windows as :func:`tiled` gives them,
-    the source opened again and read exactly as the second pass reads it (``plan``), ``method.begin`` called on
-    its first frames, progress shown as pass 1/2. ``readers_of``: the method whose work beside the reading sets
-    the decoding threads (:func:`readers`; None: all of them). ``stop``: set (Ctrl-C), the pass ends at the next
-    frame, and the second one, seeing it set, writes the masks of the frames it has read."""
+    the source opened again and read exactly as the second pass reads it (``plan``), ``method.begin`` (or
+    ``begin``) called on its first frames, progress shown as pass 1/2. ``readers_of``: the method whose work beside
+    the reading sets the decoding threads (:func:`readers`; None: all of them). ``stop``: set (Ctrl-C), the pass
+    ends at the next frame, and the second one, seeing it set, writes the masks of the frames it has read."""
     with open_stream(source, cfg, max_frames, stop, readers_of) as stream, \
             progress_bar(total=total, desc=f"{method.name} pass 1/2", unit="frame", disable=not progress,
                          leave=False) as bar:
         stream.size  # the first frame, then the rest reduced as the second pass reads them
         reduce_reads(stream, plan, cfg)
-        images = begin_on_window(method, stream, cfg, size=plan[1])[0]
+        images = begin_on_window(method, stream, cfg, size=plan[1], begin=begin)[0]
         for chunk, new in tiled(images, window=window, cfg=cfg,
                                 top_up=top_up_allowed(method), size=plan[1], workers=readers(readers_of),
                                 arrays=method.arrays):
@@ -84,15 +85,18 @@ def video_threshold(method: Method, source, *, cfg: Config, window: int, max_fra
 
 def prescan(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int], total: Optional[int],
             progress: bool, plan: tuple[int, Optional[tuple[int, int]]] = (1, None),
-            stop: Optional[threading.Event] = None) -> float:
+            stop: Optional[threading.Event] = None, started: Optional[object] = None) -> float:
     """The first pass of ``segment.prescan``: the method's background model started on the video's window and
     stepped over every frame (no network), read exactly as the second pass reads them (so that its window is the
-    same), and what it found kept for the second pass (:meth:`UNetMethod.keep_lookahead`). Returns its seconds."""
+    same), and what it found kept for the second pass (:meth:`UNetMethod.keep_lookahead`). ``started``: the model
+    as a begin on that window left it (:meth:`UNetMethod.started`): the pass starts from a copy of it instead of
+    starting the model again. Returns its seconds."""
     method.reset()
     method.forget_lookahead()
     t0 = time.perf_counter()
+    begin = None if started is None else (lambda frames: method.begin(frames, started=started))
     for chunk, _ in first_pass(method, source, cfg=cfg, window=window, max_frames=max_frames, total=total,
-                               progress=progress, plan=plan, readers_of=method, stop=stop):
+                               progress=progress, plan=plan, readers_of=method, stop=stop, begin=begin):
         method.look_ahead(chunk.frames)
     method.keep_lookahead()
     return time.perf_counter() - t0

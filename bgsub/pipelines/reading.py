@@ -10,7 +10,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from bgsub.arrays import concat
 from bgsub.config import Config
@@ -88,12 +88,13 @@ def open_stream(source, cfg: Config, max_frames: Optional[int], stop: Optional[t
 
 
 def begin_on_window(method: Method, stream: FrameStream, cfg: Config,
-                    size: Optional[tuple[int, int]] = None) -> tuple[Iterator[Image], float, Any]:
-    """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` and return the
-    stream's frames from the first one (those frames again, converted already: they are not converted twice and
-    their decoded images are not held, then the rest, unread yet), the seconds ``begin`` took, and the frames
-    ``begin`` was given (None when it was not called). ``size``: the frames' size (see :func:`read_plan`; None:
-    the working size)."""
+                    size: Optional[tuple[int, int]] = None,
+                    begin: Optional[Callable[[Any], None]] = None) -> tuple[Iterator[Image], float, Any]:
+    """Read the first ``method.begin_frames()`` frames of ``stream``, hand them to ``method.begin`` (or to
+    ``begin``) and return the stream's frames from the first one (those frames again, converted already: they are
+    not converted twice and their decoded images are not held, then the rest, unread yet), the seconds ``begin``
+    took, and the frames ``begin`` was given (None when it was not called). ``size``: the frames' size (see
+    :func:`read_plan`; None: the working size)."""
     images = stream.images()
     k = method.begin_frames()
     if k <= 0:
@@ -108,7 +109,7 @@ def begin_on_window(method: Method, stream: FrameStream, cfg: Config,
                    workers=readers(), count=k, keep=head, size=size, arrays=method.arrays)
     t0 = time.perf_counter()
     try:
-        method.begin(frames)
+        (begin or method.begin)(frames)
     except BgsubError as exc:
         raise BgsubError(f"{stream.name}: {exc}") from None
     seconds = time.perf_counter() - t0

@@ -244,11 +244,16 @@ def decompose_video(
                 log.info("background: %.0f%% of the pixels never stood still in the first %d frames: a first pass "
                          "over %s finds them still further on (segment.prescan=auto; false: read once)",
                          100 * method.unsettled_share(), method.begin_frames(), stream.name)
+            # both passes start from copies of the model begin made on these frames (not started twice more)
+            started = method.started() if hasattr(method, "started") else None
             method_seconds += prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
-                                      total=stream.total, progress=progress, stop=stop)
+                                      total=stream.total, progress=progress, stop=stop, started=started)
             method.reset()
             t0 = time.perf_counter()
-            method.begin(window_frames)
+            if started is not None:
+                method.begin(window_frames, started=started)
+            else:
+                method.begin(window_frames)
             begin_seconds += time.perf_counter() - t0
         del window_frames
         created = not out.exists()
