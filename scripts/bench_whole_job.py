@@ -1,5 +1,5 @@
 """Whole-job wall time, start-up included: zero-shot ``bgsub segment VIDEO -o OUT`` against a plain OpenCV MOG2
-script (read, apply, write PNG masks), side by side, one thread each.
+script (read, apply, write PNG masks), side by side: one core each with ``--pin``.
 
     python scripts/bench_whole_job.py --data ../shared/data/cdnet-highway [--short 90] [--repeat 2] \
         [--pin] [--also segment.engine=torch]
@@ -9,7 +9,8 @@ sequence and on a copy of its first ``--short`` frames, alternating the two, and
 median wall times, the median CPU time (user + system) and their ratios. ``--threads 1`` sets one thread for the
 arithmetic, but ``bgsub segment`` still overlaps reading and the background model (one thread) with the network
 (another) and the PNG writes: on a machine with two free cores its wall time is below its CPU time. ``--pin`` runs
-every command on one core (``sched_setaffinity``), the strict reading of "one thread": there wall ~ CPU. ``--also KEY=VALUE`` (repeatable) times a third command in the same rotation:
+every command on one core (``sched_setaffinity``), the strict reading of "one thread": there wall ~ CPU. ``--also
+KEY=VALUE`` (repeatable) times a third command in the same rotation:
 the zero-shot segment with those ``--set`` overrides (e.g. ``segment.engine=torch``, the network through torch as
 before the OpenCV engine). Skips cleanly when the data folder is absent.
 """

@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         pools[str(v)] = video_inputs(v, cfg, frames=a.frames, seed=a.seed)
         print(f"inputs {v.name}: {tuple(pools[str(v)].shape)} in {time.time() - t1:.1f} s", file=sys.stderr,
               flush=True)
-    record: dict = {"overrides": a.overrides, "steps": a.steps, "frames": a.frames, "synth": a.synth, "synth_seeds": a.synth_seeds,
-                    "seed": a.seed, "threads": a.threads,
+    record: dict = {"overrides": a.overrides, "steps": a.steps, "frames": a.frames, "synth": a.synth,
+                    "synth_seeds": a.synth_seeds, "seed": a.seed, "threads": a.threads,
                     "videos": [str(v) for v in real + clips], "folds": {}, "shipped": {}}
 
     def score(weights: Path, seqs: list[Path], tag: str) -> dict[str, float]:
