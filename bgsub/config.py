@@ -104,6 +104,15 @@ class BackgroundConfig:
     #                          each working pixel's own): texture is a region's property (LBSP compares a pixel
     #                          with neighbours two pixels away); a swaying textured region keeps its texture
     #                          density while its pattern moves, so an untextured object in front of it stands out
+    texture_halo: str = "silence"  # samples: an object's edge changes the texture of the region around it.
+    #                                silence: the texture says nothing within the region of colour foreground (and
+    #                                so nothing of an object colour finds only in specks); mask: each pixel's
+    #                                region texture is measured over the pixels colour did not claim (colour
+    #                                foreground dilated by one), with the noise of an average over that share of
+    #                                the region (normalized convolution: an object colour finds whole leaves no
+    #                                halo, one it finds in specks keeps its own texture). Measured in the
+    #                                twenty-first session (docs/RESEARCH.md): zero-shot +0.003 on the eight with
+    #                                its own pretrained network, per-video -0.004; an option, not the default
     samples: int = 20  # samples: samples per pixel (ViBe's N)
     matches: int = 2  # samples: a pixel is background when this many samples lie within k noise levels (#min)
     start: str = "stable"  # samples: which window frames the samples come from: stable (each pixel's frames of

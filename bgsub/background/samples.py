@@ -124,7 +124,8 @@ from bgsub.background.start import box_size, select
 from bgsub.background.update import DIRS, diffuse, heal
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
     _channel_max, _motion, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
-from bgsub.background.working import to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
+from bgsub.background.texture import KEPT_MIN, masked_region
+from bgsub.background.working import box_region, to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
 
@@ -189,6 +190,8 @@ class SampleModel:
     shift: int = 0
     texture: bool = False
     texture_region: int = 1  # the texture box-averaged over this many x this many working pixels (odd)
+    texture_halo: str = "silence"  # next to colour foreground: mask (the region's texture over the unclaimed
+    #                                pixels, bgsub.background.texture.masked_region) or silence (none there)
     censor: bool = True
     absorb: bool = True
     shadow: bool = False
@@ -233,7 +236,8 @@ class SampleModel:
                    censor: bool = True, absorb: bool = True, shadow: bool = False,
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0, stiller: float = 1.0,
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
-                   floor_over: str = "all", restart: bool = False, ghost: int = 0) -> "SampleModel":
+                   floor_over: str = "all", restart: bool = False, ghost: int = 0,
+                   texture_halo: str = "silence") -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -280,6 +284,7 @@ class SampleModel:
         shadow, motion, shadow_min, open_horizon, stiller = (p["shadow"], p["motion"], p["shadow_min"],
                                                              p["open_horizon"], p["stiller"])
         shadow_texture, short, texture_region = p["shadow_texture"], p["short"], p["texture_region"]
+        texture_halo = p.get("texture_halo", "silence")
         floor_over = p["floor_over"]
         H, W = native
         T, C, h, w = x.shape
@@ -322,7 +327,7 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, motion=motion, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, motion=motion, seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor
@@ -496,14 +501,19 @@ class SampleModel:
         if tuple(frames.shape[-2:]) != self.native:
             raise BgsubError(f"background: frames are {frames.shape[-1]}x{frames.shape[-2]} but the model was "
                              f"initialised on {self.native[1]}x{self.native[0]}")
-        tm = None
+        tm = raw = None
         if self.texture and self.tsamples is not None:
-            x, tm = working_and_texture(frames, self.size, self.texture_region)
+            if self.texture_halo == "mask":  # the texture before its box average as well (masked per frame)
+                x, raw = working_and_texture(frames, self.size, 1)
+                tm = raw.copy()
+                box_region(tm, self.texture_region)
+            else:
+                x, tm = working_and_texture(frames, self.size, self.texture_region)
         else:
             x = to_working(frames, self.size)
         out = np.empty_like(x)
         for t in range(x.shape[0]):
-            out[t] = self._step(x[t], None if tm is None else tm[t])
+            out[t] = self._step(x[t], None if tm is None else tm[t], None if raw is None else raw[t])
         return like(out, frames)
 
     def _extend(self, xc: np.ndarray) -> None:
@@ -578,7 +588,28 @@ class SampleModel:
             self._bg = self._bg.copy()
             self._bg.reshape(C, -1)[:, idx] = median0(samples[..., 0])
 
-    def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None) -> np.ndarray:
+    def _masked_texture_z(self, raw: np.ndarray, zmax: np.ndarray, gain: float, shade) -> np.ndarray:
+        """``texture_halo=mask``: the texture z of each pixel's region measured over the pixels colour did not claim
+        (colour foreground dilated by one: the differences across its edge are its own; :func:`masked_region`),
+        in the model's light as the plain texture is, against the same samples; an average over a share s of the
+        region has the noise of sigma / sqrt(s), so z is scaled by sqrt(s). Zero on the claimed pixels and where
+        under :data:`KEPT_MIN` of the region is left: colour decides there. An object that colour finds whole
+        leaves no halo (its pixels and its edge are left out); one it finds in specks keeps its own texture."""
+        claimed = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        texm, share = masked_region(raw, claimed, self.texture_region)
+        if gain != 1.0:  # a gain scales differences
+            texm = texm / np.float32(gain)
+        if shade is not None:
+            texm = np.where(shade[1], texm / np.maximum(shade[0], self.shadow_min), texm).astype(np.float32)
+        zt = kth_smallest(self.tsamples[:, 0], texm, self.matches) / self.tsigma
+        zt = zt * np.sqrt(np.clip(share, 0.0, 1.0)).astype(np.float32)
+        # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
+        zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
+        zt[(share <= KEPT_MIN) | claimed] = 0
+        return zt
+
+    def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None, raw: Optional[np.ndarray] = None
+              ) -> np.ndarray:
         tex0 = tex  # as read (the new-view test keeps it; a gain rescales `tex` below)
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
@@ -602,15 +633,18 @@ class SampleModel:
         if tex is not None:  # the texture as one more channel: its z raises every colour channel's
             if shade is not None:  # a shadow scales the texture under it as it scales the colour
                 tex = np.where(shade[1], tex / np.maximum(shade[0], self.shadow_min), tex).astype(np.float32)
-            zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma
-            # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
-            zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
-            # an object's edge changes the texture of the cells next to it: next to colour foreground the
-            # texture says nothing new (no halo)
-            # (within the texture's region of it, and one pixel more)
-            r = self.texture_region + 2
-            near = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((r, r), np.uint8)) > 0
-            zt[near] = 0
+            if raw is not None:
+                zt = self._masked_texture_z(raw, zmax, gain, shade)
+            else:
+                zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma
+                # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
+                zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
+                # an object's edge changes the texture of the cells next to it: next to colour foreground the
+                # texture says nothing new (no halo)
+                # (within the texture's region of it, and one pixel more)
+                r = self.texture_region + 2
+                near = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((r, r), np.uint8)) > 0
+                zt[near] = 0
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)
         if self.update:

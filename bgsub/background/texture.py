@@ -56,3 +56,20 @@ def texture_of(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         else:
             cv2.resize(g, (w, h), dst=out[t], interpolation=cv2.INTER_AREA)
     return out
+
+
+KEPT_MIN = 0.3  # the least share of a region's pixels a masked texture is measured over (fewer: no texture there)
+
+
+def masked_region(raw: np.ndarray, claimed: np.ndarray, region: int) -> tuple[np.ndarray, np.ndarray]:
+    """The texture of each pixel's ``region`` x ``region`` neighbourhood over the pixels not ``claimed``: ``raw``
+    (h, w) float32 the texture map before its box average, ``claimed`` (h, w) bool. Returns (the mean of ``raw``
+    over the unclaimed pixels of each box, 0 where they are fewer than :data:`KEPT_MIN` of it; their share of the
+    box), both (h, w) float32, borders reflected as the plain box average's (normalized convolution, Knutsson &
+    Westin 1993: the box of ``raw`` times the mask over the box of the mask). Where nothing is claimed this is the
+    plain box average."""
+    keep = (~claimed).astype(np.float32)
+    num = cv2.blur(raw * keep, (region, region), borderType=cv2.BORDER_REFLECT)
+    den = cv2.blur(keep, (region, region), borderType=cv2.BORDER_REFLECT)
+    ok = den > KEPT_MIN
+    return np.where(ok, num / np.where(ok, den, 1.0), 0.0).astype(np.float32), den.astype(np.float32)

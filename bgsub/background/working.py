@@ -76,14 +76,14 @@ def working_and_texture(frames, size: tuple[int, int], region: int = 1
         tex = full
     else:  # area-averaged to the working size, as texture_of does
         tex = area_resized(full, size)
-    _box(tex, region)
+    box_region(tex, region)
     if ts == size:
         return xt, tex
     T, C = xt.shape[:2]
     return area_resized(xt.reshape(T * C, *ts), size).reshape(T, C, *size), tex
 
 
-def _box(tex: np.ndarray, region: int) -> None:
+def box_region(tex: np.ndarray, region: int) -> None:
     """The texture (T, h, w) box-averaged over ``region`` x ``region`` pixels in place (borders reflected)."""
     if region > 1:
         for t in range(tex.shape[0]):
@@ -118,5 +118,5 @@ def _frame_by_frame(x: np.ndarray, size: tuple[int, int], ts: tuple[int, int], r
         else:
             area_resized(g, size, out=tex[t : t + 1])
         area_resized(xt.reshape(C, *ts), size, out=out[t])
-    _box(tex, region)
+    box_region(tex, region)
     return out, tex
