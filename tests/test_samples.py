@@ -651,6 +651,13 @@ def test_the_masked_region_texture_finds_more_of_the_walker_than_silence_and_no_
     assert mask[leaves].mean() <= silence[leaves].mean() + 0.001
     y, gty = _scenario("camouflage", tmp_path / "c", frames=100, h=240, w=320)
     assert _masks(y, texture_halo="mask", **kw)[gty].mean() > 0.9
+    import dataclasses
+
+    from bgsub.background.state import start
+    from bgsub.config import Config
+
+    with pytest.raises(BgsubError, match="texture_halo must be mask or silence, got 'edge'"):
+        start(x[:10], dataclasses.replace(Config().background, texture_halo="edge"), pixels=19200)
 
 
 def test_masked_region_against_a_literal_normalized_convolution():
