@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(a.threads)
-    from bgsub.config import Config, load_config
+    from bgsub.config import load_config
     from bgsub.pretraining import pretrain, video_inputs
     from bgsub.scenarios import SCENARIOS
     from bgsub.synth import synth
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from bgsub.methods.unet import UNetMethod
 
     # the defaults (with --set's overrides), with the input the network takes resolved (colour)
-    cfg = UNetMethod(load_config(None, a.overrides) if a.overrides else Config()).cfg
+    cfg = UNetMethod(load_config(None, a.overrides)).cfg
     t0 = time.time()
     real = [a.data / s for s in SEQUENCES if (a.data / s).is_dir()]
     if not real:

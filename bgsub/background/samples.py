@@ -588,6 +588,13 @@ class SampleModel:
             self._bg = self._bg.copy()
             self._bg.reshape(C, -1)[:, idx] = median0(samples[..., 0])
 
+    def _in_shadow(self, tex: np.ndarray, shade) -> np.ndarray:
+        """A texture map in the background's light where a cast shadow fell (``shade``: :meth:`_shadowed`'s alpha
+        and mask, or None): a shadow scales the texture under it as it scales the colour."""
+        if shade is None:
+            return tex
+        return np.where(shade[1], tex / np.maximum(shade[0], self.shadow_min), tex).astype(np.float32)
+
     def _masked_texture_z(self, raw: np.ndarray, zmax: np.ndarray, gain: float, shade) -> np.ndarray:
         """``texture_halo=mask``: the texture z of each pixel's region measured over the pixels colour did not claim
         (colour foreground dilated by one: the differences across its edge are its own; :func:`masked_region`),
@@ -599,8 +606,7 @@ class SampleModel:
         texm, share = masked_region(raw, claimed, self.texture_region)
         if gain != 1.0:  # a gain scales differences
             texm = texm / np.float32(gain)
-        if shade is not None:
-            texm = np.where(shade[1], texm / np.maximum(shade[0], self.shadow_min), texm).astype(np.float32)
+        texm = self._in_shadow(texm, shade)
         zt = kth_smallest(self.tsamples[:, 0], texm, self.matches) / self.tsigma
         zt = zt * np.sqrt(np.clip(share, 0.0, 1.0)).astype(np.float32)
         # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
@@ -631,8 +637,7 @@ class SampleModel:
             z[:, sh] = np.minimum(z[:, sh], cd[sh][None])
             zmax[sh] = np.minimum(zmax[sh], cd[sh])
         if tex is not None:  # the texture as one more channel: its z raises every colour channel's
-            if shade is not None:  # a shadow scales the texture under it as it scales the colour
-                tex = np.where(shade[1], tex / np.maximum(shade[0], self.shadow_min), tex).astype(np.float32)
+            tex = self._in_shadow(tex, shade)
             if raw is not None:
                 zt = self._masked_texture_z(raw, zmax, gain, shade)
             else:

@@ -85,16 +85,15 @@ def video_threshold(method: Method, source, *, cfg: Config, window: int, max_fra
 
 def prescan(method: Method, source, *, cfg: Config, window: int, max_frames: Optional[int], total: Optional[int],
             progress: bool, plan: tuple[int, Optional[tuple[int, int]]] = (1, None),
-            stop: Optional[threading.Event] = None, started: Optional[object] = None) -> float:
+            stop: Optional[threading.Event] = None, begin: Optional[Callable[[Any], None]] = None) -> float:
     """The first pass of ``segment.prescan``: the method's background model started on the video's window and
     stepped over every frame (no network), read exactly as the second pass reads them (so that its window is the
-    same), and what it found kept for the second pass (:meth:`UNetMethod.keep_lookahead`). ``started``: the model
-    as a begin on that window left it (:meth:`UNetMethod.started`): the pass starts from a copy of it instead of
-    starting the model again. Returns its seconds."""
+    same), and what it found kept for the second pass (:meth:`UNetMethod.keep_lookahead`). ``begin``: what starts
+    the model on that window (None: ``method.begin``; ``segment`` passes ``method.begin`` with ``started``, a copy
+    of the start it already made: :meth:`UNetMethod.started`). Returns its seconds."""
     method.reset()
     method.forget_lookahead()
     t0 = time.perf_counter()
-    begin = None if started is None else (lambda frames: method.begin(frames, started=started))
     for chunk, _ in first_pass(method, source, cfg=cfg, window=window, max_frames=max_frames, total=total,
                                progress=progress, plan=plan, readers_of=method, stop=stop, begin=begin):
         method.look_ahead(chunk.frames)

@@ -30,6 +30,7 @@ Thresholding (see :mod:`bgsub.threshold`): ``scope="frame"`` (default) one Otsu 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -246,14 +247,12 @@ def decompose_video(
                          100 * method.unsettled_share(), method.begin_frames(), stream.name)
             # both passes start from copies of the model begin made on these frames (not started twice more)
             started = method.started() if hasattr(method, "started") else None
+            begin = method.begin if started is None else functools.partial(method.begin, started=started)
             method_seconds += prescan(method, source, cfg=cfg, window=window, plan=plan, max_frames=max_frames,
-                                      total=stream.total, progress=progress, stop=stop, started=started)
+                                      total=stream.total, progress=progress, stop=stop, begin=begin)
             method.reset()
             t0 = time.perf_counter()
-            if started is not None:
-                method.begin(window_frames, started=started)
-            else:
-                method.begin(window_frames)
+            begin(window_frames)
             begin_seconds += time.perf_counter() - t0
         del window_frames
         created = not out.exists()
