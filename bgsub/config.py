@@ -111,8 +111,10 @@ class BackgroundConfig:
     #                                foreground dilated by one), with the noise of an average over that share of
     #                                the region (normalized convolution: an object colour finds whole leaves no
     #                                halo, one it finds in specks keeps its own texture). Measured in the
-    #                                twenty-first session (docs/RESEARCH.md): zero-shot +0.003 on the eight with
-    #                                its own pretrained network, per-video -0.004; an option, not the default
+    #                                twenty-first and twenty-second sessions (docs/RESEARCH.md): with its own
+    #                                pretrained network the six scenarios zero-shot 0.947 -> 0.959, the eight's
+    #                                folds 0.713 -> 0.717, but the proxies 0.611 -> 0.607 and a fifth slower
+    #                                (highway 232 -> 182 frames/s): an option, not the default
     samples: int = 20  # samples: samples per pixel (ViBe's N)
     matches: int = 2  # samples: a pixel is background when this many samples lie within k noise levels (#min)
     start: str = "stable"  # samples: which window frames the samples come from: stable (each pixel's frames of
