@@ -21,6 +21,7 @@ before the OpenCV engine). Skips cleanly when the data folder is absent.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
@@ -30,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import bgsub as bgsub_package
 
 MOG2 = r'''
 import sys, os, cv2
@@ -70,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a.data}: absent, nothing to measure")
         return 0
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    import compileall
-
-    import bgsub
-
-    compileall.compile_dir(str(Path(bgsub.__file__).parent), quiet=1)  # as pip does at install
+    compileall.compile_dir(str(Path(bgsub_package.__file__).parent), quiet=1)  # as pip does at install
     work = Path(tempfile.mkdtemp(prefix="bgsub-wholejob."))
     try:
         short = work / "short"
