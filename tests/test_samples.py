@@ -1267,3 +1267,25 @@ def test_healing_after_a_change_takes_in_a_ghost():
         assert (z[31 - 20][ghost] > m.k).mean() > 0.9  # the ghost, the frame after the object left
         share[heal] = float((z[40 - 20][ghost] > m.k).mean())  # 10 frames after it left
     assert share[False] > 0.8 and share[True] < 0.05, share
+
+
+def test_frames_at_gathers_each_pixels_frames_in_every_channel():
+    """A literal loop over samples, channels and pixels, and NumPy's take_along_axis, on random frames and indices
+    (a broadcast index as the window start gives too)."""
+    from bgsub.background.stats import frames_at
+
+    rng = np.random.default_rng(3)
+    T, C, h, w, n = 7, 3, 4, 5, 3
+    x = rng.normal(100, 20, (T, C, h, w)).astype(np.float32)
+    idx = rng.integers(0, T, (n, h, w))
+    got = frames_at(x, idx)
+    want = np.empty((n, C, h, w), np.float32)
+    for j in range(n):
+        for c in range(C):
+            for y in range(h):
+                for z in range(w):
+                    want[j, c, y, z] = x[idx[j, y, z], c, y, z]
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert np.array_equal(got, np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0))
+    even = np.broadcast_to(np.array([0, 3, 6])[:, None, None], (n, h, w))  # the "window" start's spread frames
+    assert np.array_equal(frames_at(x, even), x[[0, 3, 6]])

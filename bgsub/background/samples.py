@@ -123,7 +123,7 @@ from bgsub.background.stable import StableSearch
 from bgsub.background.start import box_size, select
 from bgsub.background.update import DIRS, diffuse, heal
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    _channel_max, _motion, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
+    _channel_max, _motion, frames_at, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
 from bgsub.background.texture import KEPT_MIN, masked_region
 from bgsub.background.working import box_region, to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
@@ -311,7 +311,7 @@ class SampleModel:
             lit = np.stack([x[t] - illumination.offset(x[t], med) for t in range(T)])
             floor = robust_spread(lit, k, noise, clean, over=over)[2]
         idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
-        samples = np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0).copy()
+        samples = frames_at(x, idx)  # (n, C, h, w): each pixel's selected frames
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
             rng = np.random.default_rng(seed)
             for j in range(1, n):

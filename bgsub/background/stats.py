@@ -281,6 +281,21 @@ def neighbour_index(h: int, w: int, dirs: tuple) -> np.ndarray:
     return out
 
 
+def frames_at(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(n, C, h, w): each pixel's frames ``idx`` (n, h, w) of ``x`` (T, C, h, w), every channel: the values of
+    ``np.take_along_axis(x, idx[:, None] broadcast to (n, C, h, w), axis=0)``, gathered channel by channel from flat
+    indices (t * h * w + pixel): a sixth of the time (40 -> 7 ms for 20 of 90 frames at 160 x 120 x 3; NumPy's
+    take_along_axis builds an index array for every axis)."""
+    T, C = x.shape[:2]
+    n = idx.shape[0]
+    P = int(np.prod(x.shape[2:], dtype=np.int64))
+    flat = (idx.reshape(n, P).astype(np.intp, copy=False) * P + np.arange(P, dtype=np.intp)).reshape(-1)
+    out = np.empty((n, C) + x.shape[2:], x.dtype)
+    for c in range(C):
+        out[:, c] = np.take(np.ascontiguousarray(x[:, c]).reshape(-1), flat).reshape((n,) + x.shape[2:])
+    return out
+
+
 def put_samples(samples: np.ndarray, j: np.ndarray, p: np.ndarray, values: np.ndarray) -> None:
     """``samples[j[i], :, y_i, x_i] = values[:, i]`` for every i, in place, for (n, C, h, w) ``samples`` and flat
     pixel indices ``p`` (y w + x): one 1-D write per channel into the flat array, not a 4-D fancy index (a third
