@@ -49,8 +49,7 @@ def readers(method: Optional[Method] = None) -> int:
     return min(threads_beside(method), MAX_READERS)
 
 
-def read_plan(method: Method, native: tuple[int, int], cfg: Config, *,
-              full: bool = False) -> tuple[int, Optional[tuple[int, int]]]:
+def read_plan(method: Method, native: tuple[int, int], cfg: Config) -> tuple[int, Optional[tuple[int, int]]]:
     """How the frames of a video of ``native`` size (H, W) are read for ``method`` (``cfg`` resolved for that size,
     :meth:`Method.input_config`): ``(k, size)``, a folder's JPEG files decoded reduced by ``k`` and every frame
     area-resized to ``size`` (H, W); ``(1, None)``: at the working size, as ``input.scale`` says (the frames as
@@ -61,11 +60,13 @@ def read_plan(method: Method, native: tuple[int, int], cfg: Config, *,
     ``k`` is the largest power of two (up to 8) that keeps ``ceil(H / k) x ceil(W / k)`` at least that. An area
     average over fewer source pixels per frame pixel is not one of the full frame (at 1080p, frames handed at 1.3
     times the texture size scored F 0.004 lower on highway; at 2.6 times, as the full frames). A video whose
-    native size is less than twice that is read as before. ``full`` (foreground or background images are
-    written, at the working size): ``(1, None)``."""
+    native size is less than twice that is read as before. The plan is the same whether or not |S| and L images
+    are written (they are resized to the working size as they are written): until the twenty-second session
+    writing them read the frames at the working size instead, and so changed the masks (the ``camouflage``
+    scenario at 640 x 480: F 0.706 with the benchmark's contact-sheet images, 0.776 without)."""
     work = working_size(native[0], native[1], cfg.input.scale)
     need = tuple(method.frame_size(work))
-    if full or need == work:
+    if need == work:
         return 1, None
     twice = (2 * need[0], 2 * need[1])
     if native[0] < twice[0] or native[1] < twice[1]:

@@ -42,6 +42,7 @@ from typing import Any, Collection, Iterator, Optional
 
 import numpy as np
 
+from bgsub.arrays import numpy_of
 from bgsub.config import Config, save_config
 from bgsub.errors import BgsubError
 from bgsub.io.atomic import ensure_dir
@@ -160,15 +161,32 @@ def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[floa
 
 
 def _write_window(out: Path, numbers: list[int], masks, native: tuple[int, int], fg, bg,
-                  fg_numbers: Optional[set[int]] = None, shifts: Optional[dict[int, tuple[int, int]]] = None) -> None:
+                  fg_numbers: Optional[set[int]] = None, shifts: Optional[dict[int, tuple[int, int]]] = None,
+                  work: Optional[tuple[int, int]] = None) -> None:
     """Each frame's files; ``shifts``: the stream's registration shifts (camera jitter), taken out as the masks
-    are moved back to their frames' pixels (|S| and L stay on the registered grid: the background's own)."""
+    are moved back to their frames' pixels (|S| and L stay on the registered grid: the background's own).
+    ``work`` (H, W): the size |S| and L are written at (the working size), resized to it where the frames were
+    read smaller (:func:`bgsub.pipelines.reading.read_plan`)."""
     for i, n in enumerate(numbers):
         write_mask(out, n, masks[i], size=native, shift=shifts.pop(n, None) if shifts else None)
         if fg is not None and (fg_numbers is None or n in fg_numbers):
-            write_image(out / mask_name(n, "fg"), fg[i])
+            write_image(out / mask_name(n, "fg"), _sized(fg[i], work))
         if bg is not None:
-            write_image(out / mask_name(n, "bg"), bg[i])
+            write_image(out / mask_name(n, "bg"), _sized(bg[i], work))
+
+
+def _sized(image, size: Optional[tuple[int, int]]):
+    """``image`` (C, h, w) or (h, w), NumPy or a tensor, resized to ``size`` (H, W) bilinearly as a float32
+    NumPy array, or as it is when it has that size already or ``size`` is None."""
+    if size is None or tuple(image.shape[-2:]) == tuple(size):
+        return image
+    import cv2
+
+    a = numpy_of(image).astype(np.float32, copy=False)
+    if a.ndim == 2:
+        return cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return np.stack([cv2.resize(np.ascontiguousarray(c), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+                     for c in a])
 
 
 def decompose_video(
@@ -219,7 +237,9 @@ def decompose_video(
         native = stream.size  # the first frame, read now (a folder's first file, a camera's first frame)
         cfg = method.input_config(cfg, native)
         _check_window_memory(method, native, cfg, window)
-        plan = read_plan(method, native, cfg, full=bool(save_foreground) or save_background)
+        # read the same way whatever images are asked for: the masks must not depend on them (|S| and L are
+        # brought to the working size as they are written)
+        plan = read_plan(method, native, cfg)
         threshold: Optional[float] = None
         method_seconds = 0.0
         t_start = time.perf_counter()
@@ -310,6 +330,8 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     frames = 0
     foreground = False
     workers = window_workers(method, cfg)
+    # frames read smaller than the working size (read_plan): |S| and L written at the working size all the same
+    work = working_size(native[0], native[1], cfg.input.scale) if size is not None else None
     # the next window is read and the last one's files are encoded and written in background threads while the
     # method runs (bounded: two windows ahead, two behind); with several workers, that many windows are
     # decomposed at once, one per thread, and their results taken in order
@@ -341,7 +363,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
             if save_background:
                 bg = dec.background[-new:]
                 bg = np.clip(bg, 0, 1) if isinstance(bg, np.ndarray) else bg.clamp(0, 1)
-            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers, shifts)
+            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers, shifts, work)
             frames += new
             foreground = foreground or bool(masks[-new:].any())
             bar.update(new)
