@@ -51,6 +51,7 @@ from bgsub.io.masks import mask_name, write_image, write_mask
 from bgsub.io.prefetch import BackgroundWriter, pipeline_threads, prefetch
 from bgsub.io.stream import Image
 from bgsub.methods.base import Decomposition, Method
+from bgsub.netinput import upsample
 from bgsub.pipelines.passes import prescan, prescan_due, video_threshold
 from bgsub.pipelines.reading import (begin_on_window, open_stream, read_plan, readers, reduce_reads, threads_beside,
                                      tiled, top_up_allowed)
@@ -176,17 +177,14 @@ def _write_window(out: Path, numbers: list[int], masks, native: tuple[int, int],
 
 
 def _sized(image, size: Optional[tuple[int, int]]):
-    """``image`` (C, h, w) or (h, w), NumPy or a tensor, resized to ``size`` (H, W) bilinearly as a float32
-    NumPy array, or as it is when it has that size already or ``size`` is None."""
+    """``image`` (C, h, w) or (h, w), NumPy or a tensor, resized to ``size`` (H, W) bilinearly
+    (:func:`bgsub.netinput.upsample`) as a float32 NumPy array, or as it is when it has that size already or
+    ``size`` is None."""
     if size is None or tuple(image.shape[-2:]) == tuple(size):
         return image
-    import cv2
-
-    a = numpy_of(image).astype(np.float32, copy=False)
-    if a.ndim == 2:
-        return cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return np.stack([cv2.resize(np.ascontiguousarray(c), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-                     for c in a])
+    a = numpy_of(image)
+    planes = a.reshape((1, -1) + a.shape[-2:]).astype(np.float32, copy=False)
+    return upsample(planes, tuple(size))[0].reshape(a.shape[:-2] + tuple(size))
 
 
 def decompose_video(
