@@ -91,13 +91,12 @@ def estimates(x: np.ndarray, tol: float, min_run: int) -> tuple[np.ndarray, np.n
 
 
 def score_masks(x: np.ndarray, g: np.ndarray, bg: np.ndarray, thr: float) -> float:
+    """F of every frame of ``x`` thresholded against the one image ``bg`` at ``thr`` (CDnet's labels 85 and 170
+    not scored: :mod:`bgsub.metrics`)."""
+    from bgsub.metrics import confusion, scores
+
     fg = np.abs(x - np.nan_to_num(bg, nan=-1e4)[None]).max(axis=1) > thr
-    valid = (g != 170) & (g != 85)
-    gt = g > 200
-    tp = int((fg & gt & valid).sum())
-    fp = int((fg & ~gt & valid).sum())
-    fn = int((~fg & gt & valid).sum())
-    return 2 * tp / max(2 * tp + fp + fn, 1)
+    return scores(confusion(fg, g > 200, (g != 170) & (g != 85)))["f_measure"]
 
 
 def main(argv: list[str] | None = None) -> int:
