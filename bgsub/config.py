@@ -104,17 +104,21 @@ class BackgroundConfig:
     #                          each working pixel's own): texture is a region's property (LBSP compares a pixel
     #                          with neighbours two pixels away); a swaying textured region keeps its texture
     #                          density while its pattern moves, so an untextured object in front of it stands out
-    texture_halo: str = "silence"  # samples: an object's edge changes the texture of the region around it.
-    #                                silence: the texture says nothing within the region of colour foreground (and
-    #                                so nothing of an object colour finds only in specks); mask: each pixel's
-    #                                region texture is measured over the pixels colour did not claim (colour
-    #                                foreground dilated by one), with the noise of an average over that share of
-    #                                the region (normalized convolution: an object colour finds whole leaves no
-    #                                halo, one it finds in specks keeps its own texture). Measured in the
-    #                                twenty-first and twenty-second sessions (docs/RESEARCH.md): with its own
-    #                                pretrained network the six scenarios zero-shot 0.947 -> 0.959, the eight's
-    #                                folds 0.713 -> 0.717, but the proxies 0.611 -> 0.607 and a fifth slower
-    #                                (highway 232 -> 182 frames/s): an option, not the default
+    texture_halo: str = "outside"  # samples: an object's edge changes the texture of the region around it.
+    #                                outside: the texture says nothing within the region of colour foreground
+    #                                (dilated by texture_region + 2) except in that foreground's one-pixel gaps
+    #                                (its 3 x 3 closing), where an object colour finds only in specks shows its own
+    #                                texture (twenty-third session: camouflage at 160 x 120 zero-shot 0.54 ->
+    #                                0.93); silence: nothing there at all, gaps included (the twentieth to
+    #                                twenty-second sessions' default); mask: each pixel's region texture is
+    #                                measured over the pixels colour did not claim (colour foreground dilated by
+    #                                one), with the noise of an average over that share of the region (normalized
+    #                                convolution). Measured in docs/RESEARCH.md (twenty-first to twenty-third
+    #                                sessions): mask a fifth slower (highway 232 -> 182 frames/s) for a wash
+    scenes: bool = True  # samples, start=stable: a pixel whose stillest window frames show two still scenes
+    #                      (someone stood in view and left, or came and stopped) keeps the one whose region's
+    #                      outline is no edge against the settled background around it; the other's samples
+    #                      are replaced by its (bgsub.background.scenes)
     samples: int = 20  # samples: samples per pixel (ViBe's N)
     matches: int = 2  # samples: a pixel is background when this many samples lie within k noise levels (#min)
     start: str = "stable"  # samples: which window frames the samples come from: stable (each pixel's frames of

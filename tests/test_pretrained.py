@@ -139,6 +139,20 @@ def test_a_camouflaged_object_zero_shot_needs_the_texture_channel(cli, tmp_path)
     assert good >= 0.85 and good > blind + 0.1
 
 
+@pytest.mark.parametrize("scenario,lever", [("busy-start", "background.scenes=false"),
+                                             ("stop", "background.scenes=false"),
+                                             ("camouflage", "background.texture_halo=silence")])
+def test_the_scenarios_at_160_x_120_zero_shot(cli, tmp_path, scenario, lever):
+    """At 160 x 120 (Wallflower's size: the frame is the working size, nothing averaged), zero-shot with the
+    defaults, each >= 0.85, and below it with its lever off (twenty-third session): ``busy-start`` and ``stop``
+    need the start's outline test (the persons' standing frames and the scene's are equally still: the window's
+    draw holds both; 0.66 and 0.78 without it, seed 0 at 150 frames), ``camouflage`` the texture in colour's
+    one-pixel gaps (its striped object is claimed by colour in specks: 0.54 with the texture silenced there)."""
+    good = _score(cli, tmp_path, scenario, size=(120, 160))
+    off = _score(cli, tmp_path, scenario, [lever], size=(120, 160))
+    assert good >= 0.85 and off < 0.85, (good, off)
+
+
 def test_the_mask_s_edge_decided_at_the_frame_s_resolution(cli, tmp_path):
     """At 320 x 240 the network decides at 160 x 120, and its upsampled mask grows by up to a working pixel on each
     side; with the edge decided at the frame's resolution (segment.boundary, the default) precision rises and

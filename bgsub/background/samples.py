@@ -124,7 +124,8 @@ from bgsub.background.start import box_size, select
 from bgsub.background.update import DIRS, diffuse, heal
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
     _channel_max, _motion, frames_at, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
-from bgsub.background.texture import KEPT_MIN, masked_region
+from bgsub.background.scenes import two_scenes
+from bgsub.background.texture import KEPT_MIN, halo_gaps, masked_region
 from bgsub.background.working import box_region, to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -190,8 +191,10 @@ class SampleModel:
     shift: int = 0
     texture: bool = False
     texture_region: int = 1  # the texture box-averaged over this many x this many working pixels (odd)
-    texture_halo: str = "silence"  # next to colour foreground: mask (the region's texture over the unclaimed
-    #                                pixels, bgsub.background.texture.masked_region) or silence (none there)
+    texture_halo: str = "outside"  # next to colour foreground: outside (no texture there but in the one-pixel
+    #                                gaps of colour's foreground, bgsub.background.texture.halo_gaps), silence (none
+    #                                there) or mask (the region's texture over the unclaimed pixels,
+    #                                bgsub.background.texture.masked_region)
     censor: bool = True
     absorb: bool = True
     shadow: bool = False
@@ -237,7 +240,7 @@ class SampleModel:
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0, stiller: float = 1.0,
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
                    floor_over: str = "all", restart: bool = False, ghost: int = 0,
-                   texture_halo: str = "silence") -> "SampleModel":
+                   texture_halo: str = "outside", scenes: bool = False) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -245,7 +248,9 @@ class SampleModel:
         whole window; 0: its ``n`` stillest frames (every frame when it has no more). ``restart``: start again
         from a new view (:mod:`bgsub.background.restart`). ``ghost`` (> 0): a region unlike the model's background and
         unchanged for that many frames whose outline says it is the scene, not an object
-        (:mod:`bgsub.background.ghost`), is taken into the samples."""
+        (:mod:`bgsub.background.ghost`), is taken into the samples. ``scenes`` ("stable"): a pixel whose stillest
+        frames show two still scenes keeps the one its region's outline says is the scene
+        (:mod:`bgsub.background.scenes`)."""
         params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
@@ -284,7 +289,7 @@ class SampleModel:
         shadow, motion, shadow_min, open_horizon, stiller = (p["shadow"], p["motion"], p["shadow_min"],
                                                              p["open_horizon"], p["stiller"])
         shadow_texture, short, texture_region = p["shadow_texture"], p["short"], p["texture_region"]
-        texture_halo = p.get("texture_halo", "silence")
+        texture_halo = p.get("texture_halo", "outside")
         floor_over = p["floor_over"]
         H, W = native
         T, C, h, w = x.shape
@@ -312,6 +317,13 @@ class SampleModel:
             floor = robust_spread(lit, k, noise, clean, over=over)[2]
         idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
         samples = frames_at(x, idx)  # (n, C, h, w): each pixel's selected frames
+        if p.get("scenes", False) and init == "stable" and T > n:
+            # two still scenes at a pixel (someone who stood in view and left, or came and stopped): the one whose
+            # region's outline is no edge is the background (bgsub.background.scenes)
+            chosen = two_scenes(x, samples, idx, k, noise)
+            if chosen is not None:
+                idx = chosen
+                samples = frames_at(x, idx)
         if init == "first" or T == 1:  # ViBe: the first frame's neighbours
             rng = np.random.default_rng(seed)
             for j in range(1, n):
@@ -648,7 +660,10 @@ class SampleModel:
                 # texture says nothing new (no halo)
                 # (within the texture's region of it, and one pixel more)
                 r = self.texture_region + 2
-                near = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((r, r), np.uint8)) > 0
+                fg = (zmax > self.k).astype(np.uint8)
+                near = cv2.dilate(fg, np.ones((r, r), np.uint8)) > 0
+                if self.texture_halo == "outside":  # ... outside it: in its one-pixel gaps the texture speaks
+                    near &= ~halo_gaps(fg)
                 zt[near] = 0
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)

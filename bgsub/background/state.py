@@ -26,6 +26,7 @@ from bgsub.arrays import float32_of, like
 from bgsub.errors import BgsubError
 
 MODELS = ("samples", "reference")
+HALOS = ("outside", "silence", "mask")  # background.texture_halo (bgsub.background.samples)
 
 
 class BackgroundState(Protocol):
@@ -183,13 +184,13 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
     if bc.ghost < 0:
         raise BgsubError(f"background.ghost must be 0 (off) or the frames a region must stand still before its "
                          f"outline is judged, got {bc.ghost}")
-    if bc.texture_halo not in ("mask", "silence"):
-        raise BgsubError(f"background.texture_halo must be mask or silence, got {bc.texture_halo!r}")
+    if bc.texture_halo not in HALOS:
+        raise BgsubError(f"background.texture_halo must be one of {', '.join(HALOS)}, got {bc.texture_halo!r}")
     from bgsub.background.samples import SHADOW_MIN, SampleModel
 
     return SampleState(SampleModel.initialise(
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, restart=bc.restart, ghost=bc.ghost, heal=bc.still > 0, update=bc.update > 0,
-        compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region, texture_halo=bc.texture_halo,
+        compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region, texture_halo=bc.texture_halo, scenes=bc.scenes,
         motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, dynamics=bc.spread,
         seed=seed))  # censoring pays with the gain and cost office without it

@@ -73,3 +73,14 @@ def masked_region(raw: np.ndarray, claimed: np.ndarray, region: int) -> tuple[np
     den = cv2.blur(keep, (region, region), borderType=cv2.BORDER_REFLECT)
     ok = den > KEPT_MIN
     return np.where(ok, num / np.where(ok, den, 1.0), 0.0).astype(np.float32), den.astype(np.float32)
+
+
+def halo_gaps(fg: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the pixels colour did not claim that lie in one-pixel gaps of what it claimed, ``fg`` (h, w)
+    uint8 (1: colour foreground): the morphological closing of ``fg`` by a 3 x 3 square (a pixel every 3 x 3 square
+    over which holds a claimed pixel) less ``fg`` itself. An object whose colour is within the noise of the scene's
+    (a striped shirt on a wall of its mean colour, seen at the frame's own resolution) is claimed by colour in
+    specks; the pixels between the specks are the object's, and their texture is the object's own, not the halo an
+    object's edge throws on the scene around it (which lies outside the object, beyond any gap a closing fills)."""
+    closed = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # (outside the frame: no say)
+    return closed > fg
