@@ -79,7 +79,7 @@ def end_scene(x: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     channel, none clipped by the camera)."""
     tail = x[-END:]
     still = (np.abs(np.diff(tail, axis=0)).max(axis=1) <= thr).all(axis=0)
-    # a value the camera clipped is a bound, not a measurement: white surf that stays white may still move
+    # a value the camera clipped is a bound, not a measurement (the light fit leaves such pixels out too)
     still &= ((tail > CLIP_LOW) & (tail < CLIP_HIGH)).all(axis=(0, 1))
     return np.median(tail, axis=0).astype(np.float32), still
 
