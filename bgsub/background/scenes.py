@@ -26,9 +26,9 @@ water, a region whose two images both have the edge (two objects) or neither (a 
 draw made them. After the window, an object that stopped is treated as always (the stopped-object policy of the
 updates and the stillest-frame search): this decides only where the window's samples come from.
 
-Measured (twenty-third session, zero-shot with the shipped network): ``busy-start`` 0.66 -> 0.98 and ``stop``
-0.78 -> 0.97 at 160 x 120, 0.94 -> 0.99 and 0.95 -> 0.99 at 320 x 240; the eight real sequences within 0.001 of
-their mean.
+Measured (twenty-third session, zero-shot with the shipped network, README "Two still scenes in the window"):
+``busy-start`` 0.657 -> 0.983 and ``stop`` 0.774 -> 0.973 at 160 x 120, 0.928 -> 0.995 and 0.959 -> 0.997 at
+320 x 240; the eight real sequences' mean within 0.001.
 """
 
 from __future__ import annotations
