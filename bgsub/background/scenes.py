@@ -38,7 +38,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from bgsub.background.illumination import gain_compensated, offset
+from bgsub.background.illumination import gain_compensated, grid_step, offset
+from bgsub.background.stats import median0
 from bgsub.background.ghost import GHOST_EDGE, GHOST_PAIRS, SEEN_SHARE, TOLD_SHARE, _holes
 
 SCENE_SHARE = 0.75  # a region keeps the image that more than this share of its outline's pairs that see an edge
@@ -77,11 +78,11 @@ def end_scene(x: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What the window ``x`` (T, C, h, w) shows at its end: (the median of its last :data:`END` frames (C, h, w),
     whether the pixel stood unchanged through them (h, w): each frame within ``thr`` of the one before in every
     channel, none clipped by the camera)."""
-    tail = x[-END:]
-    still = (np.abs(np.diff(tail, axis=0)).max(axis=1) <= thr).all(axis=0)
+    tail = np.ascontiguousarray(x[-END:], dtype=np.float32)
+    still = np.abs(np.diff(tail, axis=0)).max(axis=(0, 1)) <= thr
     # a value the camera clipped is a bound, not a measurement (the light fit leaves such pixels out too)
-    still &= ((tail > CLIP_LOW) & (tail < CLIP_HIGH)).all(axis=(0, 1))
-    return np.median(tail, axis=0).astype(np.float32), still
+    still &= (tail.min(axis=(0, 1)) > CLIP_LOW) & (tail.max(axis=(0, 1)) < CLIP_HIGH)
+    return median0(tail).astype(np.float32, copy=False), still
 
 
 def two_scenes(x: np.ndarray, samples: np.ndarray, idx: np.ndarray, k: float, noise: float) -> Optional[np.ndarray]:
@@ -92,12 +93,25 @@ def two_scenes(x: np.ndarray, samples: np.ndarray, idx: np.ndarray, k: float, no
     T = x.shape[0]
     if T <= END:
         return None
+    n, C, h, w = samples.shape
     thr = np.float32(k * noise)
-    first = split(samples, idx)[0]  # what the samples saw first (C, h, w)
     end, still = end_scene(x, thr)  # what the window shows at its end, ...
-    h, w = still.shape
-    # ... in the light of what the samples saw first (a light switched in the window is no second scene)
-    end = gain_compensated(end, first, np.full((h, w), noise, np.float32), k, offset(end, first))
+    # ... in the light of what the samples saw first (a light switched in the window is no second scene): the fit
+    # reads a grid of pixels (bgsub.background.illumination.grid_step), so what the samples saw first is needed
+    # there alone
+    s = grid_step(h, w)
+    ref = end.copy()
+    ref[:, ::s, ::s] = split(samples[:, :, ::s, ::s], idx[:, ::s, ::s])[0]
+    end = gain_compensated(end, ref, np.full((h, w), noise, np.float32), k, offset(end, ref))
+    # what the samples saw first differs from the end only where a sample does (it is a mean of samples): the
+    # two stretches are told apart at those pixels alone, a few in most windows
+    d_end = np.abs(samples - end[None]).max(axis=1)  # (n, h, w)
+    cand = np.flatnonzero(still & (d_end > thr).any(axis=0))
+    if not cand.size:
+        return None
+    first = end.copy()  # (elsewhere the samples' first stretch is within thr of the end: not two scenes)
+    sub = split(samples.reshape(n, C, -1)[:, :, cand], idx.reshape(n, -1)[:, cand])[0]
+    first.reshape(C, -1)[:, cand] = sub
     two = still & (np.abs(first - end).max(axis=0) > thr)
     if not two.any():
         return None
@@ -136,25 +150,30 @@ def two_scenes(x: np.ndarray, samples: np.ndarray, idx: np.ndarray, k: float, no
     if not (keep_first.any() or keep_end.any()):
         return None
     kf, ke = keep_first[lab] & two, keep_end[lab] & two
-    d_first = np.abs(samples - first[None]).max(axis=1)  # (n, h, w)
-    d_end = np.abs(samples - end[None]).max(axis=1)
+    dec = np.flatnonzero(kf | ke)  # the decided pixels, flat
+    sm, ix = samples.reshape(n, C, -1)[:, :, dec], idx.reshape(n, -1)[:, dec]
+    d_first = np.abs(sm - first.reshape(C, -1)[:, dec][None]).max(axis=1)  # (n, P)
+    d_end = d_end.reshape(n, -1)[:, dec]
+    on_first = kf.reshape(-1)[dec]
+    new = ix.copy()
+    # the first is the scene: the samples nearer the end's object become the pixel's other samples' frames, in turn
+    new[:, on_first] = refill(ix[:, on_first], (d_end < d_first)[:, on_first])
+    # the end is the scene: the samples nearer what left become the window's last frames (what it showed), in turn
+    on_end = ~on_first
+    tail = (T - END + np.arange(n) % END)[:, None]
+    new[:, on_end] = np.where(d_first[:, on_end] <= d_end[:, on_end], tail, ix[:, on_end])
     out = idx.copy()
-    if kf.any():  # the samples nearer the end's object become the pixel's other samples' frames, in turn
-        out = np.where(kf[None], refill(idx, d_end < d_first), out)
-    if ke.any():  # the samples nearer what left become the window's last frames (the scene it showed), in turn
-        n = idx.shape[0]
-        tail = (T - END + np.arange(n) % END)[:, None, None]
-        out = np.where(ke[None] & (d_first <= d_end), tail, out)
+    out.reshape(n, -1)[:, dec] = new
     return out
 
 
 def refill(idx: np.ndarray, wrong: np.ndarray) -> np.ndarray:
-    """``idx`` (n, h, w) with each ``wrong`` sample's frame replaced by one of the pixel's other samples' frames, in
+    """``idx`` (n, ...) with each ``wrong`` sample's frame replaced by one of the pixel's other samples' frames, in
     turn (the j-th sample's slot gets the (j mod r)-th of the r others: the scene's own frames, its noise kept). A
     pixel with no other sample keeps its frames."""
     n = idx.shape[0]
     right = n - wrong.sum(axis=0)
     order = np.argsort(wrong, axis=0, kind="stable")  # each pixel's other samples first, in their order
-    turn = np.arange(n)[:, None, None] % np.maximum(right, 1)[None]
+    turn = np.arange(n).reshape((n,) + (1,) * (idx.ndim - 1)) % np.maximum(right, 1)[None]
     src = np.take_along_axis(idx, np.take_along_axis(order, turn, axis=0), axis=0)
     return np.where(wrong & (right > 0)[None], src, idx)
