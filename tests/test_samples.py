@@ -1330,3 +1330,18 @@ def test_frames_at_gathers_each_pixels_frames_in_every_channel():
     assert np.array_equal(got, np.take_along_axis(x, np.broadcast_to(idx[:, None], (n, C, h, w)), axis=0))
     even = np.broadcast_to(np.array([0, 3, 6])[:, None, None], (n, h, w))  # the "window" start's spread frames
     assert np.array_equal(frames_at(x, even), x[[0, 3, 6]])
+
+
+def test_the_written_spread_ratios_are_their_simulation(monkeypatch):
+    """bgsub.background.stats.SPREAD_RATIOS (the defaults' noise-level ratios, written down to save the simulation
+    at every start) equal the simulation, bit for bit, on the compiled path and on NumPy's."""
+    import bgsub.background.kernels as K
+    import bgsub.background.stats as T
+
+    assert T.SPREAD_RATIOS
+    for key, value in T.SPREAD_RATIOS.items():
+        assert T._simulated_ratio(*key) == value, key
+        assert T.spread_ratio(*key) == value
+    monkeypatch.setattr(K, "nn_spread", lambda *a, **k: None)  # NumPy's path
+    for key, value in T.SPREAD_RATIOS.items():
+        assert T._simulated_ratio(*key) == value, key
