@@ -102,6 +102,22 @@ def _holes(mask: np.ndarray) -> np.ndarray:
     return inner[lab]
 
 
+def outline_pairs(region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The outline of ``region`` (h, w, bool) as pairs of a region pixel p and a 4-neighbour q outside it: (py, px,
+    qy, qx), each (P,), by coordinates (an outline is a few pixels of the frame), the neighbours below, above, to
+    the right and to the left in turn."""
+    h, w = region.shape
+    out = []
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        ps = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
+        qs = (slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx)))
+        py, px = np.nonzero(region[ps] & ~region[qs])
+        py += ps[0].start
+        px += ps[1].start
+        out.append((py, px, py + dy, px + dx))
+    return tuple(np.concatenate(c) for c in zip(*out))
+
+
 def ghost_regions(count: np.ndarray, moved: np.ndarray, quiet: np.ndarray, frames: int, x: np.ndarray,
                   bg: np.ndarray, fg: np.ndarray, sigma: np.ndarray, k: float) -> Optional[np.ndarray]:
     """(h, w) bool: the pixels of the regions off and unchanged for ``frames`` frames or more (``count``), after a
@@ -113,45 +129,29 @@ def ghost_regions(count: np.ndarray, moved: np.ndarray, quiet: np.ndarray, frame
         return None
     # each region with its holes filled: a region's border is its outline (a pixel of a stopped object that
     # matches the scene behind it, a hole in the region, is no border of the object)
-    h, w = cand.shape
     cand = cand | _holes(cand)
     nlab, lab = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
-    votes = np.zeros(nlab, np.int64)
-    seen = np.zeros(nlab, np.int64)
-    pairs = np.zeros(nlab, np.int64)
-    outline = np.zeros(nlab, np.int64)
-    # each region pixel p and its 4-neighbour q = p + (dy, dx) outside the region, gathered by coordinates (the
-    # outline is a few pixels of the frame)
-    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        ps = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
-        qs = (slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx)))
-        py, px = np.nonzero(cand[ps] & ~cand[qs])
-        if py.size == 0:
-            continue
-        py += ps[0].start
-        px += ps[1].start
-        qy, qx = py + dy, px + dx
-        labels = lab[py, px]
-        outline += np.bincount(labels, minlength=nlab)
-        xq, bq = x[:, qy, qx], bg[:, qy, qx]
-        # the pairs that can tell: the outside pixel background in the frame, and the background that the model's
-        # image has there (a pixel that matched a minority of its samples, inside a still object or a ghost's
-        # edge, says nothing about where the border is), since before the region stood still (a part of a stopped
-        # object that the model has begun to take in is background to it only since then)
-        told = ((quiet[qy, qx] >= count[py, px]) & ~fg[qy, qx]
-                & (np.abs(xq - bq).max(axis=0) <= k * sigma[qy, qx]))
-        if not told.any():
-            continue
-        py, px, qy, qx, labels = py[told], px[told], qy[told], qx[told], labels[told]
-        pairs += np.bincount(labels, minlength=nlab)
-        e_frame = np.abs(x[:, py, px] - xq[:, told]).max(axis=0)
-        e_model = np.abs(bg[:, py, px] - bq[:, told]).max(axis=0)
-        s = np.maximum(sigma[py, px], sigma[qy, qx])
-        ghost = (e_model > k * s) & (e_frame < GHOST_EDGE * e_model)
-        votes += np.bincount(labels[ghost], minlength=nlab)
-        # the pairs that see an edge, in either image: a stretch of the outline where what stood there matched
-        # the scene (no edge in the model's image, none in the frame) says nothing about whether it left or stays
-        seen += np.bincount(labels[(e_model > k * s) | (e_frame > k * s)], minlength=nlab)
+    # each region pixel p and its 4-neighbour q outside the region
+    py, px, qy, qx = outline_pairs(cand)
+    labels = lab[py, px]
+    outline = np.bincount(labels, minlength=nlab)
+    xq, bq = x[:, qy, qx], bg[:, qy, qx]
+    # the pairs that can tell: the outside pixel background in the frame, and the background that the model's
+    # image has there (a pixel that matched a minority of its samples, inside a still object or a ghost's
+    # edge, says nothing about where the border is), since before the region stood still (a part of a stopped
+    # object that the model has begun to take in is background to it only since then)
+    told = ((quiet[qy, qx] >= count[py, px]) & ~fg[qy, qx]
+            & (np.abs(xq - bq).max(axis=0) <= k * sigma[qy, qx]))
+    py, px, qy, qx, labels = py[told], px[told], qy[told], qx[told], labels[told]
+    pairs = np.bincount(labels, minlength=nlab)
+    e_frame = np.abs(x[:, py, px] - xq[:, told]).max(axis=0)
+    e_model = np.abs(bg[:, py, px] - bq[:, told]).max(axis=0)
+    s = np.maximum(sigma[py, px], sigma[qy, qx])
+    ghost = (e_model > k * s) & (e_frame < GHOST_EDGE * e_model)
+    votes = np.bincount(labels[ghost], minlength=nlab)
+    # the pairs that see an edge, in either image: a stretch of the outline where what stood there matched
+    # the scene (no edge in the model's image, none in the frame) says nothing about whether it left or stays
+    seen = np.bincount(labels[(e_model > k * s) | (e_frame > k * s)], minlength=nlab)
     is_ghost = ((votes > GHOST_SHARE * seen) & (seen >= GHOST_PAIRS) & (seen >= SEEN_SHARE * pairs)
                 & (pairs >= TOLD_SHARE * outline))
     is_ghost[0] = False  # (label 0: outside every region)

@@ -40,7 +40,7 @@ import numpy as np
 
 from bgsub.background.illumination import gain_compensated, grid_step, offset
 from bgsub.background.stats import median0
-from bgsub.background.ghost import GHOST_EDGE, GHOST_PAIRS, SEEN_SHARE, TOLD_SHARE, _holes
+from bgsub.background.ghost import GHOST_EDGE, GHOST_PAIRS, SEEN_SHARE, TOLD_SHARE, _holes, outline_pairs
 
 SCENE_SHARE = 0.75  # a region keeps the image that more than this share of its outline's pairs that see an edge
 #                     vote for (the ghost test asks nine in ten, as taking in an object that stopped costs more
@@ -117,32 +117,20 @@ def two_scenes(x: np.ndarray, samples: np.ndarray, idx: np.ndarray, k: float, no
         return None
     region = two | _holes(two)
     nlab, lab = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
-    outline = np.zeros(nlab, np.int64)
-    pairs = np.zeros(nlab, np.int64)
-    seen = np.zeros(nlab, np.int64)
-    for_first = np.zeros(nlab, np.int64)  # pairs whose edge is the end's image alone: the first is the scene
-    for_end = np.zeros(nlab, np.int64)
-    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        ps = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
-        qs = (slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx)))
-        py, px = np.nonzero(region[ps] & ~region[qs])
-        if py.size == 0:
-            continue
-        py += ps[0].start
-        px += ps[1].start
-        qy, qx = py + dy, px + dx
-        outline += np.bincount(lab[py, px], minlength=nlab)
-        # q tells when it stood still at the end and showed there what its samples saw first: settled background
-        told = still[qy, qx]
-        py, px, qy, qx = py[told], px[told], qy[told], qx[told]
-        labels = lab[py, px]
-        bq = end[:, qy, qx]
-        e_first = np.abs(first[:, py, px] - bq).max(axis=0)
-        e_end = np.abs(end[:, py, px] - bq).max(axis=0)
-        pairs += np.bincount(labels, minlength=nlab)
-        seen += np.bincount(labels[(e_first > thr) | (e_end > thr)], minlength=nlab)
-        for_first += np.bincount(labels[(e_end > thr) & (e_first < GHOST_EDGE * e_end)], minlength=nlab)
-        for_end += np.bincount(labels[(e_first > thr) & (e_end < GHOST_EDGE * e_first)], minlength=nlab)
+    py, px, qy, qx = outline_pairs(region)  # each region pixel p and its 4-neighbour q outside the region
+    outline = np.bincount(lab[py, px], minlength=nlab)
+    # q tells when it stood still at the end and showed there what its samples saw first: settled background
+    told = still[qy, qx]
+    py, px, qy, qx = py[told], px[told], qy[told], qx[told]
+    labels = lab[py, px]
+    bq = end[:, qy, qx]
+    e_first = np.abs(first[:, py, px] - bq).max(axis=0)
+    e_end = np.abs(end[:, py, px] - bq).max(axis=0)
+    pairs = np.bincount(labels, minlength=nlab)
+    seen = np.bincount(labels[(e_first > thr) | (e_end > thr)], minlength=nlab)
+    # the pairs whose edge is one image's alone vote for the other as the scene
+    for_first = np.bincount(labels[(e_end > thr) & (e_first < GHOST_EDGE * e_end)], minlength=nlab)
+    for_end = np.bincount(labels[(e_first > thr) & (e_end < GHOST_EDGE * e_first)], minlength=nlab)
     told = (seen >= GHOST_PAIRS) & (seen >= SEEN_SHARE * pairs) & (pairs >= TOLD_SHARE * outline)
     keep_first = told & (for_first > SCENE_SHARE * seen)
     keep_end = told & (for_end > SCENE_SHARE * seen)
