@@ -176,6 +176,11 @@ class BackgroundConfig:
     #                      texture (scaled by the brightness) within k noise levels of the texture samples, is
     #                      the background in shadow; the value is the least share of the light a shadow leaves
     #                      (0.8: soft shadows; 0.5 is MOG2's); 0 = off
+    highlight: float = 1.1  # samples, with shadow: the same test brighter, the brightness in (1, highlight): the
+    #                         background in more light (Horprasert et al.'s highlighted background: a codec block
+    #                         coded a grey level or two brighter, a lamp's spot on a wall; without it a block darker
+    #                         was background and the same block brighter foreground); 1 = off. Not 1 / shadow
+    #                         (1.25): an object that is the background brightened by a tenth or more stays one
     gain: bool = True  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
     #                    it brings back more of the scene than the offset alone (a light switched on or off, a
     #                    camera's exposure); pixels the camera clipped are compared as the bounds they are

@@ -449,12 +449,14 @@ def test_stable_search_with_and_without_the_kernel_keeps_the_same_frames(monkeyp
                 np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("C,textured,matches", [(3, True, 2), (3, False, 2), (1, True, 1), (3, True, 25)])
-def test_shadow_test_with_and_without_the_kernel(monkeypatch, C, textured, matches):
+@pytest.mark.parametrize("C,textured,matches,smax", [(3, True, 2, 1.0), (3, False, 2, 1.0), (1, True, 1, 1.0),
+                                                     (3, True, 25, 1.0), (3, True, 2, 1.1), (3, False, 2, 1.1)])
+def test_shadow_test_with_and_without_the_kernel(monkeypatch, C, textured, matches, smax):
     """The cast-shadow test compiled (one pass over the pixels) and by NumPy's steps at the foreground pixels:
     the same alpha, mask and chromaticity distortion, bit for bit, with pixels on each bound of the test
     (alpha at shadow_min, just below 1, a distortion at k), with and without the texture test (an order of the
-    texture samples above their count included), and None for none."""
+    texture samples above their count included), with and without highlights (``shadow_max`` 1.1: alpha just
+    below it), and None for none."""
     from bgsub.background.shadow import shadowed
 
     pytest.importorskip("numba")
@@ -463,7 +465,7 @@ def test_shadow_test_with_and_without_the_kernel(monkeypatch, C, textured, match
     bg = (rng.random((C, h, w)) * 200 + 20).astype(np.float32)
     alpha = rng.uniform(0.5, 1.1, (h, w)).astype(np.float32)
     alpha[0, :10] = np.float32(smin)
-    alpha[1, :10] = np.nextafter(np.float32(1.0), np.float32(0.0))
+    alpha[1, :10] = np.nextafter(np.float32(smax), np.float32(0.0))
     xc = (bg * alpha[None] + rng.normal(0.0, 2.0, (C, h, w))).astype(np.float32)
     xc[:, 0, :10] = bg[:, 0, :10] * np.float32(smin)  # exactly on the bound (if the rounding allows)
     sigma = rng.uniform(0.5, 3.0, (h, w)).astype(np.float32)
@@ -474,10 +476,11 @@ def test_shadow_test_with_and_without_the_kernel(monkeypatch, C, textured, match
     tsamples[:3, 0, 3, :6] = tex[3, :6] / alpha[3, :6]  # ties in the texture distances
     tsigma = rng.uniform(0.2, 1.0, (h, w)).astype(np.float32)
     args = (xc, zmax, bg, sigma, k, smin) + ((tex, tsamples, tsigma) if textured else (None, None, None))
-    got = shadowed(*args, matches=matches)
+    got = shadowed(*args, matches=matches, shadow_max=smax)
     monkeypatch.setattr(kernels, "_kernels", {})
-    want = shadowed(*args, matches=matches)
+    want = shadowed(*args, matches=matches, shadow_max=smax)
     assert got is not None and want is not None and want[1].sum() > 20
+    assert ((want[0] > 1.0) & want[1]).any() == (smax > 1.0)  # highlights found only above 1
     for a, b in zip(got, want):
         assert a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_array_equal(a, b)

@@ -392,9 +392,9 @@ def define(numba, *, cache: bool) -> dict:
         return changed
 
     @numba.njit(cache=cache, nogil=True, boundscheck=False, fastmath=False)
-    def shadow_test(xc, zmax, bg, sigma, k, smin, tex, ts, tsig, textured, m, alpha, sh, cd):  # pragma: no cover
+    def shadow_test(xc, zmax, bg, sigma, k, smin, smax, tex, ts, tsig, textured, m, alpha, sh, cd):  # pragma: no cover
         # (compiled; tested through bgsub.background.shadow.shadowed) the cast-shadow test at the pixels with
-        # zmax > k: xc, bg (C, P), zmax, sigma (P,), tex, tsig (P,), ts (n, P) float32; k, smin float32 (NumPy
+        # zmax > k: xc, bg (C, P), zmax, sigma (P,), tex, tsig (P,), ts (n, P) float32; k, smin, smax float32 (NumPy
         # compares float32 arrays with Python floats cast to float32); m the texture's order statistic (1 <= m
         # <= n). alpha (P,) float32 (1 where not a shadow), sh (P,) bool, cd (P,) float32 (0 where not) written;
         # returns how many pixels are shadows. The arithmetic of shadowed's NumPy steps in their order: the
@@ -422,7 +422,7 @@ def define(numba, *, cache: bool) -> dict:
             for c in range(1, C):
                 cm = max(cm, abs(xc[c, p] - a * bg[c, p]))
             cv = cm / sigma[p]
-            if not (a >= smin and a < one and cv <= k):
+            if not (a >= smin and a < smax and cv <= k):
                 continue
             if textured:
                 v = tex[p] / a

@@ -149,12 +149,19 @@ def _warmed(kernels: dict) -> bool:
     ts, tt = np.array([[10.0] * 3, [11.0] * 3, [30.0] * 3], np.float32), np.array([9.0, 5.0, 9.0], np.float32)
     al, shm, cdv = np.empty(3, np.float32), np.empty(3, np.bool_), np.empty(3, np.float32)
     for textured, tsg, want in ((False, 1.0, 1), (True, 1.0, 1), (True, 0.1, 0)):
-        got = kernels["shadow_test"](sx, zz, sb, ss, np.float32(6.0), np.float32(0.8), tt, ts,
+        got = kernels["shadow_test"](sx, zz, sb, ss, np.float32(6.0), np.float32(0.8), np.float32(1.0), tt, ts,
                                      np.full(3, tsg, np.float32), textured, 2, al, shm, cdv)
         if got != want or shm.tolist() != [bool(want), False, False] or al.tolist()[1:] != [1.0, 1.0]:
             return False
     if not (abs(float(al[0]) - 1.0) < 1e-6 and cdv.tolist() == [0.0, 0.0, 0.0]):  # (the last case: no shadow)
         return False
+    # highlights: pixel 0 at 1.1 of the light is the background in more light below an upper bound of 1.25, not
+    # below 1 (a shadow's)
+    for smax, want in ((1.25, 1), (1.0, 0)):
+        got = kernels["shadow_test"](sx * np.float32(1.1 / 0.9), zz, sb, ss, np.float32(6.0), np.float32(0.8),
+                                     np.float32(smax), tt, ts, np.ones(3, np.float32), False, 2, al, shm, cdv)
+        if got != want or shm.tolist() != [bool(want), False, False]:
+            return False
     img = np.array([[[0, 128, 255], [7, 1, 2]]], np.uint8)  # (1, 2, 3) BGR -> RGB planes of the table's values
     got = kernels["unit_planes"](img, _unit_table(), np.empty((3, 1, 2), np.float32))
     if got.tolist() != (img.transpose(2, 0, 1)[::-1] / np.float32(255.0)).tolist():
@@ -273,8 +280,8 @@ _NO_INDEX = np.zeros(1, np.int64)  # keep_stiller's idx when every pixel is sear
 
 
 def shadow_test(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, shadow_min: float,
-                tex: Optional[np.ndarray], tsamples: Optional[np.ndarray], tsigma: Optional[np.ndarray], matches: int
-                ) -> Optional[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+                tex: Optional[np.ndarray], tsamples: Optional[np.ndarray], tsigma: Optional[np.ndarray], matches: int,
+                shadow_max: float = 1.0) -> Optional[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """:func:`bgsub.background.shadow.shadowed`'s test in one compiled pass over the pixels of float32 (C, h, w)
     ``xc`` and ``bg``, (h, w) ``zmax`` and ``sigma`` (and, with ``tex``, the (n, 1, h, w) texture samples and
     their (h, w) noise levels): (the number of shadow pixels, alpha, the shadow mask, the chromaticity distortion),
@@ -298,7 +305,8 @@ def shadow_test(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndar
     sh = np.empty(shape, np.bool_)
     found = kern(np.ascontiguousarray(xc).reshape(C, P), np.ascontiguousarray(zmax).reshape(P),
                  np.ascontiguousarray(bg).reshape(C, P), np.ascontiguousarray(sigma).reshape(P), np.float32(k),
-                 np.float32(shadow_min), tx, ts, tsg, textured, m, alpha.reshape(P), sh.reshape(P), cd.reshape(P))
+                 np.float32(shadow_min), np.float32(shadow_max), tx, ts, tsg, textured, m, alpha.reshape(P),
+                 sh.reshape(P), cd.reshape(P))
     return found, alpha, sh, cd
 
 

@@ -92,7 +92,10 @@ What each piece is for (measured one at a time: README, "This round"):
   is its background scaled by a brightness in [``shadow_min``, 1) with the chromaticity kept (Horprasert, Harwood
   & Davis 1999) and, with the texture channel, the texture kept as well (scaled by the same brightness: a shadow
   darkens a surface, it does not change its pattern) is the background in shadow. Without the texture test an
-  object a little darker than the wall with its colour (the issue's low-contrast class) passed for a shadow.
+  object a little darker than the wall with its colour (the issue's low-contrast class) passed for a shadow. With
+  ``highlight`` (on in the config) the same test with the brightness above 1 is the background
+  in more light (Horprasert's highlighted background: a codec block coded brighter, a lamp's spot on a wall), the
+  brightness in (1, ``highlight``), 1.1 in the config.
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
   shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
@@ -200,6 +203,7 @@ class SampleModel:
     shadow: bool = False
     shadow_min: float = SHADOW_MIN  # the least share of the light a shadow leaves (alpha's lower bound)
     shadow_texture: bool = True  # a shadow keeps the texture it falls on (with ``texture``)
+    highlight: float = 1.0  # with ``shadow``: the background in more light as well, alpha in (1, highlight); 1: off
     motion: str = "diff"
     _grey: bool = False
     tsamples: Optional[np.ndarray] = None
@@ -240,7 +244,7 @@ class SampleModel:
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0, stiller: float = 1.0,
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
                    floor_over: str = "all", restart: bool = False, ghost: int = 0,
-                   texture_halo: str = "outside", scenes: bool = False) -> "SampleModel":
+                   texture_halo: str = "outside", scenes: bool = False, highlight: float = 1.0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -250,7 +254,9 @@ class SampleModel:
         unchanged for that many frames whose outline says it is the scene, not an object
         (:mod:`bgsub.background.ghost`), is taken into the samples. ``scenes`` ("stable"): a pixel whose stillest
         frames show two still scenes keeps the one its region's outline says is the scene
-        (:mod:`bgsub.background.scenes`)."""
+        (:mod:`bgsub.background.scenes`). ``highlight`` (> 1, with ``shadow``): a pixel brighter than its
+        background by a brightness below it, its colour and texture kept, is the background in more light
+        (:func:`bgsub.background.shadow.shadowed`); 1: off."""
         params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
@@ -290,6 +296,7 @@ class SampleModel:
                                                              p["open_horizon"], p["stiller"])
         shadow_texture, short, texture_region = p["shadow_texture"], p["short"], p["texture_region"]
         texture_halo = p.get("texture_halo", "outside")
+        highlight = p.get("highlight", 1.0)  # (a model saved before it: shadows only)
         floor_over = p["floor_over"]
         H, W = native
         T, C, h, w = x.shape
@@ -339,7 +346,8 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, motion=motion, seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, highlight=highlight, motion=motion,
+                    seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor
@@ -471,14 +479,16 @@ class SampleModel:
 
     def _shadowed(self, xc: np.ndarray, zmax: np.ndarray, tex: Optional[np.ndarray] = None
                   ) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Cast shadows (:func:`bgsub.background.shadow.shadowed`): (alpha, shadow mask, chromaticity distortion)
-        at the foreground pixels, None when no pixel is one; with the texture (``tex``, in the model's light) and
-        ``shadow_texture`` a shadow keeps the texture it falls on."""
+        """Cast shadows (:func:`bgsub.background.shadow.shadowed`), and with ``highlight`` the background in more
+        light: (alpha, shadow mask, chromaticity distortion) at the foreground pixels, None when no pixel is one;
+        with the texture (``tex``, in the model's light) and ``shadow_texture`` a shadow keeps the texture it falls
+        on."""
         if not (zmax > self.k).any():  # (the background image is made only when needed: its cache's schedule)
             return None
         guard = tex is not None and self.shadow_texture and self.tsamples is not None
+        top = max(1.0, float(self.highlight))
         return shadowed(xc, zmax, self.background(), self.sigma, self.k, self.shadow_min,
-                        tex if guard else None, self.tsamples if guard else None, self.tsigma, self.matches)
+                        tex if guard else None, self.tsamples if guard else None, self.tsigma, self.matches, top)
 
     def _residual(self, x: np.ndarray, extra: int = 0) -> np.ndarray:
         """(C, h, w) per channel, the (matches + extra)-th smallest |x - s_j| over the samples, grey levels."""

@@ -7,6 +7,12 @@ chromaticity within k noise levels. An object a little darker than the wall with
 test too (the issue's low-contrast class, the synthetic ``camouflage`` object's dark stripes); a shadow also keeps
 the texture of the surface, scaled by the same alpha (the texture-based shadow tests surveyed by Sanin, Sanderson
 & Lovell 2012), so with a texture channel the pixel's texture must match its texture samples as well.
+
+The same test with alpha above 1 is Horprasert's highlighted background: the surface in more light (a lamp's spot
+that brightens as a door opens, a codec block coded a grey level or two brighter, a flicker), its colour and
+texture kept. Without it the model was lopsided: a block two grey levels darker was background, the same block
+two grey levels brighter foreground. Its bound is tighter than the shadow's (the config's 1.1 against 1 / 0.8): a
+translucent object that brightens what lies behind it by a tenth or more stays foreground.
 """
 
 from __future__ import annotations
@@ -21,17 +27,19 @@ from bgsub.background.stats import kth_smallest
 
 def shadowed(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, shadow_min: float,
              tex: Optional[np.ndarray] = None, tsamples: Optional[np.ndarray] = None,
-             tsigma: Optional[np.ndarray] = None, matches: int = 2
+             tsigma: Optional[np.ndarray] = None, matches: int = 2, shadow_max: float = 1.0
              ) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The shadow test at the foreground pixels (``zmax`` > k) of a frame ``xc`` (C, h, w) in the model's light,
     against the background image ``bg`` (C, h, w) and noise levels ``sigma`` (h, w); with ``tex`` (h, w), its
     texture samples ``tsamples`` (n, 1, h, w) and noise levels ``tsigma`` (h, w), the texture test as well (the
-    ``matches``-th nearest texture sample within k noise levels of tex / alpha). Returns (alpha (h, w), 1 where
-    not a shadow; the shadow mask (h, w); the chromaticity distortion in noise levels (h, w), 0 where not a
-    shadow), or None when no pixel is one."""
+    ``matches``-th nearest texture sample within k noise levels of tex / alpha). ``shadow_max``: alpha's upper
+    bound, exclusive (1: shadows only; above 1 the highlighted background as well, Horprasert's fourth class: the
+    background in more light, its colour and texture kept). Returns (alpha (h, w), 1 where not a shadow; the
+    shadow mask (h, w); the chromaticity distortion in noise levels (h, w), 0 where not a shadow), or None when
+    no pixel is one."""
     textured = tex is not None and tsamples is not None
     got = kernels.shadow_test(xc, zmax, bg, sigma, k, shadow_min, tex if textured else None,
-                              tsamples if textured else None, tsigma if textured else None, matches)
+                              tsamples if textured else None, tsigma if textured else None, matches, shadow_max)
     if got is not None:  # one compiled pass over the pixels (bgsub.background.kernels), the same values
         return got[1:] if got[0] else None
     fg = zmax > k
@@ -43,7 +51,7 @@ def shadowed(xc: np.ndarray, zmax: np.ndarray, bg: np.ndarray, sigma: np.ndarray
     xp = xc.reshape(C, -1)[:, p]
     a = (xp * b).sum(axis=0) / np.maximum((b * b).sum(axis=0), 1e-6)
     c = np.abs(xp - a[None] * b).max(axis=0) / sigma.reshape(-1)[p]
-    ok = (a >= shadow_min) & (a < 1.0) & (c <= k)
+    ok = (a >= shadow_min) & (a < shadow_max) & (c <= k)
     if ok.any() and tex is not None and tsamples is not None:
         q = np.flatnonzero(ok)
         pq = p[q]

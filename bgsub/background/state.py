@@ -184,6 +184,9 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
     if bc.ghost < 0:
         raise BgsubError(f"background.ghost must be 0 (off) or the frames a region must stand still before its "
                          f"outline is judged, got {bc.ghost}")
+    if not 1.0 <= bc.highlight <= 2.0:
+        raise BgsubError(f"background.highlight must be 1 (off) or the most light a highlighted background gains, "
+                         f"in (1, 2], got {bc.highlight}")
     if bc.texture_halo not in HALOS:
         raise BgsubError(f"background.texture_halo must be one of {', '.join(HALOS)}, got {bc.texture_halo!r}")
     from bgsub.background.samples import SHADOW_MIN, SampleModel
@@ -192,5 +195,5 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, restart=bc.restart, ghost=bc.ghost, heal=bc.still > 0, update=bc.update > 0,
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region, texture_halo=bc.texture_halo, scenes=bc.scenes,
-        motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, dynamics=bc.spread,
+        motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, highlight=bc.highlight, dynamics=bc.spread,
         seed=seed))  # censoring pays with the gain and cost office without it
