@@ -990,6 +990,7 @@ def test_an_object_over_most_of_the_frame_is_not_a_light_change():
     ("background.open_horizon=-1", "background.open_horizon must be 0 (off) or a frame number, got -1"),
     ("background.short=2", "background.short must be 0 (off) or the share of a short window's frames"),
     ("background.ghost=-1", "background.ghost must be 0 (off) or the frames a region must stand still"),
+    ("background.highlight=0.9", "background.highlight must be 1 (off) or the most light"),
 ])
 def test_bad_background_settings_are_one_line_errors(override, message):
     from bgsub.background.state import start

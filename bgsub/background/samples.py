@@ -93,9 +93,8 @@ What each piece is for (measured one at a time: README, "This round"):
   & Davis 1999) and, with the texture channel, the texture kept as well (scaled by the same brightness: a shadow
   darkens a surface, it does not change its pattern) is the background in shadow. Without the texture test an
   object a little darker than the wall with its colour (the issue's low-contrast class) passed for a shadow. With
-  ``highlight`` (on in the config) the same test with the brightness above 1 is the background
-  in more light (Horprasert's highlighted background: a codec block coded brighter, a lamp's spot on a wall), the
-  brightness in (1, ``highlight``), 1.1 in the config.
+  ``highlight`` (1.1 in the config) the same test with the brightness in (1, ``highlight``) is the background in
+  more light (Horprasert's highlighted background: a codec block coded brighter, a lamp's spot on a wall).
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
   shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
