@@ -181,6 +181,10 @@ class BackgroundConfig:
     #                         coded a grey level or two brighter, a lamp's spot on a wall; without it a block darker
     #                         was background and the same block brighter foreground); 1 = off. Not 1 / shadow
     #                         (1.25): an object that is the background brightened by a tenth or more stays one
+    grey_shadow: bool = True  # samples, with shadow: grey video (no chromaticity; UCSD's clips, thermal cameras)
+    #                           gets the shadow and highlight tests on its brightness and texture alone (a walker's
+    #                           cast shadow on a walkway is background; a flat object up to a fifth darker than a
+    #                           flat background passes for its shadow); false = colour video only
     gain: bool = True  # samples: compensate a per-channel gain as well as the offset, kept only in frames where
     #                    it brings back more of the scene than the offset alone (a light switched on or off, a
     #                    camera's exposure); pixels the camera clipped are compared as the bounds they are

@@ -532,8 +532,8 @@ def _shadow_clip(grey=False, t=40, h=48, w=64, seed=6):
 def test_a_cast_shadow_is_background_and_a_dark_object_is_not():
     """Horprasert's test: the shadowed quarter keeps the background's chromaticity (a brightness of 0.6, inside
     [SHADOW_MIN, 1)) and is background with ``shadow``, foreground without it; the object of another colour,
-    as dark, is foreground either way. On grey video (no chromaticity) the model does not use it: an object of
-    the same grey, darker, stays foreground."""
+    as dark, is foreground either way. On grey video (no chromaticity) the model does not use it without
+    ``grey_shadow`` (the API's default): an object of the same grey, darker, stays foreground."""
     x, left, right = _shadow_clip()
     for shadow, want_left in ((True, 0.0), (False, 1.0)):
         m = SampleModel.initialise(x[:30], pixels=0, gain=False, shadow=shadow)
@@ -545,6 +545,32 @@ def test_a_cast_shadow_is_background_and_a_dark_object_is_not():
     assert m._grey
     fg = (m.step(xg[30:]).amax(1) > m.k).numpy()
     assert fg[:, right].mean() > 0.98
+
+
+def test_grey_video_tests_a_shadow_on_its_brightness_and_texture():
+    """Grey video has no chromaticity: with ``grey_shadow`` the shadow test decides on the brightness and the
+    texture alone. A textured grey scene; after the window its left quarter at 85% of the light (a shadow: the
+    texture kept) and a flat object at 90% of the scene's mean over the right quarter (as dark, but its texture is
+    not the scene's). With it the shadow is background and the object foreground; without it (the API's default,
+    colour video only) both are foreground."""
+    rng = np.random.default_rng(8)
+    t, h, w = 40, 48, 64
+    base = 90 + 80 * rng.random((h, w))
+    x = np.repeat(base[None, None], t, axis=0).repeat(3, axis=1) + rng.normal(0, 1.0, size=(t, 1, h, w))
+    left, right = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    left[:, : w // 4] = True
+    right[:, 3 * w // 4:] = True
+    x[30:, :, left] *= 0.85
+    x[30:, :, right] = 0.9 * base[right].mean() + rng.normal(0, 1.0, size=(t - 30, 1, int(right.sum())))
+    x = torch.from_numpy((np.clip(x, 0, 255) / 255).astype(np.float32))
+    for grey_shadow in (True, False):
+        m = SampleModel.initialise(x[:30], pixels=0, gain=False, shadow=True, shadow_min=0.8, texture=True,
+                                   texture_region=5, grey_shadow=grey_shadow)
+        assert m._grey
+        fg = (m.step(x[30:]).amax(1) > m.k).numpy()
+        shade = fg[:, left].mean()
+        assert shade < 0.02 if grey_shadow else shade > 0.98, (grey_shadow, shade)
+        assert fg[:, right].mean() > 0.98 and fg[:, ~(left | right)].mean() < 0.01
 
 
 def test_a_brighter_patch_is_background_in_more_light_and_a_brighter_object_is_not():

@@ -94,7 +94,10 @@ What each piece is for (measured one at a time: README, "This round"):
   darkens a surface, it does not change its pattern) is the background in shadow. Without the texture test an
   object a little darker than the wall with its colour (the issue's low-contrast class) passed for a shadow. With
   ``highlight`` (1.1 in the config) the same test with the brightness in (1, ``highlight``) is the background in
-  more light (Horprasert's highlighted background: a codec block coded brighter, a lamp's spot on a wall).
+  more light (Horprasert's highlighted background: a codec block coded brighter, a lamp's spot on a wall). Grey
+  video has no chromaticity: with ``grey_shadow`` (on in the config) the test there is the brightness and the
+  texture alone (a flat object a little darker than a flat background passes for its shadow; one whose texture
+  differs from the background's does not).
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
   shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
@@ -203,6 +206,7 @@ class SampleModel:
     shadow_min: float = SHADOW_MIN  # the least share of the light a shadow leaves (alpha's lower bound)
     shadow_texture: bool = True  # a shadow keeps the texture it falls on (with ``texture``)
     highlight: float = 1.0  # with ``shadow``: the background in more light as well, alpha in (1, highlight); 1: off
+    grey_shadow: bool = False  # with ``shadow``: grey video too (no chromaticity: brightness and texture decide)
     motion: str = "diff"
     _grey: bool = False
     tsamples: Optional[np.ndarray] = None
@@ -243,7 +247,8 @@ class SampleModel:
                    motion: str = "diff", shadow_min: float = SHADOW_MIN, open_horizon: int = 0, stiller: float = 1.0,
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
                    floor_over: str = "all", restart: bool = False, ghost: int = 0,
-                   texture_halo: str = "outside", scenes: bool = False, highlight: float = 1.0) -> "SampleModel":
+                   texture_halo: str = "outside", scenes: bool = False, highlight: float = 1.0,
+                   grey_shadow: bool = False) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -255,7 +260,8 @@ class SampleModel:
         frames show two still scenes keeps the one its region's outline says is the scene
         (:mod:`bgsub.background.scenes`). ``highlight`` (> 1, with ``shadow``): a pixel brighter than its
         background by a brightness below it, its colour and texture kept, is the background in more light
-        (:func:`bgsub.background.shadow.shadowed`); 1: off."""
+        (:func:`bgsub.background.shadow.shadowed`); 1: off. ``grey_shadow`` (with ``shadow``): grey video (no
+        chromaticity) is tested as well, on its brightness and texture."""
         params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
@@ -296,6 +302,7 @@ class SampleModel:
         shadow_texture, short, texture_region = p["shadow_texture"], p["short"], p["texture_region"]
         texture_halo = p.get("texture_halo", "outside")
         highlight = p.get("highlight", 1.0)  # (a model saved before it: shadows only)
+        grey_shadow = p.get("grey_shadow", False)  # (a model saved before it: colour video only)
         floor_over = p["floor_over"]
         H, W = native
         T, C, h, w = x.shape
@@ -345,8 +352,8 @@ class SampleModel:
                             "the masks may miss it", 100 * unsettled, T)
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
-                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, highlight=highlight, motion=motion,
-                    seed=seed)
+                    update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, highlight=highlight,
+                    grey_shadow=grey_shadow, motion=motion, seed=seed)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor
@@ -652,7 +659,8 @@ class SampleModel:
         zmax = _channel_max(z)  # (h, w), computed once
         if tex is not None and gain != 1.0:  # a gain scales differences
             tex = tex / np.float32(gain)
-        shade = self._shadowed(xc, zmax, tex) if self.shadow and not self._grey else None
+        shade = (self._shadowed(xc, zmax, tex) if self.shadow and (self.grey_shadow or not self._grey)
+                 else None)
         if shade is not None:  # the background in shadow: its colour z is the chromaticity distortion
             sh, cd = shade[1], shade[2]
             z[:, sh] = np.minimum(z[:, sh], cd[sh][None])

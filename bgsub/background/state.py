@@ -195,5 +195,6 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
         frames, n=bc.samples, pixels=bc.pixels or pixels, k=bc.k, matches=bc.matches, phi=bc.update,
         still=bc.still, reach=bc.reach, init=bc.start, restart=bc.restart, ghost=bc.ghost, heal=bc.still > 0, update=bc.update > 0,
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region, texture_halo=bc.texture_halo, scenes=bc.scenes,
-        motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, highlight=bc.highlight, dynamics=bc.spread,
+        motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, highlight=bc.highlight,
+        grey_shadow=bc.grey_shadow, dynamics=bc.spread,
         seed=seed))  # censoring pays with the gain and cost office without it
