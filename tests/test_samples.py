@@ -88,7 +88,7 @@ def test_the_floor_over_the_settled_pixels_is_the_still_backgrounds_spread():
     assert robust_spread(s, 6.0, 0.0, False, over=mask)[2] == pytest.approx(float(np.median(mad[mask])), rel=1e-5)
     assert robust_spread(s, 6.0, 0.0, False)[2] == pytest.approx(float(np.median(mad)), rel=1e-5)
     # the model: the window sees the static 30% still, never the leaves
-    f = torch.from_numpy((np.clip(x, 0, 255) / 255).astype(np.float32))
+    f = _unit(x)
     every = SampleModel.initialise(f, pixels=0, dynamics="nn")
     still = SampleModel.initialise(f, pixels=0, dynamics="nn", floor_over="settled")
     assert still._over is not None and still._over[:, int(0.7 * w) + 1 :].all() and not still._over[:, :20].any()
@@ -510,15 +510,27 @@ def test_censored_residual_against_a_literal_loop():
     np.testing.assert_allclose(res, want, atol=1e-5)
 
 
+def _textured_scene(rng, lows, spans, grey=False, t=40, h=48, w=64):
+    """A still scene textured pixel by pixel: channel c uniform in [lows[c], lows[c] + spans[c]) (grey: the first
+    channel's values in all three), T frames of it with Gaussian noise of one grey level (grey: the same noise in
+    every channel). Returns (the scene (3, h, w), the frames (t, 3, h, w)), grey levels, for a test to change."""
+    base = np.stack([lo + span * rng.random((h, w)) for lo, span in zip(lows, spans)])
+    if grey:
+        base = np.repeat(base[:1], 3, axis=0)
+    return base, np.repeat(base[None], t, axis=0) + rng.normal(0, 1.0, size=(t, 1 if grey else 3, h, w))
+
+
+def _unit(x):
+    """Frames in grey levels -> a float32 tensor in [0, 1] (clipped, as a camera's 8 bits are)."""
+    return torch.from_numpy((np.clip(x, 0, 255) / 255).astype(np.float32))
+
+
 def _shadow_clip(grey=False, t=40, h=48, w=64, seed=6):
     """A coloured, textured scene (no foreground in the first 30 frames); then a shadow (the scene at 60% of its
     light, chromaticity and texture kept) over the left quarter, and an object of another colour, as dark, over
     the right quarter (the rest, half the frame, unchanged: no illumination offset). Returns frames (T, 3, h, w) in [0, 1] and the two regions."""
     rng = np.random.default_rng(seed)
-    base = np.stack([90 + 80 * rng.random((h, w)), 70 + 60 * rng.random((h, w)), 40 + 40 * rng.random((h, w))])
-    if grey:
-        base = np.repeat(base[:1], 3, axis=0)
-    x = np.repeat(base[None], t, axis=0) + rng.normal(0, 1.0, size=(t, 1 if grey else 3, h, w))
+    _, x = _textured_scene(rng, (90, 70, 40), (80, 60, 40), grey, t, h, w)
     left = np.zeros((h, w), bool)
     left[:, : w // 4] = True
     right = np.zeros((h, w), bool)
@@ -526,7 +538,7 @@ def _shadow_clip(grey=False, t=40, h=48, w=64, seed=6):
     x[30:, :, left] *= 0.6
     obj = np.array([0.6 * 75, 0.6 * 100, 0.6 * 130]) if not grey else np.full(3, 0.6 * 130 * 0.8)
     x[30:, :, right] = obj[None, :, None] + rng.normal(0, 1.0, size=(t - 30, 1 if grey else 3, int(right.sum())))
-    return torch.from_numpy((np.clip(x, 0, 255) / 255).astype(np.float32)), left, right
+    return _unit(x), left, right
 
 
 def test_a_cast_shadow_is_background_and_a_dark_object_is_not():
@@ -555,14 +567,13 @@ def test_grey_video_tests_a_shadow_on_its_brightness_and_texture():
     colour video only) both are foreground."""
     rng = np.random.default_rng(8)
     t, h, w = 40, 48, 64
-    base = 90 + 80 * rng.random((h, w))
-    x = np.repeat(base[None, None], t, axis=0).repeat(3, axis=1) + rng.normal(0, 1.0, size=(t, 1, h, w))
+    base, x = _textured_scene(rng, (90,), (80,), True, t, h, w)
     left, right = np.zeros((h, w), bool), np.zeros((h, w), bool)
     left[:, : w // 4] = True
     right[:, 3 * w // 4:] = True
     x[30:, :, left] *= 0.85
-    x[30:, :, right] = 0.9 * base[right].mean() + rng.normal(0, 1.0, size=(t - 30, 1, int(right.sum())))
-    x = torch.from_numpy((np.clip(x, 0, 255) / 255).astype(np.float32))
+    x[30:, :, right] = 0.9 * base[0][right].mean() + rng.normal(0, 1.0, size=(t - 30, 1, int(right.sum())))
+    x = _unit(x)
     for grey_shadow in (True, False):
         m = SampleModel.initialise(x[:30], pixels=0, gain=False, shadow=True, shadow_min=0.8, texture=True,
                                    texture_region=5, grey_shadow=grey_shadow)
@@ -581,8 +592,7 @@ def test_a_brighter_patch_is_background_in_more_light_and_a_brighter_object_is_n
     with 1 (shadows only) all three are foreground."""
     rng = np.random.default_rng(7)
     t, h, w = 40, 48, 64
-    base = np.stack([150 + 80 * rng.random((h, w)), 120 + 60 * rng.random((h, w)), 80 + 40 * rng.random((h, w))])
-    x = np.repeat(base[None], t, axis=0) + rng.normal(0, 1.0, size=(t, 3, h, w))
+    _, x = _textured_scene(rng, (150, 120, 80), (80, 60, 40), False, t, h, w)
     left, strip, right = (np.zeros((h, w), bool) for _ in range(3))  # an eighth of the frame each
     left[:, : w // 8] = True
     strip[:, w // 8: w // 4] = True
@@ -591,7 +601,7 @@ def test_a_brighter_patch_is_background_in_more_light_and_a_brighter_object_is_n
     x[30:, :, strip] *= 1.2
     obj = np.array([110.0, 230.0, 210.0])[None, :, None]
     x[30:, :, right] = obj + rng.normal(0, 1.0, (t - 30, 3, int(right.sum())))
-    x = torch.from_numpy((np.clip(x, 0, 255) / 255).astype(np.float32))
+    x = _unit(x)
     for highlight in (1.1, 1.0):
         m = SampleModel.initialise(x[:30], pixels=0, gain=False, shadow=True, highlight=highlight)
         fg = (m.step(x[30:]).amax(1) > m.k).numpy()
