@@ -28,9 +28,10 @@ def _paths(keys: tuple[str, ...]):
     return render
 
 
-@app.command(help="Train the U-Net on frames of INPUT without labels: by default on the background reference "
-             "(the first 100 frames) and the low-rank + sparse support energy; with --config paper on Eq. 6, as "
-             "the paper.\n\nWrites the checkpoint (-o), OUT.history.csv/.png (loss terms per epoch) and OUT.config.yaml. "
+@app.command(help="Train the U-Net on frames of INPUT without labels: by default the shipped network adapted in "
+             "50 steps to this video's own background model (sample consensus, started on its first 100 frames and "
+             "updated over time) and the low-rank + sparse support energy; with --config paper on Eq. 6, as the "
+             "paper.\n\nWrites the checkpoint (-o), OUT.history.csv/.png (loss terms per epoch) and OUT.config.yaml. "
              "--resume continues the run saved in -o.")
 def train(
     input: Annotated[Path, typer.Argument(help="Video file or folder of frames (a CDnet sequence folder works).")],
