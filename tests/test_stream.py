@@ -265,6 +265,49 @@ def test_live_sources_refuse_a_second_pass_with_one_line(clips, model, tmp_path,
     assert not (tmp_path / "o").exists() and not (tmp_path / "v").exists()
 
 
+def test_a_pipe_is_a_stream_and_dash_is_the_standard_input(tmp_path):
+    from bgsub.io.stream import is_live, piped
+
+    assert parse_source("-") == Path("/dev/stdin")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "clip.avi").write_bytes(b"x")
+    assert piped(fifo) and is_live(str(fifo))
+    assert not piped(tmp_path) and not piped(tmp_path / "clip.avi") and not piped(tmp_path / "missing")
+    assert not is_live(str(tmp_path / "clip.avi")) and not is_live(str(tmp_path))
+
+
+def test_segment_reads_a_video_piped_to_its_standard_input_once(tmp_path):
+    """``... | bgsub segment - -o OUT``: the masks of the piped video are those of the same video read from its
+    file (the shipped network, the video's own background); a command that reads its input more than once says so
+    in one line instead of failing on the pipe's second read."""
+    import subprocess
+    import sys
+
+    synth(tmp_path / "v", height=48, width=64, frames=40, seed=3, video=True)
+    video = tmp_path / "v" / "input.avi"
+    run = [sys.executable, "-m", "bgsub", "--quiet"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run(run + ["segment", str(video), "-o", str(tmp_path / "file")], capture_output=True, env=env)
+    assert r.returncode == 0, r.stderr
+    with open(video, "rb") as f:  # through a pipe: the bytes arrive once, no seeking, no frame count
+        p = subprocess.Popen(run + ["segment", "-", "-o", str(tmp_path / "pipe")], stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        _, err = p.communicate(f.read())
+    assert p.returncode == 0, err
+    from_file, from_pipe = read_masks(tmp_path / "file"), read_masks(tmp_path / "pipe")
+    assert len(from_pipe) == 40 and from_pipe.keys() == from_file.keys()
+    assert all(np.array_equal(from_pipe[k], from_file[k]) for k in from_file)
+    assert sum(int(m.sum()) for m in from_pipe.values()) > 0
+    with open(video, "rb") as f:
+        p = subprocess.Popen(run + ["train", "-", "-o", str(tmp_path / "m.pt")], stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        _, err = p.communicate(f.read())
+    lines = err.decode().strip().splitlines()
+    assert p.returncode == 1 and len(lines) == 1 and "a pipe can be read only once" in lines[0], err
+    assert not (tmp_path / "m.pt").exists()
+
+
 def test_a_stream_is_read_once():
     fake = FakeCapture([np.zeros((4, 6, 3), np.uint8)] * 3, count=False)
     orig = cv2.VideoCapture

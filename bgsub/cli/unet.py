@@ -132,7 +132,9 @@ def polish(
              "aborts at once).")
 def segment(
     input: Annotated[str, typer.Argument(help="Video file, folder of frames (a CDnet sequence folder works), camera "
-                                              "index (0, 1, ...) or stream URL (rtsp://, http://, ...).")],
+                                              "index (0, 1, ...), stream URL (rtsp://, http://, ...) or - (a video "
+                                              "piped to the standard input, in a container that streams: avi, mkv "
+                                              "or mpegts; read once, as a stream).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for the masks.")],
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Checkpoint from bgsub train or polish "
                                                   "(default: the shipped pretrained network).")] = None,

@@ -162,6 +162,9 @@ def folder_files(path: Path) -> tuple[Path, dict[int, Path]]:
 def probe(path: str | os.PathLike) -> SourceInfo:
     """Inspect a source. Raises :class:`BgsubError` with the path in the message if it is missing or empty."""
     p = Path(path)
+    if os.fspath(path) == "-" or (p.exists() and not p.is_dir() and not p.is_file()):  # the standard input, a pipe
+        raise BgsubError(f"{path}: a pipe can be read only once, and this command reads its input more than once: "
+                         "save the video to a file first (bgsub segment reads a pipe)")
     if not p.exists():
         raise BgsubError(f"{p}: no such file or folder")
     if p.is_dir():

@@ -12,8 +12,10 @@ size, the frame count) it learns from the frames as they arrive:
   frames arrive otherwise (a video file's position, 1-based).
 
 Sources (:func:`parse_source`): anything with ``://`` is a stream URL (``rtsp://...``, ``http://...``), a bare
-integer that is not an existing path is a camera index (``0``), anything else a path (a video file, a folder of
-frames or a CDnet/UCSD sequence folder).
+integer that is not an existing path is a camera index (``0``), ``-`` the standard input, anything else a path (a
+video file, a folder of frames or a CDnet/UCSD sequence folder). A path that is neither a folder nor a regular file
+(a pipe, ``/dev/stdin`` fed by one, a named FIFO: ``ffmpeg -i cam.mp4 -f avi - | bgsub segment - -o out``) is read
+as a stream: once, with no frame count (:func:`piped`).
 
 Reduced decoding (:meth:`FrameStream.decode_reduced`): a reader that needs the frames only at a fraction of their size
 asks, after the first frame, for a folder's JPEG files to be decoded reduced by 2, 4 or 8 (libjpeg's scaled IDCT,
@@ -54,9 +56,12 @@ Image = tuple[int, np.ndarray, str]  # (frame number, the image as OpenCV decode
 _INDEX = re.compile(r"\d+")
 
 
+STDIN = "-"  # the standard input as a source (read as a stream: once)
+
+
 def parse_source(source: str | os.PathLike | int) -> Path | int | str:
     """What ``source`` names: a stream URL (``str``, it has ``://``), a camera index (``int``: a bare integer that
-    is not an existing path) or a path (``Path``)."""
+    is not an existing path) or a path (``Path``; ``-`` is the standard input, ``/dev/stdin``)."""
     if isinstance(source, int):
         return source
     text = os.fspath(source)
@@ -64,12 +69,29 @@ def parse_source(source: str | os.PathLike | int) -> Path | int | str:
         return text
     if _INDEX.fullmatch(text.strip()) and not os.path.exists(text):
         return int(text)
+    if text == STDIN:
+        return Path("/dev/stdin")
     return Path(text)
 
 
+def piped(path: Path) -> bool:
+    """True when ``path`` exists and is neither a folder nor a regular file: a pipe (the standard input of ``... |
+    bgsub``), a named FIFO, a device. Its bytes can be read once and not sought, as a stream's. (``/dev/stdin``
+    redirected from a file, ``< clip.avi``, is that regular file.)"""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISDIR(mode) or stat.S_ISREG(mode))
+
+
 def is_live(source: str | os.PathLike | int) -> bool:
-    """True for a camera index or a stream URL (see :func:`parse_source`): a source that can be read only once."""
-    return not isinstance(parse_source(source), Path)
+    """True for a camera index, a stream URL or a pipe (see :func:`parse_source`, :func:`piped`): a source that can
+    be read only once."""
+    src = parse_source(source)
+    return not isinstance(src, Path) or piped(src)
 
 
 def _imread(path: Path) -> Optional[np.ndarray]:
@@ -150,6 +172,13 @@ class FrameStream:
             if src.is_dir():
                 folder, files = folder_files(src)
                 return cls(folder, "folder", files=files, **opts)
+            if piped(src):  # read once, as a stream: no seeking, no frame count
+                cap = _quiet_capture(str(src))
+                if not cap.isOpened():
+                    cap.release()
+                    raise BgsubError(f"{source}: OpenCV cannot decode a video from this pipe (a container that "
+                                     "streams is needed: avi, mkv or mpegts, not mp4)")
+                return cls(src, "stream", cap=cap, **opts)
             cap = cv2.VideoCapture(str(src))
             if not cap.isOpened():
                 cap.release()
