@@ -65,11 +65,12 @@ def video_inputs(source: str | Path, cfg: Config, *, frames: int, seed: int = 0)
 
 
 def pretrain(pools: list[torch.Tensor], cfg: Config, *, steps: int, seed: int = 0, progress: bool = True,
-             model: Optional[UNet] = None) -> tuple[UNet, list[dict]]:
+             model: Optional[UNet] = None, norm_batches: int = 0) -> tuple[UNet, list[dict]]:
     """Train the reference U-Net (``cfg.model``; a fresh one from ``seed`` unless ``model`` is given) on the
     support energy over ``pools``, one (P_i, C, h_i, w_i) tensor of network inputs per video. Adam with
-    ``train.lr`` and ``train.schedule`` (cosine: decay to 0) over ``steps``. Returns the network (eval mode, on
-    the CPU) and the history."""
+    ``train.lr`` and ``train.schedule`` (cosine: decay to 0) over ``steps``. ``norm_batches`` > 0: batch norm's
+    statistics then estimated again over that many batches drawn as the training draws them
+    (:func:`precise_norm`). Returns the network (eval mode, on the CPU) and the history."""
     if not pools:
         raise BgsubError("pretrain: no videos")
     tc = cfg.train
@@ -105,5 +106,39 @@ def pretrain(pools: list[torch.Tensor], cfg: Config, *, steps: int, seed: int = 
             bar.update(1)
     finally:
         bar.close()
+    if norm_batches > 0:
+        precise_norm(model, pools, weights, cfg, batches=norm_batches, seed=seed, device=device, fmt=fmt)
     model.eval().to("cpu", memory_format=torch.contiguous_format)
     return model, history
+
+
+def precise_norm(model: UNet, pools: list[torch.Tensor], weights: torch.Tensor, cfg: Config, *, batches: int,
+                 seed: int, device, fmt) -> None:
+    """Batch norm's running statistics estimated again, in place, as the plain average over ``batches`` batches
+    drawn as the training draws them (a video with probability ``weights``, ``train.frames`` of its frames, one
+    crop; a generator of its own, seeded), the weights fixed (no gradient). During training they are an
+    exponential average (momentum 0.1) over the last few steps, so over the last dozen or so videos drawn, a
+    draw of its own; the network is then used on every video with them (zero-shot, and kept by per-video training,
+    ``train.norm``). PreciseBN (Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021); torch's ``update_bn``
+    for SWA does the same average. Each batch is normalised by its own statistics as in training; what is
+    averaged is each layer's batch mean and batch variance."""
+    tc = cfg.train
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches
+    gen = torch.Generator().manual_seed(seed + 7919)  # not the training's draws
+    model.train()
+    try:
+        with torch.no_grad():
+            for _ in range(batches):
+                v = int(torch.multinomial(weights, 1, generator=gen))
+                D = _draw(pools[v], min(tc.frames, pools[v].shape[0]), tc.crop, gen)
+                with autocast(device, tc.bf16):
+                    model(D.to(device).contiguous(memory_format=fmt))
+    finally:
+        for m, mom in zip(norms, momenta):
+            m.momentum = mom

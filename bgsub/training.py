@@ -252,6 +252,31 @@ def _draw(pool: torch.Tensor, n: int, crop: int, gen: torch.Generator) -> torch.
     return batch
 
 
+NORMS = ("kept", "video")  # train.norm
+SCHEDULES = ("constant", "cosine")  # train.schedule
+
+
+def check_train_config(tc) -> None:
+    """One-line errors for the training settings that only the training loop would otherwise meet (checked before
+    anything is read or written)."""
+    if tc.frames < 1 or tc.epochs < 0 or tc.crop < 0:
+        raise BgsubError("train.frames must be >= 1, train.epochs >= 0 and train.crop >= 0")
+    if tc.schedule not in SCHEDULES:
+        raise BgsubError(f"train.schedule must be constant or cosine, got {tc.schedule!r}")
+    if tc.norm not in NORMS:
+        raise BgsubError(f"train.norm must be one of {', '.join(NORMS)}, got {tc.norm!r}")
+
+
+def keep_norm_statistics(model: torch.nn.Module) -> None:
+    """Batch norm layers to eval mode inside a model in train mode: they normalise with their running statistics
+    and do not update them (their scale and shift still learn). For a training that adapts the shipped network
+    to one video: its statistics were estimated over many videos, a few steps of small single-video batches
+    would replace them (momentum 0.1: after 50 steps 99.5% of them is the video's batches)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
 def train_model(
     model: UNet,
     pool: torch.Tensor,
@@ -284,13 +309,14 @@ def train_model(
     if pool.shape[1] != model.spec.in_channels:
         raise BgsubError(f"the model takes {model.spec.in_channels} channel(s) but the frames have {pool.shape[1]} "
                          f"(input.grayscale and model.in_channels disagree)")
-    if tc.frames < 1 or tc.epochs < 0 or tc.crop < 0:
-        raise BgsubError("train.frames must be >= 1, train.epochs >= 0 and train.crop >= 0")
+    check_train_config(tc)
     device = resolve_device(tc.device)
     fmt = memory_format(tc.channels_last)
     state = state if state is not None else TrainState()
     was_training = model.training
     model.to(device=device, memory_format=fmt).train()
+    if tc.init == "pretrained" and tc.norm == "kept":
+        keep_norm_statistics(model)
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     if state.optimizer is not None:
         opt.load_state_dict(state.optimizer)

@@ -121,6 +121,46 @@ def test_train_init_pretrained_starts_from_the_shipped_weights(cli, tmp_path):
     assert r.code == 1 and "needs the reference network" in r.stderr
 
 
+@pytest.mark.parametrize("norm,init,kept", [("kept", "pretrained", True), ("video", "pretrained", False),
+                                              ("kept", "scratch", False)])
+def test_adapting_the_shipped_network_keeps_its_batch_norm_statistics(norm, init, kept):
+    """train.norm=kept (the default): a training that starts from the shipped network normalises with the running
+    statistics it was pretrained with and leaves them as they are (per-video training in 50 steps of 8 crops had
+    replaced them by one video's: birds 0.573 / 0.669 / 0.568 over three training seeds, 0.670 / 0.668 / 0.668
+    with them kept, twenty-fifth session); its convolutions still learn. ``video``, or a training from fresh
+    weights, updates them from the batches as before."""
+    from bgsub.config import load_config
+    from bgsub.training import build_model, load_checkpoint, train_model
+
+    cfg = load_config(None, [f"train.norm={norm}", f"train.init={init}", "train.epochs=3", "train.frames=4",
+                             "train.crop=0", "train.device=cpu"])
+    model = build_model(cfg, seed=0)
+    if init == "pretrained":
+        model.load_state_dict(load_checkpoint(shipped())[0].state_dict())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    inputs = torch.log1p(8.0 * torch.rand(6, model.spec.in_channels, 24, 32, generator=g))  # log(1 + z)
+    train_model(model, inputs, cfg, progress=False, inputs=True)
+    after = model.state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    weights = [k for k in before if k.endswith(".weight") and before[k].dim() == 4]
+    assert stats and weights
+    assert all(torch.equal(before[k], after[k]) for k in stats) == kept
+    assert not all(torch.equal(before[k], after[k]) for k in weights)  # the training did train
+
+
+@pytest.mark.parametrize("bad,message", [("train.norm=nope", "train.norm must be one of kept, video, got 'nope'"),
+                                         ("train.schedule=nope", "train.schedule must be constant or cosine")])
+def test_a_bad_training_setting_is_one_line_before_anything_is_written(cli, tmp_path, bad, message):
+    clip = tmp_path / "clip"
+    cli("synth", str(clip), "-n", "20", "--height", "32", "--width", "48")
+    out = tmp_path / "o"
+    out.mkdir()
+    r = cli("train", str(clip), "-o", str(out / "m.pt"), "--set", bad)
+    assert r.code == 1 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+    assert list(out.iterdir()) == []  # no checkpoint, no history, no config.yaml
+
+
 def test_training_starts_its_own_background_even_with_reuse_background_set(cli, tmp_path):
     """segment.reuse_background is about segmenting; a training run always starts the background model on the
     video it trains on (it used to find none and fail)."""

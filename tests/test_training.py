@@ -173,3 +173,31 @@ def test_unsafe_corrupt_and_foreign_checkpoints_give_one_line_errors(tmp_path, m
     with pytest.raises(BgsubError, match="do not fit the architecture") as e:
         load_checkpoint(other)
     assert "\n" not in str(e.value)
+
+
+def test_precise_norm_averages_the_batch_statistics_of_its_draws():
+    """After pretraining, batch norm's statistics are the plain average of the batch means and (unbiased) batch
+    variances over ``batches`` draws, not the exponential average of the last steps: checked against NumPy on two
+    "videos" whose batches are their whole pools (no crop, as many frames as the pool), the draws' videos taken
+    from a generator seeded as the function seeds its own."""
+    import numpy as np
+
+    from bgsub.pretraining import precise_norm
+
+    cfg = load_config(None, ["train.frames=3", "train.crop=0", "train.bf16=false"])
+    g = torch.Generator().manual_seed(5)
+    pools = [torch.rand(3, 2, 5, 4, generator=g), 3.0 + 2.0 * torch.rand(3, 2, 6, 5, generator=g)]
+    weights = torch.tensor([1.0, 3.0])
+    bn = torch.nn.BatchNorm2d(2)
+    bn.running_mean.fill_(7.0)  # what the training's moving average left: replaced, not averaged in
+    model = torch.nn.Sequential(bn)
+    precise_norm(model, pools, weights, cfg, batches=40, seed=2, device=torch.device("cpu"),
+                 fmt=torch.contiguous_format)
+    gen = torch.Generator().manual_seed(2 + 7919)
+    drawn = [int(torch.multinomial(weights, 1, generator=gen)) for _ in range(40)]
+    assert 0 < sum(drawn) < 40  # both videos drawn
+    data = [p.numpy().transpose(1, 0, 2, 3).reshape(2, -1).astype(np.float64) for p in pools]
+    mean = np.mean([data[v].mean(axis=1) for v in drawn], axis=0)
+    var = np.mean([data[v].var(axis=1, ddof=1) for v in drawn], axis=0)
+    assert np.allclose(bn.running_mean.numpy(), mean, atol=1e-5) and np.allclose(bn.running_var.numpy(), var, atol=1e-5)
+    assert bn.momentum == 0.1 and model.training

@@ -460,9 +460,12 @@ class UNetMethod(Method):
         weights (README: Detection quality). Returns "pretrained" or "scratch"; a resumed run keeps its weights."""
         import dataclasses
 
+        from bgsub.training import check_train_config
+
         tc = self.cfg.train
         if tc.init not in self.INITS:
             raise BgsubError(f"train.init must be one of {', '.join(self.INITS)}, got {tc.init!r}")
+        check_train_config(tc)
         if self._started_from is not None:  # chosen already (the pipeline asks first)
             return self._started_from
         if self.state.epoch > 0:  # a resumed run: its weights are the run's own
