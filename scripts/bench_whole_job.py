@@ -2,7 +2,7 @@
 script (read, apply, write PNG masks), side by side: one core each with ``--pin``.
 
     python scripts/bench_whole_job.py --data ../shared/data/cdnet-highway [--short 90] [--repeat 2] \
-        [--pin] [--also segment.engine=torch]
+        [--pin] [--io] [--also segment.engine=torch]
 
 Runs each command as a subprocess (``OMP_NUM_THREADS=1``, ``--threads 1``; OpenCV single-threaded) on the whole
 sequence and on a copy of its first ``--short`` frames, alternating the two, and prints a markdown table of the
@@ -41,8 +41,10 @@ src, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
 names = sorted(f for f in os.listdir(src) if f.endswith((".jpg", ".png")))
 m = cv2.createBackgroundSubtractorMOG2()
+io_only = len(sys.argv) > 3 and sys.argv[3] == "io"  # the reading and writing alone: blank masks
 for i, f in enumerate(names):
-    mask = m.apply(cv2.imread(os.path.join(src, f)))
+    img = cv2.imread(os.path.join(src, f))
+    mask = (img[:, :, 0] * 0) if io_only else m.apply(img)
     cv2.imwrite(os.path.join(out, "bin%06d.png" % (i + 1)), mask)
 '''
 
@@ -65,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--short", type=int, default=90)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--pin", action="store_true", help="run every command on one core (the strict one thread)")
+    ap.add_argument("--io", action="store_true",
+                    help="also time the MOG2 script without MOG2 (read each frame, write a blank mask): what "
+                         "reading and writing alone cost, the part of the budget bgsub pays as well")
     ap.add_argument("--also", action="append", default=[], metavar="KEY=VALUE",
                     help="also time the zero-shot segment with these --set overrides (repeatable)")
     a = ap.parse_args(argv)
@@ -91,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         also = [x for kv in a.also for x in ("--set", kv)]
         rows = []
         for name, clip in ((src.parent.name, src), (f"first {a.short} frames", short)):
-            t_b, t_m, t_a = [], [], []
+            t_b, t_m, t_a, t_i = [], [], [], []
             for r in range(a.repeat):
                 t_m.append(timed([sys.executable, str(script), str(clip), str(work / f"m{r}")], env, a.pin))
+                if a.io:
+                    t_i.append(timed([sys.executable, str(script), str(clip), str(work / f"i{r}"), "io"], env, a.pin))
                 t_b.append(timed(bgsub + [str(clip), "-o", str(work / f"b{r}"), "--threads", "1"], env, a.pin))
                 if also:
                     t_a.append(timed(bgsub + [str(clip), "-o", str(work / f"a{r}"), "--threads", "1", *also], env,
@@ -104,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                          *((med(t_a, 0), med(t_a, 1)) if t_a else (None, None))))
             fmt = lambda ts: ", ".join(f"{w:.2f}/{c:.2f}" for w, c in ts)  # noqa: E731
             print(f"{name} (wall/CPU s): bgsub {fmt(t_b)}; mog2 {fmt(t_m)}"
+                  + (f"; read + write only {fmt(t_i)} (median {med(t_i, 0):.2f} s)" if t_i else "")
                   + (f"; with {' '.join(a.also)} {fmt(t_a)}" if t_a else ""), file=sys.stderr, flush=True)
         cores = "one core (--pin)" if a.pin else f"{len(os.sched_getaffinity(0))} cores free to use"
         print(f"medians of {a.repeat}; {cores}; wall = whole process, CPU = user + system")
