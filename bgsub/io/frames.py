@@ -159,10 +159,23 @@ def folder_files(path: Path) -> tuple[Path, dict[int, Path]]:
     return folder, files
 
 
+def piped(path: Path) -> bool:
+    """True when ``path`` exists and is neither a folder nor a regular file: a pipe (the standard input of ``... |
+    bgsub``), a named FIFO, a device. Its bytes can be read once and not sought, as a stream's (read as one by
+    :mod:`bgsub.io.stream`). (``/dev/stdin`` redirected from a file, ``< clip.avi``, is that regular file.)"""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISDIR(mode) or stat.S_ISREG(mode))
+
+
 def probe(path: str | os.PathLike) -> SourceInfo:
     """Inspect a source. Raises :class:`BgsubError` with the path in the message if it is missing or empty."""
     p = Path(path)
-    if os.fspath(path) == "-" or (p.exists() and not p.is_dir() and not p.is_file()):  # the standard input, a pipe
+    if os.fspath(path) == "-" or piped(p):  # the standard input, a pipe
         raise BgsubError(f"{path}: a pipe can be read only once, and this command reads its input more than once: "
                          "save the video to a file first (bgsub segment reads a pipe)")
     if not p.exists():

@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 
 from bgsub.errors import BgsubError
-from bgsub.io.frames import _JPEG, _REDUCED, Chunk, _check_options, _convert, folder_files, frames_of
+from bgsub.io.frames import _JPEG, _REDUCED, Chunk, _check_options, _convert, folder_files, frames_of, piped
 from bgsub.io.prefetch import ordered_map
 from bgsub.io.stabilize import Stabilizer
 
@@ -72,19 +72,6 @@ def parse_source(source: str | os.PathLike | int) -> Path | int | str:
     if text == STDIN:
         return Path("/dev/stdin")
     return Path(text)
-
-
-def piped(path: Path) -> bool:
-    """True when ``path`` exists and is neither a folder nor a regular file: a pipe (the standard input of ``... |
-    bgsub``), a named FIFO, a device. Its bytes can be read once and not sought, as a stream's. (``/dev/stdin``
-    redirected from a file, ``< clip.avi``, is that regular file.)"""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISDIR(mode) or stat.S_ISREG(mode))
 
 
 def is_live(source: str | os.PathLike | int) -> bool:
