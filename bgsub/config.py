@@ -189,6 +189,10 @@ class BackgroundConfig:
     #                    it brings back more of the scene than the offset alone (a light switched on or off, a
     #                    camera's exposure); pixels the camera clipped are compared as the bounds they are
     #                    (measured: censoring without the gain cost cdnet-office 0.05, so false turns both off)
+    white: float = 0.0  # samples, with gain: the level the frames were clipped at (their white): 0 = measured from
+    #                     the window's frames (a pile-up of values at one level with none above it: studio-range
+    #                     video clips at 235, a dimmed copy wherever the dimming put 255; none found: 255,
+    #                     bgsub.background.clipping); a level in [16, 255] sets it (255: the 8-bit top, as before)
 
 
 @dataclass

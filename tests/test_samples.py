@@ -464,14 +464,15 @@ def test_a_gain_is_kept_for_a_light_switch_and_not_for_a_flat_changing_scene(tmp
     np.testing.assert_allclose(m._compensated(frame)[0], frame - off[:, None, None], atol=1e-4)
 
 
-def _saturated_wall_clip(t=60, h=48, w=64, gain=1.15, seed=3):
+def _saturated_wall_clip(t=60, h=48, w=64, gain=1.15, seed=3, white=255.0):
     """A scene whose left half is texture (60-160 grey levels) and right half a wall brighter than the camera's
-    range (true 270: clipped to 255); the light brightens by ``gain`` at frame t // 2 (no foreground)."""
+    range (true 270: clipped to ``white``, 255 or a lower white level); the light brightens by ``gain`` at frame
+    t // 2 (no foreground)."""
     rng = np.random.default_rng(seed)
     truth = np.full((3, h, w), 270.0)
     truth[:, :, : w // 2] = 60 + 100 * rng.random((3, h, w // 2))
     g = np.where(np.arange(t) < t // 2, 1.0, gain)[:, None, None, None]
-    x = np.clip(g * truth[None] + rng.normal(0, 1.0, size=(t, 3, h, w)), 0, 255)
+    x = np.clip(g * truth[None] + rng.normal(0, 1.0, size=(t, 3, h, w)), 0, white)
     return torch.from_numpy((x / 255).astype(np.float32)), w // 2
 
 
@@ -487,6 +488,27 @@ def test_a_clipped_wall_under_a_brighter_light_is_background():
         fg = (m.step(x[30:]).amax(1) > m.k).numpy()  # (30, h, w)
         assert abs(fg[:, :, half:].mean() - want_wall) < 0.01, censor
         assert fg[:, :, :half].mean() < 0.01
+
+
+@pytest.mark.parametrize("white,scale,offset", [(235.0, 1.0, 0.0), (255.0, 0.3, 12.0)])
+def test_a_wall_clipped_below_255_is_background_with_the_measured_white_level(white, scale, offset):
+    """The same scene with its clip below 255: studio-range video (clipped at 235), and a dimmed copy (clipped
+    at 255, then every value v -> 0.3 v + 12, as scripts/make_proxies.py's dim: the clip lands at 88.5). With the
+    level measured from the window (``white=0``, bgsub.background.clipping) the wall is compared as the bound it
+    is, and left out of the light's fit: the scene is background under the brighter light. With the 8-bit top
+    assumed (``white=255``, the behaviour before) the wall's values, unchanged by the light, count for the
+    hypothesis of no change, which then wins the fit: the brightened texture is foreground."""
+    x, half = _saturated_wall_clip(white=white)
+    x = x * np.float32(scale) + np.float32(offset / 255.0)
+    level = white * scale + offset
+    m = SampleModel.initialise(x[:30], pixels=0, gain=True, white=0.0)
+    assert abs(m.white - level) <= 1.0
+    fg = (m.step(x[30:]).amax(1) > m.k).numpy()  # (30, h, w): no foreground in the clip
+    assert fg[:, :, half:].mean() < 0.01 and fg[:, :, :half].mean() < 0.01
+    m = SampleModel.initialise(x[:30], pixels=0, gain=True, white=255.0)
+    assert m.white == 255.0
+    fg = (m.step(x[30:]).amax(1) > m.k).numpy()
+    assert fg[15:, :, :half].mean() > 0.3  # (after the light changed: frames 45-59; 0.50 and 0.50 measured)
 
 
 def test_censored_residual_against_a_literal_loop():
@@ -1027,6 +1049,8 @@ def test_an_object_over_most_of_the_frame_is_not_a_light_change():
     ("background.short=2", "background.short must be 0 (off) or the share of a short window's frames"),
     ("background.ghost=-1", "background.ghost must be 0 (off) or the frames a region must stand still"),
     ("background.highlight=0.9", "background.highlight must be 1 (off) or the most light"),
+    ("background.white=300", "background.white must be 0 (measured from the frames) or the grey level"),
+    ("background.white=8", "background.white must be 0 (measured from the frames) or the grey level"),
 ])
 def test_bad_background_settings_are_one_line_errors(override, message):
     from bgsub.background.state import start

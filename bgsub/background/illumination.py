@@ -33,7 +33,7 @@ def offset(x: np.ndarray, bg: np.ndarray) -> np.ndarray:
 
 
 def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray,
-                     with_gain: bool = False):
+                     with_gain: bool = False, top: float = 254.5):
     """The frame with a per-channel gain and offset (x = a bg + b) undone: (x - b) / a, fitted by least squares
     over the grid's pixels within ``k`` noise levels (``sigma`` (h, w)) of the fit (two reweighting rounds; clipped
     samples left out). A light that dims or brightens the scene multiplies it (exposure, a lamp). Two starts, as
@@ -44,13 +44,14 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     deviations of a count, 3 sqrt(n)): when most of the frame is an object (leaves across the lens), the median
     offset is the object's, not the light's. The gain is kept only when it beats the kept offset (or no change) the
     same way; a flat or ever-changing background (sky, water) cannot tell a gain from noise and keeps the offset:
-    x - off. With ``with_gain`` returns (frame, gain (C, 1, 1), ones when refused)."""
+    x - off. Clipped: a value at 0.5 or less, or at ``top`` or more (the white level less half a grey level,
+    :mod:`bgsub.background.clipping`). With ``with_gain`` returns (frame, gain (C, 1, 1), ones when refused)."""
     C, h, w = x.shape
     s = grid_step(h, w)
     B0 = bg[:, ::s, ::s].reshape(C, -1)
     xs = x[:, ::s, ::s].reshape(C, -1)
     sig = sigma[::s, ::s].reshape(1, -1)
-    ok = (B0 > 0.5) & (B0 < 254.5) & (xs > 0.5) & (xs < 254.5)
+    ok = (B0 > 0.5) & (B0 < top) & (xs > 0.5) & (xs < top)
     ok_all, ksig = ok.all(axis=0), k * sig
     # inliers in every channel, |xs - (a B0 + b)| <= k sigma: compiled (bgsub.background.kernels, one pass; the
     # model's float32 frames), or with NumPy in place; the same values
@@ -130,12 +131,13 @@ def polynomial_basis(h: int, w: int) -> np.ndarray:
 
 
 def smooth_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray,
-                       poly: Optional[np.ndarray] = None) -> np.ndarray:
+                       poly: Optional[np.ndarray] = None, top: float = 254.5) -> np.ndarray:
     """The frame with a smooth light field undone: per channel x = bg (1 + g(u, v)) + o(u, v), g and o quadratic
     polynomials of the pixel position (Radke et al. 2005's low-order illumination model; the static reference's
     ``compensate=smooth``), fitted by least squares in noise levels over a grid of >= 512 pixels within ``k``
     noise levels of the fit (three reweighting rounds from the median offset ``off``; clipped samples left out),
-    then undone: (x - o) / (1 + g). ``poly``: :func:`polynomial_basis` of the frame's size (made when None)."""
+    then undone: (x - o) / (1 + g). ``poly``: :func:`polynomial_basis` of the frame's size (made when None);
+    ``top``: clipped values, as :func:`gain_compensated`'s."""
     C, h, w = x.shape
     s = grid_step(h, w, 512)
     if poly is None or poly.shape[1:] != (h, w):
@@ -144,7 +146,7 @@ def smooth_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: floa
     B = bg[:, ::s, ::s].reshape(C, -1)
     xs = x[:, ::s, ::s].reshape(C, -1)
     isig = 1.0 / sigma[::s, ::s].reshape(-1)
-    ok = ((B > 0.5) & (B < 254.5) & (xs > 0.5) & (xs < 254.5)).all(axis=0)
+    ok = ((B > 0.5) & (B < top) & (xs > 0.5) & (xs < top)).all(axis=0)
     coef = np.zeros((C, 12), np.float32)
     coef[:, 6] = off[:, 0, 0]
     for _ in range(3):

@@ -77,8 +77,9 @@ What each piece is for (measured one at a time: README, "This round"):
   in RANSAC): a light switched on or off scales a textured scene; a flat or ever-changing one (sky, water)
   cannot tell a gain from noise and keeps the offset. The fit starts from the median offset and from the median
   ratio (a pure gain), and keeps the start with more inliers. **Saturated pixels** (``censor``): a pixel the
-  camera clipped (a channel within ``255 - CLIP_HI`` of the top) only bounds the truth from below; it is compared
-  with the samples one-sidedly and never enters them.
+  camera clipped (a channel within ``255 - CLIP_HI`` of the white level, ``white``: 255, or where the window's
+  frames show their values piled up, :mod:`bgsub.background.clipping`) only bounds the truth from below; it is
+  compared with the samples one-sidedly, never enters them, and is left out of the light's fit.
 - **Texture** (``texture``; :mod:`bgsub.background.texture`): samples of each working pixel's texture (the mean
   |difference| of adjacent pixels inside it, measured at up to twice the working size) beside the colour
   samples, matched the same way; its z raises every colour channel's, except next to colour foreground (an
@@ -120,6 +121,7 @@ import numpy as np
 
 from bgsub.arrays import like
 from bgsub.background import illumination
+from bgsub.background.clipping import TOP, white_level
 from bgsub.background.ghost import ghost_regions, take_in
 from bgsub.background.ghost import counts as ghost_counts
 from bgsub.background.restart import ViewWatch
@@ -138,6 +140,7 @@ from bgsub.netinput import network_size as working_size  # (h, w) within a pixel
 log = logging.getLogger("bgsub")
 CLIP_HI = 253.0  # grey levels at the working size: a channel this close to the 8-bit range's top was clipped by the
 #                  camera (a censored value: the truth is at least it; JPEG moves a clipped flat area by a level or two)
+WHITE_FRAMES = 16  # the window's frames the white level is measured on (spread over it; a million values at 320 x 240)
 UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
 DYNAMICS = ("mad", "nn", "spread", "diff", "both", "mad-spread")  # how sigma is estimated (the first two: the
 #                                                                 config's background.spread; the rest: ablation)
@@ -206,6 +209,7 @@ class SampleModel:
     shadow_min: float = SHADOW_MIN  # the least share of the light a shadow leaves (alpha's lower bound)
     shadow_texture: bool = True  # a shadow keeps the texture it falls on (with ``texture``)
     highlight: float = 1.0  # with ``shadow``: the background in more light as well, alpha in (1, highlight); 1: off
+    white: float = TOP  # the level the frames were clipped at (bgsub.background.clipping)
     grey_shadow: bool = False  # with ``shadow``: grey video too (no chromaticity: brightness and texture decide)
     motion: str = "diff"
     _grey: bool = False
@@ -248,7 +252,7 @@ class SampleModel:
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
                    floor_over: str = "all", restart: bool = False, ghost: int = 0,
                    texture_halo: str = "outside", scenes: bool = False, highlight: float = 1.0,
-                   grey_shadow: bool = False) -> "SampleModel":
+                   grey_shadow: bool = False, white: float = TOP) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -261,7 +265,9 @@ class SampleModel:
         (:mod:`bgsub.background.scenes`). ``highlight`` (> 1, with ``shadow``): a pixel brighter than its
         background by a brightness below it, its colour and texture kept, is the background in more light
         (:func:`bgsub.background.shadow.shadowed`); 1: off. ``grey_shadow`` (with ``shadow``): grey video (no
-        chromaticity) is tested as well, on its brightness and texture."""
+        chromaticity) is tested as well, on its brightness and texture. ``white``: the level the frames were
+        clipped at; 0: measured on the window's frames (:func:`bgsub.background.clipping.white_level`, on at most
+        :data:`WHITE_FRAMES` of them spread over it); a new view keeps the level."""
         params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
@@ -274,6 +280,11 @@ class SampleModel:
             raise BgsubError(f"background.floor must be one of {', '.join(FLOOR_OVER)}, got {floor_over!r}")
         if dynamics not in DYNAMICS:
             raise BgsubError(f"background: dynamics must be one of {', '.join(DYNAMICS)}, got {dynamics!r}")
+        if white <= 0:  # measured at the frames' own resolution (averaging blurs the pile-up)
+            pick = np.unique(np.linspace(0, frames.shape[0] - 1, min(frames.shape[0], WHITE_FRAMES)).round())
+            top = np.stack([np.asarray(frames[int(t)].amax(0) if hasattr(frames, "amax") else frames[int(t)].max(0),
+                                       dtype=np.float32) for t in pick])  # each pixel's brightest channel
+            params["white"] = white_level(top * np.float32(255.0))
         H, W = frames.shape[-2:]
         size = working_size(H, W, pixels)
         tm = None
@@ -333,7 +344,7 @@ class SampleModel:
         if p.get("scenes", False) and init == "stable" and T > n:
             # two still scenes at a pixel (someone who stood in view and left, or came and stopped): the one whose
             # region's outline is no edge is the background (bgsub.background.scenes)
-            chosen = two_scenes(x, samples, idx, k, noise)
+            chosen = two_scenes(x, samples, idx, k, noise, top=p.get("white", TOP) - 0.5)
             if chosen is not None:
                 idx = chosen
                 samples = frames_at(x, idx)
@@ -353,7 +364,7 @@ class SampleModel:
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
                     update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, highlight=highlight,
-                    grey_shadow=grey_shadow, motion=motion, seed=seed)
+                    grey_shadow=grey_shadow, motion=motion, seed=seed, white=float(p.get("white", TOP)))
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor
@@ -459,20 +470,22 @@ class SampleModel:
         if self.compensate and self.smooth:
             if self._poly is None or self._poly.shape[1:] != x.shape[1:]:
                 self._poly = illumination.polynomial_basis(*x.shape[1:])
-            return illumination.smooth_compensated(x, self.background(), self.sigma, self.k, off, self._poly), 1.0
+            return illumination.smooth_compensated(x, self.background(), self.sigma, self.k, off, self._poly,
+                                                   top=self.white - 0.5), 1.0
         if not (self.compensate and self.gain):
             return x - off, 1.0
-        xc, a = illumination.gain_compensated(x, self.background(), self.sigma, self.k, off, with_gain=True)
+        xc, a = illumination.gain_compensated(x, self.background(), self.sigma, self.k, off, with_gain=True,
+                                              top=self.white - 0.5)
         return xc, float(a.mean())
 
     def _censored(self, x: np.ndarray, xc: np.ndarray, res: np.ndarray) -> Optional[np.ndarray]:
         """Saturated pixels: where the camera clipped a pixel (a channel within ``255 - CLIP_HI`` grey levels of
-        the top; the colour processing after the sensor mixes the channels, so every channel of it is affected),
-        its values only say the truth is at least that bright. In the model's light (``xc``) the bound is compared
-        one-sidedly: a sample brighter than it matches (a bright wall clips under a light that brightens the scene,
-        and undoing the change would make it darker than its samples). ``res`` is corrected in place; returns the
+        the white level, :attr:`white`; the colour processing after the sensor mixes the channels, so every channel
+        of it is affected), its values only say the truth is at least that bright. In the model's light (``xc``)
+        the bound is compared one-sidedly: a sample brighter than it matches (a bright wall clips under a light
+        that brightens the scene, and undoing the change would make it darker than its samples). ``res`` is corrected in place; returns the
         (h, w) mask of saturated pixels (None if none)."""
-        sat = _channel_max(x) >= CLIP_HI
+        sat = _channel_max(x) >= self.white - (TOP - CLIP_HI)
         if not sat.any():
             return None
         ys, xs = np.divmod(np.flatnonzero(sat), sat.shape[1])  # np.nonzero's, in a fifth of its time

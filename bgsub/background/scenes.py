@@ -74,35 +74,37 @@ END = 8  # the window's last frames that show what the pixel looks like at its e
 #          long as the ghost test asks a region to stand still, bgsub.background.ghost)
 
 
-def end_scene(x: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def end_scene(x: np.ndarray, thr: np.ndarray, top: float = CLIP_HIGH) -> tuple[np.ndarray, np.ndarray]:
     """What the window ``x`` (T, C, h, w) shows at its end: (the median of its last :data:`END` frames (C, h, w),
     whether the pixel stood unchanged through them (h, w): each frame within ``thr`` of the one before in every
-    channel, none clipped by the camera)."""
+    channel, none clipped by the camera: at 0.5 or less, or at ``top`` or more)."""
     tail = np.ascontiguousarray(x[-END:], dtype=np.float32)
     still = np.abs(np.diff(tail, axis=0)).max(axis=(0, 1)) <= thr
     # a value the camera clipped is a bound, not a measurement (the light fit leaves such pixels out too)
-    still &= (tail.min(axis=(0, 1)) > CLIP_LOW) & (tail.max(axis=(0, 1)) < CLIP_HIGH)
+    still &= (tail.min(axis=(0, 1)) > CLIP_LOW) & (tail.max(axis=(0, 1)) < top)
     return median0(tail).astype(np.float32, copy=False), still
 
 
-def two_scenes(x: np.ndarray, samples: np.ndarray, idx: np.ndarray, k: float, noise: float) -> Optional[np.ndarray]:
+def two_scenes(x: np.ndarray, samples: np.ndarray, idx: np.ndarray, k: float, noise: float,
+               top: float = CLIP_HIGH) -> Optional[np.ndarray]:
     """``idx`` (n, h, w), the frames of the window ``x`` (T, C, h, w) each pixel's ``samples`` (n, C, h, w) come
     from, with the frames that hold an object replaced by frames of the scene, in the regions where the window's
     two still scenes' outline says which is which (module docstring); None when no region is decided.
-    ``noise``: the camera's noise level (grey levels at the working size)."""
+    ``noise``: the camera's noise level (grey levels at the working size); ``top``: a value at or above it was
+    clipped (the white level less half a grey level)."""
     T = x.shape[0]
     if T <= END:
         return None
     n, C, h, w = samples.shape
     thr = np.float32(k * noise)
-    end, still = end_scene(x, thr)  # what the window shows at its end, ...
+    end, still = end_scene(x, thr, top)  # what the window shows at its end, ...
     # ... in the light of what the samples saw first (a light switched in the window is no second scene): the fit
     # reads a grid of pixels (bgsub.background.illumination.grid_step), so what the samples saw first is needed
     # there alone
     s = grid_step(h, w)
     ref = end.copy()
     ref[:, ::s, ::s] = split(samples[:, :, ::s, ::s], idx[:, ::s, ::s])[0]
-    end = gain_compensated(end, ref, np.full((h, w), noise, np.float32), k, offset(end, ref))
+    end = gain_compensated(end, ref, np.full((h, w), noise, np.float32), k, offset(end, ref), top=top)
     # what the samples saw first differs from the end only where a sample does (it is a mean of samples): the
     # two stretches are told apart at those pixels alone, a few in most windows
     d_end = np.abs(samples - end[None]).max(axis=1)  # (n, h, w)

@@ -187,6 +187,9 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
     if not 1.0 <= bc.highlight <= 2.0:
         raise BgsubError(f"background.highlight must be 1 (off) or the most light a highlighted background gains, "
                          f"in (1, 2], got {bc.highlight}")
+    if not (bc.white == 0 or 16.0 <= bc.white <= 255.0):
+        raise BgsubError(f"background.white must be 0 (measured from the frames) or the grey level the frames were "
+                         f"clipped at, in [16, 255], got {bc.white}")
     if bc.texture_halo not in HALOS:
         raise BgsubError(f"background.texture_halo must be one of {', '.join(HALOS)}, got {bc.texture_halo!r}")
     from bgsub.background.samples import SHADOW_MIN, SampleModel
@@ -196,5 +199,5 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
         still=bc.still, reach=bc.reach, init=bc.start, restart=bc.restart, ghost=bc.ghost, heal=bc.still > 0, update=bc.update > 0,
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region, texture_halo=bc.texture_halo, scenes=bc.scenes,
         motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, highlight=bc.highlight,
-        grey_shadow=bc.grey_shadow, dynamics=bc.spread,
+        grey_shadow=bc.grey_shadow, dynamics=bc.spread, white=bc.white,
         seed=seed))  # censoring pays with the gain and cost office without it
