@@ -244,9 +244,11 @@ class TrainConfig:
     #                       scored 0.7045 / 0.7005 against 100's 0.7009 / 0.6984 over two seeds in the ninth session, in
     #                       half the steps: more steps fit one video's unsupervised energy, away from the shared start)
     lr: float = 3e-3
-    norm: str = "kept"  # batch norm in a training that starts from the shipped network: kept (its running
+    norm: str = "auto"  # batch norm in a training that starts from the shipped network: kept (its running
     #                     statistics, estimated over many videos, normalise as at inference and are not
-    #                     replaced) | video (re-estimated from this video's batches of train.frames crops)
+    #                     replaced) | video (re-estimated from this video's batches of train.frames crops) | auto:
+    #                     video for a clip shorter than twice background.samples frames (the background model's
+    #                     short-clip regime, inputs the shipped statistics never saw), kept otherwise
     schedule: str = "cosine"  # constant | cosine (decay to 0 over the epochs)
     lam_star: float = 1.0
     lam_1: Optional[float] = None  # None = lam_1_scale / sqrt(max(m, n)) for the m x n training matrix

@@ -121,25 +121,28 @@ def test_train_init_pretrained_starts_from_the_shipped_weights(cli, tmp_path):
     assert r.code == 1 and "needs the reference network" in r.stderr
 
 
-@pytest.mark.parametrize("norm,init,kept", [("kept", "pretrained", True), ("video", "pretrained", False),
-                                              ("kept", "scratch", False)])
-def test_adapting_the_shipped_network_keeps_its_batch_norm_statistics(norm, init, kept):
-    """train.norm=kept (the default): a training that starts from the shipped network normalises with the running
-    statistics it was pretrained with and leaves them as they are (per-video training in 50 steps of 8 crops had
-    replaced them by one video's: birds 0.573 / 0.669 / 0.568 over three training seeds, 0.670 / 0.668 / 0.668
-    with them kept, twenty-fifth session); its convolutions still learn. ``video``, or a training from fresh
-    weights, updates them from the batches as before."""
+@pytest.mark.parametrize("norm,init,frames,kept", [("kept", "pretrained", 6, True), ("video", "pretrained", 60, False),
+                                                     ("kept", "scratch", 6, False), ("auto", "pretrained", 40, True),
+                                                     ("auto", "pretrained", 39, False), ("auto", "scratch", 60, False)])
+def test_adapting_the_shipped_network_keeps_its_batch_norm_statistics(norm, init, frames, kept):
+    """train.norm=kept: a training that starts from the shipped network normalises with the running statistics it
+    was pretrained with and leaves them as they are (per-video training in 50 steps of 8 crops had replaced them by
+    one video's: birds 0.573 / 0.669 / 0.568 over three training seeds, 0.670 / 0.668 / 0.668 with them kept,
+    twenty-fifth session); its convolutions still learn. ``video``, or a training from fresh weights, updates them
+    from the batches as before. ``auto`` (the default): kept for a pool of at least twice background.samples (20)
+    frames, the clip's own below (a clip in the background model's short-clip regime)."""
     from bgsub.config import load_config
     from bgsub.training import build_model, load_checkpoint, train_model
 
     cfg = load_config(None, [f"train.norm={norm}", f"train.init={init}", "train.epochs=3", "train.frames=4",
                              "train.crop=0", "train.device=cpu"])
+    assert cfg.background.samples == 20
     model = build_model(cfg, seed=0)
     if init == "pretrained":
         model.load_state_dict(load_checkpoint(shipped())[0].state_dict())
     before = {k: v.clone() for k, v in model.state_dict().items()}
     g = torch.Generator().manual_seed(0)
-    inputs = torch.log1p(8.0 * torch.rand(6, model.spec.in_channels, 24, 32, generator=g))  # log(1 + z)
+    inputs = torch.log1p(8.0 * torch.rand(frames, model.spec.in_channels, 24, 32, generator=g))  # log(1 + z)
     train_model(model, inputs, cfg, progress=False, inputs=True)
     after = model.state_dict()
     stats = [k for k in before if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
@@ -149,7 +152,13 @@ def test_adapting_the_shipped_network_keeps_its_batch_norm_statistics(norm, init
     assert not all(torch.equal(before[k], after[k]) for k in weights)  # the training did train
 
 
-@pytest.mark.parametrize("bad,message", [("train.norm=nope", "train.norm must be one of kept, video, got 'nope'"),
+def test_the_default_norm_is_auto():
+    from bgsub.config import load_config
+
+    assert load_config(None).train.norm == "auto"
+
+
+@pytest.mark.parametrize("bad,message", [("train.norm=nope", "train.norm must be one of auto, kept, video, got 'nope'"),
                                          ("train.schedule=nope", "train.schedule must be constant or cosine")])
 def test_a_bad_training_setting_is_one_line_before_anything_is_written(cli, tmp_path, bad, message):
     clip = tmp_path / "clip"
