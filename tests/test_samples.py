@@ -491,7 +491,7 @@ def test_a_clipped_wall_under_a_brighter_light_is_background():
 
 
 @pytest.mark.parametrize("white,scale,offset", [(235.0, 1.0, 0.0), (255.0, 0.3, 12.0)])
-def test_a_wall_clipped_below_255_is_background_with_the_measured_white_level(white, scale, offset):
+def test_a_wall_clipped_below_255_is_background_with_the_measured_white_level(white, scale, offset, caplog):
     """The same scene with its clip below 255: studio-range video (clipped at 235), and a dimmed copy (clipped
     at 255, then every value v -> 0.3 v + 12, as scripts/make_proxies.py's dim: the clip lands at 88.5). With the
     level measured from the window (``white=0``, bgsub.background.clipping) the wall is compared as the bound it
@@ -501,8 +501,10 @@ def test_a_wall_clipped_below_255_is_background_with_the_measured_white_level(wh
     x, half = _saturated_wall_clip(white=white)
     x = x * np.float32(scale) + np.float32(offset / 255.0)
     level = white * scale + offset
-    m = SampleModel.initialise(x[:30], pixels=0, gain=True, white=0.0)
+    with caplog.at_level("INFO", logger="bgsub"):
+        m = SampleModel.initialise(x[:30], pixels=0, gain=True, white=0.0)
     assert abs(m.white - level) <= 1.0
+    assert f"the frames are clipped at grey level {int(m.white)}" in caplog.text  # said once, on stderr in the CLI
     fg = (m.step(x[30:]).amax(1) > m.k).numpy()  # (30, h, w): no foreground in the clip
     assert fg[:, :, half:].mean() < 0.01 and fg[:, :, :half].mean() < 0.01
     m = SampleModel.initialise(x[:30], pixels=0, gain=True, white=255.0)

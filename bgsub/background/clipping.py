@@ -15,11 +15,10 @@ at one level (give or take the level or two a codec moves a flat area) and almos
 unclipped scene's histogram thins out towards its brightest values. :func:`white_level` finds it over the
 initialisation window at the frames' own resolution (averaging to the working size blurs it): among the brightest
 1% of the values, the three neighbouring levels that hold the most (their most frequent level is the white),
-when they hold at least :data:`LEAST` of the values, at
-least :data:`SPIKE` times the count of three ordinary levels below it (the median level 3 to 6 below) and at
-least :data:`CLIFF` times that of the three levels above it (a cliff: an unclipped brightest region, a wall
-under a lamp, thins out above its mode over its noise). Without such a pile-up the top is the 8-bit range's, 255,
-as before. Measured on the data here: ucsd-boats 235 (its water's glints; 0.6% of the values at 234-236, none
+when they hold at least :data:`LEAST` of the values, at least :data:`SPIKE` times the count of three ordinary
+levels below them (the median level 3 to 6 below) and at least :data:`CLIFF` times that of the three levels
+above them (a cliff: an unclipped brightest region, a wall under a lamp, thins out above its mode over its
+noise). Without such a pile-up the top is the 8-bit range's, 255, as before. Measured on the data here: ucsd-boats 235 (its water's glints; 0.6% of the values at 234-236, none
 above), the other seven 255; cdnet-office dimmed to 0.3 x + 12 (``scripts/make_proxies.py``'s office-dim) 88.
 
 A level found where nothing was clipped (noise-free footage whose brightest region is flat) costs little: only

@@ -285,6 +285,10 @@ class SampleModel:
             top = np.stack([np.asarray(frames[int(t)].amax(0) if hasattr(frames, "amax") else frames[int(t)].max(0),
                                        dtype=np.float32) for t in pick])  # each pixel's brightest channel
             params["white"] = white_level(top * np.float32(255.0))
+            if params["white"] < TOP:
+                log.info("background: the frames are clipped at grey level %d (studio-range video, or a copy whose "
+                         "contrast was changed): values from %d up are compared as the bounds they are",
+                         params["white"], params["white"] - (TOP - CLIP_HI))
         H, W = frames.shape[-2:]
         size = working_size(H, W, pixels)
         tm = None
