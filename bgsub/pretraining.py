@@ -30,7 +30,7 @@ from bgsub.losses import support_energy
 from bgsub.models.unet import UNet
 from bgsub.netinput import autocast, memory_format
 from bgsub.progress import progress as _progress
-from bgsub.training import _draw, _lr_at, build_model
+from bgsub.training import _draw, _lr_at, batch_norms, build_model
 
 
 def video_inputs(source: str | Path, cfg: Config, *, frames: int, seed: int = 0) -> torch.Tensor:
@@ -123,7 +123,7 @@ def precise_norm(model: UNet, pools: list[torch.Tensor], weights: torch.Tensor, 
     for SWA does the same average. Each batch is normalised by its own statistics as in training; what is
     averaged is each layer's batch mean and batch variance."""
     tc = cfg.train
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = batch_norms(model)
     if not norms:
         return
     momenta = [m.momentum for m in norms]

@@ -282,14 +282,18 @@ def norm_kept(cfg, frames: int) -> bool:
     return tc.norm == "kept"
 
 
+def batch_norms(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The model's batch norm layers, in module order."""
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
 def keep_norm_statistics(model: torch.nn.Module) -> None:
     """Batch norm layers to eval mode inside a model in train mode: they normalise with their running statistics
     and do not update them (their scale and shift still learn). For a training that adapts the shipped network
     to one video: its statistics were estimated over many videos, a few steps of small single-video batches
     would replace them (momentum 0.1: after 50 steps 99.5% of them is the video's batches)."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.eval()
+    for m in batch_norms(model):
+        m.eval()
 
 
 def train_model(

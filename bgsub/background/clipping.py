@@ -36,6 +36,15 @@ SPIKE = 2.0  # ... at least this many times three ordinary levels below it (the 
 CLIFF = 10.0  # ... and this many times the three levels above it
 
 
+def clipped_from(white: float = TOP) -> float:
+    """The least working value taken as clipped by a camera whose white level is ``white``: half a grey level below
+    it (the light's fit and the window's end scene leave such values out)."""
+    return white - 0.5
+
+
+CLIPPED = clipped_from(TOP)  # 254.5: the 8-bit top's
+
+
 def white_level(x: np.ndarray) -> float:
     """The level the frames ``x`` (T, C, h, w) grey levels, or their brightest channel (T, h, w), were clipped at
     (module docstring): the pile-up's level, or :data:`TOP` when there is none (nothing clipped, or clipped at

@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.background.clipping import CLIPPED
 from bgsub.background.kernels import fit_inliers
 from bgsub.background.stats import median_rows
 
@@ -33,7 +34,7 @@ def offset(x: np.ndarray, bg: np.ndarray) -> np.ndarray:
 
 
 def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray,
-                     with_gain: bool = False, top: float = 254.5):
+                     with_gain: bool = False, top: float = CLIPPED):
     """The frame with a per-channel gain and offset (x = a bg + b) undone: (x - b) / a, fitted by least squares
     over the grid's pixels within ``k`` noise levels (``sigma`` (h, w)) of the fit (two reweighting rounds; clipped
     samples left out). A light that dims or brightens the scene multiplies it (exposure, a lamp). Two starts, as
@@ -45,7 +46,7 @@ def gain_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float,
     offset is the object's, not the light's. The gain is kept only when it beats the kept offset (or no change) the
     same way; a flat or ever-changing background (sky, water) cannot tell a gain from noise and keeps the offset:
     x - off. Clipped: a value at 0.5 or less, or at ``top`` or more (the white level less half a grey level,
-    :mod:`bgsub.background.clipping`). With ``with_gain`` returns (frame, gain (C, 1, 1), ones when refused)."""
+    :func:`bgsub.background.clipping.clipped_from`). With ``with_gain`` returns (frame, gain (C, 1, 1), ones when refused)."""
     C, h, w = x.shape
     s = grid_step(h, w)
     B0 = bg[:, ::s, ::s].reshape(C, -1)
@@ -131,7 +132,7 @@ def polynomial_basis(h: int, w: int) -> np.ndarray:
 
 
 def smooth_compensated(x: np.ndarray, bg: np.ndarray, sigma: np.ndarray, k: float, off: np.ndarray,
-                       poly: Optional[np.ndarray] = None, top: float = 254.5) -> np.ndarray:
+                       poly: Optional[np.ndarray] = None, top: float = CLIPPED) -> np.ndarray:
     """The frame with a smooth light field undone: per channel x = bg (1 + g(u, v)) + o(u, v), g and o quadratic
     polynomials of the pixel position (Radke et al. 2005's low-order illumination model; the static reference's
     ``compensate=smooth``), fitted by least squares in noise levels over a grid of >= 512 pixels within ``k``

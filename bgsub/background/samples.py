@@ -119,9 +119,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from bgsub.arrays import like
+from bgsub.arrays import float32_of, like
 from bgsub.background import illumination
-from bgsub.background.clipping import TOP, white_level
+from bgsub.background.clipping import TOP, clipped_from, white_level
 from bgsub.background.ghost import ghost_regions, take_in
 from bgsub.background.ghost import counts as ghost_counts
 from bgsub.background.restart import ViewWatch
@@ -282,8 +282,7 @@ class SampleModel:
             raise BgsubError(f"background: dynamics must be one of {', '.join(DYNAMICS)}, got {dynamics!r}")
         if white <= 0:  # measured at the frames' own resolution (averaging blurs the pile-up)
             pick = np.unique(np.linspace(0, frames.shape[0] - 1, min(frames.shape[0], WHITE_FRAMES)).round())
-            top = np.stack([np.asarray(frames[int(t)].amax(0) if hasattr(frames, "amax") else frames[int(t)].max(0),
-                                       dtype=np.float32) for t in pick])  # each pixel's brightest channel
+            top = np.stack([float32_of(frames[int(t)]).max(axis=0) for t in pick])  # each pixel's brightest channel
             params["white"] = white_level(top * np.float32(255.0))
             if params["white"] < TOP:
                 log.info("background: the frames are clipped at grey level %d (studio-range video, or a copy whose "
@@ -348,7 +347,7 @@ class SampleModel:
         if p.get("scenes", False) and init == "stable" and T > n:
             # two still scenes at a pixel (someone who stood in view and left, or came and stopped): the one whose
             # region's outline is no edge is the background (bgsub.background.scenes)
-            chosen = two_scenes(x, samples, idx, k, noise, top=p.get("white", TOP) - 0.5)
+            chosen = two_scenes(x, samples, idx, k, noise, top=clipped_from(p.get("white", TOP)))
             if chosen is not None:
                 idx = chosen
                 samples = frames_at(x, idx)
@@ -475,11 +474,11 @@ class SampleModel:
             if self._poly is None or self._poly.shape[1:] != x.shape[1:]:
                 self._poly = illumination.polynomial_basis(*x.shape[1:])
             return illumination.smooth_compensated(x, self.background(), self.sigma, self.k, off, self._poly,
-                                                   top=self.white - 0.5), 1.0
+                                                   top=clipped_from(self.white)), 1.0
         if not (self.compensate and self.gain):
             return x - off, 1.0
         xc, a = illumination.gain_compensated(x, self.background(), self.sigma, self.k, off, with_gain=True,
-                                              top=self.white - 0.5)
+                                              top=clipped_from(self.white))
         return xc, float(a.mean())
 
     def _censored(self, x: np.ndarray, xc: np.ndarray, res: np.ndarray) -> Optional[np.ndarray]:

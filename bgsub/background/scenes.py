@@ -38,6 +38,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from bgsub.background.clipping import CLIPPED
 from bgsub.background.illumination import gain_compensated, grid_step, offset
 from bgsub.background.stats import median0
 from bgsub.background.ghost import GHOST_EDGE, GHOST_PAIRS, SEEN_SHARE, TOLD_SHARE, _holes, outline_pairs
@@ -45,7 +46,7 @@ from bgsub.background.ghost import GHOST_EDGE, GHOST_PAIRS, SEEN_SHARE, TOLD_SHA
 SCENE_SHARE = 0.75  # a region keeps the image that more than this share of its outline's pairs that see an edge
 #                     vote for (the ghost test asks nine in ten, as taking in an object that stopped costs more
 #                     than waiting; here either choice costs the same when wrong, and not choosing keeps the draw)
-CLIP_LOW, CLIP_HIGH = 0.5, 254.5  # grey levels beyond which a working pixel is taken as clipped (as the gain fit)
+CLIP_LOW, CLIP_HIGH = 0.5, CLIPPED  # grey levels beyond which a working pixel is taken as clipped (as the gain fit)
 ROUNDS = 3  # the two centres' refinements (each sample to the nearer centre, each centre the mean of its samples)
 
 
