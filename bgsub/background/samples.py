@@ -127,12 +127,11 @@ from bgsub.background.ghost import counts as ghost_counts
 from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
-from bgsub.background.start import box_size, select
-from bgsub.background.update import DIRS, diffuse, heal
+from bgsub.background.start import FLOOR_OVER, choose
+from bgsub.background.update import diffuse, heal
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
-    _channel_max, _motion, frames_at, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
-from bgsub.background.scenes import two_scenes
-from bgsub.background.texture import KEPT_MIN, halo_gaps, masked_region
+    _channel_max, kth_smallest, median0, nn_spread, noise_level, robust_spread, spread_ratio)
+from bgsub.background.texture import masked_region, masked_z, region_z
 from bgsub.background.working import box_region, to_working, working_and_texture  # noqa: F401 (to_working: re-exported)
 from bgsub.errors import BgsubError
 from bgsub.netinput import network_size as working_size  # (h, w) within a pixel budget, aspect kept
@@ -141,24 +140,8 @@ log = logging.getLogger("bgsub")
 CLIP_HI = 253.0  # grey levels at the working size: a channel this close to the 8-bit range's top was clipped by the
 #                  camera (a censored value: the truth is at least it; JPEG moves a clipped flat area by a level or two)
 WHITE_FRAMES = 16  # the window's frames the white level is measured on (spread over it; a million values at 320 x 240)
-UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
 DYNAMICS = ("mad", "nn", "spread", "diff", "both", "mad-spread")  # how sigma is estimated (the first two: the
 #                                                                 config's background.spread; the rest: ablation)
-
-FLOOR_OVER = ("all", "settled")  # the pixels the frame's noise floor (the median of the pixels' MADs) is taken over
-SETTLED_SHARE = 0.1  # "settled": at least this share of the frame must have settled, else every pixel counts
-
-
-def _floor_pixels(quiet: Optional[np.ndarray], n: int, over: str) -> Optional[np.ndarray]:
-    """(h, w) the pixels whose samples' spread sets the frame's noise floor, None for every pixel. ``"settled"``:
-    the pixels the window saw stand still in at least the ``n`` frames their samples need (the health check's
-    still frames), when they are at least :data:`SETTLED_SHARE` of the frame. The floor is the spread of a still
-    background; leaves that sweep across most of the frame (never still) would set it for every pixel."""
-    if over != "settled" or quiet is None:
-        return None
-    mask = quiet >= n
-    return mask if mask.mean() >= SETTLED_SHARE else None
-
 
 def nn_statistic(n: int) -> tuple[int, float]:
     """``dynamics="nn"``'s statistic for ``n`` samples: (order, percentile). Each sample's distance to its
@@ -320,50 +303,12 @@ class SampleModel:
         floor_over = p["floor_over"]
         H, W = native
         T, C, h, w = x.shape
-        factor = (H * W) / (h * w)
-        noise = noise_level(x, factor)
-        raw = _motion(x, 1)  # each frame's difference to its neighbours (the stable start, the health check)
-        # each pixel's still frames: frame difference within 4 noise levels (the health check, the floor's pixels)
-        quiet = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0) if T > 1 else None  # (h, w)
-        b = box_size(h, w, box)
-        floor = 0.0
-        short_window = init == "stable" and short > 0 and 1 < T < 2 * n
-        if short_window:  # a short window (a clip shorter than the window): each pixel's stillest share
-            n = max(matches, min(n, int(T * short)))
-        over = _floor_pixels(quiet, n, floor_over)  # the pixels the frame's noise floor is taken over
-        if short_window:
-            # a short window (a clip shorter than the window, objects in most of it): n stillest of fewer than 2n
-            # frames, or every frame, would keep whatever crossed it; its stillest share leaves that out. The noise
-            # floor stays the whole window's: the stillest frames are also the least noisy ones (a codec that
-            # refreshes a block once in a group of pictures freezes it in between), and their spread alone
-            # underestimates the noise (the selection bias the horizon's floor guards against as well). It is
-            # measured in one light, each frame's median offset undone as the model undoes it frame by frame (a
-            # light switched on in the window is not noise)
-            med = median0(x)
-            lit = np.stack([x[t] - illumination.offset(x[t], med) for t in range(T)])
-            floor = robust_spread(lit, k, noise, clean, over=over)[2]
-        idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
-        samples = frames_at(x, idx)  # (n, C, h, w): each pixel's selected frames
-        if p.get("scenes", False) and init == "stable" and T > n:
-            # two still scenes at a pixel (someone who stood in view and left, or came and stopped): the one whose
-            # region's outline is no edge is the background (bgsub.background.scenes)
-            chosen = two_scenes(x, samples, idx, k, noise, top=clipped_from(p.get("white", TOP)))
-            if chosen is not None:
-                idx = chosen
-                samples = frames_at(x, idx)
-        if init == "first" or T == 1:  # ViBe: the first frame's neighbours
-            rng = np.random.default_rng(seed)
-            for j in range(1, n):
-                dy, dx = DIRS[rng.integers(8)]
-                samples[j] = np.roll(samples[0], (dy, dx), axis=(-2, -1))
-        if T > 1:  # the health check: a window in which most pixels never stand still gives no credible model
-            # a pixel settles when it stands still (frame difference within 4 noise levels) in at least a quarter
-            # of the frames its samples need
-            unsettled = float((quiet < max(1, min(n, T) // 4)).mean())
-            if unsettled > UNSETTLED:
-                log.warning("background: %.0f%% of the pixels never stand still in the first %d frames (a camera "
-                            "that moves, or objects everywhere): the background model holds what moved there, and "
-                            "the masks may miss it", 100 * unsettled, T)
+        # what the window gives: each pixel's samples, the noise, the health check (bgsub.background.start.choose)
+        win = choose(x, native, n=n, k=k, matches=matches, init=init, box=box, motion=motion, short=short,
+                     floor_over=floor_over, clean=clean, seed=seed, scenes=bool(p.get("scenes", False)),
+                     white=float(p.get("white", TOP)))
+        n, noise, floor, quiet, over, b = win.n, win.noise, win.floor, win.quiet, win.over, win.box
+        samples, idx, m, mnorm = win.samples, win.idx, win.motion, win.norm
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
                     update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, highlight=highlight,
@@ -641,22 +586,13 @@ class SampleModel:
 
     def _masked_texture_z(self, raw: np.ndarray, zmax: np.ndarray, gain: float, shade) -> np.ndarray:
         """``texture_halo=mask``: the texture z of each pixel's region measured over the pixels colour did not claim
-        (colour foreground dilated by one: the differences across its edge are its own; :func:`masked_region`),
-        in the model's light as the plain texture is, against the same samples; an average over a share s of the
-        region has the noise of sigma / sqrt(s), so z is scaled by sqrt(s). Zero on the claimed pixels and where
-        under :data:`KEPT_MIN` of the region is left: colour decides there. An object that colour finds whole
-        leaves no halo (its pixels and its edge are left out); one it finds in specks keeps its own texture."""
+        (:func:`bgsub.background.texture.masked_z`), in the model's light as the plain texture is."""
         claimed = cv2.dilate((zmax > self.k).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         texm, share = masked_region(raw, claimed, self.texture_region)
         if gain != 1.0:  # a gain scales differences
             texm = texm / np.float32(gain)
         texm = self._in_shadow(texm, shade)
-        zt = kth_smallest(self.tsamples[:, 0], texm, self.matches) / self.tsigma
-        zt = zt * np.sqrt(np.clip(share, 0.0, 1.0)).astype(np.float32)
-        # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
-        zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
-        zt[(share <= KEPT_MIN) | claimed] = 0
-        return zt
+        return masked_z(texm, share, claimed, self.tsamples[:, 0], self.tsigma, self.matches)
 
     def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None, raw: Optional[np.ndarray] = None
               ) -> np.ndarray:
@@ -686,18 +622,8 @@ class SampleModel:
             if raw is not None:
                 zt = self._masked_texture_z(raw, zmax, gain, shade)
             else:
-                zt = kth_smallest(self.tsamples[:, 0], tex, self.matches) / self.tsigma
-                # texture is a property of a region: a change seen in one cell alone (a glint on water) is not one
-                zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
-                # an object's edge changes the texture of the cells next to it: next to colour foreground the
-                # texture says nothing new (no halo)
-                # (within the texture's region of it, and one pixel more)
-                r = self.texture_region + 2
-                fg = (zmax > self.k).astype(np.uint8)
-                near = cv2.dilate(fg, np.ones((r, r), np.uint8)) > 0
-                if self.texture_halo == "outside":  # ... outside it: in its one-pixel gaps the texture speaks
-                    near &= ~halo_gaps(fg)
-                zt[near] = 0
+                zt = region_z(tex, self.tsamples[:, 0], self.tsigma, self.matches, zmax > self.k,
+                              self.texture_region, self.texture_halo)
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)
         if self.update:

@@ -17,17 +17,28 @@ the window), ``"dense"`` (each pixel's most repeated values).
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from bgsub.background import kernels
-from bgsub.background.stats import QUANT, _blurred, _displacement, _flow, _motion, median0
+from bgsub.background import illumination, kernels
+from bgsub.background.clipping import TOP, clipped_from
+from bgsub.background.scenes import two_scenes
+from bgsub.background.stats import (QUANT, _blurred, _displacement, _flow, _motion, frames_at, median0, noise_level,
+                                    robust_spread)
+from bgsub.background.update import DIRS
 from bgsub.errors import BgsubError
+
+log = logging.getLogger("bgsub")
 
 MOTIONS = ("diff", "flow", "both")
 INITS = ("stable", "dense", "window", "first")
+UNSETTLED = 0.5  # the health check: warn when more than this share of the pixels never settles in the window
+FLOOR_OVER = ("all", "settled")  # the pixels the frame's noise floor (the median of the pixels' MADs) is taken over
+SETTLED_SHARE = 0.1  # "settled": at least this share of the frame must have settled, else every pixel counts
 
 
 def init_count(init: int, frames: int) -> int:
@@ -151,3 +162,89 @@ def select(x: np.ndarray, raw: np.ndarray, n: int, init: str, box: int, noise: f
     for t in range(T):
         cnt[t] = (np.abs(x - x[t][None]).max(axis=1) <= R[None]).sum(axis=0)
     return (cyc if T <= n else np.argpartition(-cnt, n - 1, axis=0)[:n]), None, None
+
+
+def _floor_pixels(quiet: Optional[np.ndarray], n: int, over: str) -> Optional[np.ndarray]:
+    """(h, w) the pixels whose samples' spread sets the frame's noise floor, None for every pixel. ``"settled"``:
+    the pixels the window saw stand still in at least the ``n`` frames their samples need (the health check's
+    still frames), when they are at least :data:`SETTLED_SHARE` of the frame. The floor is the spread of a still
+    background; leaves that sweep across most of the frame (never still) would set it for every pixel."""
+    if over != "settled" or quiet is None:
+        return None
+    mask = quiet >= n
+    return mask if mask.mean() >= SETTLED_SHARE else None
+
+
+@dataclass
+class WindowChoice:
+    """What the initialisation window gives the sample model (:func:`choose`)."""
+
+    samples: np.ndarray  # (n, C, h, w) each pixel's chosen frames' values, grey levels at the working size
+    idx: np.ndarray  # (n, h, w) the window's frames they come from
+    n: int  # samples per pixel (a short window: its stillest share)
+    noise: float  # the camera noise at the working size (bgsub.background.stats.noise_level)
+    floor: float  # a short window's noise floor, measured over the whole window in one light; 0: none
+    quiet: Optional[np.ndarray]  # (h, w) each pixel's still frames in the window (None: a single frame)
+    over: Optional[np.ndarray]  # (h, w) the pixels the frame's noise floor is taken over (None: all)
+    box: int  # the motion's neighbourhood (box_size)
+    motion: Optional[np.ndarray]  # (T, h, w) the window's motion ("stable"), else None
+    norm: Optional[tuple]  # the motion measure's medians ("both"), else None
+
+
+def choose(x: np.ndarray, native: tuple[int, int], *, n: int, k: float, matches: int, init: str, box: int,
+           motion: str, short: float, floor_over: str, clean: bool, seed: int, scenes: bool,
+           white: float = TOP) -> WindowChoice:
+    """The sample model's start from its window ``x`` (T, C, h, w) grey levels at the working size, the frames
+    being ``native`` (H, W): the camera noise, each pixel's still frames, its ``n`` sample frames (:func:`select`;
+    a short window, fewer than ``2 n`` frames with ``short`` > 0 and ``init="stable"``: its stillest ``short``
+    share), with ``scenes`` of two still scenes the one whose outline is no edge
+    (:func:`bgsub.background.scenes.two_scenes`), and the health check: a warning when most pixels never stand
+    still. The arguments are :meth:`bgsub.background.samples.SampleModel.initialise`'s."""
+    H, W = native
+    T, C, h, w = x.shape
+    factor = (H * W) / (h * w)
+    noise = noise_level(x, factor)
+    raw = _motion(x, 1)  # each frame's difference to its neighbours (the stable start, the health check)
+    # each pixel's still frames: frame difference within 4 noise levels (the health check, the floor's pixels)
+    quiet = (raw <= 4.0 * max(noise, 1.0)).sum(axis=0) if T > 1 else None  # (h, w)
+    b = box_size(h, w, box)
+    floor = 0.0
+    short_window = init == "stable" and short > 0 and 1 < T < 2 * n
+    if short_window:  # a short window (a clip shorter than the window): each pixel's stillest share
+        n = max(matches, min(n, int(T * short)))
+    over = _floor_pixels(quiet, n, floor_over)  # the pixels the frame's noise floor is taken over
+    if short_window:
+        # a short window (a clip shorter than the window, objects in most of it): n stillest of fewer than 2n
+        # frames, or every frame, would keep whatever crossed it; its stillest share leaves that out. The noise
+        # floor stays the whole window's: the stillest frames are also the least noisy ones (a codec that
+        # refreshes a block once in a group of pictures freezes it in between), and their spread alone
+        # underestimates the noise (the selection bias the horizon's floor guards against as well). It is
+        # measured in one light, each frame's median offset undone as the model undoes it frame by frame (a
+        # light switched on in the window is not noise)
+        med = median0(x)
+        lit = np.stack([x[t] - illumination.offset(x[t], med) for t in range(T)])
+        floor = robust_spread(lit, k, noise, clean, over=over)[2]
+    idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
+    samples = frames_at(x, idx)  # (n, C, h, w): each pixel's selected frames
+    if scenes and init == "stable" and T > n:
+        # two still scenes at a pixel (someone who stood in view and left, or came and stopped): the one whose
+        # region's outline is no edge is the background (bgsub.background.scenes)
+        chosen = two_scenes(x, samples, idx, k, noise, top=clipped_from(white))
+        if chosen is not None:
+            idx = chosen
+            samples = frames_at(x, idx)
+    if init == "first" or T == 1:  # ViBe: the first frame's neighbours
+        rng = np.random.default_rng(seed)
+        for j in range(1, n):
+            dy, dx = DIRS[rng.integers(8)]
+            samples[j] = np.roll(samples[0], (dy, dx), axis=(-2, -1))
+    if T > 1:  # the health check: a window in which most pixels never stand still gives no credible model
+        # a pixel settles when it stands still (frame difference within 4 noise levels) in at least a quarter
+        # of the frames its samples need
+        unsettled = float((quiet < max(1, min(n, T) // 4)).mean())
+        if unsettled > UNSETTLED:
+            log.warning("background: %.0f%% of the pixels never stand still in the first %d frames (a camera "
+                        "that moves, or objects everywhere): the background model holds what moved there, and "
+                        "the masks may miss it", 100 * unsettled, T)
+    return WindowChoice(samples=samples, idx=idx, n=n, noise=noise, floor=floor, quiet=quiet, over=over, box=b,
+                        motion=m, norm=mnorm)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from bgsub.background.stats import kth_smallest
 from bgsub.netinput import network_size
 
 
@@ -84,3 +85,39 @@ def halo_gaps(fg: np.ndarray) -> np.ndarray:
     object's edge throws on the scene around it (which lies outside the object, beyond any gap a closing fills)."""
     closed = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # (outside the frame: no say)
     return closed > fg
+
+
+def region_z(tex: np.ndarray, tsamples: np.ndarray, tsigma: np.ndarray, matches: int, fg: np.ndarray, region: int,
+             halo: str) -> np.ndarray:
+    """(h, w) float32: the texture's z, each pixel's region texture ``tex`` (h, w) against its texture samples
+    ``tsamples`` (n, h, w): the ``matches``-th smallest distance over the noise levels ``tsigma``, median-filtered
+    over 3 x 3 (texture is a property of a region: a change seen in one cell alone, a glint on water, is not one),
+    and 0 next to colour foreground ``fg`` (h, w, bool): an object's edge changes the texture of the cells next to
+    it, so within the texture's ``region`` of it and one pixel more the texture says nothing new (no halo); with
+    ``halo="outside"``, except in its one-pixel gaps (:func:`halo_gaps`), where an object colour finds in specks
+    shows its own texture; ``"silence"``: nowhere there."""
+    zt = kth_smallest(tsamples, tex, matches) / tsigma
+    zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
+    r = region + 2
+    claimed = fg.astype(np.uint8)
+    near = cv2.dilate(claimed, np.ones((r, r), np.uint8)) > 0
+    if halo == "outside":
+        near &= ~halo_gaps(claimed)
+    zt[near] = 0
+    return zt
+
+
+def masked_z(texm: np.ndarray, share: np.ndarray, claimed: np.ndarray, tsamples: np.ndarray, tsigma: np.ndarray,
+             matches: int) -> np.ndarray:
+    """(h, w) float32: ``texture_halo=mask``'s texture z, from each region's texture measured over the pixels colour
+    did not claim (``texm`` and ``share`` from :func:`masked_region` with ``claimed``, colour foreground dilated by
+    one: the differences across its edge are its own), against the same samples as the plain texture. An average
+    over a share s of the region has the noise of sigma / sqrt(s), so z is scaled by sqrt(s); median-filtered as
+    :func:`region_z`; 0 on the claimed pixels and where under :data:`KEPT_MIN` of the region is left: colour
+    decides there. An object that colour finds whole leaves no halo (its pixels and its edge are left out); one it
+    finds in specks keeps its own texture."""
+    zt = kth_smallest(tsamples, texm, matches) / tsigma
+    zt = zt * np.sqrt(np.clip(share, 0.0, 1.0)).astype(np.float32)
+    zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
+    zt[(share <= KEPT_MIN) | claimed] = 0
+    return zt
