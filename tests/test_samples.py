@@ -832,6 +832,42 @@ def test_masked_region_against_a_literal_normalized_convolution():
     np.testing.assert_allclose(nothing, plain, rtol=1e-5)  # nothing claimed: the plain box average
 
 
+def test_region_z_against_a_literal_loop():
+    """The texture's z (:func:`bgsub.background.texture.region_z`): each pixel's ``matches``-th smallest distance
+    to its texture samples over its noise level, the median of the 3 x 3 pixels around it (the frame's edge
+    repeated), then 0 within the region + 2 square around colour foreground, except (``outside``) in the one-pixel
+    gaps of that foreground (3 x 3 closing less the foreground): a literal loop over the pixels."""
+    from bgsub.background.texture import region_z
+
+    rng = np.random.default_rng(7)
+    h, w, n = 9, 12, 5
+    ts = (rng.random((n, h, w)) * 30).astype(np.float32)
+    tex = (rng.random((h, w)) * 30).astype(np.float32)
+    tsig = (1 + rng.random((h, w)) * 3).astype(np.float32)
+    fg = np.zeros((h, w), bool)
+    fg[4, 2] = fg[4, 4] = True  # a one-pixel gap at (4, 3)
+    fg[0, 11] = True
+    z = np.sort(np.abs(ts.astype(np.float64) - tex), axis=0)[1] / tsig
+    zp = np.pad(z, 1, mode="edge")
+    med = np.array([[np.median(zp[y:y + 3, x:x + 3]) for x in range(w)] for y in range(h)])
+
+    def square(y, x, r):
+        return [(j, i) for j in range(y - r // 2, y + r // 2 + 1) for i in range(x - r // 2, x + r // 2 + 1)
+                if 0 <= j < h and 0 <= i < w]
+
+    dil = np.array([[any(fg[j, i] for j, i in square(y, x, 3)) for x in range(w)] for y in range(h)])
+    gaps = np.array([[all(dil[j, i] for j, i in square(y, x, 3)) for x in range(w)] for y in range(h)]) & ~fg
+    for region, halo in ((1, "silence"), (1, "outside"), (3, "outside")):
+        near = np.array([[any(fg[j, i] for j, i in square(y, x, region + 2)) for x in range(w)] for y in range(h)])
+        if halo == "outside":
+            near &= ~gaps
+        want = np.where(near, 0.0, med)
+        got = region_z(tex, ts, tsig, 2, fg, region, halo)
+        assert got.dtype == np.float32 and (want > 0).sum() > h * w // 3 and (want == 0).sum() > 8
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert gaps[4, 3] and region_z(tex, ts, tsig, 2, fg, 1, "outside")[4, 3] == np.float32(med[4, 3])
+
+
 def test_the_texture_region_is_a_box_average_of_each_pixel_s_texture():
     """``region`` r: each working pixel's texture averaged over the r x r pixels around it, the frame's edge
     mirrored (a literal loop over the pixels here)."""
