@@ -102,7 +102,7 @@ What each piece is for (measured one at a time: README, "This round"):
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
   shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
-  moved there.
+  moved there (:func:`bgsub.background.start.choose`, which makes the window's choice of samples as well).
 
 Example::
 
