@@ -13,6 +13,11 @@ the frames where the pixel stands still, so each pixel's samples are its ``n`` f
 
 The other starts, kept for the ablation: ``"first"`` (ViBe: the first frame), ``"window"`` (frames spread over
 the window), ``"dense"`` (each pixel's most repeated values).
+
+:func:`choose` is the whole of what the window gives the sample model: the camera noise, each pixel's still
+frames, a short window's stillest share and noise floor, the samples (:func:`select`; of two still scenes the one
+whose outline is no edge, :mod:`bgsub.background.scenes`), and the health check's warning when most pixels never
+stand still.
 """
 
 from __future__ import annotations
