@@ -35,9 +35,9 @@ mask moved back.
 - **A slow pan or a drift is followed** up to :data:`PAN_SHIFT` (three quarters of the frame's height in rows and
   of its width in columns: at least a quarter of the view still shared with the first frame) as long as it is
   continuous: past the quarter, a shift is kept only within :data:`STEP` (3% of the smaller side) of the last
-  shift kept, and the nine whole-pixel shifts around that last one, and around where the pan's velocity (the last
-  two kept shifts' difference over the frames between them) has taken the view since, are scored with those
-  around the estimate (so that a pan is still followed where phase correlation against the first frame, sharing
+  shift kept or of where the pan's velocity (the last two kept shifts' difference over the frames between them)
+  has taken the view since, and the nine whole-pixel shifts around each of the two are scored with those around
+  the estimate (so that a pan is still followed where phase correlation against the first frame, sharing
   less of its view, loses the peak: a camera panning two pixels a frame was left a pixel behind, or lost, by the
   last shift's nine alone; the ``track`` scenario at 320 x 240 registered 76 of 100 frames exactly, 100 with the
   velocity). A camera moves smoothly; a false estimate jumps. The pixels that leave the first frame's view are
@@ -232,9 +232,11 @@ class Stabilizer:
         # shift kept (a pan or a bump goes on from there), but none (the test is against none); past the quarter
         # only a continuation of the last (see the module's account), and one past each limit too, so that a shift
         # just beyond it is refused, not taken for the limit
-        pred = self._predicted()
+        # past the quarter (a pan's continuation, where the estimate shares less of the first frame's view) also
+        # around where the pan's velocity has taken the view since the last shift kept
+        pred = self._predicted() if max(abs(last[0]), abs(last[1])) > self._limit else None
         centres = ([] if near or far else [est]) + ([last] if last != (0, 0) else []) + (
-            [pred] if pred not in ((0, 0), last) else [])
+            [pred] if pred is not None and pred != last else [])
         cands = []
         for cy, cx in centres:
             for c in [(cy + a, cx + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]:
