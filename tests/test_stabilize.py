@@ -12,7 +12,7 @@ import pytest
 
 from conftest import segment_json  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
-from bgsub.io.stabilize import MAX_SHIFT, PAN_SHIFT, Stabilizer, shift_image, unshift_mask
+from bgsub.io.stabilize import MAX_SHIFT, PAN_SHIFT, STOPPED, Stabilizer, shift_image, unshift_mask
 from bgsub.io.stream import FrameStream
 from bgsub.scenarios import iter_scenario
 from bgsub.scenarios.camera import _jitter_amplitude, _jitter_offsets, _track_offsets
@@ -308,6 +308,55 @@ def test_a_steady_pan_is_followed_to_three_quarters_of_the_width_then_refused():
         got = st.shift_of(big[:, 2 + k:2 + k + W])
         assert got == ((0, -k) if k <= pan else (0, 0)), (k, got)
     assert st.moved == pan and st.refused == 3
+
+
+def test_frames_after_a_lost_pan_are_lost_until_it_stops_there():
+    """A camera panning a pixel a frame past three quarters of the width, then standing still there: every frame
+    past the limit is *lost* (left as it is after a pan's continuation: a view no model has seen), and once the
+    view has stood still for STOPPED frames in a row against the frame before, that frame becomes the reference:
+    nothing is lost any more, and a shake of a pixel is registered against the new reference. A shake within the
+    quarter that is refused (a still camera's first frame, a jump) is never lost."""
+    rng = np.random.default_rng(8)
+    H, W = 120, 160
+    pan = int(PAN_SHIFT * W)
+    big = cv2.GaussianBlur(rng.integers(0, 256, (H + 8, W + pan + 40, 3), dtype=np.uint8), (0, 0), 1.5)
+    view = lambda k, dy=0: big[4 + dy:4 + dy + H, 2 + k:2 + k + W]  # noqa: E731
+    st = Stabilizer()
+    lost = []
+    for k in range(pan + 10):  # the pan: followed to the limit, then lost
+        _, d = st(view(k))
+        lost.append(st.lost)
+        assert d == ((0, -k) if k <= pan else (0, 0)), (k, d)
+    assert not any(lost[:pan + 1]) and all(lost[pan + 1:]) and st.lost_frames == 9
+    end = pan + 9
+    flags = []
+    for _ in range(STOPPED + 2):  # the camera stands still there (as the last frame of the pan)
+        st(view(end))
+        flags.append((st.lost, st.anchors))
+    # lost, each frame still against the one before, until the STOPPED-th: the reference from the next frame on
+    assert flags == [(True, 0)] * (STOPPED - 1) + [(True, 1)] + [(False, 1)] * 2, flags
+    _, d = st(view(end + 1, dy=1))  # a shake against the new reference: registered, not lost
+    assert d == (-1, -1) and not st.lost
+    still = Stabilizer()
+    for k in (0, 0, 40, 0):  # a jump from a still camera: refused, not a lost pan
+        still(view(k))
+        assert not still.lost
+    assert still.refused == 1 and still.lost_frames == 0
+
+
+def test_segment_writes_the_masks_of_frames_after_a_lost_pan_empty(cli, tmp_path):
+    """`track` over 150 frames at 160 x 120 pans 149 columns, past three quarters of the width: the frames after it
+    are left as they are, and compared with a background of another view their masks were the scene's edges
+    (precision 0.44 over the clip). They are written empty, the summary counts them (``lost``), a warning says
+    so; the frames before them are as before."""
+    cli("synth", str(tmp_path / "track"), "-n", "150", "--scenario", "track")
+    summary = {}
+    scores = _score(cli, tmp_path, "track", summary=summary)
+    assert 20 <= summary["lost"] <= 40 and summary["anchors"] == 0
+    masks = {int(p.stem[3:]): cv2.imread(str(p), 0) for p in (tmp_path / "masks-0").glob("bin*.png")}
+    empty = [n for n in sorted(masks) if not masks[n].any()]
+    assert len(empty) >= summary["lost"] and empty[-summary["lost"]:] == list(range(151 - summary["lost"], 151))
+    assert scores["precision"] > 0.9 and scores["f_measure"] > 0.5, scores
 
 
 def test_a_pan_s_continuation_needs_the_frames_before_it():

@@ -112,6 +112,8 @@ class FrameStream:
         self.stabilizer = Stabilizer() if stabilize else None
         self.shifts: dict[int, tuple[int, int]] = {}
         self.record_shifts = False  # set by the reader that writes masks (and takes the shifts out as it does)
+        self.lost: set[int] = set()  # with record_shifts: the frames read after a pan registration lost (their
+        #                              view no model has seen: their masks are written empty, and taken out)
         self.decoders = max(1, int(decoders))  # a folder's files decoded side by side (in order all the same)
         self.start, self.end, self.stride, self.limit = start, end, stride, limit
         self.stop = stop if stop is not None else threading.Event()
@@ -295,6 +297,8 @@ class FrameStream:
                                      f"{size[1]}x{size[0]}; all frames of a video must have one size")
                 if self.stabilizer is not None:
                     img, (dy, dx) = self.stabilizer(img)
+                    if self.stabilizer.lost and self.record_shifts:
+                        self.lost.add(n)
                     if dy or dx:
                         item = (n, img, where)
                         if self.record_shifts:  # in native pixels (a folder's files after the first may be decoded

@@ -163,13 +163,19 @@ def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[floa
 
 def _write_window(out: Path, numbers: list[int], masks, native: tuple[int, int], fg, bg,
                   fg_numbers: Optional[set[int]] = None, shifts: Optional[dict[int, tuple[int, int]]] = None,
-                  work: Optional[tuple[int, int]] = None) -> None:
+                  work: Optional[tuple[int, int]] = None, lost: Optional[set[int]] = None) -> None:
     """Each frame's files; ``shifts``: the stream's registration shifts (camera jitter), taken out as the masks
     are moved back to their frames' pixels (|S| and L stay on the registered grid: the background's own).
     ``work`` (H, W): the size |S| and L are written at (the working size), resized to it where the frames were
-    read smaller (:func:`bgsub.pipelines.reading.read_plan`)."""
+    read smaller (:func:`bgsub.pipelines.reading.read_plan`). ``lost``: the frames read after a pan the
+    registration lost (:attr:`bgsub.io.stabilize.Stabilizer.lost`), taken out: the model has seen none of their
+    view, so their masks are written empty (the comparison with another view's background is no evidence)."""
     for i, n in enumerate(numbers):
-        write_mask(out, n, masks[i], size=native, shift=shifts.pop(n, None) if shifts else None)
+        if lost and n in lost:
+            lost.discard(n)
+            write_mask(out, n, np.zeros(masks[i].shape[-2:], bool), size=native)
+        else:
+            write_mask(out, n, masks[i], size=native, shift=shifts.pop(n, None) if shifts else None)
         if fg is not None and (fg_numbers is None or n in fg_numbers):
             write_image(out / mask_name(n, "fg"), _sized(fg[i], work))
         if bg is not None:
@@ -278,7 +284,7 @@ def decompose_video(
         save_config(cfg, out / "config.yaml")
         try:
             summary = _decompose(method, frames, out, cfg=cfg, window=window, total=stream.total, native=native,
-                                 shifts=stream.shifts,
+                                 shifts=stream.shifts, lost=stream.lost,
                                  size=plan[1], threshold=threshold, save_foreground=save_foreground,
                                  save_background=save_background, progress=progress)
         except BgsubError:
@@ -301,6 +307,14 @@ def decompose_video(
             log.info("camera motion: %d frames seemed to move more than a quarter of the frame from the first in one "
                      "jump, or more than three quarters in a pan (or a view too changeable to register): left as "
                      "they are", stream.stabilizer.refused)
+        summary["lost"] = stream.stabilizer.lost_frames  # frames after a pan it could not follow: masks empty
+        summary["anchors"] = stream.stabilizer.anchors  # a lost pan stopped: the reference taken again there
+        if stream.stabilizer.lost_frames:
+            log.warning("camera motion: %d frames came after a pan that registration could not follow (past three "
+                        "quarters of the first frame's view, or out of its reach): no background model has seen "
+                        "their view, and their masks are written empty%s", stream.stabilizer.lost_frames,
+                        f"; the pan stopped {stream.stabilizer.anchors} time(s) and the frame it stopped on became "
+                        "the reference" if stream.stabilizer.anchors else "")
     summary["restarts"] = method.restarts()  # frames the background model started again at (a new view)
     summary.update(input=str(source), seconds=seconds, fps=summary["frames"] / seconds if seconds > 0 else float("inf"),
                    interrupted=stream.interrupted, live=stream.live)
@@ -320,7 +334,7 @@ def _check_window_memory(method: Method, native: tuple[int, int], cfg: Config, w
 
 def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Config, window: int,
                total: Optional[int], native: tuple[int, int], threshold: Optional[float],
-               shifts: Optional[dict[int, tuple[int, int]]] = None,
+               shifts: Optional[dict[int, tuple[int, int]]] = None, lost: Optional[set[int]] = None,
                size: Optional[tuple[int, int]] = None,
                save_foreground: bool | Collection[int], save_background: bool, progress: bool) -> dict[str, Any]:
     scope, median = cfg.threshold.scope, cfg.threshold.median
@@ -361,7 +375,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
             if save_background:
                 bg = dec.background[-new:]
                 bg = np.clip(bg, 0, 1) if isinstance(bg, np.ndarray) else bg.clamp(0, 1)
-            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers, shifts, work)
+            writer.submit(_write_window, out, numbers, masks[-new:], native, fg, bg, fg_numbers, shifts, work, lost)
             frames += new
             foreground = foreground or bool(masks[-new:].any())
             bar.update(new)
