@@ -303,16 +303,16 @@ class SampleModel:
         floor_over = p["floor_over"]
         H, W = native
         T, C, h, w = x.shape
+        white = float(p.get("white", TOP))  # (a model saved before it: the 8-bit top)
         # what the window gives: each pixel's samples, the noise, the health check (bgsub.background.start.choose)
         win = choose(x, native, n=n, k=k, matches=matches, init=init, box=box, motion=motion, short=short,
-                     floor_over=floor_over, clean=clean, seed=seed, scenes=bool(p.get("scenes", False)),
-                     white=float(p.get("white", TOP)))
+                     floor_over=floor_over, clean=clean, seed=seed, scenes=bool(p.get("scenes", False)), white=white)
         n, noise, floor, quiet, over, b = win.n, win.noise, win.floor, win.quiet, win.over, win.box
         samples, idx, m, mnorm = win.samples, win.idx, win.motion, win.norm
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),
                     size=(h, w), k=k, matches=matches, phi=phi, still_frames=still, reach=reach, heal=heal,
                     update=update, compensate=compensate, gain=gain, smooth=smooth, sigma_update=sigma_update, within=within, shift=shift, texture=texture, texture_region=texture_region, texture_halo=texture_halo, censor=censor, absorb=absorb, shadow=shadow, shadow_min=shadow_min, shadow_texture=shadow_texture, highlight=highlight,
-                    grey_shadow=grey_shadow, motion=motion, seed=seed, white=float(p.get("white", TOP)))
+                    grey_shadow=grey_shadow, motion=motion, seed=seed, white=white)
         model._grey = C == 1 or bool(np.abs(np.diff(x[: min(T, 8)], axis=1)).max() < 1.0)  # channels all equal
         model._dyn = np.full((h, w), noise, np.float32)
         model._camera, model._clean, model._floor = noise, clean, floor

@@ -139,6 +139,7 @@ class Stabilizer:
         #                    background model has seen its view (bgsub.pipelines.run writes its mask empty)
         self.lost_frames = 0  # frames so far after such a pan
         self.anchors = 0  # times the reference was taken again, from a frame a lost pan stopped on
+        self._compared: Optional[tuple[np.ndarray, np.ndarray]] = None  # the frame's grey and small images
         self._prev_small: Optional[np.ndarray] = None  # while lost: the frame before, at the correlation's size
         self._stopped = 0  # while lost: frames in a row still against the frame before
 
@@ -217,6 +218,7 @@ class Stabilizer:
         test; (0, 0) for the first frame itself and for every frame left as it is."""
         grey = _grey(img)
         self.seen += 1
+        self._compared = None  # (grey, small) once this frame is compared with the reference (_after reads them)
         if self._off:
             return 0, 0
         if self._ref is None:
@@ -231,6 +233,7 @@ class Stabilizer:
             self._start(grey)  # the reference instead (the flat frames before it have nothing to register)
             return 0, 0
         small = self._small(grey)
+        self._compared = (grey, small)
         (sx, sy), _ = cv2.phaseCorrelate(self._ref_small, small, self._hann)
         py, px = sy * self._f, sx * self._f
         last = self._last
@@ -323,7 +326,7 @@ class Stabilizer:
         :data:`STOPPED` frames in a row still, the pan has stopped, and that frame becomes the reference (a camera
         panned to a new view and left there: registration goes on against it, and the background model, which
         saw the old view, starts again on the new one after its own test, :mod:`bgsub.background.restart`)."""
-        if self._off or self._ref is None or not hasattr(self, "_limit"):
+        if self._off or self._ref is None:
             return
         last = self._last
         self.lost = shift == (0, 0) and max(abs(last[0]), abs(last[1])) > self._limit
@@ -331,10 +334,9 @@ class Stabilizer:
             self._prev_small, self._stopped = None, 0
             return
         self.lost_frames += 1
-        grey = _grey(img)
-        if grey.shape != self._size:
+        if self._compared is None:  # (a frame of another size: not compared)
             return
-        small = self._small(grey)
+        grey, small = self._compared
         if self._prev_small is not None:
             (sx, sy), _ = cv2.phaseCorrelate(self._prev_small, small, self._hann)
             still = abs(sy * self._f) < NEAR and abs(sx * self._f) < NEAR
@@ -342,6 +344,6 @@ class Stabilizer:
         self._prev_small = small
         if self._stopped >= STOPPED:
             self._start(grey)
-            self._last, self._vel, self._kept_at = (0, 0), (0, 0), self.seen
+            self._still()
             self._prev_small, self._stopped = None, 0
             self.anchors += 1
