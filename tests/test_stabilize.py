@@ -192,11 +192,13 @@ def test_segment_on_a_panning_camera_follows_the_pan(cli, tmp_path):
     off = _score(cli, tmp_path, "pan", ["input.stabilize=false"])
     assert on["f_measure"] >= 0.7 and on["precision"] >= 0.85 and on["f_measure"] > off["f_measure"] + 0.2, (on, off)
     # the --json summary: every frame whose view moved registered (the scenario's own offsets: the first few frames
-    # stand where the first one does), none left as they are
+    # stand where the first one does) but one (against a reference retaken from the pan's frames, a frame whose
+    # phase correlation lost the peak is taken where the reference is: bgsub.background.follow), none refused
     from bgsub.scenarios.camera import _pan_offsets
 
     moved = int(np.count_nonzero(_pan_offsets(150, 120, 160)))
-    assert moved > 140 and summary["stabilized"] == moved and summary["unregistered"] == 0, summary
+    assert moved > 140 and moved - 2 <= summary["stabilized"] <= moved and summary["unregistered"] == 0, summary
+    assert summary["follows"] >= 4 and summary["lost"] == 0, summary
 
 
 def test_segment_on_a_tracking_camera_follows_it(cli, tmp_path):
@@ -345,18 +347,36 @@ def test_frames_after_a_lost_pan_are_lost_until_it_stops_there():
 
 
 def test_segment_writes_the_masks_of_frames_after_a_lost_pan_empty(cli, tmp_path):
-    """`track` over 150 frames at 160 x 120 pans 149 columns, past three quarters of the width: the frames after it
-    are left as they are, and compared with a background of another view their masks were the scene's edges
-    (precision 0.44 over the clip). They are written empty, the summary counts them (``lost``), a warning says
-    so; the frames before them are as before."""
+    """`track` over 150 frames at 160 x 120 pans 149 columns, past three quarters of the width. Registered to the
+    first frame (``input.follow=false``: a model that does not move with the view) the frames after it are left as
+    they are, and compared with a background of another view their masks were the scene's edges (precision 0.44
+    over the clip). They are written empty, the summary counts them (``lost``), a warning says so; the frames
+    before them are as before."""
     cli("synth", str(tmp_path / "track"), "-n", "150", "--scenario", "track")
     summary = {}
-    scores = _score(cli, tmp_path, "track", summary=summary)
-    assert 20 <= summary["lost"] <= 40 and summary["anchors"] == 0
-    masks = {int(p.stem[3:]): cv2.imread(str(p), 0) for p in (tmp_path / "masks-0").glob("bin*.png")}
+    scores = _score(cli, tmp_path, "track", ["input.follow=false"], summary=summary)
+    assert 20 <= summary["lost"] <= 40 and summary["anchors"] == 0 and summary["follows"] == 0
+    masks = {int(p.stem[3:]): cv2.imread(str(p), 0) for p in (tmp_path / "masks-1").glob("bin*.png")}
     empty = [n for n in sorted(masks) if not masks[n].any()]
     assert len(empty) >= summary["lost"] and empty[-summary["lost"]:] == list(range(151 - summary["lost"], 151))
     assert scores["precision"] > 0.9 and scores["f_measure"] > 0.5, scores
+
+
+def test_segment_moves_the_background_model_with_a_tracking_camera(cli, tmp_path):
+    """The same clip segmented with the defaults: the background model moves with the view
+    (:mod:`bgsub.background.follow`), so no frame is lost and the person, who leaves the first frame's view after
+    half of the pan, is found to the end (F 0.823 against 0.561 registered to the first frame, zero-shot)."""
+    cli("synth", str(tmp_path / "track"), "-n", "150", "--scenario", "track")
+    summary = {}
+    on = _score(cli, tmp_path, "track", summary=summary)
+    off = _score(cli, tmp_path, "track", ["input.follow=false"])
+    assert summary["lost"] == 0 and summary["unregistered"] == 0 and 15 <= summary["follows"] <= 22, summary
+    assert summary["stabilized"] == int(np.count_nonzero(_track_offsets(150, 120, 160))), summary
+    assert on["f_measure"] >= 0.75 and on["f_measure"] > off["f_measure"] + 0.15, (on, off)
+    masks = [cv2.imread(str(p), 0) for p in sorted((tmp_path / "masks-0").glob("bin*.png"))]
+    gts = [cv2.imread(str(p), 0) for p in sorted((tmp_path / "track" / "groundtruth").glob("*.png"))]
+    late = [(m > 127) & (g == 255) for m, g in zip(masks[-30:], gts[-30:])]  # the last 30 frames: the person found
+    assert sum(int(x.sum()) for x in late) > 0.6 * sum(int((g == 255).sum()) for g in gts[-30:])
 
 
 def test_a_pan_s_continuation_needs_the_frames_before_it():

@@ -78,14 +78,14 @@ class ViewWatch:
         fg = zmax > k
         n = fg.size
         if np.count_nonzero(fg) <= NEW_VIEW_SHARE * n:  # (cheap: most frames stop here)
-            self._clear()
+            self.clear()
             return None
         if self._xs:
             first = self._xs[0]
             d = x - first - offset(x, first)  # up to a change of the light (an exposure that settles, a drift)
             still = np.abs(d).max(axis=0) <= STILL_LEVELS * sigma
             if np.count_nonzero(fg & still) <= NEW_VIEW_SHARE * n:
-                self._clear()  # moved since the run began: this frame may begin the next one
+                self.clear()  # moved since the run began: this frame may begin the next one
         self._xs.append(x.copy())
         self._ts.append(None if tex is None else np.array(tex, np.float32))
         self.longest = max(self.longest, len(self._xs))
@@ -93,7 +93,7 @@ class ViewWatch:
             return None
         xs = np.stack(self._xs)
         ts = None if any(t is None for t in self._ts) else np.stack(self._ts)
-        self._clear()
+        self.clear()
         return xs, ts
 
     @property
@@ -101,6 +101,7 @@ class ViewWatch:
         """New-view frames in a row so far."""
         return len(self._xs)
 
-    def _clear(self) -> None:
+    def clear(self) -> None:
+        """The run ends (a frame that breaks it; the model moved with the view, :mod:`bgsub.background.follow`)."""
         self._xs.clear()
         self._ts.clear()

@@ -124,6 +124,7 @@ from bgsub.background import illumination
 from bgsub.background.clipping import TOP, clipped_from, white_level
 from bgsub.background.ghost import ghost_regions, take_in
 from bgsub.background.ghost import counts as ghost_counts
+from bgsub.background.follow import fill_entered, move_state
 from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
@@ -222,6 +223,9 @@ class SampleModel:
     restarts: list = field(default_factory=list, repr=False)  # where it started again: the n-th frame stepped (1-based)
     _base: int = field(default=0, repr=False)  # the video's frames before this model's window
     _ghost: Optional[tuple] = field(default=None, repr=False)  # the ghost test's per-pixel counts (ghost.py)
+    _pending: Optional[tuple] = field(default=None, repr=False)  # a move (dy, dx) the next frame comes with
+    moves: list = field(default_factory=list, repr=False)  # where the model moved with the view (follow.py):
+    #                                                       the n-th frame stepped (1-based)
 
     # ---- initialisation ---------------------------------------------------------------------------------------
 
@@ -600,7 +604,14 @@ class SampleModel:
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         rng = self._rng
+        fresh = None
+        if self._pending is not None:  # the view moved: the state moves with it (follow.py)
+            fresh = move_state(self, *self._pending)
+            self._pending = None
+            self.moves = self.moves + [self._base + self.frames_seen + 1]
         xc, gain = self._compensated(x)
+        if fresh is not None:  # the pixels that came into view start from this frame
+            fill_entered(self, fresh, xc, tex if tex is None or gain == 1.0 else tex / np.float32(gain))
         if self._stable is not None:
             self._extend(xc)
         res = self._residual(xc)  # (C, h, w)
@@ -681,6 +692,14 @@ class SampleModel:
             tthr = np.float32(self.k) * np.broadcast_to(self.tsigma, self.tsamples.shape[1:]).reshape(-1)[idx]
             ts[:, :, idx] = take_in(ts[:, :, idx], tex.reshape(1, -1)[:, idx], tthr)
 
+    def move(self, dy: int, dx: int) -> None:
+        """The view moved: the next frame stepped lies (dy, dx) working pixels from the model's grid (its content at
+        ``y`` is the model's at ``y - dy``): before it is compared the model's state moves with it and the pixels
+        that came into view start from it (:mod:`bgsub.background.follow`)."""
+        if dy or dx:
+            py, px = self._pending or (0, 0)
+            self._pending = (py + int(dy), px + int(dx))
+
     def _restart(self, xs: np.ndarray, ts: Optional[np.ndarray]) -> None:
         """Start again from a new view's frames ``xs`` (T, C, h, w) working grey levels as read, the last of them
         the frame just stepped, and their textures ``ts`` (T, h, w) or None (:mod:`bgsub.background.restart`):
@@ -692,7 +711,7 @@ class SampleModel:
                     "frames from frame %d of the video (a camera moved, or a cut); the background model started "
                     "again from those frames", T, begin + 1)
         new = type(self)._from_working(xs, ts, self.native, self._params)
-        rng, restarts = self._rng, self.restarts + [begin + 1]
+        rng, restarts, moves = self._rng, self.restarts + [begin + 1], self.moves
         self.__dict__.update(new.__dict__)
-        self._rng, self.restarts = rng, restarts
+        self._rng, self.restarts, self.moves = rng, restarts, moves
         self._base, self.frames_seen = begin, T

@@ -49,9 +49,20 @@ mask moved back.
   -> 0.591 at 320 x 240, 0.491 -> 0.561 at 160 x 120). A lost pan that stops (:data:`STOPPED` frames in a row
   still against the frame before) makes the frame it stopped on the reference: registration goes on against it,
   and the background model, which has seen the old view, starts again on the new one by its own test
-  (:mod:`bgsub.background.restart`). A model that moves with the view is not built. The
+  (:mod:`bgsub.background.restart`). The
   ``pan`` scenario (``bgsub synth --scenario pan``, the default clip seen by a camera panning steadily, 40% of the
   frame's smaller side over the clip) is this rule's test.
+- **Following the view** (:meth:`Stabilizer.follow`, ``input.follow``, with the U-Net's sample model in
+  ``segment``): the frames are registered onto the background model's grid instead of the first frame's, and the
+  grid moves with the camera (:mod:`bgsub.background.follow`). Where a frame lies more than
+  :data:`bgsub.background.follow.FOLLOW` (1/16) of the frame's smaller side from the grid, the grid moves to it by
+  whole working pixels (:attr:`Stabilizer.move`, which the model moves by before that frame is compared), and that
+  frame's view becomes the reference: the median of the last :data:`RECENT` registered frames moved onto it (a
+  frame's own objects would hold phase correlation). From there the pan's velocity is kept (a subject the camera
+  tracks holds the correlation's peak at none), so a pan or a tracking shot is registered to its end, past three
+  quarters of the first view (the ``track`` scenario at 160 x 120 and 320 x 240 over 150 frames: every frame at
+  its exact offset, none lost). A shake stays within the reach and is registered to the first frame as before; a
+  frame left as it is is taken to be where the reference is.
 
 A moved frame's edge, where the first frame's view has no pixel of it, is filled by repeating the frame's last
 row or column; the mask is moved back (:func:`unshift_mask`), and frame pixels outside the first frame's view are
@@ -86,6 +97,10 @@ GAIN = 0.9  # ... and when it takes at least a tenth off their mean absolute dif
 DECISIVE = 0.2  # a cell votes when its pixels' net vote is at least this share of them, one way or the other
 FLAT = 1.0  # a frame whose grey levels (at the correlation's size) spread less than this is flat: nothing to see
 NEAR = 0.5  # phase correlation's estimate (frame pixels) below which a frame is taken as still, untested
+RECENT = 5  # following the view: a retaken reference is the median of this many registered frames, one kept
+EVERY = 4  # every this many frames (and the frame it is retaken at): objects that cross the view in that time go
+PATH = 9  # following the view: the grid moves to the median offset of this many last registered frames (a
+#          shake's median stays where the camera points; a pan's follows it, this many frames over two behind)
 STOPPED = 8  # frames in a row that stand still against the frame before (phase correlation below NEAR) after a
 #             pan was lost: the pan has stopped, and the frame it stopped on becomes the reference (a new view)
 
@@ -142,6 +157,26 @@ class Stabilizer:
         self._compared: Optional[tuple[np.ndarray, np.ndarray]] = None  # the frame's grey and small images
         self._prev_small: Optional[np.ndarray] = None  # while lost: the frame before, at the correlation's size
         self._stopped = 0  # while lost: frames in a row still against the frame before
+        self.registered = False  # the last frame was registered (still or moved), not left as it is
+        # following the view (:meth:`follow`): the background model's grid moves with the camera
+        self._grid: Optional[tuple[int, int]] = None  # the model's working size (h, w); None: not following
+        self._mw = (0, 0)  # the model's grid: its moves so far, in working pixels
+        self._wk = (0, 0)  # the reference's offset from the first frame's view (native pixels; retaken references)
+        self.move: Optional[tuple[int, int]] = None  # the last frame's move of the model's grid (working pixels)
+        self._path: list[tuple[int, int]] = []  # the last PATH registered frames' offsets from the first view
+        self._recent: list[tuple[np.ndarray, tuple[int, int]]] = []  # the last RECENT frames registered (grey,
+        #   offset from the first view): a retaken reference is their median (objects that move are not in it)
+        self.follows = 0  # frames so far at which the model's grid moved
+
+    def follow(self, grid: tuple[int, int]) -> None:
+        """Follow the view (``input.follow``; :mod:`bgsub.background.follow`): the background model works on a grid
+        of ``grid`` (h, w) working pixels, at first the first frame's view. Each frame is then registered onto the
+        model's grid (the shift :meth:`__call__` returns, by which its mask is moved back); where that lies further
+        than :data:`bgsub.background.follow.FOLLOW` of the frame's smaller side from it, the grid moves to the frame
+        by whole working pixels (:attr:`move`, for the model to move with it before the frame is compared); and a
+        frame further than a quarter of the frame from the reference becomes the reference (a pan goes on against a
+        view it shares most of)."""
+        self._grid = (int(grid[0]), int(grid[1]))
 
     def _small(self, grey: np.ndarray) -> np.ndarray:
         h, w = grey.shape
@@ -219,10 +254,12 @@ class Stabilizer:
         grey = _grey(img)
         self.seen += 1
         self._compared = None  # (grey, small) once this frame is compared with the reference (_after reads them)
+        self.registered = False
         if self._off:
             return 0, 0
         if self._ref is None:
             self._start(grey)
+            self.registered = True
             return 0, 0
         if grey.shape != self._size and self.seen == 2:  # a folder's files after the first decoded reduced
             h, w = grey.shape
@@ -231,6 +268,7 @@ class Stabilizer:
             return 0, 0
         if self._ys is None:  # the reference so far is flat (a fade from black): the first frame with texture is
             self._start(grey)  # the reference instead (the flat frames before it have nothing to register)
+            self.registered = True
             return 0, 0
         small = self._small(grey)
         self._compared = (grey, small)
@@ -238,8 +276,9 @@ class Stabilizer:
         py, px = sy * self._f, sx * self._f
         last = self._last
         near = abs(py) < NEAR and abs(px) < NEAR
-        if near and last == (0, 0):
+        if near and last == (0, 0) and self._vel == (0, 0):  # (a velocity at none: a pan whose frame was retaken)
             self._kept_at = self.seen  # still: a pan that starts next moves from here
+            self.registered = True
             return 0, 0
         far = abs(py) > self._pan[0] + 1.5 or abs(px) > self._pan[1] + 1.5
         est = (int(round(py)), int(round(px)))
@@ -252,7 +291,9 @@ class Stabilizer:
         # just beyond it is refused, not taken for the limit
         # past the quarter (a pan's continuation, where the estimate shares less of the first frame's view) also
         # around where the pan's velocity has taken the view since the last shift kept
-        pred = self._predicted() if max(abs(last[0]), abs(last[1])) > self._limit else None
+        # (and, following the view, once the reference is a pan's frame: a tracked subject, in the middle of that
+        # frame and of the next ones, holds phase correlation's peak at none)
+        pred = self._predicted() if max(abs(last[0]), abs(last[1])) > self._limit or self.follows else None
         centres = ([] if near or far else [est]) + ([last] if last != (0, 0) else []) + (
             [pred] if pred is not None and pred != last else [])
         cands = []
@@ -263,6 +304,7 @@ class Stabilizer:
         if not cands:
             if near:
                 self._still()
+                self.registered = True
                 return 0, 0
             return self._refuse(small) if past else (0, 0)
         smooth = cv2.blur(grey.astype(np.float32), (3, 3))
@@ -276,11 +318,13 @@ class Stabilizer:
         if not (self._vote(without, *scored[i]) >= self.better and res[i] <= GAIN * float(without.mean())):
             if near:  # back to still (or never moved): the next frame starts from none
                 self._still()
+                self.registered = True
             return self._refuse(small) if past else (0, 0)
         self.moved += 1
         gap = self.seen - self._kept_at
         self._vel = (int(round((best[0] - last[0]) / gap)), int(round((best[1] - last[1]) / gap)))
         self._last, self._kept_at = best, self.seen
+        self.registered = True
         return best
 
     def _still(self) -> None:
@@ -316,8 +360,90 @@ class Stabilizer:
 
     def __call__(self, img: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         dy, dx = self.shift_of(img)
+        anchors = self.anchors
         self._after(img, (dy, dx))
+        if self._grid is not None:
+            if self.anchors != anchors:  # a lost pan stopped: its frame, the new reference, taken as on the grid
+                self._wk, self._path, self._recent = self._origin(), [], []
+            dy, dx = self._followed((dy, dx))
         return shift_image(img, dy, dx), (dy, dx)
+
+    @property
+    def grid(self) -> Optional[tuple[int, int]]:
+        """The background model's grid (h, w) while following the view (:meth:`follow`), else None."""
+        return self._grid
+
+    def _ratio(self) -> tuple[float, float]:
+        """Frame pixels a working pixel of the model's grid, per side."""
+        return self._size[0] / self._grid[0], self._size[1] / self._grid[1]
+
+    def _origin(self) -> tuple[int, int]:
+        """The model's grid's offset from the first frame's view, in whole frame pixels (its moves are whole
+        working pixels: the nearest frame pixel)."""
+        ry, rx = self._ratio()
+        return int(round(self._mw[0] * ry)), int(round(self._mw[1] * rx))
+
+    def _followed(self, shift: tuple[int, int]) -> tuple[int, int]:
+        """Following the view (:meth:`follow`): the shift that registers this frame (its content ``shift`` from the
+        reference) onto the model's grid, after the grid has moved to it where it lay too far (:attr:`move`). The
+        frame the grid moves to becomes the reference (a pan is then registered against a view it shares most of:
+        on the ``track`` scenario, retaken only past a quarter of the frame, chained one-pixel errors left 4-8 of
+        100-150 frames a pixel off; at every move, none). A frame left as it is is taken where the reference is."""
+        self.move = None
+        if self._off or self._ref is None:
+            return shift
+        if not self.registered:  # left as it is: taken to be where the reference is (the first frame, unfollowed)
+            o = self._origin()
+            return self._wk[0] - o[0], self._wk[1] - o[1]
+        from bgsub.background.follow import FOLLOW
+
+        ry, rx = self._ratio()
+        t = (shift[0] + self._wk[0], shift[1] + self._wk[1])  # from the first frame's view
+        if shift == (0, 0) and t != (0, 0):  # still at a retaken reference: a frame moved from the first view
+            self.moved += 1
+        if self._compared is not None and self.seen % EVERY == 0:
+            self._recent = self._recent[-(RECENT - 1):] + [(self._compared[0], t)]
+        self._path = self._path[-(PATH - 1):] + [t]
+        o = self._origin()
+        d = (t[0] - o[0], t[1] - o[1])
+        path = np.array(self._path, np.float32)
+        aim = np.median(path, axis=0)  # where the camera points (a shake's frames around it)
+        g = (aim[0] - o[0], aim[1] - o[1])
+        shake = 3.0 * float(np.median(np.abs(path - aim).max(axis=1)))  # a shake's spread moves no grid
+        if len(path) < PATH or max(abs(g[0]), abs(g[1])) <= max(2.0 * max(ry, rx), FOLLOW * min(self._size), shake):
+            return d
+        m = (int(round(g[0] / ry)), int(round(g[1] / rx)))
+        self._mw = (self._mw[0] + m[0], self._mw[1] + m[1])
+        self.move, self.follows = m, self.follows + 1
+        if self._compared is not None:  # this frame's view is the reference from here on
+            self._start(self._view_at(t, self._compared[0]))
+            vel = self._vel
+            self._still()
+            self._vel = vel  # the pan goes on (its next frame is looked for where the velocity takes it)
+            self._wk = t
+        o = self._origin()
+        return t[0] - o[0], t[1] - o[1]
+
+    def _view_at(self, t: tuple[int, int], grey: np.ndarray) -> np.ndarray:
+        """The reference retaken at the frame ``grey`` whose view lies ``t`` (whole pixels) from the first frame's:
+        per pixel, the median of the grey levels of that frame and of the last :data:`RECENT` frames kept (one
+        every :data:`EVERY` registered), each moved onto its view, over the frames that show the pixel. A pan's
+        frame holds the objects crossing it, which phase correlation against it then follows (the ``pan``
+        scenario's reference retaken from a frame with an eighth of it foreground: 25 frames in a row lost; the
+        median of five consecutive frames: 7), while objects that move do not stay in one place over 20 frames."""
+        views = [grey.astype(np.float32)]
+        h, w = grey.shape
+        for g, tk in self._recent:
+            dy, dx = tk[0] - t[0], tk[1] - t[1]
+            if max(abs(dy), abs(dx)) >= min(h, w) // 2:  # (shares too little of the view to help)
+                continue
+            v = np.full((h, w), np.nan, np.float32)  # out[y, x] = g[y + dy, x + dx] where that is in the frame
+            v[max(-dy, 0): h - max(dy, 0), max(-dx, 0): w - max(dx, 0)] = \
+                g[max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)]
+            views.append(v)
+        if len(views) == 1:
+            return grey
+        return np.round(np.nanmedian(np.stack(views), axis=0)).astype(grey.dtype)
 
     def _after(self, img: np.ndarray, shift: tuple[int, int]) -> None:
         """Whether ``img`` (its shift just found) came after a lost pan (:attr:`lost`): left as it is while the last

@@ -114,6 +114,8 @@ class FrameStream:
         self.record_shifts = False  # set by the reader that writes masks (and takes the shifts out as it does)
         self.lost: set[int] = set()  # with record_shifts: the frames read after a pan registration lost (their
         #                              view no model has seen: their masks are written empty, and taken out)
+        self.moves: dict[int, tuple[int, int]] = {}  # with record_shifts and the stabilizer following the view:
+        #   the frames at which the background model's grid moves, by (dy, dx) working pixels (taken by the stepping)
         self.decoders = max(1, int(decoders))  # a folder's files decoded side by side (in order all the same)
         self.start, self.end, self.stride, self.limit = start, end, stride, limit
         self.stop = stop if stop is not None else threading.Event()
@@ -299,6 +301,8 @@ class FrameStream:
                     img, (dy, dx) = self.stabilizer(img)
                     if self.stabilizer.lost and self.record_shifts:
                         self.lost.add(n)
+                    if self.stabilizer.move is not None and self.record_shifts:
+                        self.moves[n] = self.stabilizer.move
                     if dy or dx:
                         item = (n, img, where)
                         if self.record_shifts:  # in native pixels (a folder's files after the first may be decoded

@@ -84,6 +84,13 @@ class Prepared:
         self.clip, self.inputs, self.background = clip, inputs, background
 
 
+class Pieces(tuple):
+    """A :class:`Prepared` window's background snapshots where the model moved with the view within the window
+    (:mod:`bgsub.background.follow`): ``((first, snapshot), ...)``, each snapshot taken right after the frames from
+    its ``first`` (an index into the window) to the next piece's, so that each frame's mask edge is decided against
+    the background on its own grid."""
+
+
 class Method(ABC):
     """Base class of every method. Subclasses set ``name`` through :func:`register`."""
 
@@ -174,6 +181,12 @@ class Method(ABC):
         """The frames (1-based: the n-th frame read) at which the video's background model started again on a new
         view (:mod:`bgsub.background.restart`), for the run's summary. Default: none."""
         return []
+
+    def view_grid(self, size: tuple[int, int]) -> Optional[tuple[int, int]]:
+        """For a background model that moves with the view (:mod:`bgsub.background.follow`; its ``prepare`` then
+        takes ``moves``): the working size (h, w) it will work at on frames of ``size`` (H, W) as handed to it.
+        None (the default): the frames are registered to the first frame's view."""
+        return None
 
 
 def draw_numbers(numbers: list[int], k: int, *, seed: int) -> list[int]:

@@ -32,11 +32,11 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from bgsub.config import Config
 from bgsub.errors import BgsubError
-from bgsub.methods.base import (Decomposition, Method, Prepared,  # noqa: F401 (Prepared: re-exported)
+from bgsub.methods.base import (Decomposition, Method, Pieces, Prepared,  # noqa: F401 (Prepared: re-exported)
                                 init_window_numbers, register)
 from bgsub.netinput import network_input
 from bgsub.threshold import magnitude
@@ -91,13 +91,48 @@ class UNetMethod(Method):
     window_threads = True  # the network's forward passes of several windows side by side
     prepares = True  # the background model steps in prepare(), in order, in the reading thread
 
-    def prepare(self, clip: torch.Tensor):
+    def prepare(self, clip: torch.Tensor, moves: Sequence[tuple[int, tuple[int, int]]] = ()):
         """The window's network inputs (the background model stepped over it, in order): the in-order part of
-        :meth:`decompose`, which the pipeline runs beside the reading. Returns a :class:`Prepared`."""
+        :meth:`decompose`, which the pipeline runs beside the reading. Returns a :class:`Prepared`. ``moves``:
+        ``(i, (dy, dx))``, the window's frame ``i`` lies (dy, dx) working pixels from the model's grid
+        (:meth:`view_grid`; the model moves with it before it is compared, :mod:`bgsub.background.follow`); the
+        window's background snapshots are then taken per piece (:class:`~bgsub.methods.base.Pieces`)."""
         if not self.cfg.model.reference:
             return clip
-        inputs = self.network_inputs(clip)
-        return Prepared(clip, inputs, self._background().snapshot())
+        bg = self._background()
+        if not moves:
+            inputs = self.network_inputs(clip)
+            return Prepared(clip, inputs, bg.snapshot())
+        at = dict(moves)
+        cuts = sorted({0, *at, len(clip)})
+        inputs, snaps = [], []
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if a in at:
+                bg.move(*at[a])
+            inputs.append(self.network_inputs(clip[a:b]))
+            snaps.append((a, bg.snapshot()))
+        import numpy as np
+
+        if isinstance(inputs[0], np.ndarray):
+            joined = np.concatenate(inputs)
+        else:
+            import torch
+
+            joined = torch.cat(inputs)
+        return Prepared(clip, joined, Pieces(snaps))
+
+    def view_grid(self, size: tuple[int, int]) -> Optional[tuple[int, int]]:
+        """With the sample model (``input.follow``: it moves with the view, :mod:`bgsub.background.follow`): the
+        working size (h, w) it will work at on frames of ``size`` (H, W) as handed to it, the grid registration
+        moves it by (:meth:`bgsub.io.stabilize.Stabilizer.follow`); None otherwise."""
+        if not self.streams or self.cfg.segment.reuse_background:
+            return None
+        from bgsub.netinput import network_size
+
+        return network_size(size[0], size[1], self.cfg.background.pixels or self.cfg.model.pixels)
+
+    def moves(self) -> list[int]:
+        return list(getattr(self.bg, "moves", []))
 
     def frame_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """With the sample model: the size it measures the frames at (its texture size, at most twice its working

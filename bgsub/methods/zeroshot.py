@@ -23,7 +23,7 @@ import numpy as np
 
 from bgsub.arrays import float32_of, like
 from bgsub.errors import BgsubError
-from bgsub.methods.base import Decomposition, LazyDecomposition, Prepared
+from bgsub.methods.base import Decomposition, LazyDecomposition, Pieces, Prepared
 from bgsub.netinput import upsample
 
 log = logging.getLogger("bgsub")
@@ -189,6 +189,8 @@ def finish(method, clip, logits: np.ndarray, snap) -> Decomposition:
     logits > 0, the mask's edge at the frame's resolution (:mod:`bgsub.background.boundary`; frames on the CPU),
     and L and S when asked for. ``snap``: the background state's snapshot taken when the window was stepped. NumPy
     frames give NumPy outputs, a tensor tensors."""
+    if isinstance(snap, Pieces):  # the model moved with the view within the window: each piece on its own grid
+        return _pieces(method, clip, logits, snap)
     sc = method.cfg.segment
     bg = method._background()
     x = float32_of(clip)
@@ -209,3 +211,23 @@ def finish(method, clip, logits: np.ndarray, snap) -> Decomposition:
         return like(x - S, clip), like(S, clip)
 
     return LazyDecomposition(like(np.ascontiguousarray(masks), clip), parts)
+
+
+def _pieces(method, clip, logits: np.ndarray, snaps: Pieces) -> Decomposition:
+    """:func:`finish` for each piece of a window the model moved within (:class:`~bgsub.methods.base.Pieces`), the
+    pieces' masks and parts put back together in order."""
+    ends = [first for first, _ in snaps[1:]] + [len(logits)]
+    parts = [finish(method, clip[a:b], logits[a:b], snap) for (a, snap), b in zip(snaps, ends)]
+    cat = np.concatenate if isinstance(parts[0].masks, np.ndarray) else _torch_cat
+    masks = cat([p.masks for p in parts])
+
+    def both():
+        return cat([p.background for p in parts]), cat([p.foreground for p in parts])
+
+    return LazyDecomposition(masks, both)
+
+
+def _torch_cat(xs):
+    import torch
+
+    return torch.cat(list(xs))

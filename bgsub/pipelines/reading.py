@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from bgsub.arrays import concat
+from bgsub.arrays import concat, float32_of, like
 from bgsub.config import Config
 from bgsub.errors import BgsubError
 from bgsub.io.frames import Chunk, reduction_factor, working_size
@@ -108,6 +108,8 @@ def begin_on_window(method: Method, stream: FrameStream, cfg: Config,
     head: list = []
     frames = stack(itertools.chain([first], images), grayscale=ic.grayscale, scale=ic.scale,
                    workers=readers(), count=k, keep=head, size=size, arrays=method.arrays)
+    if stream.moves and any(n in stream.moves for n, *_ in head):  # a camera followed within the window
+        frames = on_first_grid(frames, [n for n, *_ in head], stream.moves, stream.stabilizer.grid)
     t0 = time.perf_counter()
     try:
         (begin or method.begin)(frames)
@@ -116,6 +118,26 @@ def begin_on_window(method: Method, stream: FrameStream, cfg: Config,
     seconds = time.perf_counter() - t0
     log.debug("%s: began on frames %d-%d in %.2f s", method.name, head[0][0], head[-1][0], seconds)
     return itertools.chain(head, images), seconds, frames
+
+
+def on_first_grid(frames, numbers: list[int], moves: dict[int, tuple[int, int]], grid: tuple[int, int]):
+    """The initialisation window's frames (T, C, H, W) as the background model starts on them: each brought back
+    from the grid the model will have moved to by its frame (a camera followed, :mod:`bgsub.background.follow`:
+    ``moves`` by frame number, in working pixels of a grid of ``grid`` (h, w)) to the first frame's view, where
+    the model starts (a copy: the frames themselves are stepped on their own grids, the model moving with them).
+    The rows and columns a frame does not show repeat its edge, as registration's do."""
+    from bgsub.background.follow import shifted
+
+    x = float32_of(frames)
+    out = x.copy()
+    qy, qx = x.shape[-2] / grid[0], x.shape[-1] / grid[1]  # frame pixels a working pixel
+    cy = cx = 0
+    for t, n in enumerate(numbers):
+        my, mx = moves.get(n, (0, 0))
+        cy, cx = cy + my, cx + mx
+        if cy or cx:
+            out[t] = shifted(x[t], -int(round(cy * qy)), -int(round(cx * qx)))
+    return like(out, frames)
 
 
 def top_up_allowed(method: Method) -> bool:

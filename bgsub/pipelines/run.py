@@ -146,10 +146,14 @@ def _payload(item):
     return item[2] if len(item) > 2 else item[0].frames
 
 
-def _prepared(method: Method, windows):
-    """``(chunk, new, method.prepare(chunk.frames))`` for each window, in order (run in the reading thread)."""
+def _prepared(method: Method, windows, moves: Optional[dict[int, tuple[int, int]]] = None):
+    """``(chunk, new, method.prepare(chunk.frames))`` for each window, in order (run in the reading thread).
+    ``moves``: the stream's moves of the background model's grid by frame number (:attr:`FrameStream.moves`,
+    a camera followed: :mod:`bgsub.background.follow`), taken out and handed to ``prepare`` with the window's
+    frames they come with."""
     for chunk, new in windows:
-        yield chunk, new, method.prepare(chunk.frames)
+        at = [(i, moves.pop(n)) for i, n in enumerate(chunk.numbers) if n in moves] if moves else []
+        yield chunk, new, (method.prepare(chunk.frames, moves=at) if at else method.prepare(chunk.frames))
 
 
 def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]):
@@ -252,6 +256,10 @@ def decompose_video(
                                                         max_frames=max_frames, total=stream.total, progress=progress)
         method.reset()
         reduce_reads(stream, plan, cfg)
+        grid = (method.view_grid(plan[1] or working_size(native[0], native[1], cfg.input.scale))
+                if stream.stabilizer is not None and cfg.input.follow else None)
+        if grid is not None:  # the background model moves with the view (bgsub.background.follow)
+            stream.stabilizer.follow(grid)
         # the first begin_frames(), then begin
         frames, begin_seconds, window_frames = begin_on_window(method, stream, cfg, size=plan[1])
         passes = 2 if two_pass else 1
@@ -284,7 +292,7 @@ def decompose_video(
         save_config(cfg, out / "config.yaml")
         try:
             summary = _decompose(method, frames, out, cfg=cfg, window=window, total=stream.total, native=native,
-                                 shifts=stream.shifts, lost=stream.lost,
+                                 shifts=stream.shifts, lost=stream.lost, moves=stream.moves,
                                  size=plan[1], threshold=threshold, save_foreground=save_foreground,
                                  save_background=save_background, progress=progress)
         except BgsubError:
@@ -309,6 +317,10 @@ def decompose_video(
                      "they are", stream.stabilizer.refused)
         summary["lost"] = stream.stabilizer.lost_frames  # frames after a pan it could not follow: masks empty
         summary["anchors"] = stream.stabilizer.anchors  # a lost pan stopped: the reference taken again there
+        summary["follows"] = stream.stabilizer.follows  # frames at which the background model moved with the view
+        if stream.stabilizer.follows:
+            log.info("camera motion: the background model moved with the view at %d frames (input.follow)",
+                     stream.stabilizer.follows)
         if stream.stabilizer.lost_frames:
             log.warning("camera motion: %d frames came after a pan that registration could not follow (past three "
                         "quarters of the first frame's view, or out of its reach): no background model has seen "
@@ -335,7 +347,7 @@ def _check_window_memory(method: Method, native: tuple[int, int], cfg: Config, w
 def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Config, window: int,
                total: Optional[int], native: tuple[int, int], threshold: Optional[float],
                shifts: Optional[dict[int, tuple[int, int]]] = None, lost: Optional[set[int]] = None,
-               size: Optional[tuple[int, int]] = None,
+               moves: Optional[dict[int, tuple[int, int]]] = None, size: Optional[tuple[int, int]] = None,
                save_foreground: bool | Collection[int], save_background: bool, progress: bool) -> dict[str, Any]:
     scope, median = cfg.threshold.scope, cfg.threshold.median
     method_seconds = 0.0
@@ -350,7 +362,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
     windows = tiled(images, window=window, cfg=cfg, top_up=top_up_allowed(method), size=size, workers=readers(method),
                     arrays=method.arrays)
     if getattr(method, "prepares", False):  # in-order work (the background model) beside the reading
-        windows = _prepared(method, windows)
+        windows = _prepared(method, windows, moves)
     windows = prefetch(windows, depth=2)
     # one worker beside a stepping thread computes with the threads beside it (the stepping thread keeps a core
     # busy: the network's own threads would contend with it; cdnet-highway, 2 threads, whole process: 10.11-10.35

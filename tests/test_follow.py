@@ -1,0 +1,194 @@
+"""A background model that moves with the view (bgsub.background.follow, input.follow): its arrays moved against
+literal loops, the model's state after a move against the state before it, registration onto the moving grid
+against the ``track`` scenario's exact offsets, and the window's frames brought back to the first view."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from bgsub.background.follow import FOLLOW, MOVED_STATE, entered, from_one_frame, shifted
+from bgsub.background.state import start
+from bgsub.config import Config
+from bgsub.io.stabilize import PATH, Stabilizer
+from bgsub.pipelines.reading import on_first_grid
+from bgsub.scenarios import iter_scenario
+from bgsub.scenarios.camera import _jitter_offsets, _track_offsets
+
+
+def _u8(img):
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1].copy()  # RGB [0, 1] -> BGR uint8
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 0), (2, -1), (-3, 0), (0, 4), (-1, -2), (9, 0)])
+def test_shifted_and_entered_against_literal_loops(dy, dx):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2, 3, 7, 9)).astype(np.float32)
+    out, new = shifted(a, dy, dx), entered((7, 9), dy, dx)
+    h, w = a.shape[-2:]
+    for y in range(h):
+        for x in range(w):
+            sy, sx = y - dy, x - dx
+            assert new[y, x] == (not (0 <= sy < h and 0 <= sx < w))
+            np.testing.assert_array_equal(out[..., y, x], a[..., min(max(sy, 0), h - 1), min(max(sx, 0), w - 1)])
+    assert out.flags.c_contiguous and out is not a
+
+
+def test_samples_from_one_frame_come_from_each_pixel_s_neighbourhood():
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(3, 6, 8)).astype(np.float32)
+    mask = np.zeros((6, 8), bool)
+    mask[:, 0] = mask[5, :] = True  # an edge column and row (the neighbourhood clipped there)
+    s = from_one_frame(v, mask, 20, np.random.default_rng(2))
+    ys, xs = np.nonzero(mask)
+    assert s.shape == (20, 3, ys.size)
+    for p, (y, x) in enumerate(zip(ys, xs)):
+        near = [v[:, yy, xx] for yy in range(max(y - 1, 0), min(y + 2, 6))
+                for xx in range(max(x - 1, 0), min(x + 2, 8))]
+        for j in range(20):  # every sample is one neighbour's whole colour
+            assert any(np.array_equal(s[j, :, p], c) for c in near)
+    assert len({tuple(s[j, :, 0]) for j in range(20)}) > 1  # not one value repeated
+
+
+def _scene(h, w, seed=3):
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur(rng.uniform(0.1, 0.9, (h, w, 3)).astype(np.float32), (0, 0), 2.0)
+
+
+def test_a_moved_model_is_the_old_one_moved_and_a_panned_frame_matches_it():
+    """A model begun on a still textured scene (the defaults at a working size of 60 x 80), then a frame of the same
+    scene seen by a camera panned 8 working pixels (16 frame pixels) left. Without the move every textured pixel differs
+    from its samples; with it the samples of the pixels still in view are the old ones moved (compared with the
+    state before), the 8 columns that came into view take theirs from that frame, and the frame matches the model
+    everywhere."""
+    H, W = 120, 160
+    wide = _scene(H, W + 40)
+    rng = np.random.default_rng(4)
+
+    def view(col, noise=0.004):
+        f = wide[:, col:col + W] + rng.normal(0, noise, (H, W, 3)).astype(np.float32)
+        return np.clip(f, 0, 1).transpose(2, 0, 1)[None]
+
+    cfg = Config()
+    frames = np.concatenate([view(20) for _ in range(30)])
+    moved = start(frames, cfg.background, pixels=4800).model
+    still = start(frames, cfg.background, pixels=4800).model
+    assert moved.size == (60, 80)
+    before = {name: getattr(moved, name) for name in ("samples", "tsamples", "sigma")}
+    before = {k: None if v is None else v.copy() for k, v in before.items()}
+    panned = view(36)  # the content 16 frame pixels (8 working) to the left: the model's grid moves by -8 columns
+    moved.move(0, -8)
+    z_moved = moved.step(panned)[0].max(axis=0)
+    z_still = still.step(panned)[0].max(axis=0)
+    new = entered((60, 80), 0, -8)
+    assert new.sum() == 8 * 60 and new[:, -8:].all()
+    old = ~new
+    np.testing.assert_array_equal(moved.sigma[old], shifted(before["sigma"], 0, -8)[old])
+    kept = np.abs(moved.samples - shifted(before["samples"], 0, -8))[:, :, old] == 0
+    assert kept.mean() > 0.9  # (the frame's own update replaces about 1 in 16 of the samples)
+    assert moved.moves == [1] and still.moves == []  # the first frame stepped after the window
+    inner = np.zeros((60, 80), bool)
+    inner[2:-2, 2:-2] = True
+    assert np.quantile(z_moved[inner], 0.99) < cfg.background.k  # every pixel background
+    assert np.median(z_still[inner & old]) > cfg.background.k  # the unmoved model: the edges everywhere
+
+
+def test_every_per_pixel_array_of_the_model_moves():
+    """Every array of a model (the defaults: ghost test, healing, texture, search past the window) whose last two
+    dimensions are the working size is one MOVED_STATE names (or the ghost counts, or a cache made again): a new
+    per-pixel state must be moved with the view too."""
+    H, W = 120, 160
+    rng = np.random.default_rng(5)
+    frames = np.stack([_scene(H, W).transpose(2, 0, 1) + rng.normal(0, 0.01, (3, H, W)).astype(np.float32)
+                       for _ in range(30)]).clip(0, 1)
+    cfg = Config()
+    m = start(frames, dataclasses.replace(cfg.background, horizon=200), pixels=cfg.model.pixels).model
+    for t in range(5):
+        m.step(frames[t:t + 1])
+    per_pixel = {name for name, v in vars(m).items()
+                 if isinstance(v, np.ndarray) and v.shape[-2:] == tuple(m.size)}
+    assert {"samples", "sigma", "still", "prev"} <= per_pixel
+    assert per_pixel - set(MOVED_STATE) <= {"_bg", "_poly"}, per_pixel - set(MOVED_STATE)
+    assert isinstance(m._ghost, tuple) and all(a.shape == tuple(m.size) for a in m._ghost)
+
+
+def test_registration_onto_the_moving_grid_matches_the_track_scenario_exactly():
+    """`track` at 160 x 120 over 150 frames pans 149 columns, past three quarters of the width (the first frame's
+    grid loses it there). Following the view (a grid of 60 x 80 working pixels: 2 frame pixels each), every frame
+    is registered: the shift onto the model's grid plus the grid's own offset is the scenario's exact offset, the
+    grid moves whenever the frame lies more than FOLLOW of the frame's height from it, and no frame is lost."""
+    H, W, N = 120, 160, 150
+    off = _track_offsets(N, H, W)
+    assert off[-1] > 0.75 * W
+    st = Stabilizer()
+    st.follow((120, 160))
+    moves = 0
+    for i, (_, img, _) in enumerate(iter_scenario("track", height=H, width=W, frames=N)):
+        _, d = st(_u8(img))
+        assert st.registered and not st.lost, i
+        o = st._origin()
+        assert (d[0] + o[0], d[1] + o[1]) == (0, -int(off[i])), i
+        assert max(abs(d[0]), abs(d[1])) <= FOLLOW * H + PATH // 2 + 1  # (the grid follows PATH frames behind)
+        moves += st.move is not None
+    assert moves == st.follows and 15 <= moves <= 22 and st.lost_frames == 0
+
+
+def test_a_shaking_camera_is_registered_never_followed():
+    """`jitter` (up to 2% of the smaller side a frame): every frame registered onto the first frame's grid as
+    without following; the grid never moves."""
+    H, W, N = 120, 160, 80
+    off = _jitter_offsets(N, H, W, 0)
+    a, b = Stabilizer(), Stabilizer()
+    b.follow((60, 80))
+    for i, (_, img, _) in enumerate(iter_scenario("jitter", height=H, width=W, frames=N)):
+        assert a(_u8(img))[1] == b(_u8(img))[1], i
+    assert b.follows == 0 and np.abs(off).max() > 0
+
+
+def test_a_shake_beyond_the_reach_is_registered_and_a_bump_that_stays_is_followed():
+    """A textured view shaken by up to 14 pixels each way at random (an eighth of the smaller side, past FOLLOW's
+    7.5): the grid follows the median of the last PATH frames' offsets, which a shake leaves where the camera
+    points, once it lies further than the shake's own spread: it never moves, and every frame is registered at its
+    exact offset. Then the camera is bumped 20 pixels and stays there (still shaking by 2): within PATH frames the
+    grid moves there, and every frame is still registered."""
+    H, W = 120, 160
+    r = np.random.default_rng(3)
+    big = cv2.GaussianBlur(r.integers(0, 256, (H + 80, W + 80, 3), dtype=np.uint8), (0, 0), 1.5)
+    st = Stabilizer()
+    st.follow((120, 160))
+
+    def frame(oy, ox):
+        f = big[40 + oy: 40 + oy + H, 40 + ox: 40 + ox + W].astype(np.int16) + r.integers(-3, 4, (H, W, 3))
+        return np.clip(f, 0, 255).astype(np.uint8)
+
+    shakes = [(0, 0)] + [tuple(int(v) for v in r.integers(-14, 15, 2)) for _ in range(99)]
+    bumped = [(int(a), 20 + int(b)) for a, b in r.integers(-2, 3, (30, 2))]
+    first_move = None
+    for i, (oy, ox) in enumerate(shakes + bumped):
+        _, d = st(frame(oy, ox))
+        o = st._origin()
+        assert st.registered and (d[0] + o[0], d[1] + o[1]) == (-oy, -ox), i
+        if i < len(shakes):
+            assert st.follows == 0, i
+        elif st.move is not None and first_move is None:
+            first_move = i - len(shakes)
+    assert first_move is not None and first_move < 9 and abs(o[1] + 20) <= 2, (first_move, o)
+
+
+def test_the_window_s_frames_are_brought_back_to_the_first_view():
+    """on_first_grid against a literal loop: frame t moved by the sum of the moves up to it, in frame pixels (the
+    frames twice the grid's size), the rows and columns it lacks repeating its edge."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, 3, 12, 16)).astype(np.float32)
+    moves = {11: (0, -2), 13: (1, -1)}  # frame numbers 10..13
+    out = on_first_grid(x, [10, 11, 12, 13], moves, (6, 8))
+    cum = [(0, 0), (0, -2), (0, -2), (1, -3)]  # working pixels; x2 in frame pixels
+    for t, (cy, cx) in enumerate(cum):
+        for y in range(12):
+            for xx in range(16):
+                sy, sx = min(max(y + 2 * cy, 0), 11), min(max(xx + 2 * cx, 0), 15)
+                np.testing.assert_array_equal(out[t, :, y, xx], x[t, :, sy, sx])
+    assert out is not x and np.array_equal(out[0], x[0])
