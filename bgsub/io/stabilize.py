@@ -53,16 +53,18 @@ mask moved back.
   ``pan`` scenario (``bgsub synth --scenario pan``, the default clip seen by a camera panning steadily, 40% of the
   frame's smaller side over the clip) is this rule's test.
 - **Following the view** (:meth:`Stabilizer.follow`, ``input.follow``, with the U-Net's sample model in
-  ``segment``): the frames are registered onto the background model's grid instead of the first frame's, and the
-  grid moves with the camera (:mod:`bgsub.background.follow`). Where a frame lies more than
-  :data:`bgsub.background.follow.FOLLOW` (1/16) of the frame's smaller side from the grid, the grid moves to it by
-  whole working pixels (:attr:`Stabilizer.move`, which the model moves by before that frame is compared), and that
-  frame's view becomes the reference: the median of the last :data:`RECENT` registered frames moved onto it (a
-  frame's own objects would hold phase correlation). From there the pan's velocity is kept (a subject the camera
-  tracks holds the correlation's peak at none), so a pan or a tracking shot is registered to its end, past three
-  quarters of the first view (the ``track`` scenario at 160 x 120 and 320 x 240 over 150 frames: every frame at
-  its exact offset, none lost). A shake stays within the reach and is registered to the first frame as before; a
-  frame left as it is is taken to be where the reference is.
+  ``segment``, and ``consensus``): the frames are registered onto the background model's grid instead of the first
+  frame's, and the grid moves with the camera (:mod:`bgsub.background.follow`). Where the median offset of the
+  last :data:`PATH` registered frames lies further from the grid than :data:`bgsub.background.follow.FOLLOW`
+  (1/16) of the frame's smaller side and than three times their spread about it, the grid moves there by whole
+  working pixels (:attr:`Stabilizer.move`, which the model moves by before that frame is compared), and that
+  frame's view becomes the reference: the median of it and of :data:`RECENT` frames kept one every :data:`EVERY`,
+  moved onto it (a frame's own objects would hold phase correlation). From there the pan's velocity is kept (a
+  subject the camera tracks holds the correlation's peak at none), so a pan or a tracking shot is registered to its
+  end, past three quarters of the first view (the ``track`` scenario at 160 x 120 and 320 x 240 over 150 frames:
+  every frame at its exact offset, none lost). A shake's median stays where the camera points: it is registered to
+  the first frame as before (a view shaken by up to 20 pixels each way at 120 x 160 never moved the grid). A frame
+  left as it is is taken to be where the reference is.
 
 A moved frame's edge, where the first frame's view has no pixel of it, is filled by repeating the frame's last
 row or column; the mask is moved back (:func:`unshift_mask`), and frame pixels outside the first frame's view are
@@ -385,10 +387,11 @@ class Stabilizer:
 
     def _followed(self, shift: tuple[int, int]) -> tuple[int, int]:
         """Following the view (:meth:`follow`): the shift that registers this frame (its content ``shift`` from the
-        reference) onto the model's grid, after the grid has moved to it where it lay too far (:attr:`move`). The
-        frame the grid moves to becomes the reference (a pan is then registered against a view it shares most of:
-        on the ``track`` scenario, retaken only past a quarter of the frame, chained one-pixel errors left 4-8 of
-        100-150 frames a pixel off; at every move, none). A frame left as it is is taken where the reference is."""
+        reference) onto the model's grid, after the grid has moved to where the camera points if that lay too far
+        (:attr:`move`; the module's account). The frame the grid moves to becomes the reference (a pan is then
+        registered against a view it shares most of: on the ``track`` scenario, with the reference retaken only past
+        a quarter of the frame, chained one-pixel errors left 4-8 of 100-150 frames a pixel off; at every move,
+        none). A frame left as it is is taken to be where the reference is."""
         self.move = None
         if self._off or self._ref is None:
             return shift
@@ -429,8 +432,9 @@ class Stabilizer:
         per pixel, the median of the grey levels of that frame and of the last :data:`RECENT` frames kept (one
         every :data:`EVERY` registered), each moved onto its view, over the frames that show the pixel. A pan's
         frame holds the objects crossing it, which phase correlation against it then follows (the ``pan``
-        scenario's reference retaken from a frame with an eighth of it foreground: 25 frames in a row lost; the
-        median of five consecutive frames: 7), while objects that move do not stay in one place over 20 frames."""
+        scenario at 160 x 120 with the reference retaken from the frame alone, an eighth of it foreground: 25
+        frames in a row left as they are; from the median of five consecutive frames: 9 of 150), while objects that
+        move do not stay in one place over 20 frames (none left)."""
         views = [grey.astype(np.float32)]
         h, w = grey.shape
         for g, tk in self._recent:

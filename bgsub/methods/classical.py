@@ -30,14 +30,14 @@ Example::
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
 
 from bgsub.errors import BgsubError
-from bgsub.methods.base import Decomposition, Method, init_window_numbers, register
+from bgsub.methods.base import Decomposition, Method, Prepared, init_window_numbers, register
 
 FOREGROUND = 255  # OpenCV's label for foreground; 127 is its shadow label, 0 background
 
@@ -236,15 +236,41 @@ class ConsensusThreshold(Method):
     def restarts(self) -> list[int]:
         return list(getattr(self.state, "restarts", []))
 
-    def decompose(self, clip: torch.Tensor) -> Decomposition:
-        import torch.nn.functional as F
+    prepares: ClassVar[bool] = True  # the model steps in prepare(), in order, in the reading thread
+
+    def view_grid(self, size: tuple[int, int]) -> Optional[tuple[int, int]]:
+        """The model's working size on frames of ``size``: it moves with the view (``input.follow``,
+        :mod:`bgsub.background.follow`), as the U-Net's does."""
+        from bgsub.netinput import network_size
+
+        return network_size(size[0], size[1], self.cfg.background.pixels or self.cfg.model.pixels)
+
+    def prepare(self, clip: torch.Tensor, moves: Sequence[tuple[int, tuple[int, int]]] = ()) -> Prepared:
+        """The model stepped over the window, in order (moving with the view before the frames ``moves`` names,
+        as :meth:`bgsub.methods.unet.UNetMethod.prepare`): the window with each frame's largest z over the
+        channels (T, 1, h, w) and its background image (T, C, H, W), each taken when its frames were stepped."""
+        import torch
 
         if self.state is None:
             raise BgsubError("consensus: begin() it on the video's first frames first")
-        r = self.state.step(clip).amax(dim=1, keepdim=True)
+        at = dict(moves)
+        cuts = sorted({0, *at, len(clip)})
+        zs, bgs = [], []
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if a in at:
+                self.state.move(*at[a])
+            zs.append(self.state.step(clip[a:b]).amax(dim=1, keepdim=True))
+            bgs.append(self.state.background_image(clip[a:b]))
+        return Prepared(clip, torch.cat(zs), torch.cat(bgs))
+
+    def decompose(self, clip: torch.Tensor) -> Decomposition:
+        import torch.nn.functional as F
+
+        if not isinstance(clip, Prepared):
+            clip = self.prepare(clip)
+        clip, r, bg = clip.clip, clip.inputs, clip.background
         if tuple(r.shape[-2:]) != tuple(clip.shape[-2:]):
             r = F.interpolate(r, size=tuple(clip.shape[-2:]), mode="bilinear", align_corners=False)
         masks = r > self.cfg.background.k
-        bg = self.state.background_image(clip)
         S = masks * (clip.float() - bg)
         return Decomposition(background=clip.float() - S, foreground=S, masks=masks)
