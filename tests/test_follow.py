@@ -207,3 +207,46 @@ def test_the_sample_model_alone_moves_with_the_view_too(cli, tmp_path):
         records = json.loads((tmp_path / name / "results.json").read_text())["records"]
         f[name] = records[0]["scores"]["f_measure"]
     assert f["on"] >= 0.75 and f["on"] > f["off"] + 0.15, f
+
+
+def test_pixels_that_come_into_view_learn_their_samples_over_their_first_frames():
+    """After a move, the 8 columns that came into view say background (z = 0) for their first ``n`` frames while
+    each frame gives them a sample; then their samples are set as at every setting (the conservative pass). A dark
+    square stands in the new columns in the first 5 of those frames, the move's own frame included (a start from
+    that frame alone holds it): it is not in their background afterwards, and it is foreground when it comes back.
+    The search past the window moves with the view and leaves the new pixels out (their kept motions -inf)."""
+    H, W = 120, 160
+    wide = _scene(H, W + 40)
+    rng = np.random.default_rng(7)
+
+    def view(col, square=False):
+        f = wide[:, col:col + W].copy()
+        if square:
+            f[50:62, 146:158] = 0.05
+        f = f + rng.normal(0, 0.004, (H, W, 3)).astype(np.float32)
+        return np.clip(f, 0, 1).transpose(2, 0, 1)[None]
+
+    cfg = Config()
+    model = start(np.concatenate([view(20) for _ in range(30)]),
+                  dataclasses.replace(cfg.background, horizon=500), pixels=4800).model
+    n, k = model.samples.shape[0], cfg.background.k
+    search = model._stable
+    before = search.vals.reshape(n, 3, 60, 80).copy()
+    model.move(0, -8)
+    fresh = entered((60, 80), 0, -8)
+    for t in range(n):
+        z = model.step(view(36, square=t < 5))[0]
+        assert (z[:, fresh] == 0).all(), t
+        if t == 0:  # (the search moved: the old pixels' kept values moved with the view)
+            assert model._stable is search and np.isneginf(search.mot.reshape(n, 60, 80)[:, fresh]).all()
+            moved = shifted(before, 0, -8)
+            same = search.vals.reshape(n, 3, 60, 80)[:, :, ~fresh] == moved[:, :, ~fresh]
+            assert same.mean() > 0.9  # (this frame may replace a stiller one here and there)
+    sq = np.zeros((60, 80), bool)
+    sq[26:30, 74:78] = True  # (the square's inside at the working size)
+    assert (sq & fresh).sum() == sq.sum()
+    z_clean = model.step(view(36))[0].max(axis=0)
+    assert model._boot is None or (model._boot < 0).all()
+    assert np.quantile(z_clean[fresh], 0.99) < k  # the scene: the square was cleaned out of the samples
+    z_square = model.step(view(36, square=True))[0].max(axis=0)
+    assert z_square[sq].min() > k  # ... and it is foreground again

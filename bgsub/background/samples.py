@@ -124,7 +124,7 @@ from bgsub.background import illumination
 from bgsub.background.clipping import TOP, clipped_from, white_level
 from bgsub.background.ghost import ghost_regions, take_in
 from bgsub.background.ghost import counts as ghost_counts
-from bgsub.background.follow import fill_entered, move_state
+from bgsub.background.follow import boot_step, fill_entered, move_state
 from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
@@ -224,6 +224,8 @@ class SampleModel:
     _base: int = field(default=0, repr=False)  # the video's frames before this model's window
     _ghost: Optional[tuple] = field(default=None, repr=False)  # the ghost test's per-pixel counts (ghost.py)
     _pending: Optional[tuple] = field(default=None, repr=False)  # a move (dy, dx) the next frame comes with
+    _boot: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) frames since a pixel came into view while
+    #                                                              it learns its samples, -1 for the others
     moves: list = field(default_factory=list, repr=False)  # where the model moved with the view (follow.py):
     #                                                       the n-th frame stepped (1-based)
 
@@ -637,6 +639,7 @@ class SampleModel:
                               self.texture_region, self.texture_halo)
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)
+        booting = boot_step(self, xc, tex, z, zmax) if self._boot is not None else None  # (follow.py)
         if self.update:
             # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
             # like one sample) never becomes a sample, so misclassifications do not feed the model
@@ -645,6 +648,8 @@ class SampleModel:
                 bgpx &= ~clipped
             if shade is not None:  # a shadow is not what the background looks like
                 bgpx &= ~shade[1]
+            if booting is not None:  # (a pixel learning its samples gives none to its neighbours yet)
+                bgpx &= ~booting
             if self.sigma_update and self.frames_seen % 32 == 31:
                 self.sigma = np.maximum(self._spread(), self._dyn)  # the dynamics follow the samples as they are replaced
             diffuse(self.samples, self.tsamples, xc, tex, bgpx, zmax, k=self.k, phi=self.phi, absorb=self.absorb,

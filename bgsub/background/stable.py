@@ -138,6 +138,46 @@ class StableSearch:
         if ok.any():
             self.vals[:, :, pos[ok]] = take_in(self.vals[:, :, pos[ok]], v[:, ok], thr[ok])
 
+    def moved(self, dy: int, dx: int, fresh: np.ndarray) -> bool:
+        """The view moved by (dy, dx) working pixels (:mod:`bgsub.background.follow`): every pixel's kept values and
+        motions move with it (the rows and columns with no source repeating the nearest); the pixels that came
+        into view (``fresh``, (h, w)) are left out of the search (their kept motions -inf: no frame replaces them;
+        their kept values are their samples, :meth:`fill` and :meth:`learn`: a pixel first seen after the start
+        has no window's stillest frames for a stiller one to improve on, and an object standing in it as it
+        learns would be taken in at once). False, nothing changed, past the horizon (the open pixels alone: the
+        search then ends)."""
+        if self.idx is not None:
+            return False
+        from bgsub.background.follow import shifted
+
+        n, C, _ = self.vals.shape
+        h, w = self.shape[1:]
+        self.vals = shifted(self.vals.reshape(n, C, h, w), dy, dx).reshape(n, C, -1)
+        mot = shifted(self.mot.reshape(n, h, w), dy, dx)
+        mot[:, fresh] = -np.inf
+        self.mot = mot.reshape(n, -1)
+        self.window_motion = shifted(self.window_motion.reshape(h, w), dy, dx).reshape(-1)
+        self.p2 = None if self.p2 is None else shifted(self.p2, dy, dx)
+        self.p1 = None if self.p1 is None else shifted(self.p1, dy, dx)
+        if self.open_mask is not None:
+            self.open_mask = shifted(np.reshape(self.open_mask, (h, w)), dy, dx) | fresh
+        if self.unsettled is not None:
+            self.unsettled = (shifted(self.unsettled.reshape(h, w), dy, dx) | fresh).reshape(-1)
+        self._rescore(np.arange(self.mot.shape[1]))
+        return True
+
+    def fill(self, fresh: np.ndarray, v: np.ndarray) -> None:
+        """The kept values of the pixels that came into view (``fresh`` (h, w)): the frame's ``v`` (C, h, w), as
+        their samples start."""
+        n, C, _ = self.vals.shape
+        idx = np.flatnonzero(fresh)
+        self.vals[:, :, idx] = v.reshape(C, -1)[None, :, idx]
+
+    def learn(self, j: np.ndarray, idx: np.ndarray, v: np.ndarray) -> None:
+        """Pixels learning their samples (flat ``idx`` (P,)): kept value ``j`` (P,) of each is ``v`` (C, P), as its
+        sample ``j`` is (the samples are set again from the kept values now and then)."""
+        self.vals[j, :, idx] = v.T
+
     def _rescore(self, q: np.ndarray) -> None:
         """Each of the (searched) pixels ``q``'s least still kept frame and its motion, after their kept motions
         changed."""
