@@ -78,7 +78,8 @@ PROXIES: dict[str, tuple[str, Optional[int], Optional[Callable[[np.ndarray, int]
 SHAKES: dict[str, tuple[str, int]] = {"highway-jitter": ("cdnet-highway", 2), "office-jitter": ("cdnet-office", 2)}
 
 # name -> (source sequence, columns the window travels, frames to travel them once)
-PANS: dict[str, tuple[str, int, int]] = {"highway-pan": ("cdnet-highway", 80, 200), "office-pan": ("cdnet-office", 90, 100)}
+PANS: dict[str, tuple[str, int, int]] = {"highway-pan": ("cdnet-highway", 80, 200),
+                                         "office-pan": ("cdnet-office", 90, 100)}
 
 # name -> (source UCSD sequence, frames kept from the first)
 CUTS: dict[str, tuple[str, int]] = {f"{seq}-{n}": (f"ucsd-{seq}", n) for seq in ("birds", "boats", "peds", "surf")

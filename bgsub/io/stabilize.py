@@ -430,24 +430,25 @@ class Stabilizer:
     def _view_at(self, t: tuple[int, int], grey: np.ndarray) -> np.ndarray:
         """The reference retaken at the frame ``grey`` whose view lies ``t`` (whole pixels) from the first frame's:
         per pixel, the median of the grey levels of that frame and of the last :data:`RECENT` frames kept (one
-        every :data:`EVERY` registered), each moved onto its view, over the frames that show the pixel. A pan's
-        frame holds the objects crossing it, which phase correlation against it then follows (the ``pan``
-        scenario at 160 x 120 with the reference retaken from the frame alone, an eighth of it foreground: 25
-        frames in a row left as they are; from the median of five consecutive frames: 9 of 150), while objects that
-        move do not stay in one place over 20 frames (none left)."""
-        views = [grey.astype(np.float32)]
+        every :data:`EVERY` registered), each moved onto its view (where one does not show a pixel, the frame's own
+        value stands in). A pan's frame holds the objects crossing it, which phase correlation against it then
+        follows (the ``pan`` scenario at 160 x 120 with the reference retaken from the frame alone, an eighth of it
+        foreground: 25 frames in a row left as they are; from the median of five consecutive frames: 9 of 150),
+        while objects that move do not stay in one place over 20 frames (none left). About 0.13 s at 1080p, once a
+        move of the grid."""
         h, w = grey.shape
+        views = [grey]
         for g, tk in self._recent:
             dy, dx = tk[0] - t[0], tk[1] - t[1]
             if max(abs(dy), abs(dx)) >= min(h, w) // 2:  # (shares too little of the view to help)
                 continue
-            v = np.full((h, w), np.nan, np.float32)  # out[y, x] = g[y + dy, x + dx] where that is in the frame
+            v = grey.copy()  # out[y, x] = g[y + dy, x + dx] where that is in the frame
             v[max(-dy, 0): h - max(dy, 0), max(-dx, 0): w - max(dx, 0)] = \
                 g[max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)]
             views.append(v)
         if len(views) == 1:
             return grey
-        return np.round(np.nanmedian(np.stack(views), axis=0)).astype(grey.dtype)
+        return np.round(np.median(np.stack(views), axis=0)).astype(grey.dtype)
 
     def _after(self, img: np.ndarray, shift: tuple[int, int]) -> None:
         """Whether ``img`` (its shift just found) came after a lost pan (:attr:`lost`): left as it is while the last
