@@ -37,10 +37,12 @@ the model moves in whole working pixels:
   out of the search (no window's stillest frames to improve on, and a paused object would be taken in at once: the
   pan that stops below, 0.784 when they joined it). Started from the one frame alone, cars in the new columns were
   ghosts: ``highway-pan`` 0.868 against 0.899 now, below registering to the first frame (0.876).
-- **Registration goes on from the frame the grid moved to**: its view (the median of it and of five frames kept
-  one every four, moved onto it: objects that cross the view do not stay) becomes the reference, and the pan's
-  velocity is kept, so a pan or a tracking shot is registered to its end (the ``track`` scenario, 150 frames at
-  160 x 120 and 320 x 240, and ``pan``: every frame at its exact offset, none lost).
+- **Registration goes on past the first view**: a frame further than a quarter of the frame's height or width
+  from registration's reference becomes the reference (its view: the median of it and of five frames kept one
+  every four, moved onto it, so that objects crossing it are left out), and the pan's velocity is kept, so a pan
+  or a tracking shot is registered to its end (the ``track`` scenario, 150 frames at 160 x 120 and 320 x 240, and
+  ``pan``: every frame at its exact offset, none lost), while a pan within that reach is registered against the
+  first frame as accurately as before.
 - **The initialisation window** is read while the grid already moves: the model starts on its frames brought back
   to the first frame's view (:func:`bgsub.pipelines.reading.on_first_grid`), and moves with them as it steps them.
 
