@@ -69,8 +69,9 @@ mask moved back.
   the first frame and 12 with this rule (zero-shot F on ``highway-pan`` / ``office-pan`` 0.899 / 0.907 against
   0.934 / 0.933 now). A shake's median stays
   where the camera points: it is registered to the first frame as before (a view shaken by up to 20 pixels each
-  way at 120 x 160 never moved the grid). A frame left as it is is taken to be where the camera points (the median
-  offset of the last frames registered: a still camera where it stands after a pan).
+  way at 120 x 160 never moved the grid). A frame left as it is is taken to be where the camera points: at the first
+  frame's view until the grid has moved (a shaking camera's rest), then at the median offset of the last frames
+  registered (a camera where a pan stopped).
 
 A moved frame's edge, where the first frame's view has no pixel of it, is filled by repeating the frame's last
 row or column; the mask is moved back (:func:`unshift_mask`), and frame pixels outside the first frame's view are
@@ -403,9 +404,11 @@ class Stabilizer:
         self.move = None
         if self._off or self._ref is None:
             return shift
-        if not self.registered:  # left as it is: taken to be where the camera points (the last registered frames'
-            o = self._origin()  # median offset: a still camera where it stands, a shaking one where it shakes about)
-            at = np.median(np.array(self._path), axis=0).round().astype(int) if self._path else (0, 0)
+        if not self.registered:  # left as it is: taken to be where the camera points (once the grid has moved, the
+            o = self._origin()  # last registered frames' median offset: where a pan stopped; else the first view, a
+            if not (self.follows and self._path):  # shaking camera's rest)
+                return -o[0], -o[1]
+            at = np.median(np.array(self._path), axis=0).round().astype(int)
             return int(at[0]) - o[0], int(at[1]) - o[1]
         from bgsub.background.follow import FOLLOW
 
