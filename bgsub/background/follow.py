@@ -35,8 +35,9 @@ the model moves in whole working pixels:
   background (as the view's part beyond the grid said before the move) and give their neighbours nothing; then
   their samples are set as at every setting (the conservative pass takes out an object that crossed). They stay
   out of the search (no window's stillest frames to improve on, and a paused object would be taken in at once: the
-  pan that stops below, 0.784 when they joined it). Started from the one frame alone, cars in the new columns were
-  ghosts: ``highway-pan`` 0.868 against 0.899 now, below registering to the first frame (0.876).
+  README's pan that stops, 0.78 when they joined it after learning, 0.89 left out). Started from the one frame
+  alone, cars in the new columns were ghosts: ``highway-pan`` 0.868 against 0.905 learning (the same
+  registration), below registering to the first frame (0.876).
 - **Registration goes on past the first view**: a frame further than a quarter of the frame's height or width
   from registration's reference becomes the reference (its view: the median of it and of five frames kept one
   every four, moved onto it, so that objects crossing it are left out), and the pan's velocity is kept, so a pan
@@ -62,8 +63,8 @@ MOVED_STATE = ("samples", "tsamples", "sigma", "_dyn", "_sig0", "_over", "tsigma
                "_boot")
 #   the sample model's per-pixel arrays a move shifts (and the ghost test's counts): every array attribute of the
 #   model whose last two dimensions are its working size is one of these (a test checks)
-FOLLOW = 1.0 / 16.0  # the model moves when a frame lies further than this share of the frame's smaller side from
-#                      its grid (native pixels; at least two working pixels)
+FOLLOW = 1.0 / 16.0  # the model moves when where the camera points lies further than this share of the frame's
+#                      smaller side from its grid (native pixels; at least two working pixels)
 
 
 def shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:

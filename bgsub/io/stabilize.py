@@ -67,11 +67,10 @@ mask moved back.
   chained the integer shifts' rounding: on real footage panned sub-pixel (``scripts/make_proxies.py``'s
   ``highway-pan``) 561 of 1,700 frames then lay more than a pixel off its true offset, against none registered to
   the first frame and 12 with this rule (zero-shot F on ``highway-pan`` / ``office-pan`` 0.899 / 0.907 against
-  0.934 / 0.933 now). A shake's median stays
-  where the camera points: it is registered to the first frame as before (a view shaken by up to 20 pixels each
-  way at 120 x 160 never moved the grid). A frame left as it is is taken to be where the camera points: at the first
-  frame's view until the grid has moved (a shaking camera's rest), then at the median offset of the last frames
-  registered (a camera where a pan stopped).
+  0.934 / 0.933 now). A shake's median stays where the camera points: it is registered to the first frame as
+  before (a view shaken by up to 20 pixels each way at 120 x 160 never moved the grid). A frame left as it is is
+  taken to be where the camera points: at the first frame's view until the grid has moved (a shaking camera's
+  rest), then at the median offset of the last frames registered (a camera where a pan stopped).
 
 A moved frame's edge, where the first frame's view has no pixel of it, is filled by repeating the frame's last
 row or column; the mask is moved back (:func:`unshift_mask`), and frame pixels outside the first frame's view are
@@ -183,11 +182,12 @@ class Stabilizer:
     def follow(self, grid: tuple[int, int]) -> None:
         """Follow the view (``input.follow``; :mod:`bgsub.background.follow`): the background model works on a grid
         of ``grid`` (h, w) working pixels, at first the first frame's view. Each frame is then registered onto the
-        model's grid (the shift :meth:`__call__` returns, by which its mask is moved back); where that lies further
-        than :data:`bgsub.background.follow.FOLLOW` of the frame's smaller side from it, the grid moves to the frame
-        by whole working pixels (:attr:`move`, for the model to move with it before the frame is compared); and a
-        frame further than a quarter of the frame from the reference becomes the reference (a pan goes on against a
-        view it shares most of)."""
+        model's grid (the shift :meth:`__call__` returns, by which its mask is moved back); where the camera points
+        (the median offset of the last :data:`PATH` registered frames) lies further than
+        :data:`bgsub.background.follow.FOLLOW` of the frame's smaller side from it (and than the frames' spread), the
+        grid moves there by whole working pixels (:attr:`move`, for the model to move with it before the frame is
+        compared); and a frame further than :data:`RETAKE` of the frame's height or width from the reference becomes
+        the reference (a pan goes on against a view it shares most of)."""
         self._grid = (int(grid[0]), int(grid[1]))
 
     def _small(self, grey: np.ndarray) -> np.ndarray:
@@ -448,8 +448,8 @@ class Stabilizer:
         value stands in). A pan's frame holds the objects crossing it, which phase correlation against it then
         follows (the ``pan`` scenario at 160 x 120 with the reference retaken from the frame alone, an eighth of it
         foreground: 25 frames in a row left as they are; from the median of five consecutive frames: 9 of 150),
-        while objects that move do not stay in one place over 20 frames (none left). About 0.13 s at 1080p, once a
-        move of the grid."""
+        while objects that move do not stay in one place over 20 frames (none left). About 0.2 s at 1080p, once a
+        reference is retaken."""
         h, w = grey.shape
         views = [grey]
         for g, tk in self._recent:
