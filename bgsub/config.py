@@ -53,10 +53,11 @@ class InputConfig:
     #                         moved back.
     #                         A still camera's frames are left as they are
     follow: bool = True  # with stabilize, a method whose background model moves with the view (the U-Net's sample
-    #                      model, segment): a frame further than 1/16 of the frame's smaller side from the model's
-    #                      grid moves the model to it, the pixels that come into view started from that frame
-    #                      (bgsub.background.follow); past a quarter of the frame, the frame becomes registration's
-    #                      reference. false: every frame registered to the first (a pan followed to 3/4 of the view)
+    #                      model, consensus): where the camera points (the last 9 registered frames' median offset)
+    #                      further than 1/16 of the frame's smaller side from the model's grid moves the model there,
+    #                      the pixels that come into view learning their samples from their first 20 frames
+    #                      (bgsub.background.follow); a frame a quarter of the frame from registration's reference
+    #                      becomes it. false: every frame registered to the first (a pan followed to 3/4 of the view)
 
 
 @dataclass

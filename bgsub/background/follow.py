@@ -1,5 +1,5 @@
 """A background model that moves with the view: a panning camera's model shifted with the pan, the pixels that
-come into view started from the frame that shows them.
+come into view learning their samples from the frames that show them.
 
 Registration (:mod:`bgsub.io.stabilize`) brings a shaking camera's frames back onto one grid. A camera that pans
 (a PTZ camera turned, a camera following a walker) leaves that grid: on the first frame's grid a panned frame
