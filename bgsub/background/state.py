@@ -94,17 +94,6 @@ class SampleState:
         """The frames (1-based: the n-th frame stepped) at which the model started again on a new view (:mod:`bgsub.background.restart`)."""
         return list(self.model.restarts)
 
-    @property
-    def moves(self) -> list[int]:
-        """The frames (1-based: the n-th frame stepped) at which the model moved with the view
-        (:mod:`bgsub.background.follow`)."""
-        return list(self.model.moves)
-
-    @property
-    def grid(self) -> tuple[int, int]:
-        """The model's working size (h, w): the grid a move with the view is counted in."""
-        return tuple(self.model.size)
-
     def move(self, dy: int, dx: int) -> None:
         """The next frame stepped lies (dy, dx) working pixels from the model's grid (:meth:`SampleModel.move`)."""
         self.model.move(dy, dx)

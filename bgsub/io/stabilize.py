@@ -90,6 +90,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from bgsub.background.follow import FOLLOW
+
 __all__ = ["Stabilizer", "shift_image", "unshift_mask", "BETTER", "MAX_SHIFT", "PAN_SHIFT", "STEP"]
 
 BETTER = 0.75  # a shift is kept when at least this share of the cells that vote come closer to the first frame
@@ -177,7 +179,6 @@ class Stabilizer:
         self._recent: list[tuple[np.ndarray, tuple[int, int]]] = []  # the last RECENT frames registered (grey,
         #   offset from the first view): a retaken reference is their median (objects that move are not in it)
         self.follows = 0  # frames so far at which the model's grid moved
-        self.retaken = 0  # times the reference was retaken from the view (following)
 
     def follow(self, grid: tuple[int, int]) -> None:
         """Follow the view (``input.follow``; :mod:`bgsub.background.follow`): the background model works on a grid
@@ -410,8 +411,6 @@ class Stabilizer:
                 return -o[0], -o[1]
             at = np.median(np.array(self._path), axis=0).round().astype(int)
             return int(at[0]) - o[0], int(at[1]) - o[1]
-        from bgsub.background.follow import FOLLOW
-
         ry, rx = self._ratio()
         t = (shift[0] + self._wk[0], shift[1] + self._wk[1])  # from the first frame's view
         if shift == (0, 0) and t != (0, 0):  # still at a retaken reference: a frame moved from the first view
@@ -438,7 +437,6 @@ class Stabilizer:
             self._still()
             self._vel = vel  # the pan goes on (its next frame is looked for where the velocity takes it)
             self._wk = t
-            self.retaken += 1
         return d
 
     def _view_at(self, t: tuple[int, int], grey: np.ndarray) -> np.ndarray:

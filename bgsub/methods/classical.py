@@ -249,8 +249,6 @@ class ConsensusThreshold(Method):
         """The model stepped over the window, in order (moving with the view before the frames ``moves`` names,
         as :meth:`bgsub.methods.unet.UNetMethod.prepare`): the window with each frame's largest z over the
         channels (T, 1, h, w) and its background image (T, C, H, W), each taken when its frames were stepped."""
-        import torch
-
         if self.state is None:
             raise BgsubError("consensus: begin() it on the video's first frames first")
         at = dict(moves)

@@ -111,15 +111,9 @@ class UNetMethod(Method):
                 bg.move(*at[a])
             inputs.append(self.network_inputs(clip[a:b]))
             snaps.append((a, bg.snapshot()))
-        import numpy as np
+        from bgsub.arrays import concat
 
-        if isinstance(inputs[0], np.ndarray):
-            joined = np.concatenate(inputs)
-        else:
-            import torch
-
-            joined = torch.cat(inputs)
-        return Prepared(clip, joined, Pieces(snaps))
+        return Prepared(clip, concat(inputs), Pieces(snaps))
 
     def view_grid(self, size: tuple[int, int]) -> Optional[tuple[int, int]]:
         """With the sample model (``input.follow``: it moves with the view, :mod:`bgsub.background.follow`): the
@@ -130,9 +124,6 @@ class UNetMethod(Method):
         from bgsub.netinput import network_size
 
         return network_size(size[0], size[1], self.cfg.background.pixels or self.cfg.model.pixels)
-
-    def moves(self) -> list[int]:
-        return list(getattr(self.bg, "moves", []))
 
     def frame_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """With the sample model: the size it measures the frames at (its texture size, at most twice its working

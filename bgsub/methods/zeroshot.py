@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from bgsub.arrays import float32_of, like
+from bgsub.arrays import concat, float32_of, like
 from bgsub.errors import BgsubError
 from bgsub.methods.base import Decomposition, LazyDecomposition, Pieces, Prepared
 from bgsub.netinput import upsample
@@ -218,16 +218,9 @@ def _pieces(method, clip, logits: np.ndarray, snaps: Pieces) -> Decomposition:
     pieces' masks and parts put back together in order."""
     ends = [first for first, _ in snaps[1:]] + [len(logits)]
     parts = [finish(method, clip[a:b], logits[a:b], snap) for (a, snap), b in zip(snaps, ends)]
-    cat = np.concatenate if isinstance(parts[0].masks, np.ndarray) else _torch_cat
-    masks = cat([p.masks for p in parts])
+    masks = concat([p.masks for p in parts])
 
     def both():
-        return cat([p.background for p in parts]), cat([p.foreground for p in parts])
+        return concat([p.background for p in parts]), concat([p.foreground for p in parts])
 
     return LazyDecomposition(masks, both)
-
-
-def _torch_cat(xs):
-    import torch
-
-    return torch.cat(list(xs))
