@@ -212,19 +212,23 @@ def test_the_sample_model_alone_moves_with_the_view_too(cli, tmp_path):
 
 
 def test_pixels_that_come_into_view_learn_their_samples_over_their_first_frames():
-    """After a move, the 8 columns that came into view say background (z = 0) for their first ``n`` frames while
-    each frame gives them a sample; then their samples are set as at every setting (the conservative pass). A dark
-    square stands in the new columns in the first 5 of those frames, the move's own frame included (a start from
-    that frame alone holds it): it is not in their background afterwards, and it is foreground when it comes back.
-    The search past the window moves with the view and leaves the new pixels out (their kept motions -inf)."""
+    """After a move, the 8 columns that came into view learn their samples from their first ``n`` frames (each
+    frame gives them one); then their samples are set as at every setting (the conservative pass). Meanwhile they
+    are compared from the frame after they enter: the scene is background in them, and a bright square that comes
+    into them after that frame is foreground at once. A dark square stands in the new columns in the first 5 of
+    those frames, the move's own frame included (a start from that frame alone holds it): it is not in their
+    background afterwards, and it is foreground when it comes back. The search past the window moves with the view
+    and leaves the new pixels out (their kept motions -inf)."""
     H, W = 120, 160
     wide = _scene(H, W + 40)
     rng = np.random.default_rng(7)
 
-    def view(col, square=False):
+    def view(col, square=False, bright=False):
         f = wide[:, col:col + W].copy()
         if square:
             f[50:62, 146:158] = 0.05
+        if bright:
+            f[90:102, 146:158] = 0.98
         f = f + rng.normal(0, 0.004, (H, W, 3)).astype(np.float32)
         return np.clip(f, 0, 1).transpose(2, 0, 1)[None]
 
@@ -236,17 +240,25 @@ def test_pixels_that_come_into_view_learn_their_samples_over_their_first_frames(
     before = search.vals.reshape(n, 3, 60, 80).copy()
     model.move(0, -8)
     fresh = entered((60, 80), 0, -8)
+    sq = np.zeros((60, 80), bool)
+    sq[26:30, 74:78] = True  # (the dark square's inside at the working size)
+    near = np.zeros((60, 80), bool)
+    near[23:33, 71:80] = True  # (its working pixels and one more each way: the 3 x 3 start reaches it)
+    br = np.zeros((60, 80), bool)
+    br[46:50, 74:78] = True  # (the bright square's inside)
+    assert (sq & fresh).sum() == sq.sum() and (br & fresh).sum() == br.sum()
     for t in range(n):
-        z = model.step(view(36, square=t < 5))[0]
-        assert (z[:, fresh] == 0).all(), t
+        z = model.step(view(36, square=t < 5, bright=t in (10, 11)))[0].max(axis=0)
+        if t in (10, 11):
+            assert z[br].min() > k, t  # compared from the frame after they enter: the bright square is found
+        elif 0 < t < 5:
+            # the scene is background in them (the dark square's surroundings: its values from the start frame)
+            assert np.quantile(z[fresh & ~near], 0.99) < k, t
         if t == 0:  # (the search moved: the old pixels' kept values moved with the view)
             assert model._stable is search and np.isneginf(search.mot.reshape(n, 60, 80)[:, fresh]).all()
             moved = shifted(before, 0, -8)
             same = search.vals.reshape(n, 3, 60, 80)[:, :, ~fresh] == moved[:, :, ~fresh]
             assert same.mean() > 0.9  # (this frame may replace a stiller one here and there)
-    sq = np.zeros((60, 80), bool)
-    sq[26:30, 74:78] = True  # (the square's inside at the working size)
-    assert (sq & fresh).sum() == sq.sum()
     z_clean = model.step(view(36))[0].max(axis=0)
     assert model._boot is None or (model._boot < 0).all()
     assert np.quantile(z_clean[fresh], 0.99) < k  # the scene: the square was cleaned out of the samples

@@ -53,6 +53,7 @@ def test_the_pretraining_clips_are_the_shipped_weights_clips():
     assert not SCENARIOS["jitter"].pretrain  # registered away by the pipeline: its raw frames are not the input
     assert not SCENARIOS["pan"].pretrain and not SCENARIOS["track"].pretrain  # the same
     assert not SCENARIOS["cut"].pretrain  # made after the shipped weights; not among their clips
+    assert not SCENARIOS["pan-stop"].pretrain  # the same
 
 
 def test_unet_pretrained_learns_nothing_per_video():

@@ -18,8 +18,8 @@ from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
 from bgsub.synth import iter_synth, synth
 
 H, W, N = 64, 80, 60
-NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan", "track",
-         "cut"]
+NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan",
+         "pan-stop", "track", "cut"]
 COVER = {"sweep": (0.3, 0.7)}  # the share of pixels that are foreground; the others' (0.01, 0.2)
 
 
@@ -230,6 +230,19 @@ def test_pan_is_the_default_clip_cropped_along_a_steady_pan():
         x0 = (n - 1) * P // (N - 1)
         assert np.array_equal(imgs[n - 1], big[n - 1][1][:, x0:x0 + W])
         assert np.array_equal(masks[n - 1], big[n - 1][2][:, x0:x0 + W])
+
+
+def test_pan_stop_is_the_default_clip_cropped_along_a_pan_that_stops():
+    """Frame n is the default clip rendered P = r(0.9 W) wider, cropped at column 0 up to frame A = r(0.25 N) + 1,
+    at (n - A) P // (B - A) up to B = r(0.55 N) + 1 and at P from there (a literal crop of iter_synth's frames)."""
+    P, A, B = r(0.9 * W), r(0.25 * N) + 1, r(0.55 * N) + 1
+    assert scenario_events("pan-stop", frames=N, height=H, width=W) == {"span": P, "pan": A, "stop": B}
+    big = list(iter_synth(height=H, width=W + P, frames=N, seed=0))
+    imgs, masks = clip("pan-stop")
+    for n in (1, A - 1, A, A + 1, (A + B) // 2, B - 1, B, N):
+        x0 = 0 if n <= A else (P if n >= B else (n - A) * P // (B - A))
+        assert np.array_equal(imgs[n - 1], big[n - 1][1][:, x0:x0 + W]), n
+        assert np.array_equal(masks[n - 1], big[n - 1][2][:, x0:x0 + W]), n
 
 
 def test_track_is_the_default_clip_panned_with_a_person_at_the_stated_place():

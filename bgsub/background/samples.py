@@ -639,7 +639,7 @@ class SampleModel:
                               self.texture_region, self.texture_halo)
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)
-        booting = boot_step(self, xc, tex, z, zmax) if self._boot is not None else None  # (follow.py)
+        booting = boot_step(self, xc, tex) if self._boot is not None else None  # (follow.py)
         if self.update:
             # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
             # like one sample) never becomes a sample, so misclassifications do not feed the model

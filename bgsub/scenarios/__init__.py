@@ -83,6 +83,12 @@ frame numbers and boxes of a clip are in its ``synth.yaml`` (``events``) and :fu
     160 x 120, past the registration's quarter of the smaller side [30] for the last quarter of the clip and
     within its half [60]. The ground truth is cropped with the frame (exact).
 
+``pan-stop`` - a camera that pans most of a view and stops (a model must follow the view, and keep the new one).
+    The default clip rendered at H x (W + P), P = max(2, r(0.9 W)) [144], frame n cropped to H x W at column 0 up to
+    frame A = r(0.25 N) + 1 [26], at column (n - A) P // (B - A) from there to frame B = r(0.55 N) + 1 [56], and at
+    column P from B on (:func:`~bgsub.scenarios.camera._pan_stop_offsets`: about two pixels a frame at 260 frames of
+    160 x 120). The ground truth is cropped with the frame (exact).
+
 ``track`` - a camera tracking a person (the short hand-held and tracking clips of the UCSD set).
     The default clip rendered at H x (W + P), P = max(2, r((N - 1) W / 160)) [89 at 90 frames of 160 x 120],
     frame n cropped at column (n - 1) P // (N - 1) (:func:`~bgsub.scenarios.camera._track_offsets`: a pixel a
@@ -113,7 +119,8 @@ from typing import Callable, Iterator, Optional
 from bgsub.errors import BgsubError
 from bgsub.scenarios.default import check_size, iter_synth
 from bgsub.scenarios.camera import (
-    _cut, _cut_events, _jitter, _jitter_events, _pan, _pan_events, _track, _track_events,
+    _cut, _cut_events, _jitter, _jitter_events, _pan, _pan_events, _pan_stop, _pan_stop_events, _track,
+    _track_events,
 )
 from bgsub.scenarios.draw import Frame
 from bgsub.scenarios.scene import (
@@ -170,6 +177,9 @@ SCENARIOS: dict[str, Scenario] = {
                        "to 2% of the frame's smaller side", _jitter_events, pretrain=False),
     "pan": Scenario(_pan, "the default clip seen by a camera panning steadily to the right, 40% of the frame's "
                     "smaller side over the clip", _pan_events, pretrain=False),
+    "pan-stop": Scenario(_pan_stop, "the default clip seen by a camera that stands still, pans 90% of the frame's "
+                         "width to the right from 25% to 55% of the clip, and stands still again", _pan_stop_events,
+                         pretrain=False),
     "track": Scenario(_track, "the default clip seen by a camera panning a pixel a frame (at 160 wide) to follow a "
                       "person who stays near the centre, scored from frame 1", _track_events,
                       first_scored=lambda N: 1, pretrain=False),

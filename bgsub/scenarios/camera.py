@@ -1,5 +1,6 @@
 """Scenarios of a moving camera: the default clip seen by a shaking camera (``jitter``), by a panning one (``pan``),
-by one tracking a person (``track``) and by one re-pointed once (``cut``) (:mod:`bgsub.scenarios` has each one's
+by one that pans most of a view and stops (``pan-stop``), by one tracking a person (``track``) and by one
+re-pointed once (``cut``) (:mod:`bgsub.scenarios` has each one's
 exact frames)."""
 
 from __future__ import annotations
@@ -62,6 +63,33 @@ def _pan_offsets(N: int, H: int, W: int) -> np.ndarray:
 def _pan(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
     off = _pan_offsets(N, H, W)
     for n, img, mask in iter_synth(height=H, width=W + _pan_span(H, W), frames=N, seed=seed, noise=noise):
+        x0 = int(off[n - 1])
+        yield n, img[:, x0:x0 + W], mask[:, x0:x0 + W]
+
+
+# --- pan-stop --------------------------------------------------------------------------------------------------
+
+PAN_STOP_SPAN = 0.9  # the pan's span, a share of the frame's width: nearly a whole new view
+PAN_STOP_FROM, PAN_STOP_TO = 0.25, 0.55  # the camera pans between these shares of the clip, still before and after
+
+
+def _pan_stop_events(N: int, H: int, W: int) -> dict:
+    return {"span": max(2, _r(PAN_STOP_SPAN * W)), "pan": _r(PAN_STOP_FROM * N) + 1, "stop": _r(PAN_STOP_TO * N) + 1}
+
+
+def _pan_stop_offsets(N: int, H: int, W: int) -> np.ndarray:
+    """(N,) each frame's crop column: 0 up to frame A (``pan``), then growing steadily to the span P at frame B
+    (``stop``), P from there on (whole pixels): column (n - A) P // (B - A) between them."""
+    ev = _pan_stop_events(N, H, W)
+    P, A, B = ev["span"], ev["pan"], ev["stop"]
+    n = np.arange(1, N + 1)
+    return np.clip((n - A) * P // max(B - A, 1), 0, P)
+
+
+def _pan_stop(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
+    off = _pan_stop_offsets(N, H, W)
+    P = _pan_stop_events(N, H, W)["span"]
+    for n, img, mask in iter_synth(height=H, width=W + P, frames=N, seed=seed, noise=noise):
         x0 = int(off[n - 1])
         yield n, img[:, x0:x0 + W], mask[:, x0:x0 + W]
 
