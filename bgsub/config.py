@@ -55,8 +55,8 @@ class InputConfig:
     follow: bool = True  # with stabilize, a method whose background model moves with the view (the U-Net's sample
     #                      model, consensus): where the camera points (the last 9 registered frames' median offset)
     #                      further than 1/16 of the frame's smaller side from the model's grid moves the model there,
-    #                      the pixels that come into view learning their samples from their first 20 frames
-    #                      (compared meanwhile from the frame after they enter, ViBe's start from one frame)
+    #                      the pixels that come into view compared from the frame after they enter (ViBe's start
+    #                      from one frame) and taking the stillest 20 of their first 40 frames as samples
     #                      (bgsub.background.follow); a frame a quarter of the frame from registration's reference
     #                      becomes it. false: every frame registered to the first (a pan followed to 3/4 of the view)
 

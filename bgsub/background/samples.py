@@ -226,6 +226,9 @@ class SampleModel:
     _pending: Optional[tuple] = field(default=None, repr=False)  # a move (dy, dx) the next frame comes with
     _boot: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) frames since a pixel came into view while
     #                                                              it learns its samples, -1 for the others
+    _bvals: Optional[np.ndarray] = field(default=None, repr=False)  # (LEARN n, C, h, w) their learning frames,
+    _bmot: Optional[np.ndarray] = field(default=None, repr=False)  # (2, LEARN n, h, w) those frames' motions,
+    _btex: Optional[np.ndarray] = field(default=None, repr=False)  # (LEARN n, h, w) and textures (follow.py)
     moves: list = field(default_factory=list, repr=False)  # where the model moved with the view (follow.py):
     #                                                       the n-th frame stepped (1-based)
 
@@ -639,7 +642,7 @@ class SampleModel:
                               self.texture_region, self.texture_halo)
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)
-        booting = boot_step(self, xc, tex) if self._boot is not None else None  # (follow.py)
+        booting = boot_step(self, xc, tex, zmax) if self._boot is not None else None  # (follow.py)
         if self.update:
             # only values well inside the model enter it (z < within * k): a borderline match (a leaf a little
             # like one sample) never becomes a sample, so misclassifications do not feed the model

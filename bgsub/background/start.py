@@ -97,6 +97,22 @@ def frame_motion(three, box: int, noise: float, motion: str,
     return np.maximum(md / nd, mf / nf)
 
 
+def two_frame_motion(prev: np.ndarray, x: np.ndarray, box: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w) each: frame ``x`` (C, h, w)'s difference to the frame before it ``prev`` (max over the channels) and
+    that over its gradient magnitude floored at ``noise``, box-filtered: the window's two motion measures
+    (:func:`stillness`) from one frame pair, for the pixels that come into view (:mod:`bgsub.background.follow`)."""
+    parts = kernels.motion_parts(prev, x, x, max(noise, 1e-3))
+    if parts is None:
+        stacked = np.stack((prev, x, x))
+        d = _motion(stacked, 1)[1]
+        r = _displacement(d[None], stacked[1:2], noise)[0]
+    else:
+        d, r = parts
+    if box > 1:
+        return _blurred(d[None], box)[0], _blurred(r[None], box)[0]
+    return d, r
+
+
 def _reflect(i: np.ndarray, n: int) -> np.ndarray:
     """Indices reflected into 0..n-1 as OpenCV's default border does (BORDER_REFLECT_101: -1 -> 1, n -> n - 2)."""
     i = np.abs(i)
