@@ -65,6 +65,8 @@ from typing import Optional
 
 import numpy as np
 
+from bgsub.background.start import box_size, two_frame_motion
+
 MOVED_STATE = ("samples", "tsamples", "sigma", "_dyn", "_sig0", "_over", "tsigma", "still", "_moved", "prev",
                "_boot", "_bvals", "_bmot", "_btex")
 #   the sample model's per-pixel arrays a move shifts (and the ghost test's counts): every array attribute of the
@@ -206,8 +208,6 @@ def boot_step(model, xc: np.ndarray, tex, zmax: np.ndarray) -> Optional[np.ndarr
 def learning_motion(model, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(h, w) each (differences, displacement): the frame ``xc``'s motion against the frame before (the model's
     ``prev``), box-filtered as the window's (:func:`bgsub.background.start.stillness`)."""
-    from bgsub.background.start import box_size, two_frame_motion
-
     h, w = xc.shape[1:]
     prev = xc if model.prev is None else model.prev
     box = box_size(h, w, (model._params or {}).get("box", 0))
@@ -236,7 +236,7 @@ def settle_learned(model, done: np.ndarray) -> None:
     cols = np.arange(idx.size)[None]
     vals = model._bvals.reshape(T, C, -1)[:, :, idx][pick, :, cols].transpose(0, 2, 1)  # (n, C, P)
     vals = np.ascontiguousarray(vals, dtype=np.float32)
-    if model._stable is not None:
+    if model._stable is not None:  # (the search's kept values: what the samples are set from again)
         for s in range(n):
             model._stable.learn(np.full(idx.size, s), idx, vals[s])
     if model._btex is not None and model.tsamples is not None:
