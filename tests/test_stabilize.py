@@ -83,6 +83,29 @@ def test_a_pan_of_two_pixels_a_frame_is_followed_at_its_velocity():
     assert st.moved == int(np.count_nonzero(off)) and st.refused == 0
 
 
+def test_a_fast_pan_within_the_quarter_is_followed_at_its_velocity():
+    """``pan-stop`` over 120 frames of 160 x 120: the camera pans four pixels a frame from standing still (144
+    columns in 36 frames), then stands still. Within the quarter, phase correlation against the first frame's view
+    comes out short as less of it is shared (three pixels behind at 28 columns), and the nine shifts around it and
+    around the last one kept do not reach the frame's; the pan's velocity carries the search there from its second
+    frame, not only past the quarter. Following the view, every frame is registered at the scenario's own offset
+    (before: 83 of the 120 frames off, most of them left as they are, and the grid moved twice)."""
+    from bgsub.scenarios.camera import _pan_stop_offsets
+
+    H, W, N = 120, 160, 120
+    off = _pan_stop_offsets(N, H, W)
+    assert np.diff(off).max() == 4 and off[-1] == 144
+    st = Stabilizer()
+    st.follow((H, W))
+    got = []
+    for _, img, _ in iter_scenario("pan-stop", height=H, width=W, frames=N):
+        _, (dy, dx) = st(_u8(img))
+        oy, ox = st._origin()
+        got.append((dy + oy, dx + ox))  # the frame's offset from the first frame's view
+    assert got == [(0, -int(o)) for o in off]
+    assert st.follows >= 4  # (each move to where the last 9 frames point: 20 working columns or more)
+
+
 def test_a_still_camera_is_left_alone():
     """The default clip (objects of several sizes crossing, light drift, noise): not one frame moved."""
     st = Stabilizer()
