@@ -182,17 +182,22 @@ def test_a_shake_beyond_the_reach_is_registered_and_a_bump_that_stays_is_followe
 
 def test_the_window_s_frames_are_brought_back_to_the_first_view():
     """on_first_grid against a literal loop: frame t moved by the sum of the moves up to it, in frame pixels (the
-    frames twice the grid's size), the rows and columns it lacks repeating its edge."""
+    frames twice the grid's size), the rows and columns it lacks repeating its edge; and which working pixels of the
+    grid each frame shows (those whose source lies in the grid)."""
     rng = np.random.default_rng(6)
     x = rng.normal(size=(4, 3, 12, 16)).astype(np.float32)
     moves = {11: (0, -2), 13: (1, -1)}  # frame numbers 10..13
-    out = on_first_grid(x, [10, 11, 12, 13], moves, (6, 8))
+    out, cover = on_first_grid(x, [10, 11, 12, 13], moves, (6, 8))
     cum = [(0, 0), (0, -2), (0, -2), (1, -3)]  # working pixels; x2 in frame pixels
+    assert cover.shape == (4, 6, 8) and cover.dtype == bool
     for t, (cy, cx) in enumerate(cum):
         for y in range(12):
             for xx in range(16):
                 sy, sx = min(max(y + 2 * cy, 0), 11), min(max(xx + 2 * cx, 0), 15)
                 np.testing.assert_array_equal(out[t, :, y, xx], x[t, :, sy, sx])
+        for yw in range(6):
+            for xw in range(8):
+                assert cover[t, yw, xw] == (0 <= yw + cy < 6 and 0 <= xw + cx < 8), (t, yw, xw)
     assert out is not x and np.array_equal(out[0], x[0])
 
 
@@ -304,3 +309,28 @@ def test_pixels_that_come_into_view_keep_their_stillest_learning_frames():
     assert np.quantile(z_clean[top], 0.99) < k and np.quantile(z_clean[bottom], 0.99) < k
     z_obj = model.step(view(36, top=50, bottom=50))[0].max(axis=0)
     assert np.median(z_obj[fresh]) > k
+
+
+def test_the_window_s_samples_come_from_the_frames_that_show_each_pixel():
+    """A window brought back to the first view (a camera followed within it) repeats each frame's edge where the
+    frame does not show the scene: constant values, stiller than any real frame. Given which frames show each
+    pixel, each pixel's samples are chosen among those alone (its stillest ``n``), and cycle through them where a
+    pixel has fewer than ``n``; without it the repeated edge wins (a literal check of the chosen frame indices)."""
+    from bgsub.background.start import select
+
+    rng = np.random.default_rng(5)
+    T, n, h, w = 30, 6, 12, 16
+    x = (100 + 10 * rng.standard_normal((T, 1, h, w))).astype(np.float32)  # every real frame noisy
+    cover = np.ones((T, h, w), bool)
+    cover[10:, :, :4] = False  # the first 4 columns shown by frames 0-9 alone (10 >= n)
+    cover[3:, :, 4:6] = False  # columns 4-5 by frames 0-2 alone (3 < n)
+    x[:, 0][~cover] = 50.0  # the repeated edge: the same value frame after frame
+    raw = np.abs(np.diff(x, axis=0)).max(axis=1)
+    raw = np.concatenate([raw[:1], np.maximum(raw[:-1], raw[1:]), raw[-1:]])
+    idx, m, _ = select(x, raw, n, "stable", 3, 10.0, "diff", 1.0, cover)
+    shown = np.take_along_axis(cover, idx, axis=0)
+    assert shown.all()  # never a frame that does not show the pixel
+    assert set(np.unique(idx[:, :, 4:6])) == {0, 1, 2}  # fewer than n: each of the three, cycled
+    assert (np.sort(idx[:, :, 4:6], axis=0) == np.array([0, 0, 1, 1, 2, 2])[:, None, None]).all()
+    plain, _, _ = select(x, raw, n, "stable", 3, 10.0, "diff", 1.0)
+    assert not np.take_along_axis(cover, plain, axis=0)[:, :, :4].all()  # without it the edge's frames are chosen

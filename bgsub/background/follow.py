@@ -52,6 +52,8 @@ the model moves in whole working pixels:
   first frame as accurately as before.
 - **The initialisation window** is read while the grid already moves: the model starts on its frames brought back
   to the first frame's view (:func:`bgsub.pipelines.reading.on_first_grid`), and moves with them as it steps them.
+  Where a frame does not show a pixel of that view it repeats its edge, so each pixel's samples are chosen among the
+  frames that show it (:func:`bgsub.background.start.select`'s ``cover``; twenty-ninth session).
 
 Measured: README, "A panning or tracking camera" (the camera scenarios, ``highway-pan`` and ``office-pan`` of
 ``scripts/make_proxies.py``); the eight sequences of ``../shared/data`` and the fifteen proxies are unchanged (their

@@ -244,7 +244,8 @@ class SampleModel:
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
                    floor_over: str = "all", restart: bool = False, ghost: int = 0,
                    texture_halo: str = "outside", scenes: bool = False, highlight: float = 1.0,
-                   grey_shadow: bool = False, white: float = TOP) -> "SampleModel":
+                   grey_shadow: bool = False, white: float = TOP, cover: Optional[np.ndarray] = None
+                   ) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -259,8 +260,10 @@ class SampleModel:
         (:func:`bgsub.background.shadow.shadowed`); 1: off. ``grey_shadow`` (with ``shadow``): grey video (no
         chromaticity) is tested as well, on its brightness and texture. ``white``: the level the frames were
         clipped at; 0: measured on the window's frames (:func:`bgsub.background.clipping.white_level`, on at most
-        :data:`WHITE_FRAMES` of them spread over it); a new view keeps the level."""
-        params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels")}
+        :data:`WHITE_FRAMES` of them spread over it); a new view keeps the level. ``cover`` (T, h, w) bool at the
+        working size, or None: the frames that show each pixel, where a followed camera moved within the window
+        (:func:`bgsub.background.start.select` chooses each pixel's samples among those)."""
+        params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels", "cover")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
         if matches < 1 or n < matches:
@@ -287,14 +290,15 @@ class SampleModel:
             x, tm = working_and_texture(frames, size, texture_region)  # (T, C, h, w), (T, h, w)
         else:
             x = to_working(frames, size)
-        return cls._from_working(x, tm, (H, W), params)
+        return cls._from_working(x, tm, (H, W), params, cover)
 
     @classmethod
-    def _from_working(cls, x: np.ndarray, tm: Optional[np.ndarray], native: tuple[int, int], params: dict
-                      ) -> "SampleModel":
+    def _from_working(cls, x: np.ndarray, tm: Optional[np.ndarray], native: tuple[int, int], params: dict,
+                      cover: Optional[np.ndarray] = None) -> "SampleModel":
         """The model from the window's frames at the working size ``x`` (T, C, h, w) grey levels and their
         textures ``tm`` (T, h, w) or None, the frames' size being ``native`` (H, W); ``params``: the rest of
-        :meth:`initialise`'s arguments (kept: a new view starts the model again with them)."""
+        :meth:`initialise`'s arguments (kept: a new view starts the model again with them); ``cover``: the frames
+        that show each pixel (:meth:`initialise`)."""
         p = params
         n, k, matches, phi, still, reach, init = (p["n"], p["k"], p["matches"], p["phi"], p["still"], p["reach"],
                                                   p["init"])
@@ -315,7 +319,8 @@ class SampleModel:
         white = float(p.get("white", TOP))  # (a model saved before it: the 8-bit top)
         # what the window gives: each pixel's samples, the noise, the health check (bgsub.background.start.choose)
         win = choose(x, native, n=n, k=k, matches=matches, init=init, box=box, motion=motion, short=short,
-                     floor_over=floor_over, clean=clean, seed=seed, scenes=bool(p.get("scenes", False)), white=white)
+                     floor_over=floor_over, clean=clean, seed=seed, scenes=bool(p.get("scenes", False)), white=white,
+                     cover=cover)
         n, noise, floor, quiet, over, b = win.n, win.noise, win.floor, win.quiet, win.over, win.box
         samples, idx, m, mnorm = win.samples, win.idx, win.motion, win.norm
         model = cls(samples=samples, sigma=np.full((h, w), noise, np.float32), noise=noise, native=(H, W),

@@ -158,10 +158,13 @@ def motion_at(three, idx: np.ndarray, box: int, noise: float, motion: str,
     return np.maximum(md / nd.reshape(-1)[idx], mf / nf.reshape(-1)[idx])
 
 
-def select(x: np.ndarray, raw: np.ndarray, n: int, init: str, box: int, noise: float, motion: str,
-           factor: float) -> tuple[np.ndarray, Optional[np.ndarray], Optional[tuple]]:
+def select(x: np.ndarray, raw: np.ndarray, n: int, init: str, box: int, noise: float, motion: str, factor: float,
+           cover: Optional[np.ndarray] = None) -> tuple[np.ndarray, Optional[np.ndarray], Optional[tuple]]:
     """Each pixel's ``n`` sample frames of the window x (T, C, h, w): (idx (n, h, w), the window's motion (T, h,
-    w) for ``"stable"`` else None, the measure's medians for ``"both"`` else None)."""
+    w) for ``"stable"`` else None, the measure's medians for ``"both"`` else None). ``cover`` (T, h, w) bool, or
+    None for every frame everywhere: the frames that show each pixel (a window that a followed camera moved in,
+    brought back to its first view: :func:`bgsub.pipelines.reading.on_first_grid`); ``"stable"`` chooses among
+    those alone, cycling through them where a pixel has fewer than ``n``."""
     T, C, h, w = x.shape
     if init not in INITS:
         raise BgsubError(f"background init must be stable, dense, window or first, got {init!r}")
@@ -172,6 +175,12 @@ def select(x: np.ndarray, raw: np.ndarray, n: int, init: str, box: int, noise: f
     cyc = np.broadcast_to(np.arange(n)[:, None, None] % T, (n, h, w))
     if init == "stable":
         m, norm = stillness(x, raw, box, noise, motion)
+        if cover is not None and cover.shape == m.shape and not cover.all():
+            # a frame that does not show a pixel (it repeats its edge there) is never among its stillest
+            m = np.where(cover, m, np.float32(np.inf)).astype(np.float32)
+            shown = np.maximum(cover.sum(axis=0), 1)  # (the first frame shows every pixel)
+            order = np.argsort(m, axis=0, kind="stable")
+            return np.take_along_axis(order, np.arange(n)[:, None, None] % shown[None], axis=0), m, norm
         return (cyc if T <= n else np.argpartition(m, n - 1, axis=0)[:n]), m, norm
     # "dense": the densest values of each pixel's window: for each frame, how many frames lie within 3 of the
     # pixel's own noise levels of it (its noise: the 20th percentile of its frame differences, 0.358 sigma for
@@ -214,13 +223,13 @@ class WindowChoice:
 
 def choose(x: np.ndarray, native: tuple[int, int], *, n: int, k: float, matches: int, init: str, box: int,
            motion: str, short: float, floor_over: str, clean: bool, seed: int, scenes: bool,
-           white: float = TOP) -> WindowChoice:
+           white: float = TOP, cover: Optional[np.ndarray] = None) -> WindowChoice:
     """The sample model's start from its window ``x`` (T, C, h, w) grey levels at the working size, the frames
     being ``native`` (H, W): the camera noise, each pixel's still frames, its ``n`` sample frames (:func:`select`;
     a short window, fewer than ``2 n`` frames with ``short`` > 0 and ``init="stable"``: its stillest ``short``
     share), with ``scenes`` of two still scenes the one whose outline is no edge
     (:func:`bgsub.background.scenes.two_scenes`), and the health check: a warning when most pixels never stand
-    still. The arguments are :meth:`bgsub.background.samples.SampleModel.initialise`'s."""
+    still. The arguments are :meth:`bgsub.background.samples.SampleModel.initialise`'s (``cover``: :func:`select`)."""
     H, W = native
     T, C, h, w = x.shape
     factor = (H * W) / (h * w)
@@ -245,7 +254,7 @@ def choose(x: np.ndarray, native: tuple[int, int], *, n: int, k: float, matches:
         med = median0(x)
         lit = np.stack([x[t] - illumination.offset(x[t], med) for t in range(T)])
         floor = robust_spread(lit, k, noise, clean, over=over)[2]
-    idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor)
+    idx, m, mnorm = select(x, raw, n, init, b, noise, motion, factor, cover)
     samples = frames_at(x, idx)  # (n, C, h, w): each pixel's selected frames
     if scenes and init == "stable" and T > n:
         # two still scenes at a pixel (someone who stood in view and left, or came and stopped): the one whose

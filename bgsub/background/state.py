@@ -157,10 +157,12 @@ class SampleState:
         return float(np.median(m.sigma)) * math.sqrt(f) / 255.0
 
 
-def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
+def start(frames, bc, *, pixels: int, seed: int = 0, cover=None) -> BackgroundState:
     """The background state of a video from its first frames ``frames`` (T, C, H, W) in [0, 1] (all of them are
     the initialisation window). ``bc``: a BackgroundConfig; ``pixels``: the working size's pixel budget when
-    ``bc.pixels`` is 0 (the network's)."""
+    ``bc.pixels`` is 0 (the network's). ``cover`` (T, h, w) bool at the sample model's working size, or None: the
+    frames that show each pixel (a window a followed camera moved in:
+    :attr:`bgsub.methods.base.Method.window_cover`)."""
     if bc.model == "reference":
         from bgsub.background.reference import estimate
 
@@ -204,4 +206,4 @@ def start(frames, bc, *, pixels: int, seed: int = 0) -> BackgroundState:
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region, texture_halo=bc.texture_halo, scenes=bc.scenes,
         motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, highlight=bc.highlight,
         grey_shadow=bc.grey_shadow, dynamics=bc.spread, white=bc.white,
-        seed=seed))  # censoring pays with the gain and cost office without it
+        seed=seed, cover=cover))  # censoring pays with the gain and cost office without it

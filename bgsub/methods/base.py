@@ -172,6 +172,11 @@ class Method(ABC):
         the video's first frames (called once per video, before :meth:`begin`; ``total``: the frames the video
         will give, None when unknown, as a live source). Default: nothing."""
 
+    window_cover = None  # (T, h, w) bool or None: which working pixels each of the frames handed to begin() shows,
+    #                      where a followed camera moved within them (they are brought back to the first frame's
+    #                      view and repeat their edge elsewhere: bgsub.pipelines.reading.on_first_grid); set by the
+    #                      pipeline before begin(), None when every frame shows every pixel
+
     def begin(self, frames: torch.Tensor) -> None:
         """Set up the state that belongs to the video being segmented, once per video, before any ``decompose``.
         frames: (T, C, H, W), the video's first ``begin_frames()`` selected frames (fewer when the video is

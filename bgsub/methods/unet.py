@@ -223,7 +223,11 @@ class UNetMethod(Method):
 
         bc = self.cfg.background
         n = init_count(bc.init, clip.shape[0])
-        self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed)
+        cover = self.window_cover
+        if cover is not None and cover.shape[0] != clip.shape[0]:  # (not this window's)
+            cover = None
+        self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed,
+                        cover=None if cover is None else cover[:n])
         self.state.reference = self.bg.ref.to_dict() if isinstance(self.bg, StaticReference) else None
 
     def restarts(self) -> list[int]:
