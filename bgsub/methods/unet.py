@@ -214,16 +214,17 @@ class UNetMethod(Method):
         self.label_numbers = list(nums)
         return self.label_numbers
 
-    def estimate_reference(self, clip: torch.Tensor) -> None:
+    def estimate_reference(self, clip: torch.Tensor, cover=None) -> None:
         """Start the background model on the initialisation window at the start of ``clip`` (its first
         ``background.init`` frames). The static reference is also kept in the training state (checkpoints of the
-        ``background.model=reference`` recipe carry it); the sample model belongs to the video only."""
+        ``background.model=reference`` recipe carry it); the sample model belongs to the video only. ``cover``: the
+        frames that show each working pixel (:attr:`bgsub.methods.base.Method.window_cover`; :meth:`begin` passes
+        it, the training paths start without it)."""
         from bgsub.background.start import init_count
         from bgsub.background.state import StaticReference, start
 
         bc = self.cfg.background
         n = init_count(bc.init, clip.shape[0])
-        cover = self.window_cover
         if cover is not None and cover.shape[0] != clip.shape[0]:  # (not this window's)
             cover = None
         self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed,
@@ -286,7 +287,7 @@ class UNetMethod(Method):
             if started is not None:
                 self.bg = copy.deepcopy(started)
             else:
-                self.estimate_reference(frames)
+                self.estimate_reference(frames, cover=self.window_cover)
             self._adopted = self._adopt_lookahead()
             return
         if self.state.reference is None:
