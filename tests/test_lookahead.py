@@ -238,7 +238,8 @@ def test_a_read_twice_starts_the_model_once_and_gives_the_masks_of_starting_it_a
     src = _write(tmp_path, x, gt)
     starts = []
     real = UNetMethod.estimate_reference
-    monkeypatch.setattr(UNetMethod, "estimate_reference", lambda self, clip: starts.append(1) or real(self, clip))
+    monkeypatch.setattr(UNetMethod, "estimate_reference",
+                        lambda self, clip, cover=None: starts.append(1) or real(self, clip, cover))
 
     def run(tag: str) -> tuple[list[bytes], int]:
         starts.clear()
