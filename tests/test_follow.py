@@ -58,6 +58,19 @@ def _scene(h, w, seed=3):
     return cv2.GaussianBlur(rng.uniform(0.1, 0.9, (h, w, 3)).astype(np.float32), (0, 0), 2.0)
 
 
+def _frame(f, rng, noise=0.004):
+    """A view ``f`` (H, W, 3) in [0, 1] with sensor noise, as the model takes it: (1, 3, H, W)."""
+    f = f + rng.normal(0, noise, f.shape).astype(np.float32)
+    return np.clip(f, 0, 1).transpose(2, 0, 1)[None]
+
+
+def _started(view, cfg):
+    """The model (the defaults, the search up to frame 500, a working size of 60 x 80) begun on 30 frames of
+    ``view(20)``."""
+    return start(np.concatenate([view(20) for _ in range(30)]),
+                 dataclasses.replace(cfg.background, horizon=500), pixels=4800).model
+
+
 def test_a_moved_model_is_the_old_one_moved_and_a_panned_frame_matches_it():
     """A model begun on a still textured scene (the defaults at a working size of 60 x 80), then a frame of the same
     scene seen by a camera panned 8 working pixels (16 frame pixels) left. Without the move every textured pixel differs
@@ -69,8 +82,7 @@ def test_a_moved_model_is_the_old_one_moved_and_a_panned_frame_matches_it():
     rng = np.random.default_rng(4)
 
     def view(col, noise=0.004):
-        f = wide[:, col:col + W] + rng.normal(0, noise, (H, W, 3)).astype(np.float32)
-        return np.clip(f, 0, 1).transpose(2, 0, 1)[None]
+        return _frame(wide[:, col:col + W], rng, noise)
 
     cfg = Config()
     frames = np.concatenate([view(20) for _ in range(30)])
@@ -235,12 +247,10 @@ def test_pixels_that_come_into_view_learn_their_samples_over_their_first_frames(
             f[50:62, 146:158] = 0.05
         if bright:
             f[90:102, 146:158] = 0.98
-        f = f + rng.normal(0, 0.004, (H, W, 3)).astype(np.float32)
-        return np.clip(f, 0, 1).transpose(2, 0, 1)[None]
+        return _frame(f, rng)
 
     cfg = Config()
-    model = start(np.concatenate([view(20) for _ in range(30)]),
-                  dataclasses.replace(cfg.background, horizon=500), pixels=4800).model
+    model = _started(view, cfg)
     n, k = model.samples.shape[0], cfg.background.k
     search = model._stable
     before = search.vals.reshape(n, 3, 60, 80).copy()
@@ -291,12 +301,10 @@ def test_pixels_that_come_into_view_keep_their_stillest_learning_frames():
             f[:60, 144:] = np.roll(pattern, 3 * top, axis=0)[:60]
         if bottom is not None:
             f[60:, 144:] = np.roll(pattern, 3 * bottom, axis=0)[60:]
-        f = f + rng.normal(0, 0.004, (H, W, 3)).astype(np.float32)
-        return np.clip(f, 0, 1).transpose(2, 0, 1)[None]
+        return _frame(f, rng)
 
     cfg = Config()
-    model = start(np.concatenate([view(20) for _ in range(30)]),
-                  dataclasses.replace(cfg.background, horizon=500), pixels=4800).model
+    model = _started(view, cfg)
     n, k = model.samples.shape[0], cfg.background.k
     model.move(0, -8)
     fresh = entered((60, 80), 0, -8)

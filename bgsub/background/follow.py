@@ -67,7 +67,7 @@ from typing import Optional
 
 import numpy as np
 
-from bgsub.background.start import box_size, two_frame_motion
+from bgsub.background.start import box_size, motion_terms, unitless
 
 MOVED_STATE = ("samples", "tsamples", "sigma", "_dyn", "_sig0", "_over", "tsigma", "still", "_moved", "prev",
                "_boot", "_bvals", "_bmot", "_btex")
@@ -191,9 +191,8 @@ def boot_step(model, xc: np.ndarray, tex, zmax: np.ndarray) -> Optional[np.ndarr
         model._stable.learn(slot, oy * xc.shape[2] + ox, xc[:, oy, ox])
     model._bvals[j, :, ys, xs] = xc[:, ys, xs].T
     md, mf = learning_motion(model, xc)
-    first = j == 0  # (the frame it entered with: no frame before it in view, never among the stillest)
-    model._bmot[0, j, ys, xs] = np.where(first, np.inf, md[ys, xs])
-    model._bmot[1, j, ys, xs] = np.where(first, np.inf, mf[ys, xs])
+    model._bmot[0, j, ys, xs] = md[ys, xs]
+    model._bmot[1, j, ys, xs] = mf[ys, xs]
     if model.tsamples is not None and tex is not None:
         tv = np.asarray(tex, np.float32)[ys, xs]
         model.tsamples[slot, 0, oy, ox] = tv[ok]
@@ -213,7 +212,7 @@ def learning_motion(model, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = xc.shape[1:]
     prev = xc if model.prev is None else model.prev
     box = box_size(h, w, (model._params or {}).get("box", 0))
-    return two_frame_motion(prev, xc, box, model._camera or model.noise)
+    return motion_terms((prev, xc, xc), box, model._camera or model.noise)
 
 
 def settle_learned(model, done: np.ndarray) -> None:
@@ -225,15 +224,9 @@ def settle_learned(model, done: np.ndarray) -> None:
     T = model._bvals.shape[0]
     md = model._bmot[0].reshape(T, -1)[:, idx]
     mf = model._bmot[1].reshape(T, -1)[:, idx]
-    if model.motion == "diff":
-        m = md
-    elif model.motion == "flow":
-        m = mf
-    else:
-        fin = np.isfinite(md)
-        nd = np.maximum(np.nanmedian(np.where(fin, md, np.nan), axis=0), 1e-3)
-        nf = np.maximum(np.nanmedian(np.where(fin, mf, np.nan), axis=0), 1e-3)
-        m = np.maximum(md / nd, mf / nf)
+    # the frame each entered with (its first: no frame before it in view) is never among its stillest
+    m = np.full(md.shape, np.inf, np.float32)
+    m[1:] = unitless(md[1:], mf[1:], model.motion)[0]
     pick = np.argpartition(m, n - 1, axis=0)[:n]  # (n, P)
     cols = np.arange(idx.size)[None]
     vals = model._bvals.reshape(T, C, -1)[:, :, idx][pick, :, cols].transpose(0, 2, 1)  # (n, C, P)

@@ -66,7 +66,16 @@ def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: st
     md = _blurred(raw, box)
     if motion == "diff":
         return md, None
-    mf = _flow(x, box, noise, raw)  # from the differences already taken
+    return unitless(md, _flow(x, box, noise, raw), motion)  # (the displacement from the differences already taken)
+
+
+def unitless(md: np.ndarray, mf: np.ndarray, motion: str
+             ) -> tuple[np.ndarray, Optional[tuple[np.ndarray, np.ndarray]]]:
+    """The stillness measure ``motion`` from the frames' two measures, differences ``md`` and displacement ``mf``
+    (each (T, ...), the frames along axis 0): one of them, or for ``"both"`` the larger of the two, each over the
+    pixel's own median along the frames (returned too: later frames are judged by the same medians)."""
+    if motion == "diff":
+        return md, None
     if motion == "flow":
         return mf, None
     nd = np.maximum(median0(md), 1e-3).astype(np.float32)
@@ -74,43 +83,36 @@ def stillness(x: np.ndarray, raw: np.ndarray, box: int, noise: float, motion: st
     return np.maximum(md / nd, mf / nf), (nd, nf)
 
 
-def frame_motion(three, box: int, noise: float, motion: str,
-                 norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """(h, w) the motion of the middle one of three consecutive frames (each (C, h, w), or stacked), measured as
-    in the window (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
-    # the middle frame's differences to its neighbours and their ratio to its gradient, unfiltered: one compiled
-    # pass, or the window's whole-array measures (the displacement only when asked for)
+def motion_terms(three, box: int, noise: float, flow: bool = True) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """(h, w) each: the middle one of three consecutive frames (each (C, h, w), or stacked)'s differences to its
+    neighbours (max over the channels) and, with ``flow``, their ratio to its gradient magnitude floored at
+    ``noise``, box-filtered: the window's two measures (:func:`stillness`) for that frame alone. (``(prev, x, x)``:
+    frame ``x`` against the one before it.)"""
+    # unfiltered: one compiled pass, or the window's whole-array measures (the displacement only when asked for)
     parts = kernels.motion_parts(three[0], three[1], three[2], max(noise, 1e-3))
     if parts is None:
         stacked = np.stack(three)
         d = _motion(stacked, 1)[1]
-        r = None if motion == "diff" else _displacement(d[None], stacked[1:2], noise)[0]
+        r = _displacement(d[None], stacked[1:2], noise)[0] if flow else None
     else:
         d, r = parts
     md = _blurred(d[None], box)[0] if box > 1 else d
+    if not flow:
+        return md, None
+    return md, _blurred(r[None], box)[0] if box > 1 else r
+
+
+def frame_motion(three, box: int, noise: float, motion: str,
+                 norm: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(h, w) the motion of the middle one of three consecutive frames (each (C, h, w), or stacked), measured as
+    in the window (the same values as :func:`stillness`'s for that frame; only the middle frame is computed)."""
+    md, mf = motion_terms(three, box, noise, flow=motion != "diff")
     if motion == "diff":
         return md
-    mf = _blurred(r[None], box)[0] if box > 1 else r
     if motion == "flow":
         return mf
     nd, nf = norm
     return np.maximum(md / nd, mf / nf)
-
-
-def two_frame_motion(prev: np.ndarray, x: np.ndarray, box: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
-    """(h, w) each: frame ``x`` (C, h, w)'s difference to the frame before it ``prev`` (max over the channels) and
-    that over its gradient magnitude floored at ``noise``, box-filtered: the window's two motion measures
-    (:func:`stillness`) from one frame pair, for the pixels that come into view (:mod:`bgsub.background.follow`)."""
-    parts = kernels.motion_parts(prev, x, x, max(noise, 1e-3))
-    if parts is None:
-        stacked = np.stack((prev, x, x))
-        d = _motion(stacked, 1)[1]
-        r = _displacement(d[None], stacked[1:2], noise)[0]
-    else:
-        d, r = parts
-    if box > 1:
-        return _blurred(d[None], box)[0], _blurred(r[None], box)[0]
-    return d, r
 
 
 def _reflect(i: np.ndarray, n: int) -> np.ndarray:

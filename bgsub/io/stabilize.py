@@ -306,14 +306,13 @@ class Stabilizer:
         # shift kept (a pan or a bump goes on from there), but none (the test is against none); past the quarter
         # only a continuation of the last (see the module's account), and one past each limit too, so that a shift
         # just beyond it is refused, not taken for the limit
-        # also around where the pan's velocity has taken the view since the last shift kept, once it has one (a
-        # pan's continuation, where the estimate shares less of the first frame's view and comes out short)
-        # (and, following the view, once the grid has moved: a tracked subject, in the middle of the reference
-        # frame and of the next ones, holds phase correlation's peak at none)
-        past_quarter = max(abs(last[0]), abs(last[1])) > self._limit
-        pred = self._predicted() if past_quarter or self.follows or self._vel != (0, 0) else None
+        # also around where the pan's velocity has taken the view since the last shift kept (the last shift itself
+        # at no velocity): a pan's continuation, where the estimate shares less of the first frame's view and comes
+        # out short (and, following the view: a tracked subject, in the middle of the reference frame and of the
+        # next ones, holds phase correlation's peak at none)
+        pred = self._predicted()
         centres = ([] if near or far else [est]) + ([last] if last != (0, 0) else []) + (
-            [pred] if pred is not None and pred != last else [])
+            [pred] if pred != last else [])
         cands = []
         for cy, cx in centres:
             for c in [(cy + a, cx + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]:
