@@ -173,11 +173,14 @@ class BackgroundConfig:
     #                     their samples need; at least a tenth of the frame, else all: leaves that sweep across
     #                     most of the frame then set no pixel's floor; measured: sbi-foliage +0.07, ucsd-birds
     #                     -0.09 thresholded, so all stays: the frame's spread guards water's stillest samples)
-    spread: str = "nn"  # samples: each pixel's noise level from its samples: nn (their nearest-neighbour spread,
-    #                     a Gaussian's standard deviation per channel: a background with several modes, a leaf that
-    #                     rested in front of the scene or water, keeps each mode's own width) | mad (1.4826 x their
-    #                     median absolute deviation, max over channels: spans all modes); floored at the frame's
-    #                     median MAD and the camera noise
+    spread: str = "camera"  # samples: each pixel's noise level: camera (the video's own, for every pixel: the
+    #                         camera noise, floored at the frame's median MAD and 8-bit quantisation; the samples
+    #                         themselves hold the background's modes and sway, as ViBe's one radius: a person in front
+    #                         of swaying trees is as visible as in front of a wall; thirtieth session) | nn (from the
+    #                         pixel's samples, their nearest-neighbour spread: a Gaussian's standard deviation per
+    #                         channel; swaying leaves or water spread it to the width of their whole range) | mad
+    #                         (1.4826 x their median absolute deviation, max over channels: spans all modes); both
+    #                         floored as camera
     shadow: float = 0.8  # samples: > 0: cast shadows (Horprasert et al. 1999): a pixel darker than its background
     #                      by a brightness in [shadow, 1), its chromaticity kept within k noise levels and its
     #                      texture (scaled by the brightness) within k noise levels of the texture samples, is

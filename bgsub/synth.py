@@ -16,8 +16,8 @@ Layout written (CDnet style, so ``bgsub evaluate --gt OUT`` scores it the CDnet 
 Frames are generated one at a time, so memory stays flat for any length.
 
 ``synth(OUT, scenario=NAME)`` writes one of the named scenarios of :mod:`bgsub.scenarios` instead (busy-start,
-dynamic, lossless, camouflage, stop, light-switch: one background-model mechanism each) in the same layout;
-``synth.yaml`` then records the scenario and its event frames.
+dynamic, trees, lossless, camouflage, stop, light-switch and more: one background-model mechanism each) in the
+same layout; ``synth.yaml`` then records the scenario and its event frames.
 """
 
 from __future__ import annotations

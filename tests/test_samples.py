@@ -1060,6 +1060,45 @@ def test_the_nn_spread_against_a_literal_loop_and_a_two_mode_pixel_keeps_each_mo
     assert (z_mad[2][patch] > mad.k).mean() < 0.05  # the MAD's noise level spans it
 
 
+def _swaying_clip(T=60, h=40, w=50, sigma=2.0, seed=7):
+    """Grey scene (100) with noise; in a patch every frame shows a leaf whose green and red sway over a continuous
+    range (green 80-160, red 40-80: a value drawn afresh each frame for each pixel), as a branch moving in the wind
+    shows a pixel its leaves, their edges and the sky between."""
+    rng = np.random.default_rng(seed)
+    x = np.full((T, 3, h, w), 100.0) + rng.normal(0, sigma, size=(T, 3, h, w))
+    u = rng.uniform(0.0, 1.0, size=(T, 20, 20))
+    x[:, 0, 10:30, 15:35] = 40.0 + 40.0 * u
+    x[:, 1, 10:30, 15:35] = 80.0 + 80.0 * u
+    x[:, 2, 10:30, 15:35] = 40.0 + 40.0 * u
+    return x
+
+
+def test_one_noise_level_for_every_pixel_the_samples_hold_the_sway():
+    """``dynamics="camera"`` (the config's ``background.spread`` default since the thirtieth session): every pixel's
+    noise level is the video's (the floor: the same number at a swaying pixel as at a still one), and the samples
+    alone carry the sway. A person in front of the swaying leaves whose colour lies 40 grey levels outside their
+    range is foreground; with ``"nn"`` the leaves' noise level is their range's width (a Gaussian's standard
+    deviation fitted to it), and k of them reach past him: background. The leaves themselves stay background."""
+    x = _swaying_clip()
+    frames = torch.from_numpy((x / 255).astype(np.float32))
+    cam = SampleModel.initialise(frames, pixels=0, init="window", dynamics="camera")
+    nn = SampleModel.initialise(frames, pixels=0, init="window", dynamics="nn")
+    patch = (slice(10, 30), slice(15, 35))
+    assert np.all(cam.sigma == np.float32(cam.noise))  # one number: the swaying patch's as the still scene's
+    assert cam.noise < 4.0 < 10.0 < np.median(nn.sigma[patch])  # the camera's (sigma 2) vs the leaves' range
+    rng = np.random.default_rng(8)
+    obj = np.full((3, 40, 50), 100.0) + rng.normal(0, 2.0, size=(3, 40, 50))
+    obj[:, 10:30, 15:35] = np.array([40.0, 200.0, 40.0])[:, None, None]  # green 40 above the leaves' brightest
+    leaves = np.full((3, 40, 50), 100.0) + rng.normal(0, 2.0, size=(3, 40, 50))
+    u = rng.uniform(0.0, 1.0, size=(20, 20))
+    leaves[:, 10:30, 15:35] = np.stack([40.0 + 40.0 * u, 80.0 + 80.0 * u, 40.0 + 40.0 * u])
+    probe = torch.from_numpy((np.stack([leaves, obj]) / 255).astype(np.float32))
+    z_cam, z_nn = cam.step(probe).amax(1).numpy(), nn.step(probe).amax(1).numpy()
+    assert (z_cam[0][patch] <= cam.k).mean() > 0.95  # the leaves: within a noise radius of two samples
+    assert (z_cam[1][patch] > cam.k).mean() > 0.95  # the person in front of them
+    assert (z_nn[1][patch] > nn.k).mean() < 0.05  # the leaves' range as the noise level hides him
+
+
 def test_an_object_over_most_of_the_frame_is_not_a_light_change():
     """The illumination offset is kept only when it explains more of the frame than no change at all: leaves
     over 70% of the frame make the median offset theirs (it would bring them into the background's light); a
@@ -1081,7 +1120,7 @@ def test_an_object_over_most_of_the_frame_is_not_a_light_change():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("background.spread=median", "background.spread must be nn or mad, got 'median'"),
+    ("background.spread=median", "background.spread must be camera, nn or mad, got 'median'"),
     ("background.shadow=1.5", "background.shadow must be 0 (off)"),
     ("background.open_horizon=-1", "background.open_horizon must be 0 (off) or a frame number, got -1"),
     ("background.short=2", "background.short must be 0 (off) or the share of a short window's frames"),

@@ -18,7 +18,7 @@ from bgsub.scenarios import SCENARIOS, iter_scenario, scenario_events
 from bgsub.synth import iter_synth, synth
 
 H, W, N = 64, 80, 60
-NAMES = ["busy-start", "dynamic", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan",
+NAMES = ["busy-start", "dynamic", "trees", "lossless", "camouflage", "stop", "light-switch", "sweep", "jitter", "pan",
          "pan-stop", "track", "cut"]
 COVER = {"sweep": (0.3, 0.7)}  # the share of pixels that are foreground; the others' (0.01, 0.2)
 
@@ -51,6 +51,26 @@ def test_default_scenario_is_the_default_clip():
     for (n1, a, ma), (n2, b, mb) in zip(iter_scenario("default", height=32, width=48, frames=8, seed=3),
                                         iter_synth(height=32, width=48, frames=8, seed=3)):
         assert n1 == n2 and np.array_equal(a, b) and np.array_equal(ma, mb)
+
+
+def test_trees_sway_over_a_range_and_the_person_lies_outside_it():
+    """``trees``: the band's pixels sway over a continuous range of colours (leaf, sky and their mixtures; ground
+    truth 0), and the person in front of it lies in some channel at least 20 grey levels from every colour the band
+    shows at the same pixel, 95% of his pixels 30 or more (what a noise level spread over the sway hides)."""
+    imgs, masks = clip("trees")
+    y0, y1 = scenario_events("trees", frames=N, height=H, width=W)["band_rows"]
+    assert (y0, y1) == (r(0.08 * H), r(0.08 * H) + max(r(0.38 * H) + 2, r(0.42 * H)))
+    band, on = imgs[:, y0:y1], masks[:, y0:y1]
+    assert on.any() and not masks[:, y1:].any() and not masks[:, :y0].any()  # the person only in front of it
+    shown = np.where(on[..., None], np.nan, band)  # the band where the person is not
+    span = (np.nanmax(shown, axis=0) - np.nanmin(shown, axis=0)).max(axis=-1)
+    assert np.percentile(span, 50) > 60 / 255 and np.percentile(span, 75) > 120 / 255
+    t, y, x = np.nonzero(on)
+    near = np.array([np.nanmin(np.abs(shown[:, yy, xx] - band[tt, yy, xx]).max(axis=-1)) for tt, yy, xx in
+                     zip(t, y, x)])
+    assert near.min() > 20 / 255 and np.percentile(near, 5) > 30 / 255
+    first, last = scenario_events("trees", frames=N, height=H, width=W)["walker"]
+    assert (first, last) == (r(0.2 * N), r(0.8 * N))
 
 
 def test_busy_start_objects_stand_in_the_first_frames_then_leave_ghosts():

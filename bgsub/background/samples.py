@@ -42,8 +42,16 @@ What each piece is for (measured one at a time: README, "This round"):
   only at the pixels the window never saw stand still (in fewer frames than their samples need, the health
   check's measure): a background it never showed may show later, while an object that stops where the window
   saw the scene still stays foreground.
-- **Noise levels with a physical meaning**: with ``dynamics="nn"`` (the config's default,
-  ``background.spread``) sigma is the samples' nearest-neighbour spread (each sample's n/3-th nearest other
+- **One noise level, the camera's** (``dynamics="camera"``, the config's default ``background.spread`` since the
+  thirtieth session): every pixel's sigma is the video's noise floor (the camera noise, the frame's median MAD,
+  8-bit quantisation: the next bullet), and the samples alone hold what the background does: leaves that sway, water, a leaf that rested
+  in front of the scene. ViBe's one radius for every pixel (Barnich & Van Droogenbroeck 2011); the issue's "multi-
+  modal by construction, without inflating a single noise level". A per-pixel noise level fitted to the samples
+  (``"nn"``, ``"mad"``) grows with the sway to its whole range (a Gaussian's width fitted to it: leaves swaying over
+  80 grey levels got sigma 13.7, k sigma 82), so a person in front of the leaves, 40 levels outside every colour
+  they take, was background (the ``trees`` scenario; a unit test on a literal swaying patch).
+- **Noise levels fitted to the samples** (the ablation's): with ``dynamics="nn"`` (the default before the thirtieth
+  session) sigma is the samples' nearest-neighbour spread (each sample's n/3-th nearest other
   sample, max over channels, the 75th percentile over the samples: :func:`nn_statistic`), calibrated by :func:`spread_ratio` to a Gaussian's
   standard deviation per channel, the unit z is measured in; a pixel whose samples form several modes (a leaf that
   rested in front of the scene, water) gets each mode's own width, not the span of all of them. With
@@ -141,8 +149,9 @@ log = logging.getLogger("bgsub")
 CLIP_HI = 253.0  # grey levels at the working size: a channel this close to the 8-bit range's top was clipped by the
 #                  camera (a censored value: the truth is at least it; JPEG moves a clipped flat area by a level or two)
 WHITE_FRAMES = 16  # the window's frames the white level is measured on (spread over it; a million values at 320 x 240)
-DYNAMICS = ("mad", "nn", "spread", "diff", "both", "mad-spread")  # how sigma is estimated (the first two: the
-#                                                                 config's background.spread; the rest: ablation)
+DYNAMICS = ("camera", "nn", "mad", "spread", "diff", "both", "mad-spread")  # how sigma is estimated (the first
+#                                                                         three: the config's background.spread;
+#                                                                         the rest: ablation)
 
 def nn_statistic(n: int) -> tuple[int, float]:
     """``dynamics="nn"``'s statistic for ``n`` samples: (order, percentile). Each sample's distance to its
@@ -208,6 +217,8 @@ class SampleModel:
     _sig0: Optional[np.ndarray] = field(default=None, repr=False)
     _over: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) the pixels the floor is measured over
     _nn: bool = False  # sigma from the samples' nearest-neighbour spread (dynamics="nn"), not their MAD
+    _flat: bool = False  # one noise level for every pixel, the video's (dynamics="camera"): the samples carry the
+    #                      background's dynamics
     _stable: Optional[StableSearch] = field(default=None, repr=False)  # the stable start after the window
     _found: Optional[dict] = field(default=None, repr=False)  # the search's lookahead when it ended
     still: Optional[np.ndarray] = None
@@ -332,7 +343,8 @@ class SampleModel:
         model._camera, model._clean, model._floor = noise, clean, floor
         model._over = over
         model._nn = dynamics == "nn"
-        if init == "stable" and horizon > T and T > n and T > 1 and dynamics in ("mad", "nn"):
+        model._flat = dynamics == "camera"
+        if init == "stable" and horizon > T and T > n and T > 1 and dynamics in ("camera", "mad", "nn"):
             # the stable start goes on past the window, up to ``horizon`` frames: each pixel's samples stay the
             # values of its frames of least motion seen so far (see :meth:`_extend`)
             model.horizon = horizon
@@ -350,7 +362,7 @@ class SampleModel:
             sel = np.take_along_axis(dd, np.ascontiguousarray(idx), axis=0)
             model._dyn = np.maximum(np.median(sel, axis=0) / 0.954, noise).astype(np.float32)
         model.sigma = model._dyn
-        if dynamics in ("mad", "mad-spread", "nn"):
+        if dynamics in ("camera", "mad", "mad-spread", "nn"):
             model._settle(model.samples)
             if model._stable is not None:
                 model._floor = model.noise  # the window's noise floor: a longer horizon never lowers it,
@@ -388,6 +400,8 @@ class SampleModel:
         if self._nn:  # the width of the samples' modes, per channel: their nearest-neighbour spread (a leaf that
             # rested in front of the scene, or water, gives the samples several modes; their MAD spans them all)
             dyn = self._spread(*nn_statistic(samples.shape[0]))
+        if self._flat:  # the video's noise level at every pixel (ViBe's one radius): the samples hold the modes
+            dyn = np.full(dyn.shape, floor, np.float32)
         if self._sig0 is not None:
             dyn = np.maximum(dyn, self._sig0)
         self._dyn = dyn
@@ -580,6 +594,8 @@ class SampleModel:
         if self._nn:
             dyn = self._spread(*nn_statistic(samples.shape[0]), samples=samples)
         dyn = dyn[:, 0]
+        if self._flat:
+            dyn = np.full(dyn.shape, self.noise, np.float32)
         if self._sig0 is not None:
             dyn = np.maximum(dyn, self._sig0.reshape(-1)[idx])
         n, C = self.samples.shape[:2]

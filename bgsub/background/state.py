@@ -173,8 +173,8 @@ def start(frames, bc, *, pixels: int, seed: int = 0, cover=None) -> BackgroundSt
     if bc.compensate not in ("offset", "none"):
         raise BgsubError(f"background.compensate={bc.compensate} needs background.model=reference "
                          f"(the sample model compensates a per-channel offset, or none)")
-    if bc.spread not in ("nn", "mad"):
-        raise BgsubError(f"background.spread must be nn or mad, got {bc.spread!r}")
+    if bc.spread not in ("camera", "nn", "mad"):
+        raise BgsubError(f"background.spread must be camera, nn or mad, got {bc.spread!r}")
     if not 0.0 <= bc.shadow < 1.0:
         raise BgsubError(f"background.shadow must be 0 (off) or the least share of the light a shadow leaves, "
                          f"in (0, 1), got {bc.shadow}")

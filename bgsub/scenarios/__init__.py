@@ -34,6 +34,19 @@ frame numbers and boxes of a clip are in its ``synth.yaml`` (``events``) and :fu
     front of the band (top row r(0.08 H) + 1) from frame r(0.25 N) [25] to r(0.75 N) [75]; a dark car crosses
     right to left over the static background (rows from r(0.75 H)) from frame 1 to N + 1.
 
+``trees`` - trees swaying against the sky with a person in front (a model must not spread its noise level over the
+    sway: Wallflower's WavingTrees, CDnet's fall). A band, rows r(0.08 H) to r(0.08 H) + max(r(0.38 H) + 2,
+    r(0.42 H)), over the full width: leaf clumps (blurred noise, sigma max(1, 0.02 W) px, thresholded softly:
+    leaf weight clip(0.5 + 1.5 t / std t)) of dark green leaves (0.16, 0.30, 0.12) + 0.05 x fine texture against
+    a pale sky (0.70, 0.78, 0.88), displaced each frame by dx = max(1, 0.008 W) sin(2 pi n / 16 + 0.2 y /
+    max(1, 0.01 H)) px (a travelling sway: 1.3 px at 160 wide) and dy = 0.5 sin(2 pi n / 23) px, bilinearly
+    resampled. A pixel at a clump's edge sways between leaf, sky and their mixtures: a continuous range (half of
+    the band's pixels span 60 grey levels or more in some channel, a quarter 120 or more). A person in a red
+    shirt (0.65, 0.20, 0.18) and dark blue trousers (0.25, 0.22, 0.35) crosses left to right in front of the band
+    (top row r(0.08 H) + 1) from frame r(0.2 N) [20] to r(0.8 N) [80]: in some channel at least 20 grey levels
+    from every colour the band shows at the same pixel, 95% of his pixels 30 or more (at 64 x 80, 60 frames).
+    Not among the pretraining clips.
+
 ``lossless`` - noise-free 8-bit frames (a model must not turn 1-grey-level changes into foreground).
     No sensor noise; every frame is exact 8-bit values (write it as PNG or BMP: ``--ext jpg`` is refused). A
     global flicker of 0.3 sin(2 pi n / 9) grey levels (sub-level: after rounding, most pixels are identical
@@ -126,6 +139,7 @@ from bgsub.scenarios.draw import Frame
 from bgsub.scenarios.scene import (
     _busy_start_events, _busy_start, _dynamic_events, _dynamic, _sweep_events, _sweep, _lossless_events,
     _lossless, _camouflage_events, _camouflage, _stop_events, _stop, _light_switch_events, _light_switch,
+    _trees_events, _trees,
 )
 
 # cv2 is imported where the default clip's background is drawn (bgsub.scenarios.default), not at import: the CLI
@@ -162,6 +176,8 @@ SCENARIOS: dict[str, Scenario] = {
                            "(scored from frame 1)", _busy_start_events, first_scored=lambda N: 1),
     "dynamic": Scenario(_dynamic, "a band of swaying foliage (30% of the frame, background) with a person of "
                         "foliage colour passing in front", _dynamic_events),
+    "trees": Scenario(_trees, "a band of trees swaying against the sky (40% of the frame, background) with a person "
+                      "in a red shirt passing in front", _trees_events, pretrain=False),
     "lossless": Scenario(_lossless, "noise-free 8-bit frames: sub-level flicker, +-1-2 level 8x8 blocks, "
                          "moderate-contrast objects", _lossless_events, noise=0.0, lossless=True),
     "camouflage": Scenario(_camouflage, "a striped object (+-25 levels) whose mean matches the smooth background, "

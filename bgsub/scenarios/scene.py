@@ -102,6 +102,49 @@ def _dynamic(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]
         yield n, _finish(img, noise, seed, n, _tag("dynamic")), mask
 
 
+# --- trees -----------------------------------------------------------------------------------------------------
+
+
+def _trees_events(N: int, H: int, W: int) -> dict:
+    y0 = _r(0.08 * H)
+    ph, _ = _person_size(H, W)
+    return {
+        "band_rows": [y0, min(H, y0 + max(ph + 2, _r(0.42 * H)))], "sway_px": max(1.0, 0.008 * W),
+        "sway_period": 16, "walker": [max(1, _r(0.2 * N)), max(2, _r(0.8 * N))], "walker_top": y0 + 1,
+    }
+
+
+def _trees(H: int, W: int, N: int, seed: int, noise: float) -> Iterator[Frame]:
+    """A band of trees against the sky sways (leaves and sky: two colours with soft edges between, as Wallflower's
+    WavingTrees); a person in a red shirt crosses in front of it. Ground truth: the person."""
+    import cv2
+
+    ev = _trees_events(N, H, W)
+    rng, bg = _base("trees", H, W, seed)
+    y0, y1 = ev["band_rows"]
+    bh, pad = y1 - y0, int(math.ceil(ev["sway_px"])) + 2
+    shape = (bh + 2 * pad, W + 2 * pad)
+    clumps = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), max(1.0, 0.02 * W))
+    leaf_w = np.clip(0.5 + 1.5 * clumps / (clumps.std() + 1e-6), 0.0, 1.0)[:, :, None]  # 1: leaves, 0: sky
+    fine = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), 0.8)[:, :, None]
+    leaves = np.array([0.16, 0.30, 0.12], np.float32) + 0.05 * fine
+    sky = np.array([0.70, 0.78, 0.88], np.float32) + 0.01 * fine
+    canopy = np.clip(leaf_w * leaves + (1.0 - leaf_w) * sky, 0, 1).astype(np.float32)
+    ph, pw = _person_size(H, W)
+    walker = _person(ph, pw, rng, (0.65, 0.20, 0.18), (0.25, 0.22, 0.35))
+    yy, xx = np.mgrid[0:bh, 0:W].astype(np.float32)
+    for n in range(1, N + 1):
+        img, mask = bg.copy(), np.zeros((H, W), bool)
+        dx = ev["sway_px"] * np.sin(2 * math.pi * n / ev["sway_period"] + 0.2 * yy / max(1.0, 0.01 * H))
+        dy = 0.5 * math.sin(2 * math.pi * n / 23)
+        img[y0:y1] = cv2.remap(canopy, (xx + pad + dx).astype(np.float32), (yy + pad + dy).astype(np.float32),
+                               cv2.INTER_LINEAR)
+        x = _cross(n, *ev["walker"], -pw, W)
+        if x is not None:
+            _paint(img, mask, *walker, ev["walker_top"], x)
+        yield n, _finish(img, noise, seed, n, _tag("trees")), mask
+
+
 # --- sweep -----------------------------------------------------------------------------------------------------
 
 
