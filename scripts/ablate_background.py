@@ -103,7 +103,9 @@ LEVERS = (
     "horizon=300+open_horizon=3000",  # the search stops at frame 300, but where the window never saw a pixel
     #                                   still (the twelfth session's default)
     "motion=diff",  # stillness as frame differences only (LaBGen), not also as displacement
-    "spread=mad",  # one noise level spanning every mode (the samples' MAD), not the modes' width
+    "spread=nn",  # each pixel's noise level fitted to its samples (their spread: a sway's whole range), not the
+    #               camera's for every pixel (the default since the thirtieth session)
+    "spread=mad",  # each pixel's noise level the samples' MAD (spanning every mode), not the camera's
     "gain=false",  # the light as a per-channel offset only
     "compensate=none",  # no light compensation at all
     "texture=false",  # no texture channel
