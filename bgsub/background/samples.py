@@ -44,12 +44,14 @@ What each piece is for (measured one at a time: README, "This round"):
   saw the scene still stays foreground.
 - **One noise level, the camera's** (``dynamics="camera"``, the config's default ``background.spread`` since the
   thirtieth session): every pixel's sigma is the video's noise floor (the camera noise, the frame's median MAD,
-  8-bit quantisation: the next bullet), and the samples alone hold what the background does: leaves that sway, water, a leaf that rested
-  in front of the scene. ViBe's one radius for every pixel (Barnich & Van Droogenbroeck 2011); the issue's "multi-
-  modal by construction, without inflating a single noise level". A per-pixel noise level fitted to the samples
-  (``"nn"``, ``"mad"``) grows with the sway to its whole range (a Gaussian's width fitted to it: leaves swaying over
-  80 grey levels got sigma 13.7, k sigma 82), so a person in front of the leaves, 40 levels outside every colour
-  they take, was background (the ``trees`` scenario; a unit test on a literal swaying patch).
+  8-bit quantisation: the next bullet), and the samples alone hold what the background does: leaves that sway,
+  water, a leaf that rested in front of the scene. ViBe's one radius for every pixel (Barnich & Van Droogenbroeck
+  2011); the issue's "multi-modal by construction, without inflating a single noise level". A per-pixel noise
+  level fitted to the samples (``"nn"``, ``"mad"``) grows with the sway to its whole range (a Gaussian's width
+  fitted to it: leaves swaying over 80 grey levels got sigma 13.7, k sigma 82), so a person in front of the leaves,
+  40 levels outside every colour they take, was background (a unit test on a literal swaying patch; the ``trees``
+  scenario). The price: where a pixel's samples do not cover its sway (the stillest frames of a swaying branch are
+  its turning points), the positions between are foreground (README, "One noise level").
 - **Noise levels fitted to the samples** (the ablation's): with ``dynamics="nn"`` (the default before the thirtieth
   session) sigma is the samples' nearest-neighbour spread (each sample's n/3-th nearest other
   sample, max over channels, the 75th percentile over the samples: :func:`nn_statistic`), calibrated by :func:`spread_ratio` to a Gaussian's
