@@ -102,6 +102,12 @@ class BackgroundConfig:
     passes: int = 2  # reference: 1 = plain median and MAD; 2 = conservative re-estimation without the outliers
     compensate: str = "offset"  # offset: per-frame illumination offset (robust median) | smooth (reference
     #                             only): a quadratic gain and offset field per frame (robust fit) | none
+    sway: int = 0  # samples: > 0: where the window shows the background sway (most of a pixel's misses explained by
+    #              a neighbour's background within this many working pixels: branches, leaves against the sky), a
+    #              neighbour's background within it may explain the pixel (Elgammal et al. 2000's displacement
+    #              probability; bgsub.background.sway). Off: 2 takes the `trees` scenario 0.638 -> 0.956 zero-shot
+    #              but costs ucsd-peds 0.06, sbi-foliage 0.07 and the fifteen proxies 0.037 (1: trees 0.781, the
+    #              proxies -0.011; thirtieth session). For a scene you know sways
     shift: int = 0  # displacement tolerance in pixels (compared with the background within a radius; samples:
     #                 working-size pixels, a neighbour's background may explain a pixel)
     texture: bool = True  # samples: a texture channel (mean |neighbour difference| inside each working pixel,

@@ -70,7 +70,7 @@ import numpy as np
 from bgsub.background.start import box_size, motion_terms, unitless
 
 MOVED_STATE = ("samples", "tsamples", "sigma", "_dyn", "_sig0", "_over", "tsigma", "still", "_moved", "prev",
-               "_boot", "_bvals", "_bmot", "_btex")
+               "_boot", "_bvals", "_bmot", "_btex", "_sway")
 #   the sample model's per-pixel arrays a move shifts (and the ghost test's counts): every array attribute of the
 #   model whose last two dimensions are its working size is one of these (a test checks)
 FOLLOW = 1.0 / 16.0  # the model moves when where the camera points lies further than this share of the frame's
@@ -124,6 +124,7 @@ def move_state(model, dy: int, dx: int) -> np.ndarray:
     if model._stable is not None and not model._stable.moved(dy, dx, fresh):
         model._stable = None  # past the horizon: the search for the open pixels ends
     model._found = None
+    model._sway_idx = None
     if model._watch is not None:
         model._watch.clear()
     model._bg = None
@@ -156,6 +157,9 @@ def fill_entered(model, fresh: np.ndarray, xc: np.ndarray, tex) -> None:
         count[fresh], moved[fresh], quiet[fresh] = 0, False, 1
     if model._stable is not None:
         model._stable.fill(fresh, xc)
+    if model._sway is not None:  # (no window showed them sway)
+        model._sway[fresh] = False
+        model._sway_idx = None
     if model._boot is None:
         model._boot = np.full(fresh.shape, -1, np.int16)
         C, (h, w) = xc.shape[0], fresh.shape

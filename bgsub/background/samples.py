@@ -110,7 +110,8 @@ What each piece is for (measured one at a time: README, "This round"):
   texture alone (a flat object a little darker than a flat background passes for its shadow; one whose texture
   differs from the background's does not).
 - Options measured and left off (README, ablation): ``shift`` (a neighbour's background may explain a pixel: a
-  shaking camera), ``absorb=False`` (the diffused updates never write into foreground pixels).
+  shaking camera), ``sway`` (the same only where the window showed the background sway:
+  :mod:`bgsub.background.sway`), ``absorb=False`` (the diffused updates never write into foreground pixels).
 - **A health check**: when most pixels never stand still in the window, a warning says the model holds what
   moved there (:func:`bgsub.background.start.choose`, which makes the window's choice of samples as well).
 
@@ -138,6 +139,7 @@ from bgsub.background.follow import boot_step, fill_entered, move_state
 from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
+from bgsub.background.sway import displaced, sway_mask
 from bgsub.background.start import FLOOR_OVER, choose
 from bgsub.background.update import diffuse, heal
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
@@ -192,6 +194,8 @@ class SampleModel:
     sigma_update: bool = False
     within: float = 0.5
     shift: int = 0
+    sway: int = 0  # > 0: where the window showed the background sway, a neighbour's background within this many
+    #                working pixels may explain a pixel (bgsub.background.sway)
     texture: bool = False
     texture_region: int = 1  # the texture box-averaged over this many x this many working pixels (odd)
     texture_halo: str = "outside"  # next to colour foreground: outside (no texture there but in the one-pixel
@@ -221,6 +225,9 @@ class SampleModel:
     _nn: bool = False  # sigma from the samples' nearest-neighbour spread (dynamics="nn"), not their MAD
     _flat: bool = False  # one noise level for every pixel, the video's (dynamics="camera"): the samples carry the
     #                      background's dynamics
+    _sway: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) bool: the pixels whose window showed
+    #                                                                the background sway (sway.py)
+    _sway_idx: Optional[tuple] = field(default=None, repr=False)  # their coordinates (ys, xs), made when needed
     _stable: Optional[StableSearch] = field(default=None, repr=False)  # the stable start after the window
     _found: Optional[dict] = field(default=None, repr=False)  # the search's lookahead when it ended
     still: Optional[np.ndarray] = None
@@ -257,8 +264,8 @@ class SampleModel:
                    shadow_texture: bool = True, short: float = 0.0, texture_region: int = 1,
                    floor_over: str = "all", restart: bool = False, ghost: int = 0,
                    texture_halo: str = "outside", scenes: bool = False, highlight: float = 1.0,
-                   grey_shadow: bool = False, white: float = TOP, cover: Optional[np.ndarray] = None
-                   ) -> "SampleModel":
+                   grey_shadow: bool = False, white: float = TOP, cover: Optional[np.ndarray] = None,
+                   sway: int = 0) -> "SampleModel":
         """The model from the initialisation window ``frames`` (T, C, H, W) in [0, 1]. ``init``: "stable" (the
         ``n`` frames of least local motion per pixel), "window" (``n`` frames spread over the window), "first"
         (the first frame, as ViBe). ``short`` (> 0, "stable"): a window of fewer than twice ``n`` frames gives each
@@ -381,6 +388,10 @@ class SampleModel:
         model.prev = None  # the first frame stepped has no previous one
         model._params = params
         model.ghost = int(p["ghost"])
+        model.sway = int(p.get("sway", 0))  # (a model saved before it: none)
+        if model.sway > 0 and T > 1:  # where the window shows the background sway (sway.py)
+            model._sway = sway_mask(x, model.samples, model.background(), model.sigma, k, model.matches, model.sway,
+                                    cover)
         if p["restart"]:
             model._watch = ViewWatch(2 * p["n"])  # a full window: twice the samples (restart.py)
         return model
@@ -626,6 +637,19 @@ class SampleModel:
         texm = self._in_shadow(texm, shade)
         return masked_z(texm, share, claimed, self.tsamples[:, 0], self.tsigma, self.matches)
 
+    def _displaced(self, xc: np.ndarray, res: np.ndarray) -> None:
+        """At the pixels whose window showed the background sway, the residual ``res`` (C, h, w, in place) against
+        the neighbour's background that explains the frame ``xc`` best (within ``sway`` working pixels), where that
+        is smaller than against the pixel's own samples (:mod:`bgsub.background.sway`)."""
+        if self._sway_idx is None:
+            self._sway_idx = np.nonzero(self._sway)
+        ys, xs = self._sway_idx
+        if ys.size == 0:
+            return
+        d = displaced(xc, self.background(), self.sway, ys, xs)
+        better = d.max(axis=0) < res[:, ys, xs].max(axis=0)
+        res[:, ys[better], xs[better]] = d[:, better]
+
     def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None, raw: Optional[np.ndarray] = None
               ) -> np.ndarray:
         tex0 = tex  # as read (the new-view test keeps it; a gain rescales `tex` below)
@@ -645,6 +669,8 @@ class SampleModel:
         res = self._residual(xc)  # (C, h, w)
         if self.shift > 0:
             res = self._shifted(xc, res)
+        if self._sway is not None:
+            self._displaced(xc, res)
         clipped = self._censored(x, xc, res) if self.censor else None
         z = res / self.sigma
         zmax = _channel_max(z)  # (h, w), computed once

@@ -187,6 +187,8 @@ def start(frames, bc, *, pixels: int, seed: int = 0, cover=None) -> BackgroundSt
     for name in ("horizon", "open_horizon"):
         if getattr(bc, name) < 0:
             raise BgsubError(f"background.{name} must be 0 (off) or a frame number, got {getattr(bc, name)}")
+    if bc.sway < 0:
+        raise BgsubError(f"background.sway must be 0 (off) or a radius in working pixels, got {bc.sway}")
     if bc.ghost < 0:
         raise BgsubError(f"background.ghost must be 0 (off) or the frames a region must stand still before its "
                          f"outline is judged, got {bc.ghost}")
@@ -206,4 +208,4 @@ def start(frames, bc, *, pixels: int, seed: int = 0, cover=None) -> BackgroundSt
         compensate=bc.compensate == "offset", gain=bc.gain, horizon=bc.horizon, open_horizon=bc.open_horizon, stiller=bc.stiller, shift=bc.shift, texture=bc.texture, texture_region=bc.texture_region, texture_halo=bc.texture_halo, scenes=bc.scenes,
         motion=bc.motion, short=bc.short, floor_over=bc.floor, censor=bc.gain, shadow=bc.shadow > 0, shadow_min=bc.shadow or SHADOW_MIN, highlight=bc.highlight,
         grey_shadow=bc.grey_shadow, dynamics=bc.spread, white=bc.white,
-        seed=seed, cover=cover))  # censoring pays with the gain and cost office without it
+        sway=bc.sway, seed=seed, cover=cover))  # censoring pays with the gain and cost office without it
