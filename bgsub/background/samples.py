@@ -282,7 +282,9 @@ class SampleModel:
         clipped at; 0: measured on the window's frames (:func:`bgsub.background.clipping.white_level`, on at most
         :data:`WHITE_FRAMES` of them spread over it); a new view keeps the level. ``cover`` (T, h, w) bool at the
         working size, or None: the frames that show each pixel, where a followed camera moved within the window
-        (:func:`bgsub.background.start.select` chooses each pixel's samples among those)."""
+        (:func:`bgsub.background.start.select` chooses each pixel's samples among those). ``sway`` (> 0): where the
+        window shows the background sway, a neighbour's background within that many working pixels may explain a
+        pixel (:mod:`bgsub.background.sway`); 0: off."""
         params = {name: value for name, value in locals().items() if name not in ("cls", "frames", "pixels", "cover")}
         if frames.ndim != 4 or frames.shape[0] < 1:
             raise BgsubError(f"background: expected initialisation frames (T, C, H, W), got {tuple(frames.shape)}")
