@@ -8,18 +8,23 @@ import numpy as np
 import pytest
 
 from bgsub.background.samples import SampleModel
-from bgsub.background.sway import displaced, sway_mask
+from bgsub.background.sway import closer, displaced, sway_mask
 
 
 def test_displaced_is_the_closest_neighbour_s_background_in_its_worst_channel():
-    """Against a literal loop over the neighbours within r (the pixel itself left out, clipped at the edge)."""
+    """Against a literal loop over the neighbours within r (the pixel itself left out, clipped at the edge); and
+    ``closer`` takes it only where it is smaller than the own residual in the worst channel, and only ``where``."""
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, size=(3, 9, 11)).astype(np.float32)
     bg = rng.uniform(0, 255, size=(3, 9, 11)).astype(np.float32)
-    ys, xs = np.nonzero(rng.uniform(size=(9, 11)) < 0.4)
+    ys, xs = np.nonzero(np.ones((9, 11), bool))
     for r in (1, 2):
-        got = displaced(x, bg, r, ys, xs)
-        for i, (y, xx) in enumerate(zip(ys, xs)):
+        got = displaced(x, bg, r)
+        res = rng.uniform(0, 80, size=(3, 9, 11)).astype(np.float32)
+        where = rng.uniform(size=(9, 11)) < 0.5
+        mended = res.copy()
+        closer(x, mended, bg, r, where)
+        for y, xx in zip(ys, xs):
             best, bestm = None, np.inf
             for dy in range(-r, r + 1):
                 for dx in range(-r, r + 1):
@@ -29,7 +34,9 @@ def test_displaced_is_the_closest_neighbour_s_background_in_its_worst_channel():
                     d = np.abs(x[:, y, xx] - q)
                     if d.max() < bestm:
                         best, bestm = d, d.max()
-            np.testing.assert_allclose(got[:, i], best, rtol=0, atol=1e-4)
+            np.testing.assert_allclose(got[:, y, xx], best, rtol=0, atol=1e-4)
+            take = where[y, xx] and bestm < res[:, y, xx].max()
+            np.testing.assert_allclose(mended[:, y, xx], best if take else res[:, y, xx], rtol=0, atol=1e-4)
 
 
 def _swaying(T=60, h=24, w=32, seed=1):

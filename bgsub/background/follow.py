@@ -124,7 +124,6 @@ def move_state(model, dy: int, dx: int) -> np.ndarray:
     if model._stable is not None and not model._stable.moved(dy, dx, fresh):
         model._stable = None  # past the horizon: the search for the open pixels ends
     model._found = None
-    model._sway_idx = None
     if model._watch is not None:
         model._watch.clear()
     model._bg = None
@@ -159,7 +158,6 @@ def fill_entered(model, fresh: np.ndarray, xc: np.ndarray, tex) -> None:
         model._stable.fill(fresh, xc)
     if model._sway is not None:  # (no window showed them sway)
         model._sway[fresh] = False
-        model._sway_idx = None
     if model._boot is None:
         model._boot = np.full(fresh.shape, -1, np.int16)
         C, (h, w) = xc.shape[0], fresh.shape

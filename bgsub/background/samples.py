@@ -139,7 +139,7 @@ from bgsub.background.follow import boot_step, fill_entered, move_state
 from bgsub.background.restart import ViewWatch
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
-from bgsub.background.sway import displaced, sway_mask
+from bgsub.background.sway import closer, sway_mask
 from bgsub.background.start import FLOOR_OVER, choose
 from bgsub.background.update import diffuse, heal
 from bgsub.background.stats import (  # noqa: F401 (kth_smallest, noise_level, spread_ratio: re-exported)
@@ -227,7 +227,6 @@ class SampleModel:
     #                      background's dynamics
     _sway: Optional[np.ndarray] = field(default=None, repr=False)  # (h, w) bool: the pixels whose window showed
     #                                                                the background sway (sway.py)
-    _sway_idx: Optional[tuple] = field(default=None, repr=False)  # their coordinates (ys, xs), made when needed
     _stable: Optional[StableSearch] = field(default=None, repr=False)  # the stable start after the window
     _found: Optional[dict] = field(default=None, repr=False)  # the search's lookahead when it ended
     still: Optional[np.ndarray] = None
@@ -507,24 +506,9 @@ class SampleModel:
     def _shifted(self, x: np.ndarray, res: np.ndarray) -> np.ndarray:
         """The residual where a neighbour's background (within ``shift`` working pixels) explains the pixel better:
         a camera that shakes by a fraction of a pixel, or an edge whose blur changes, moves the background's edges
-        but not its colours."""
-        bg = self.background()
-        h, w = x.shape[-2:]
-        r = self.shift
-        pad = np.pad(bg, ((0, 0), (r, r), (r, r)), mode="edge")
-        best = res
-        bestm = res.max(axis=0)
-        for dy in range(-r, r + 1):
-            for dx in range(-r, r + 1):
-                if dy == 0 and dx == 0:
-                    continue
-                d = np.abs(x - pad[:, r + dy : r + dy + h, r + dx : r + dx + w])
-                m = d.max(axis=0)
-                better = m < bestm
-                if better.any():
-                    best = np.where(better[None], d, best)
-                    bestm = np.where(better, m, bestm)
-        return best
+        but not its colours (:func:`bgsub.background.sway.closer`; ``res`` is changed in place)."""
+        closer(x, res, self.background(), self.shift)
+        return res
 
     def step(self, frames):
         """z (T, C, h, w) float32 in noise levels for consecutive frames (T, C, H, W) in [0, 1], each seen once
@@ -639,19 +623,6 @@ class SampleModel:
         texm = self._in_shadow(texm, shade)
         return masked_z(texm, share, claimed, self.tsamples[:, 0], self.tsigma, self.matches)
 
-    def _displaced(self, xc: np.ndarray, res: np.ndarray) -> None:
-        """At the pixels whose window showed the background sway, the residual ``res`` (C, h, w, in place) against
-        the neighbour's background that explains the frame ``xc`` best (within ``sway`` working pixels), where that
-        is smaller than against the pixel's own samples (:mod:`bgsub.background.sway`)."""
-        if self._sway_idx is None:
-            self._sway_idx = np.nonzero(self._sway)
-        ys, xs = self._sway_idx
-        if ys.size == 0:
-            return
-        d = displaced(xc, self.background(), self.sway, ys, xs)
-        better = d.max(axis=0) < res[:, ys, xs].max(axis=0)
-        res[:, ys[better], xs[better]] = d[:, better]
-
     def _step(self, x: np.ndarray, tex: Optional[np.ndarray] = None, raw: Optional[np.ndarray] = None
               ) -> np.ndarray:
         tex0 = tex  # as read (the new-view test keeps it; a gain rescales `tex` below)
@@ -671,8 +642,8 @@ class SampleModel:
         res = self._residual(xc)  # (C, h, w)
         if self.shift > 0:
             res = self._shifted(xc, res)
-        if self._sway is not None:
-            self._displaced(xc, res)
+        if self._sway is not None and self._sway.any():  # (where the window showed a sway: sway.py)
+            closer(xc, res, self.background(), self.sway, self._sway)
         clipped = self._censored(x, xc, res) if self.censor else None
         z = res / self.sigma
         zmax = _channel_max(z)  # (h, w), computed once
