@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar, Optional
 from bgsub.errors import BgsubError
 
 if TYPE_CHECKING:  # annotations only: importing this module does not import torch (bgsub.arrays)
+    import numpy as np
     import torch
 
 
@@ -176,6 +177,12 @@ class Method(ABC):
     #                      where a followed camera moved within them (they are brought back to the first frame's
     #                      view and repeat their edge elsewhere: bgsub.pipelines.reading.on_first_grid); set by the
     #                      pipeline before begin(), None when every frame shows every pixel
+
+    def cover_of(self, frames) -> Optional[np.ndarray]:
+        """:attr:`window_cover` when it belongs to ``frames`` (one entry per frame), else None (frames handed to
+        :meth:`begin` by another path than the pipeline's reading)."""
+        cover = self.window_cover
+        return cover if cover is not None and len(cover) == len(frames) else None
 
     def begin(self, frames: torch.Tensor) -> None:
         """Set up the state that belongs to the video being segmented, once per video, before any ``decompose``.

@@ -231,8 +231,8 @@ class ConsensusThreshold(Method):
         from bgsub.background.state import start
 
         bc = dataclasses.replace(self.cfg.background, model="samples")
-        cover = self.window_cover if self.window_cover is not None and len(self.window_cover) == len(frames) else None
-        self.state = start(frames, bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed, cover=cover)
+        self.state = start(frames, bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed,
+                           cover=self.cover_of(frames))
 
     def restarts(self) -> list[int]:
         return list(getattr(self.state, "restarts", []))

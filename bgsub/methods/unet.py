@@ -218,15 +218,13 @@ class UNetMethod(Method):
         """Start the background model on the initialisation window at the start of ``clip`` (its first
         ``background.init`` frames). The static reference is also kept in the training state (checkpoints of the
         ``background.model=reference`` recipe carry it); the sample model belongs to the video only. ``cover``: the
-        frames that show each working pixel (:attr:`bgsub.methods.base.Method.window_cover`; :meth:`begin` passes
-        it, the training paths start without it)."""
+        working pixels each frame of ``clip`` shows (:meth:`bgsub.methods.base.Method.cover_of`; :meth:`begin`
+        passes it, the training paths start without it)."""
         from bgsub.background.start import init_count
         from bgsub.background.state import StaticReference, start
 
         bc = self.cfg.background
         n = init_count(bc.init, clip.shape[0])
-        if cover is not None and cover.shape[0] != clip.shape[0]:  # (not this window's)
-            cover = None
         self.bg = start(clip[:n], bc, pixels=self.cfg.model.pixels, seed=self.cfg.train.seed,
                         cover=None if cover is None else cover[:n])
         self.state.reference = self.bg.ref.to_dict() if isinstance(self.bg, StaticReference) else None
@@ -287,7 +285,7 @@ class UNetMethod(Method):
             if started is not None:
                 self.bg = copy.deepcopy(started)
             else:
-                self.estimate_reference(frames, cover=self.window_cover)
+                self.estimate_reference(frames, cover=self.cover_of(frames))
             self._adopted = self._adopt_lookahead()
             return
         if self.state.reference is None:
