@@ -132,6 +132,51 @@ def test_the_model_starts_again_from_the_new_views_frames():
     assert np.median(np.abs(off.background() - now)) > 3 * np.median(np.abs(on.background() - now))
 
 
+def test_a_model_of_the_new_views_first_frames_is_given_until_the_restart():
+    """From the run's ``samples``-th new-view frame (half the full window) until the restart, the z given is that of
+    a model initialised on exactly the run's first ``samples`` frames and stepped over the frames since (initialise
+    and step, counting its window's frames as stepped, as the restart does). Against the `cut` scenario's ground
+    truth over those frames its decision (z > k) is right where the old model's is not (the early model switched
+    off: ``ViewWatch.early = 0``); the restart comes at the same frame either way."""
+    from bgsub.background.state import start
+    from bgsub.config import Config
+
+    N, h, w = 200, 120, 160
+    frames = list(iter_scenario("cut", height=h, width=w, frames=N, seed=0))
+    x = (np.round(np.stack([img.transpose(2, 0, 1) for _, img, _ in frames]) * 255) / 255).astype(np.float32)
+    gt = np.stack([m for _, _, m in frames]).astype(bool)
+    cut = scenario_events("cut", frames=N, height=h, width=w)["cut"]
+    cfg = Config()
+    bc, n = cfg.background, cfg.background.samples
+    on = start(x[: bc.init], bc, pixels=cfg.model.pixels).model
+    off = start(x[: bc.init], bc, pixels=cfg.model.pixels).model
+    off._watch.early = 0
+    assert on._watch.early == n
+    zs_on, zs_off = {}, {}
+    for t in range(1, cut + 2 * n):  # (1-based frame numbers)
+        zs_on[t] = on.step(x[t - 1 : t])[0]
+        zs_off[t] = off.step(x[t - 1 : t])[0]
+    assert on.restarts == off.restarts == [cut]
+    params = dict(on._params)
+    ref = SampleModel.initialise(x[cut - 1 : cut - 1 + n], pixels=cfg.model.pixels, **params)
+    ref.frames_seen = n
+    for t in range(cut + n, cut + 2 * n):  # the early model's frames: the run's (n+1)-th to its last
+        np.testing.assert_array_equal(zs_on[t], ref.step(x[t - 1 : t])[0])
+    for t in range(1, cut + n):  # before it: the old model's, as without it
+        np.testing.assert_array_equal(zs_on[t], zs_off[t])
+
+    def f(zs):
+        ts = range(cut + n, cut + 2 * n)
+        fg = np.stack([zs[t].max(axis=0) > on.k for t in ts])
+        g = gt[[t - 1 for t in ts]]
+        tp = np.count_nonzero(fg & g)
+        return 2 * tp / (np.count_nonzero(fg) + np.count_nonzero(g))
+
+    assert on.size == (h, w)
+    f_on, f_off = f(zs_on), f(zs_off)
+    assert f_on >= 0.7 and f_off < 0.3, (f_on, f_off)
+
+
 @pytest.mark.parametrize("name", ["sweep", "stop", "light-switch", "busy-start"])
 def test_no_restart_where_the_view_stays(name):
     """Leaves sweeping across half the scene, a person who stops, a light switched, persons standing from the first

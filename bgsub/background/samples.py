@@ -239,6 +239,8 @@ class SampleModel:
     _rng: Optional[np.random.Generator] = field(default=None, repr=False)
     _params: Optional[dict] = field(default=None, repr=False)  # initialise's arguments (a new view starts again)
     _watch: Optional[ViewWatch] = field(default=None, repr=False)  # the new-view test (restart)
+    _early: Optional["SampleModel"] = field(default=None, repr=False)  # a new view's model in use before the run
+    #                                                                     completes (restart.py)
     restarts: list = field(default_factory=list, repr=False)  # where it started again: the n-th frame stepped (1-based)
     _base: int = field(default=0, repr=False)  # the video's frames before this model's window
     _ghost: Optional[tuple] = field(default=None, repr=False)  # the ghost test's per-pixel counts (ghost.py)
@@ -698,9 +700,30 @@ class SampleModel:
             self.prev = xc
         self.frames_seen += 1
         if self._watch is not None:
-            window = self._watch.see(x, tex0, zmax, self.sigma, self.k)
-            if window is not None:
-                self._restart(*window)
+            z = self._watch_view(x, tex0, raw, z, zmax)
+        return z
+
+    def _watch_view(self, x: np.ndarray, tex: Optional[np.ndarray], raw: Optional[np.ndarray], z: np.ndarray,
+                    zmax: np.ndarray) -> np.ndarray:
+        """The new-view test (:mod:`bgsub.background.restart`) on this frame ``x`` (its texture as read ``tex``,
+        ``raw``; the old model's ``z`` and ``zmax``); returns the z to give for it. From the run's
+        :attr:`ViewWatch.early`-th new-view frame a model made from the run's frames so far (as the restart makes
+        one from all of them) steps beside the old one, and its z is given while the run lasts: the run then goes
+        on while it explains most of the frame. The run broken, it is dropped (the old model never stopped); the
+        run complete, the model starts again from all of its frames."""
+        early = self._early
+        ze = early._step(x, tex, raw) if early is not None else None
+        window = self._watch.see(x, tex, zmax, self.sigma, self.k,
+                                 None if ze is None else _channel_max(ze) > early.k)
+        if window is not None:
+            self._restart(*window)
+            return z if ze is None else ze
+        if early is not None and self._watch.run > self._watch.early:
+            return ze
+        self._early = None
+        if self._watch.early and self._watch.run == self._watch.early:  # (its window's last frame: the old z)
+            self._early, _ = self._view_model(*self._watch.kept())
+            self._early._watch = None  # (the old model watches; the early one is replaced when the run completes)
         return z
 
     def _absorb(self, mask: np.ndarray, xc: np.ndarray, tex: Optional[np.ndarray]) -> None:
@@ -735,13 +758,21 @@ class SampleModel:
         the frame just stepped, and their textures ``ts`` (T, h, w) or None (:mod:`bgsub.background.restart`):
         the model made from them as from an initialisation window, with the same arguments, its window's frames
         counted as stepped. Its own random stream goes on."""
-        T = xs.shape[0]
-        begin = self._base + self.frames_seen - T  # the video's frame (0-based) the new view began at
+        new, begin = self._view_model(xs, ts)
         log.warning("background: the view changed: more than half of the frame changed and stood still for %d "
                     "frames from frame %d of the video (a camera moved, or a cut); the background model started "
-                    "again from those frames", T, begin + 1)
-        new = type(self)._from_working(xs, ts, self.native, self._params)
+                    "again from those frames%s", xs.shape[0], begin + 1,
+                    f" (a model of the first {self._watch.early} in use from the next)" if self._watch.early else "")
         rng, restarts, moves = self._rng, self.restarts + [begin + 1], self.moves
         self.__dict__.update(new.__dict__)
         self._rng, self.restarts, self.moves = rng, restarts, moves
-        self._base, self.frames_seen = begin, T
+
+    def _view_model(self, xs: np.ndarray, ts: Optional[np.ndarray]) -> tuple["SampleModel", int]:
+        """(the model made from a new view's frames ``xs``, ``ts`` as from an initialisation window, with this
+        model's arguments, its window's frames counted as stepped; the video's frame, 0-based, the view began at):
+        :meth:`_restart`'s, and the early model's (:meth:`_new_view_z`)."""
+        T = xs.shape[0]
+        begin = self._base + self.frames_seen - T  # the video's frame (0-based) the new view began at
+        new = type(self)._from_working(xs, ts, self.native, self._params)
+        new._base, new.frames_seen = begin, T
+        return new, begin
