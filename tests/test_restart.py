@@ -56,6 +56,30 @@ def test_the_watch_counts_changed_and_still_frames_in_a_row():
     assert ts is None  # drift[1] came without a texture: none for the window
 
 
+def test_most_of_the_foreground_must_stand_still_not_most_of_the_frame():
+    """A new view like the old over 40% of the frame (not foreground there) whose objects move over a quarter of it:
+    60% of the frame foreground, 35% of it foreground and still. Most of the foreground stands still (35 of 60):
+    the run goes on; when the moving part grows to 31 of the 60 it breaks."""
+    h, w = 10, 10
+    sigma = np.ones((h, w), np.float32)
+    zmax = np.zeros((h, w), np.float32)
+    zmax[:6] = 2 * K  # rows 0-5 foreground: 60%
+    x0 = np.full((3, h, w), 80.0, np.float32)
+    sign = np.where(np.arange(w) % 2 == 0, 1.0, -1.0).astype(np.float32)  # (no median offset: not a change of light)
+    watch = ViewWatch(5)
+    watch.see(x0, None, zmax, sigma, K)
+    x1 = x0.copy()
+    x1[:, :2] += 30.0 * sign  # rows 0-1 and
+    x1[:, 2, :5] += 30.0 * sign[:5]  # half of row 2 moved: 25 of the 60 foreground pixels
+    watch.see(x1, None, zmax, sigma, K)
+    assert watch.run == 2
+    x2 = x1.copy()
+    x2[:, 2, 5:] += 30.0 * sign[5:]
+    x2[:, 3, :1] += 30.0  # 31 of the 60 moved
+    watch.see(x2, None, zmax, sigma, K)
+    assert watch.run == 1  # broken: this frame begins the next run
+
+
 def test_a_change_of_light_is_still():
     """Every pixel 20 levels brighter than the run's first frame (an exposure settling after the camera moved) is
     still: the median offset is taken off first."""
