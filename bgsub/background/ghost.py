@@ -31,7 +31,7 @@ and nine in ten of the pairs that see one are a ghost's. A stopped object has it
 one has no edge in either image: neither is taken. (Counting every telling pair instead of those that see an edge,
 as the nineteenth to twenty-first sessions did, left a ghost whose outline was a tenth edgeless in place: the
 ``busy-start`` scenario with ``background.texture_halo=mask``, 0.88 of the pairs a ghost's; twenty-second
-session.) :meth:`bgsub.background.samples.SampleModel._absorb` then puts the frame's values in place of the samples
+session.) :func:`absorb` then puts the frame's values in place of the samples
 that disagree with them (and in the stillest-frame search's kept values, which would otherwise bring them back).
 
 Measured (README, "Ghosts"): the ``busy-start`` scenario at 160 x 120 (zero-shot F 0.54 -> 0.68), the eight
@@ -166,3 +166,24 @@ def take_in(vals: np.ndarray, v: np.ndarray, thr: np.ndarray) -> np.ndarray:
     already match it stay (a ghost's pixel keeps the modes it had)."""
     off = np.abs(vals - v[None]).max(axis=1) > thr
     return np.where(off[:, None], v[None], vals).astype(np.float32)
+
+
+def absorb(model, mask: np.ndarray, xc: np.ndarray, tex: Optional[np.ndarray]) -> None:
+    """A ghost's pixels ``mask`` (h, w) taken into a sample model (``model``,
+    :class:`bgsub.background.samples.SampleModel`): at each, the samples more than k noise levels off the frame's
+    value ``xc`` (C, h, w, the model's light) in any channel become that value (:func:`take_in`), in the
+    stillest-frame search's kept values as well (the search sets the samples again from them); the texture samples
+    likewise from ``tex`` (h, w). The pixels' samples are then set again as at every setting
+    (:meth:`bgsub.background.samples.SampleModel._settle_open`)."""
+    idx = np.flatnonzero(mask)
+    n, C = model.samples.shape[:2]
+    v = xc.reshape(C, -1)[:, idx]  # (C, P)
+    thr = np.float32(model.k) * model.sigma.reshape(-1)[idx]  # (P,)
+    if model._stable is not None:  # (the search sets the samples again from its kept values)
+        model._stable.take_in(idx, v, thr)
+    model._settle_open(idx, take_in(model.samples.reshape(n, C, -1)[:, :, idx], v, thr))
+    if model.tsamples is not None and tex is not None and model.tsigma is not None:
+        model.tsamples = np.ascontiguousarray(model.tsamples)
+        ts = model.tsamples.reshape(n, 1, -1)
+        tthr = np.float32(model.k) * np.broadcast_to(model.tsigma, model.tsamples.shape[1:]).reshape(-1)[idx]
+        ts[:, :, idx] = take_in(ts[:, :, idx], tex.reshape(1, -1)[:, idx], tthr)

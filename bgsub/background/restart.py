@@ -63,11 +63,15 @@ frames, 7; at 320 x 240 and seeds 1 and 2 none of the thirteen others reaches 5)
 
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 import numpy as np
 
 from bgsub.background.illumination import offset
+from bgsub.background.stats import _channel_max
+
+log = logging.getLogger("bgsub")
 
 NEW_VIEW_SHARE = 0.5  # more than this share of the frame's pixels foreground and still: a new view
 STILL_LEVELS = 4.0  # a pixel stands still: frame difference within this many noise levels (as the window's test)
@@ -94,7 +98,7 @@ class ViewWatch:
         further frame must be more than half foreground, most of it still since that first frame, up to a change
         of the light (each channel's median difference to it, :func:`bgsub.background.illumination.offset`).
         ``early_fg`` (h, w) bool, the foreground of a model made of the run's first frames (the early model,
-        :meth:`bgsub.background.samples.SampleModel._watch_view`): the run goes on while it is at most half of the
+        :func:`watch_view`): the run goes on while it is at most half of the
         frame, in place of the stillness test."""
         fg = zmax > k
         n = fg.size
@@ -133,3 +137,54 @@ class ViewWatch:
         """The run ends (a frame that breaks it; the model moved with the view, :mod:`bgsub.background.follow`)."""
         self._xs.clear()
         self._ts.clear()
+
+
+def watch_view(model, x: np.ndarray, tex: Optional[np.ndarray], raw: Optional[np.ndarray], z: np.ndarray,
+               zmax: np.ndarray) -> np.ndarray:
+    """The new-view test of a sample model (``model``, :class:`bgsub.background.samples.SampleModel`, after it
+    stepped this frame) on the frame ``x`` (C, h, w working grey levels as read; its texture as read ``tex``,
+    ``raw``; the model's ``z`` and ``zmax``); returns the z to give for it. From the run's :attr:`ViewWatch.early`-th
+    new-view frame a model made from the run's frames so far (as the restart makes one from all of them) steps
+    beside the old one, and its z is given while the run lasts: the run then goes on while it explains most of the
+    frame. The run broken, it is dropped (the old model never stopped); the run complete, the model starts again
+    from all of its frames (:func:`start_again`)."""
+    watch, early = model._watch, model._early
+    ze = early._step(x, tex, raw) if early is not None else None
+    window = watch.see(x, tex, zmax, model.sigma, model.k, None if ze is None else _channel_max(ze) > early.k)
+    if window is not None:
+        start_again(model, *window)
+        return z if ze is None else ze
+    if early is not None and watch.run > watch.early:
+        return ze
+    model._early = None
+    if watch.early and watch.run == watch.early:  # (its window's last frame: the old model's z)
+        model._early, _ = view_model(model, *watch.kept())
+        model._early._watch = None  # (the old model watches; the early one is replaced when the run completes)
+    return z
+
+
+def start_again(model, xs: np.ndarray, ts: Optional[np.ndarray]) -> None:
+    """``model`` starts again from a new view's frames ``xs`` (T, C, h, w) working grey levels as read, the last of
+    them the frame just stepped, and their textures ``ts`` (T, h, w) or None: the model made from them as from an
+    initialisation window, with the same arguments, its window's frames counted as stepped (:func:`view_model`).
+    Its own random stream goes on."""
+    new, begin = view_model(model, xs, ts)
+    early = model._watch.early
+    log.warning("background: the view changed: more than half of the frame changed, most of it standing still, for "
+                "%d frames from frame %d of the video (a camera moved, or a cut); the background model started again "
+                "from those frames%s", xs.shape[0], begin + 1,
+                f" (a model of the first {early} in use from the next)" if early else "")
+    rng, restarts, moves = model._rng, model.restarts + [begin + 1], model.moves
+    model.__dict__.update(new.__dict__)
+    model._rng, model.restarts, model.moves = rng, restarts, moves
+
+
+def view_model(model, xs: np.ndarray, ts: Optional[np.ndarray]):
+    """(the model made from a new view's frames ``xs``, ``ts`` as from an initialisation window, with ``model``'s
+    arguments, its window's frames counted as stepped; the video's frame, 0-based, the view began at): the
+    restart's (:func:`start_again`), and the early model's (:func:`watch_view`)."""
+    T = xs.shape[0]
+    begin = model._base + model.frames_seen - T  # the video's frame (0-based) the new view began at
+    new = type(model)._from_working(xs, ts, model.native, model._params)
+    new._base, new.frames_seen = begin, T
+    return new, begin

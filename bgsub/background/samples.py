@@ -133,10 +133,10 @@ import numpy as np
 from bgsub.arrays import float32_of, like
 from bgsub.background import illumination
 from bgsub.background.clipping import TOP, clipped_from, white_level
-from bgsub.background.ghost import ghost_regions, take_in
+from bgsub.background.ghost import absorb, ghost_regions
 from bgsub.background.ghost import counts as ghost_counts
 from bgsub.background.follow import boot_step, fill_entered, move_state
-from bgsub.background.restart import ViewWatch
+from bgsub.background.restart import ViewWatch, watch_view
 from bgsub.background.shadow import shadowed
 from bgsub.background.stable import StableSearch
 from bgsub.background.sway import closer, sway_mask
@@ -690,7 +690,7 @@ class SampleModel:
             found = (ghost_regions(*self._ghost, self.ghost, xc, bgi, off, self.sigma, self.k)
                      if self.frames_seen % self.ghost == 0 else None)
             if found is not None:
-                self._absorb(found, xc, tex)
+                absorb(self, found, xc, tex)
                 self._ghost[0][found] = 0
         if self.heal and self.still is not None and self.prev is not None:  # (the first frame has no previous)
             self.still, self._moved = heal(self.samples, self.sigma, xc, self.prev, zmax, self.still, self._moved,
@@ -700,50 +700,8 @@ class SampleModel:
             self.prev = xc
         self.frames_seen += 1
         if self._watch is not None:
-            z = self._watch_view(x, tex0, raw, z, zmax)
+            z = watch_view(self, x, tex0, raw, z, zmax)
         return z
-
-    def _watch_view(self, x: np.ndarray, tex: Optional[np.ndarray], raw: Optional[np.ndarray], z: np.ndarray,
-                    zmax: np.ndarray) -> np.ndarray:
-        """The new-view test (:mod:`bgsub.background.restart`) on this frame ``x`` (its texture as read ``tex``,
-        ``raw``; the old model's ``z`` and ``zmax``); returns the z to give for it. From the run's
-        :attr:`ViewWatch.early`-th new-view frame a model made from the run's frames so far (as the restart makes
-        one from all of them) steps beside the old one, and its z is given while the run lasts: the run then goes
-        on while it explains most of the frame. The run broken, it is dropped (the old model never stopped); the
-        run complete, the model starts again from all of its frames."""
-        early = self._early
-        ze = early._step(x, tex, raw) if early is not None else None
-        window = self._watch.see(x, tex, zmax, self.sigma, self.k,
-                                 None if ze is None else _channel_max(ze) > early.k)
-        if window is not None:
-            self._restart(*window)
-            return z if ze is None else ze
-        if early is not None and self._watch.run > self._watch.early:
-            return ze
-        self._early = None
-        if self._watch.early and self._watch.run == self._watch.early:  # (its window's last frame: the old z)
-            self._early, _ = self._view_model(*self._watch.kept())
-            self._early._watch = None  # (the old model watches; the early one is replaced when the run completes)
-        return z
-
-    def _absorb(self, mask: np.ndarray, xc: np.ndarray, tex: Optional[np.ndarray]) -> None:
-        """A ghost's pixels ``mask`` (h, w) taken in (:mod:`bgsub.background.ghost`): at each, the samples more
-        than k noise levels off the frame's value ``xc`` (C, h, w, the model's light) in any channel become that
-        value, in the stillest-frame search's kept values as well (the search sets the samples again from them);
-        the texture samples likewise from ``tex`` (h, w). The pixels' samples are then set again as at every
-        setting (:meth:`_settle_open`)."""
-        idx = np.flatnonzero(mask)
-        n, C = self.samples.shape[:2]
-        v = xc.reshape(C, -1)[:, idx]  # (C, P)
-        thr = np.float32(self.k) * self.sigma.reshape(-1)[idx]  # (P,)
-        if self._stable is not None:  # (the search sets the samples again from its kept values)
-            self._stable.take_in(idx, v, thr)
-        self._settle_open(idx, take_in(self.samples.reshape(n, C, -1)[:, :, idx], v, thr))
-        if self.tsamples is not None and tex is not None and self.tsigma is not None:
-            self.tsamples = np.ascontiguousarray(self.tsamples)
-            ts = self.tsamples.reshape(n, 1, -1)
-            tthr = np.float32(self.k) * np.broadcast_to(self.tsigma, self.tsamples.shape[1:]).reshape(-1)[idx]
-            ts[:, :, idx] = take_in(ts[:, :, idx], tex.reshape(1, -1)[:, idx], tthr)
 
     def move(self, dy: int, dx: int) -> None:
         """The view moved: the next frame stepped lies (dy, dx) working pixels from the model's grid (its content at
@@ -752,27 +710,3 @@ class SampleModel:
         if dy or dx:
             py, px = self._pending or (0, 0)
             self._pending = (py + int(dy), px + int(dx))
-
-    def _restart(self, xs: np.ndarray, ts: Optional[np.ndarray]) -> None:
-        """Start again from a new view's frames ``xs`` (T, C, h, w) working grey levels as read, the last of them
-        the frame just stepped, and their textures ``ts`` (T, h, w) or None (:mod:`bgsub.background.restart`):
-        the model made from them as from an initialisation window, with the same arguments, its window's frames
-        counted as stepped. Its own random stream goes on."""
-        new, begin = self._view_model(xs, ts)
-        log.warning("background: the view changed: more than half of the frame changed and stood still for %d "
-                    "frames from frame %d of the video (a camera moved, or a cut); the background model started "
-                    "again from those frames%s", xs.shape[0], begin + 1,
-                    f" (a model of the first {self._watch.early} in use from the next)" if self._watch.early else "")
-        rng, restarts, moves = self._rng, self.restarts + [begin + 1], self.moves
-        self.__dict__.update(new.__dict__)
-        self._rng, self.restarts, self.moves = rng, restarts, moves
-
-    def _view_model(self, xs: np.ndarray, ts: Optional[np.ndarray]) -> tuple["SampleModel", int]:
-        """(the model made from a new view's frames ``xs``, ``ts`` as from an initialisation window, with this
-        model's arguments, its window's frames counted as stepped; the video's frame, 0-based, the view began at):
-        :meth:`_restart`'s, and the early model's (:meth:`_new_view_z`)."""
-        T = xs.shape[0]
-        begin = self._base + self.frames_seen - T  # the video's frame (0-based) the new view began at
-        new = type(self)._from_working(xs, ts, self.native, self._params)
-        new._base, new.frames_seen = begin, T
-        return new, begin
