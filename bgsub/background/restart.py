@@ -173,7 +173,7 @@ def start_again(model, xs: np.ndarray, ts: Optional[np.ndarray]) -> None:
     log.warning("background: the view changed: more than half of the frame changed, most of it standing still, for "
                 "%d frames from frame %d of the video (a camera moved, or a cut); the background model started again "
                 "from those frames%s", xs.shape[0], begin + 1,
-                f" (a model of the first {early} in use from the next)" if early else "")
+                f"; a model of its first {early} had been in use from frame {begin + early + 1}" if early else "")
     rng, restarts, moves = model._rng, model.restarts + [begin + 1], model.moves
     model.__dict__.update(new.__dict__)
     model._rng, model.restarts, model.moves = rng, restarts, moves
