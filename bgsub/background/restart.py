@@ -17,9 +17,9 @@ difference is taken off: a change of light, an exposure that settles, is no moti
 more than half of the frame (until the thirty-first session): a new view that looks like the old one over 40% of
 the frame (flat walls, a road, moved by half the frame) was more than half foreground by 10-25% of the frame, and
 the objects moving in it broke every run (the ``cut`` scenario at 320 x 240: runs of 4-7 frames, one of 21, none
-of 40; F 0.48-0.50
-`consensus` against 0.70 now; on the eight sequences, the fifteen proxies and 19 camera clips no run is longer, the
-longest sbi-foliage's 14 frames, and no F changes).
+of 40; F 0.48-0.50 `consensus` against 0.70 now; on the eight sequences, the fifteen proxies and 19 camera clips no
+run is longer, the longest sbi-foliage's 14 frames, and no F changes).
+
 After ``frames`` such frames in a row the model starts again from exactly those frames, as from an initialisation
 window (the same stillest-frame selection, noise levels and health check), and the stillest-frame search goes on
 from there. ``frames`` is twice the samples (40 by default, 1.6 s at 25 frames a second): a full window, not a
