@@ -117,12 +117,16 @@ class BackgroundConfig:
     #                          each working pixel's own): texture is a region's property (LBSP compares a pixel
     #                          with neighbours two pixels away); a swaying textured region keeps its texture
     #                          density while its pattern moves, so an untextured object in front of it stands out
-    texture_halo: str = "outside"  # samples: an object's edge changes the texture of the region around it.
+    texture_halo: str = "bound"  # samples: an object's edge changes the texture of the region around it.
     #                                outside: the texture says nothing within the region of colour foreground
     #                                (dilated by texture_region + 2) except in that foreground's one-pixel gaps
     #                                (its 3 x 3 closing), where an object colour finds only in specks shows its own
     #                                texture (twenty-third session: camouflage at 160 x 120 zero-shot 0.54 ->
-    #                                0.93); silence: nothing there at all, gaps included (the twentieth to
+    #                                0.93); bound: as outside, and elsewhere there the texture says what it rose
+    #                                by beyond twice the nearby colour foreground's contrast (an edge of contrast D
+    #                                raises a pixel's texture by at most 2 D; thirty-second session: camouflage at
+    #                                640 x 480, whose specks are a few grey levels, 0.68 -> 0.76 thresholded, the
+    #                                eight unchanged); silence: nothing there at all, gaps included (the twentieth to
     #                                twenty-second sessions' default); mask: each pixel's region texture is
     #                                measured over the pixels colour did not claim (colour foreground dilated by
     #                                one), with the noise of an average over that share of the region (normalized

@@ -199,9 +199,10 @@ class SampleModel:
     texture: bool = False
     texture_region: int = 1  # the texture box-averaged over this many x this many working pixels (odd)
     texture_halo: str = "outside"  # next to colour foreground: outside (no texture there but in the one-pixel
-    #                                gaps of colour's foreground, bgsub.background.texture.halo_gaps), silence (none
-    #                                there) or mask (the region's texture over the unclaimed pixels,
-    #                                bgsub.background.texture.masked_region)
+    #                                gaps of colour's foreground, bgsub.background.texture.halo_gaps), bound (as
+    #                                outside, and elsewhere there the texture's rise beyond what colour's edges can
+    #                                make, bgsub.background.texture.edge_bound_z), silence (none there) or mask (the
+    #                                region's texture over the unclaimed pixels, bgsub.background.texture.masked_region)
     censor: bool = True
     absorb: bool = True
     shadow: bool = False
@@ -663,7 +664,8 @@ class SampleModel:
                 zt = self._masked_texture_z(raw, zmax, gain, shade)
             else:
                 zt = region_z(tex, self.tsamples[:, 0], self.tsigma, self.matches, zmax > self.k,
-                              self.texture_region, self.texture_halo)
+                              self.texture_region, self.texture_halo,
+                              _channel_max(res) if self.texture_halo == "bound" else None)
             np.maximum(z, zt[None], out=z)
             np.maximum(zmax, zt, out=zmax)
         booting = boot_step(self, xc, tex, zmax) if self._boot is not None else None  # (follow.py)

@@ -26,7 +26,7 @@ from bgsub.arrays import float32_of, like
 from bgsub.errors import BgsubError
 
 MODELS = ("samples", "reference")
-HALOS = ("outside", "silence", "mask")  # background.texture_halo (bgsub.background.samples)
+HALOS = ("bound", "outside", "silence", "mask")  # background.texture_halo (bgsub.background.samples)
 
 
 class BackgroundState(Protocol):

@@ -13,6 +13,8 @@ and treats it as one more channel: a pixel is background when its colour and its
 
 from __future__ import annotations
 
+from typing import Optional
+
 import cv2
 import numpy as np
 
@@ -87,24 +89,66 @@ def halo_gaps(fg: np.ndarray) -> np.ndarray:
     return closed > fg
 
 
+HALO_BOUND = 2.0  # texture_halo=bound: how much a colour edge of contrast D can raise the texture of any pixel
+#                  near it, in units of D. A pixel's texture is the sum of half its absolute differences with its
+#                  four neighbours (:func:`texture_of`); an edge changes each difference by at most D, so the
+#                  pixel's texture by at most 4 x D / 2, and any average of such pixels (a region's texture) too
+
+
 def region_z(tex: np.ndarray, tsamples: np.ndarray, tsigma: np.ndarray, matches: int, fg: np.ndarray, region: int,
-             halo: str) -> np.ndarray:
+             halo: str, contrast: Optional[np.ndarray] = None) -> np.ndarray:
     """(h, w) float32: the texture's z, each pixel's region texture ``tex`` (h, w) against its texture samples
     ``tsamples`` (n, h, w): the ``matches``-th smallest distance over the noise levels ``tsigma``, median-filtered
-    over 3 x 3 (texture is a property of a region: a change seen in one cell alone, a glint on water, is not one),
-    and 0 next to colour foreground ``fg`` (h, w, bool): an object's edge changes the texture of the cells next to
-    it, so within the texture's ``region`` of it and one pixel more the texture says nothing new (no halo); with
-    ``halo="outside"``, except in its one-pixel gaps (:func:`halo_gaps`), where an object colour finds in specks
-    shows its own texture; ``"silence"``: nowhere there."""
-    zt = kth_smallest(tsamples, tex, matches) / tsigma
-    zt = cv2.medianBlur(np.ascontiguousarray(zt, dtype=np.float32), 3)
+    over 3 x 3 (texture is a property of a region: a change seen in one cell alone, a glint on water, is not one).
+    Next to colour foreground ``fg`` (h, w, bool), within the texture's ``region`` of it and one pixel more, an
+    object's edge changes the texture of the cells around it (a halo). ``halo``: ``"silence"``: the texture says
+    nothing there (0); ``"outside"``: nothing but in colour foreground's one-pixel gaps (:func:`halo_gaps`), where an
+    object colour finds in specks shows its own texture; ``"bound"``: as ``outside``, and elsewhere there it says
+    what its rise exceeds the halo's bound by (:func:`edge_bound_z`; ``contrast`` (h, w): each pixel's colour
+    residual in grey levels, needed)."""
+    z0 = kth_smallest(tsamples, tex, matches) / tsigma
+    zt = cv2.medianBlur(np.ascontiguousarray(z0, dtype=np.float32), 3)
     r = region + 2
     claimed = fg.astype(np.uint8)
     near = cv2.dilate(claimed, np.ones((r, r), np.uint8)) > 0
-    if halo == "outside":
+    if halo in ("outside", "bound"):
         near &= ~halo_gaps(claimed)
-    zt[near] = 0
+    if halo == "bound" and near.any():
+        if contrast is None:
+            raise ValueError("region_z: texture_halo=bound needs the colour contrast")
+        zt[near] = edge_bound_z(z0, tex, tsamples, tsigma, matches, fg, contrast, near, r)[near]
+    else:
+        zt[near] = 0
     return zt
+
+
+def edge_bound_z(z0: np.ndarray, tex: np.ndarray, tsamples: np.ndarray, tsigma: np.ndarray, matches: int,
+                 fg: np.ndarray, contrast: np.ndarray, near: np.ndarray, reach: int) -> np.ndarray:
+    """(h, w) float32: ``texture_halo=bound``'s z, median-filtered over 3 x 3 as :func:`region_z`'s, at the
+    pixels ``near`` colour foreground (elsewhere the plain ``z0``, unfiltered, enters the filter). An edge of colour
+    contrast D raises the texture of the pixels around it by at most :data:`HALO_BOUND` x D, D the largest colour
+    residual (``contrast``, grey levels) of the colour foreground ``fg`` within ``reach`` x ``reach`` of the pixel
+    (the halo's own reach). What the texture rises above its samples by (the ``matches``-th smallest rise over
+    them: at least ``matches`` samples lie that far below it) beyond that bound, over the noise level, is the
+    object's own texture: a striped shirt that colour claims in specks a few grey levels above the scene's noise
+    (a high-resolution frame averaged to the working size: little colour noise) has a texture far above any
+    halo such specks can throw. A fall in texture there (an untextured object's region spreading over its
+    textured surroundings) stays silent, and a contrasted object's halo (D of tens of grey levels) as well."""
+    d = cv2.dilate(np.where(fg, contrast, 0).astype(np.float32), np.ones((reach, reach), np.uint8))
+    d *= np.float32(HALO_BOUND)
+    sig = np.broadcast_to(tsigma, tex.shape)
+    b = np.array(z0, dtype=np.float32, copy=True)
+    b[near] = 0
+    # the rise is at most the distance (the m-th smallest of max(t - s, 0) is at most that of |t - s|): only where
+    # the distance exceeds the bound can anything be left (a contrasted object's surroundings: hardly a pixel)
+    idx = np.flatnonzero(near & (z0 * sig > d))
+    if idx.size:
+        s = tsamples.reshape(tsamples.shape[0], -1)[:, idx]
+        rise = np.maximum(tex.reshape(-1)[idx][None] - s, 0)
+        m = min(max(1, matches), rise.shape[0])
+        rise = np.partition(rise, m - 1, axis=0)[m - 1]
+        b.reshape(-1)[idx] = np.maximum(rise - d.reshape(-1)[idx], 0) / sig.reshape(-1)[idx]
+    return cv2.medianBlur(b, 3)
 
 
 def masked_z(texm: np.ndarray, share: np.ndarray, claimed: np.ndarray, tsamples: np.ndarray, tsigma: np.ndarray,
