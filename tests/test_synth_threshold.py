@@ -87,3 +87,24 @@ def test_median_filter_removes_speckle():
     assert not median_filter(m, 3).any()
     with pytest.raises(Exception):
         median_filter(m, 4)
+
+
+@pytest.mark.parametrize("size", [3, 5, 9])
+def test_median_filter_against_a_literal_median(size):
+    """Each pixel's median over the ``size`` x ``size`` window around it, the frame's edge pixels repeated beyond
+    it: a literal loop with NumPy's median (the filter's box-sum majority must give the same masks), and a
+    tensor in, a tensor out."""
+    rng = np.random.default_rng(size)
+    m = rng.random((2, 1, 11, 14)) < 0.45
+    h, w, r = 11, 14, size // 2
+    want = np.zeros_like(m)
+    for t in range(2):
+        for y in range(h):
+            for x in range(w):
+                win = [m[t, 0, min(max(j, 0), h - 1), min(max(i, 0), w - 1)]
+                       for j in range(y - r, y + r + 1) for i in range(x - r, x + r + 1)]
+                want[t, 0, y, x] = np.median(np.array(win, float)) > 0.5
+    got = median_filter(m, size)
+    assert want.any() and not want.all() and np.array_equal(got, want)
+    assert np.array_equal(median_filter(torch.from_numpy(m), size).numpy(), want)
+    assert median_filter(m, 0) is m
