@@ -71,8 +71,8 @@ class ThresholdConfig:
     #                  baseline's own; SuBSENSE, LOBSTER and PAWCS blur theirs by 9 (St-Charles et al. 2015). An
     #                  object is a region, not a speck: a 5 x 5 majority removes what is thinner than 3 pixels
     #                  and fills holes as small (thirty-second session, the shipped network zero-shot: the eight
-    #                  0.7219 -> 0.7272, the fifteen proxies 0.642 -> 0.646, `trees` at 160 x 120 0.638 -> 0.852;
-    #                  9: ucsd-peds' small walkers 0.754 -> 0.692)
+    #                  0.7206 -> 0.7269, `consensus` 0.669 -> 0.691, `trees` at 160 x 120 0.638 -> 0.852 with
+    #                  the thirtieth session's network; 9: ucsd-peds' small walkers 0.754 -> 0.692)
 
 
 @dataclass
