@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bgsub import __version__
 
 
@@ -73,3 +75,14 @@ def test_the_console_script_exits_with_the_command_s_code(tmp_path):
     usage = subprocess.run([sys.executable, "-m", "bgsub", "segment", "--bogus"], capture_output=True, text=True,
                            timeout=300)
     assert usage.returncode == 2
+
+
+@pytest.mark.parametrize("value", ["4", "-3"])
+def test_an_even_or_negative_median_filter_is_refused_before_anything_is_written(cli, small_clip, tmp_path, value):
+    """``threshold.median`` (5 by default): an even or negative size is a one-line error naming the key, before a
+    frame is read; nothing is written."""
+    out = tmp_path / "masks"
+    r = cli("segment", str(small_clip), "-o", str(out), "--set", f"threshold.median={value}")
+    assert r.code != 0
+    assert "threshold.median must be an odd number of pixels" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()

@@ -151,7 +151,8 @@ def segment(
                                                       "'video' (one global threshold, two passes; not for a camera "
                                                       "or a stream) or 'fit' (one threshold saved at training "
                                                       "time, one pass).")] = None,
-    median: Annotated[Optional[int], typer.Option(help="Odd median filter size on the masks, 0 = off.")] = None,
+    median: Annotated[Optional[int], typer.Option(help="Odd median filter size on the masks (pixels; default "
+                                                       "threshold.median, 5), 0 = off.")] = None,
     save_foreground: Annotated[bool, typer.Option("--save-foreground", help="Also write |S| as fg%06d.png.")] = False,
     save_background: Annotated[bool, typer.Option("--save-background", help="Also write L = D - S as bg%06d.png.")]
     = False,

@@ -229,6 +229,10 @@ def decompose_video(
     scope = cfg.threshold.scope
     if scope not in SCOPES:
         raise BgsubError(f"threshold scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    median = cfg.threshold.median
+    if isinstance(median, bool) or not isinstance(median, int) or median < 0 or (median > 1 and median % 2 == 0):
+        raise BgsubError(f"threshold.median must be an odd number of pixels (the masks' median filter) or 0 for "
+                         f"none, got {median!r}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
