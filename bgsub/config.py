@@ -73,6 +73,12 @@ class ThresholdConfig:
     #                  and fills holes as small (thirty-second session, the shipped network zero-shot: the eight
     #                  0.7206 -> 0.7269, `consensus` 0.669 -> 0.691, `trees` at 160 x 120 0.638 -> 0.852 with
     #                  the thirtieth session's network; 9: ucsd-peds' small walkers 0.754 -> 0.692)
+    fill: bool = True  # after the median filter, each mask's holes (background pixels no path of background
+    #                    pixels joins to the frame's edge) become foreground: an object whose inside matches the
+    #                    scene (a worker standing in view from the first frame, leaves whose middle is the
+    #                    colour of what they cover) is found by its outline (SuBSENSE and LOBSTER fill their
+    #                    masks' holes; thirty-second session: sbi-foliage 0.814 -> 0.849, office-from700 0.614 ->
+    #                    0.634, no scenario lower)
 
 
 @dataclass

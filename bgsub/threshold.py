@@ -97,6 +97,33 @@ def median_filter(masks, size: int):
     return like(out[:, None], masks)
 
 
+def fill_holes(masks):
+    """Each (T, 1, H, W) bool mask with its holes filled: the background pixels that no 4-connected path of
+    background pixels joins to the frame's edge become foreground (a region's enclosed holes are part of it); the
+    kind of ``masks`` (a NumPy array or a tensor). A flood fill of the background from outside the frame (one
+    pixel of background around it), per frame."""
+    import cv2
+
+    a = numpy_of(masks[:, 0])
+    T, h, w = a.shape
+    out = np.empty(a.shape, bool)
+    pad = np.empty((h + 2, w + 2), np.uint8)
+    seed_mask = np.empty((h + 4, w + 4), np.uint8)
+    for t in range(T):
+        pad[:] = 0  # (the last frame's fill marked the border too)
+        pad[1:-1, 1:-1] = a[t]
+        seed_mask[:] = 0
+        cv2.floodFill(pad, seed_mask, (0, 0), 1)  # the background reached from outside becomes 1 as well
+        np.logical_or(a[t], pad[1:-1, 1:-1] == 0, out=out[t])
+    return like(out[:, None], masks)
+
+
+def clean(masks, median: int, fill: bool):
+    """The masks' last step: :func:`median_filter` by ``median``, then with ``fill`` :func:`fill_holes`."""
+    masks = median_filter(masks, median)
+    return fill_holes(masks) if fill else masks
+
+
 def masks_from_foreground(foreground, *, scope: str = "frame", median: int = 0, threshold: Optional[float] = None):
     """Binary masks from S.
 

@@ -108,3 +108,48 @@ def test_median_filter_against_a_literal_median(size):
     assert want.any() and not want.all() and np.array_equal(got, want)
     assert np.array_equal(median_filter(torch.from_numpy(m), size).numpy(), want)
     assert median_filter(m, 0) is m
+
+
+def _literal_holes(m):
+    """The background pixels of ``m`` (H, W) bool that no 4-connected path of background pixels joins to the
+    frame's edge: a breadth-first search from every background pixel on the edge."""
+    from collections import deque
+
+    h, w = m.shape
+    reached = np.zeros((h, w), bool)
+    todo = deque((y, x) for y in range(h) for x in range(w) if (y in (0, h - 1) or x in (0, w - 1)) and not m[y, x])
+    for y, x in todo:
+        reached[y, x] = True
+    while todo:
+        y, x = todo.popleft()
+        for j, i in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+            if 0 <= j < h and 0 <= i < w and not m[j, i] and not reached[j, i]:
+                reached[j, i] = True
+                todo.append((j, i))
+    return ~m & ~reached
+
+
+def test_fill_holes_against_a_literal_search():
+    """``threshold.fill``: a mask's holes (background no 4-connected background path joins to the frame's edge)
+    become foreground; a gap open to the edge, or joined to the outside only diagonally, stays a hole only in the
+    second case. Random masks and a hand-made ring against a literal breadth-first search; a tensor in, a tensor
+    out."""
+    from bgsub.threshold import fill_holes
+
+    rng = np.random.default_rng(7)
+    m = rng.random((3, 1, 12, 15)) < 0.55
+    m[2, 0] = False
+    m[2, 0, 2:7, 2:7] = True  # a ring with a 3 x 3 hole
+    m[2, 0, 3:6, 3:6] = False
+    m[2, 0, 8:11, 0:4] = True  # a cup open to the frame's left edge: not a hole
+    m[2, 0, 9, 0:3] = False
+    m[2, 0, 1:4, 10:13] = True  # a hole whose only way out is diagonal: still a hole (4-connectivity)
+    m[2, 0, 2, 11] = False
+    m[2, 0, 1, 12] = False
+    want = m.copy()
+    for t in range(3):
+        want[t, 0] |= _literal_holes(m[t, 0])
+    assert want[2, 0, 3:6, 3:6].all() and not want[2, 0, 9, 0:3].any() and want[2, 0, 2, 11]
+    got = fill_holes(m)
+    assert (want != m).any() and np.array_equal(got, want)
+    assert np.array_equal(fill_holes(torch.from_numpy(m)).numpy(), want)

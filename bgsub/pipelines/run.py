@@ -57,7 +57,7 @@ from bgsub.pipelines.reading import (begin_on_window, open_stream, read_plan, re
                                      tiled, top_up_allowed)
 from bgsub.progress import progress as progress_bar
 from bgsub.runtime import compute_threads
-from bgsub.threshold import magnitude, masks_from_foreground, median_filter
+from bgsub.threshold import clean, fill_holes, magnitude, masks_from_foreground
 
 log = logging.getLogger("bgsub")
 
@@ -156,13 +156,14 @@ def _prepared(method: Method, windows, moves: Optional[dict[int, tuple[int, int]
         yield chunk, new, (method.prepare(chunk.frames, moves=at) if at else method.prepare(chunk.frames))
 
 
-def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float]):
+def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float], fill: bool = False):
     if isinstance(dec.masks, np.ndarray):
-        return median_filter(dec.masks.astype(bool, copy=False), median)
+        return clean(dec.masks.astype(bool, copy=False), median, fill)
     if dec.masks is not None:
-        return median_filter(dec.masks.bool().cpu(), median)
-    return masks_from_foreground(dec.foreground, scope="clip" if scope == "clip" else "frame",
-                                 median=median, threshold=threshold)
+        return clean(dec.masks.bool().cpu(), median, fill)
+    masks = masks_from_foreground(dec.foreground, scope="clip" if scope == "clip" else "frame",
+                                  median=median, threshold=threshold)
+    return fill_holes(masks) if fill else masks
 
 
 def _write_window(out: Path, numbers: list[int], masks, native: tuple[int, int], fg, bg,
@@ -381,7 +382,7 @@ def _decompose(method: Method, images: Iterator[Image], out: Path, *, cfg: Confi
             closing(windows), BackgroundWriter(depth=2) as writer, _Decomposer(method, workers) as decomposer:
         for (chunk, new, *_), dec, seconds in decomposer.map(windows):
             method_seconds += seconds
-            masks = _masks(dec, scope, median, threshold)
+            masks = _masks(dec, scope, median, threshold, cfg.threshold.fill)
             numbers = chunk.numbers[len(chunk.numbers) - new:]
             fg = bg = None
             fg_numbers = None if isinstance(save_foreground, bool) else set(save_foreground) & set(numbers)
