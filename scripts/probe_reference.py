@@ -8,8 +8,8 @@ sequence, in colour, with the default background settings (:mod:`bgsub.backgroun
 - ``reference, k = K``: the default reference (conservative median of the first ``background.init`` frames, each
   pixel's noise level, illumination offset), foreground where z > K, for K in ``--ks``. The best K per sequence is
   picked **with the ground truth**: an upper bound on what any single threshold of that input reaches, for the
-  argument only. Every column scores the thresholded z itself (no median filter of the masks: the ``reference``
-  method's with ``threshold.median=0``).
+  argument only. Every column scores the thresholded z itself (no median filter of the masks, no holes filled: the
+  ``reference`` method's with ``threshold.median=0`` and ``threshold.fill=false``).
 - ``recent``: a centred recent background instead, estimated the same way from the frames within ``--window``
   frames of each frame (frames closer than 3 left out, so the frame's own object is not in it), foreground where
   z > k (the default k).

@@ -29,6 +29,7 @@ def test_k_column_matches_reference_method(tmp_path, capsys):
     cfg = Config()
     cfg.input.grayscale = False
     cfg.threshold.median = 0  # the script scores the thresholded z itself, before any filter of the masks
+    cfg.threshold.fill = False
     rec = run_one("reference", data / "clip", tmp_path / "ref", cfg=cfg, seed=0)
     assert _script().main(["--data", str(data), "--sequences", "clip", "--ks", "6", "--window", "5"]) == 0
     rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| clip |")]
