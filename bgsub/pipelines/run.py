@@ -57,7 +57,7 @@ from bgsub.pipelines.reading import (begin_on_window, open_stream, read_plan, re
                                      tiled, top_up_allowed)
 from bgsub.progress import progress as progress_bar
 from bgsub.runtime import compute_threads
-from bgsub.threshold import clean, fill_holes, magnitude, masks_from_foreground
+from bgsub.threshold import check_median, clean, magnitude, masks_from_foreground
 
 log = logging.getLogger("bgsub")
 
@@ -158,12 +158,13 @@ def _prepared(method: Method, windows, moves: Optional[dict[int, tuple[int, int]
 
 def _masks(dec: Decomposition, scope: str, median: int, threshold: Optional[float], fill: bool = False):
     if isinstance(dec.masks, np.ndarray):
-        return clean(dec.masks.astype(bool, copy=False), median, fill)
-    if dec.masks is not None:
-        return clean(dec.masks.bool().cpu(), median, fill)
-    masks = masks_from_foreground(dec.foreground, scope="clip" if scope == "clip" else "frame",
-                                  median=median, threshold=threshold)
-    return fill_holes(masks) if fill else masks
+        masks = dec.masks.astype(bool, copy=False)
+    elif dec.masks is not None:
+        masks = dec.masks.bool().cpu()
+    else:
+        masks = masks_from_foreground(dec.foreground, scope="clip" if scope == "clip" else "frame",
+                                      threshold=threshold)
+    return clean(masks, median, fill)
 
 
 def _write_window(out: Path, numbers: list[int], masks, native: tuple[int, int], fg, bg,
@@ -230,10 +231,7 @@ def decompose_video(
     scope = cfg.threshold.scope
     if scope not in SCOPES:
         raise BgsubError(f"threshold scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    median = cfg.threshold.median
-    if isinstance(median, bool) or not isinstance(median, int) or median < 0 or (median > 1 and median % 2 == 0):
-        raise BgsubError(f"threshold.median must be an odd number of pixels (the masks' median filter) or 0 for "
-                         f"none, got {median!r}")
+    check_median(cfg.threshold.median, "threshold.median")  # (before anything is read)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BgsubError(f"{out}: exists and is not a folder")
